@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from synthc.fingerprint import fingerprint
 from synthc.lock import LockState
 from synthc.recipe import Recipe, Step
 
@@ -42,6 +43,15 @@ class Plan:
             if planned.name == name:
                 return planned
         raise KeyError(name)
+
+
+def step_fingerprint(config_fingerprint: str, upstream: Mapping[str, str]) -> str:
+    """A step's full fingerprint: its own config plus the data versions it reads.
+
+    The executor calls this after upstream steps have run, so a re-run upstream step
+    whose rows did not change leaves this step fresh (early cutoff).
+    """
+    return fingerprint({"config": config_fingerprint, "upstream": dict(upstream)})
 
 
 def compile_plan(recipe: Recipe, state: LockState | None = None) -> Plan:

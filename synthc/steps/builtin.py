@@ -1,18 +1,30 @@
-"""The table of step kinds. A kind whose module has not landed yet is declared with
-`run=None`, so the compiler can say "not implemented yet" at plan time."""
+"""The table of step kinds.
+
+Each kind lives in `synthc/steps/<kind>.py` and exposes `KIND: StepKind`. A kind whose
+module does not exist yet is declared with `run=None`, so the compiler says "not
+implemented yet" at plan time instead of failing mid-build.
+"""
 
 from __future__ import annotations
+
+import importlib
+from functools import cache
 
 from synthc.recipe import STEP_KINDS
 from synthc.steps import StepKind
 
 
+@cache
 def kinds() -> dict[str, StepKind]:
-    implemented: dict[str, StepKind] = {}
-    for module_name in ("seed", "filter", "sql"):
-        module = __import__(f"synthc.steps.{module_name}", fromlist=["KIND"])
-        kind: StepKind = module.KIND
-        implemented[kind.name] = kind
-    return {
-        name: implemented.get(name, StepKind(name=name, version=0, run=None)) for name in STEP_KINDS
-    }
+    found: dict[str, StepKind] = {}
+    for name in STEP_KINDS:
+        module_name = f"synthc.steps.{name}"
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name != module_name:
+                raise  # the module exists but one of its imports is missing: say so
+            found[name] = StepKind(name=name, version=0, run=None)
+            continue
+        found[name] = module.KIND
+    return found
