@@ -1,18 +1,26 @@
 """Compile a Recipe into a Plan: an ordered tuple of small passes `Plan -> Plan`.
 
-`compile_plan(recipe, state)` is pure: it reads no files but through `state` hints and
-the recipe's referenced files' hashes, and never calls a model.
+    resolve_references -> apply_defaults -> check_columns -> hash_files -> fingerprint -> mark_status
+
+Each pass can be tested alone. `compile_plan` never calls a model; the only thing it
+reads from disk is the content of files the recipe references (their hashes are part
+of the fingerprint), skipping the re-hash when size and mtime match the lock's hints.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+import glob
+import heapq
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
-from synthc.fingerprint import fingerprint
-from synthc.lock import LockState
+from synthc.errors import Problem, RecipeError
+from synthc.fingerprint import file_sha256, fingerprint
+from synthc.lock import LockEntry, LockState
 from synthc.recipe import Recipe, Step
+from synthc.steps import registry
 
 FRESH, STALE, MISSING = "fresh", "stale", "missing"
 
@@ -22,7 +30,7 @@ class PlannedStep:
     name: str
     kind: str
     step: Step
-    inputs: tuple[str, ...]
+    inputs: tuple[str, ...]  # upstream steps whose rows this step reads (`from`, `against`)
     config: Mapping[str, Any] = field(default_factory=dict)  # defaults applied
     model: str | None = None  # model identity for the cache and fingerprint
     columns: tuple[str, ...] | None = None  # output columns, where known before running
@@ -37,12 +45,25 @@ class PlannedStep:
 class Plan:
     recipe: Recipe
     steps: tuple[PlannedStep, ...]  # topological order, ties broken by name
+    state: LockState = field(default_factory=LockState)
+    # file -> {size, mtime_ns, sha256}; the executor saves it in the lock
+    file_hints: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     def step(self, name: str) -> PlannedStep:
         for planned in self.steps:
             if planned.name == name:
                 return planned
         raise KeyError(name)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(p.name for p in self.steps)
+
+    def with_steps(self, steps: Mapping[str, PlannedStep]) -> Plan:
+        return replace(self, steps=tuple(steps[p.name] for p in self.steps))
+
+
+Pass = Callable[[Plan], Plan]
 
 
 def step_fingerprint(config_fingerprint: str, upstream: Mapping[str, str]) -> str:
@@ -54,5 +75,370 @@ def step_fingerprint(config_fingerprint: str, upstream: Mapping[str, str]) -> st
     return fingerprint({"config": config_fingerprint, "upstream": dict(upstream)})
 
 
-def compile_plan(recipe: Recipe, state: LockState | None = None) -> Plan:
-    raise NotImplementedError
+def compile_plan(
+    recipe: Recipe,
+    state: LockState | None = None,
+    *,
+    output_exists: Callable[[str, str], bool] | None = None,
+) -> Plan:
+    """Compile `recipe` against the previous build's `state` (the lock).
+
+    `output_exists(step, data_version)` lets the caller report a step whose stored
+    output has gone missing; by default outputs are assumed present. Raises
+    `RecipeError` with every problem found. Example::
+
+        plan = compile_plan(load_recipe("recipe.yaml"), read_lock(Path("recipe.lock")))
+        for step in plan.steps:
+            print(step.name, step.status, step.stale_reason)
+    """
+    plan = Plan(recipe=recipe, steps=(), state=state or LockState())
+    for compiler_pass in PASSES:
+        plan = compiler_pass(plan)
+    if output_exists is not None:
+        plan = mark_missing_outputs(plan, output_exists)
+    return plan
+
+
+# -- pass 1: references and order ------------------------------------------------------
+
+
+def step_inputs(step: Step, names: set[str]) -> tuple[str, ...]:
+    """`from:` plus every `against:` entry that names a step (the rest are files)."""
+    inputs = list(step.inputs)
+    for ref in step.config.get("against", ()) or ():
+        if isinstance(ref, str) and ref in names and ref not in inputs:
+            inputs.append(ref)
+    return tuple(inputs)
+
+
+def topological_order(edges: Mapping[str, tuple[str, ...]]) -> list[str]:
+    """Kahn's algorithm, ties broken by name, so the same recipe always prints the same plan."""
+    children: dict[str, list[str]] = {name: [] for name in edges}
+    waiting = {name: 0 for name in edges}
+    for name, inputs in edges.items():
+        for parent in inputs:
+            if parent in children:
+                children[parent].append(name)
+                waiting[name] += 1
+    ready = [name for name, count in waiting.items() if count == 0]
+    heapq.heapify(ready)
+    order: list[str] = []
+    while ready:
+        name = heapq.heappop(ready)
+        order.append(name)
+        for child in children[name]:
+            waiting[child] -= 1
+            if waiting[child] == 0:
+                heapq.heappush(ready, child)
+    if len(order) != len(edges):
+        stuck = sorted(set(edges) - set(order))
+        raise RecipeError([Problem(None, "steps", f"dependency cycle among: {', '.join(stuck)}")])
+    return order
+
+
+def resolve_references(plan: Plan) -> Plan:
+    recipe = plan.recipe
+    kinds = registry()
+    names = set(recipe.steps)
+    problems: list[Problem] = []
+    edges = {name: step_inputs(step, names) for name, step in recipe.steps.items()}
+    for name, step in recipe.steps.items():
+        kind = kinds.get(step.kind)
+        if kind is not None and kind.run is None:
+            problems.append(
+                Problem(
+                    recipe.where(f"steps.{name}.kind"),
+                    f"steps.{name}.kind",
+                    f"step kind '{step.kind}' is not implemented yet in this version of synthc; "
+                    f"implemented kinds: {', '.join(sorted(k for k, v in kinds.items() if v.run))}",
+                )
+            )
+        for parent in edges[name]:
+            if parent not in names:
+                problems.append(
+                    Problem(
+                        recipe.where(f"steps.{name}.from"),
+                        f"steps.{name}.from",
+                        f"unknown step '{parent}'; steps: {', '.join(sorted(names))}",
+                    )
+                )
+    if problems:
+        raise RecipeError(problems)
+    order = topological_order(edges)
+    steps = tuple(
+        PlannedStep(
+            name=name, kind=recipe.steps[name].kind, step=recipe.steps[name], inputs=edges[name]
+        )
+        for name in order
+    )
+    return replace(plan, steps=steps)
+
+
+# -- pass 2: defaults and models -------------------------------------------------------
+
+
+def model_identity(recipe: Recipe, model_name: str) -> str:
+    """The model part of cache keys and fingerprints (aliases resolved; never a key)."""
+    from synthc.llm.models import resolve_model
+
+    return resolve_model(recipe, model_name).identity
+
+
+def apply_defaults(plan: Plan) -> Plan:
+    kinds = registry()
+    recipe = plan.recipe
+    resolved: dict[str, PlannedStep] = {}
+    for planned in plan.steps:
+        kind = kinds[planned.kind]
+        config: dict[str, Any] = {**kind.defaults, **planned.step.config}
+        model: str | None = None
+        if kind.calls_model:
+            model_name = planned.step.model or recipe.model
+            if model_name is None:
+                raise RecipeError(
+                    [
+                        Problem(
+                            recipe.where(f"steps.{planned.name}"),
+                            f"steps.{planned.name}.model",
+                            "this step calls a model but neither the step nor the recipe sets `model:`",
+                        )
+                    ]
+                )
+            alias = recipe.models.get(model_name)
+            config["params"] = {
+                **recipe.params,
+                **(alias.params if alias else {}),
+                **planned.step.params,
+            }
+            model = model_identity(recipe, model_name)
+        resolved[planned.name] = replace(planned, config=config, model=model)
+    return plan.with_steps(resolved)
+
+
+# -- pass 3: columns and templates -----------------------------------------------------
+
+
+def check_columns(plan: Plan) -> Plan:
+    """Infer each step's output columns and check template variables against its inputs."""
+    from synthc.templates import template_variables
+
+    kinds = registry()
+    recipe = plan.recipe
+    known: dict[str, tuple[str, ...] | None] = {}
+    problems: list[Problem] = []
+    resolved: dict[str, PlannedStep] = {}
+    for planned in plan.steps:
+        kind = kinds[planned.kind]
+        upstream = {name: known.get(name) for name in planned.step.inputs}
+        for field_path, text in kind.templates(planned.config):
+            available = _single_input_columns(upstream)
+            if available is None:
+                continue
+            missing = sorted(template_variables(text) - set(available) - {"loop", "range"})
+            for variable in missing:
+                path = f"steps.{planned.name}.{field_path}"
+                problems.append(
+                    Problem(
+                        recipe.where(path),
+                        path,
+                        f"template variable '{variable}' is not a column of "
+                        f"{_describe_inputs(planned.step.inputs)}; columns: {', '.join(available) or '(none)'}",
+                    )
+                )
+        columns = kind.columns(planned.config, upstream)
+        known[planned.name] = tuple(columns) if columns is not None else None
+        resolved[planned.name] = replace(planned, columns=known[planned.name])
+    if problems:
+        raise RecipeError(problems)
+    return plan.with_steps(resolved)
+
+
+def _single_input_columns(upstream: Mapping[str, tuple[str, ...] | None]) -> list[str] | None:
+    if not upstream or any(cols is None for cols in upstream.values()):
+        return None
+    columns: list[str] = []
+    for cols in upstream.values():
+        columns.extend(c for c in cols or () if not c.startswith("_") and c not in columns)
+    return columns
+
+
+def _describe_inputs(inputs: tuple[str, ...]) -> str:
+    return " or ".join(f"'{name}'" for name in inputs) or "any upstream step"
+
+
+# -- pass 4: referenced files ----------------------------------------------------------
+
+
+def hash_files(plan: Plan) -> Plan:
+    """Hash every file a step references; a glob hashes its sorted matches together.
+
+    A file whose size and mtime equal the lock's hint keeps its recorded hash, so an
+    unchanged file is not re-read; a touched but unchanged file re-hashes to the same value.
+    """
+    kinds = registry()
+    root = plan.recipe.root
+    hints: dict[str, Mapping[str, Any]] = {}
+    resolved: dict[str, PlannedStep] = {}
+    for planned in plan.steps:
+        files: dict[str, str] = {}
+        for _field_path, written in kinds[planned.kind].files(planned.config):
+            matches = _expand(root, written)
+            digests = [_hash_with_hint(path, plan.state.file_hints, hints) for path in matches]
+            if glob.has_magic(written):
+                named = [_display(root, p) for p in matches]
+                files[written] = fingerprint(list(zip(named, digests, strict=True)))
+            else:
+                files[written] = digests[0]
+        resolved[planned.name] = replace(planned, files=files)
+    return replace(plan.with_steps(resolved), file_hints=hints)
+
+
+def _display(root: Path, path: Path) -> str:
+    return str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
+
+
+def _expand(root: Path, written: str) -> list[Path]:
+    path = Path(written) if Path(written).is_absolute() else root / written
+    if glob.has_magic(written):
+        return sorted(Path(p) for p in glob.glob(str(path), recursive=True))
+    return [path]
+
+
+def _hash_with_hint(
+    path: Path, old: Mapping[str, Mapping[str, Any]], new: dict[str, Mapping[str, Any]]
+) -> str:
+    key = str(path)
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return "missing"
+    hint = old.get(key)
+    if hint and hint.get("size") == stat.st_size and hint.get("mtime_ns") == stat.st_mtime_ns:
+        digest = str(hint["sha256"])
+    else:
+        digest = file_sha256(path)
+    new[key] = {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "sha256": digest}
+    return digest
+
+
+# -- pass 5: fingerprints --------------------------------------------------------------
+
+
+def fingerprint_steps(plan: Plan) -> Plan:
+    """config_fingerprint = hash(kind, implementation version, resolved config, model, files)."""
+    kinds = registry()
+    resolved = {
+        planned.name: replace(
+            planned,
+            config_fingerprint=fingerprint(
+                {
+                    "kind": planned.kind,
+                    "version": kinds[planned.kind].version,
+                    "config": planned.config,
+                    "model": planned.model,
+                    "files": planned.files,
+                }
+            ),
+        )
+        for planned in plan.steps
+    }
+    return plan.with_steps(resolved)
+
+
+# -- pass 6: fresh, stale or missing ---------------------------------------------------
+
+
+def mark_status(plan: Plan) -> Plan:
+    """Compare each step with the lock. Upstream steps are decided first (topological order)."""
+    lock = plan.state.steps
+    decided: dict[str, PlannedStep] = {}
+    for planned in plan.steps:
+        entry = lock.get(planned.name)
+        if entry is None:
+            decided[planned.name] = replace(planned, status=MISSING, stale_reason="never built")
+            continue
+        reason = _config_reason(planned, entry) or _upstream_reason(planned, entry, decided, lock)
+        full = None
+        if reason is None:
+            upstream = {name: lock[name].data_version for name in planned.inputs}
+            full = step_fingerprint(planned.config_fingerprint, upstream)
+            if full != entry.fingerprint:
+                reason = "upstream data changed"
+            elif entry.failures:
+                reason = f"{entry.failures} row(s) failed in the last build"
+        status = FRESH if reason is None else STALE
+        decided[planned.name] = replace(
+            planned, fingerprint=full, status=status, stale_reason=reason
+        )
+    return plan.with_steps(decided)
+
+
+def _config_reason(planned: PlannedStep, entry: LockEntry) -> str | None:
+    if planned.config_fingerprint == entry.config_fingerprint:
+        return None
+    if planned.kind != entry.kind:
+        return f"kind changed: {entry.kind} -> {planned.kind}"
+    keys = sorted(
+        key
+        for key in set(planned.config) | set(entry.config)
+        if fingerprint(planned.config.get(key)) != fingerprint(entry.config.get(key))
+    )
+    if keys:
+        return f"config changed: {', '.join(keys)}"
+    changed_files = sorted(
+        name
+        for name in set(planned.files) | set(entry.files)
+        if planned.files.get(name) != entry.files.get(name)
+    )
+    if changed_files:
+        return f"file changed: {', '.join(changed_files)}"
+    if planned.model != entry.model:
+        return f"model changed: {entry.model} -> {planned.model}"
+    return f"implementation of '{planned.kind}' changed"
+
+
+def _upstream_reason(
+    planned: PlannedStep,
+    entry: LockEntry,
+    decided: Mapping[str, PlannedStep],
+    lock: Mapping[str, LockEntry],
+) -> str | None:
+    if set(planned.inputs) != set(entry.upstream):
+        return f"inputs changed: {', '.join(sorted(entry.upstream)) or '(none)'} -> {', '.join(planned.inputs)}"
+    for name in planned.inputs:
+        parent = decided[name]
+        if parent.status != FRESH:
+            return f"upstream '{name}' is {parent.status}"
+        if lock[name].data_version != entry.upstream[name]:
+            return f"upstream '{name}' data changed"
+    return None
+
+
+def mark_missing_outputs(plan: Plan, output_exists: Callable[[str, str], bool]) -> Plan:
+    """A fresh step whose stored output is gone is stale (and so are its descendants)."""
+    decided: dict[str, PlannedStep] = {}
+    for planned in plan.steps:
+        entry = plan.state.steps.get(planned.name)
+        gone_parent = next((n for n in planned.inputs if decided[n].status != FRESH), None)
+        if (
+            planned.status == FRESH
+            and entry is not None
+            and not output_exists(planned.name, entry.data_version)
+        ):
+            planned = replace(planned, status=STALE, stale_reason="stored output is missing")
+        elif planned.status == FRESH and gone_parent is not None:
+            planned = replace(
+                planned, status=STALE, stale_reason=f"upstream '{gone_parent}' is stale"
+            )
+        decided[planned.name] = planned
+    return plan.with_steps(decided)
+
+
+PASSES: tuple[Pass, ...] = (
+    resolve_references,
+    apply_defaults,
+    check_columns,
+    hash_files,
+    fingerprint_steps,
+    mark_status,
+)
