@@ -1,0 +1,51 @@
+"""Fixtures for the LLM gateway tests: a loopback OpenAI-compatible server, a private
+cache folder, and a dummy API key. Nothing here reaches beyond 127.0.0.1."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from llm_server import LLMTestServer, ServerConfig
+
+SECRET = "sk-synthc-test-SECRET-5f3a9c1e7d"
+
+
+@pytest.fixture(scope="session")
+def llm_server() -> Iterator[LLMTestServer]:
+    """One server for the session; `server` resets it for each test."""
+    server = LLMTestServer(ServerConfig()).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def server(llm_server: LLMTestServer) -> Iterator[LLMTestServer]:
+    """The loopback server with counters cleared and default settings."""
+    llm_server.reset()
+    llm_server.config.latency = 0.0
+    llm_server.config.fault_rate = 0.0
+    llm_server.config.retry_after = 0.05
+    yield llm_server
+    llm_server.reset()
+
+
+@pytest.fixture
+def cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A private call cache, also exported as SYNTHC_CACHE_DIR."""
+    path = tmp_path / "cache"
+    monkeypatch.setenv("SYNTHC_CACHE_DIR", str(path))
+    return path
+
+
+@pytest.fixture(autouse=True)
+def dummy_key(monkeypatch: pytest.MonkeyPatch) -> str:
+    """A recognisable fake key, so tests can prove it is never written anywhere."""
+    monkeypatch.setenv("OPENAI_API_KEY", SECRET)
+    monkeypatch.setenv("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    return SECRET

@@ -1,0 +1,284 @@
+"""A deterministic OpenAI-compatible chat-completions server for tests and benchmarks.
+
+Answers are derived from the request only, so a rebuild that sends the same request
+gets the same answer. Tests drive it two ways:
+
+* server-wide settings (`ServerConfig`): latency, a fraction of requests answered 429
+  or 500, the Retry-After value; changed in-process via `server.config` or over HTTP
+  with ``POST /_config {"latency": 0.1}``;
+* markers in the last user message, which apply to that request only::
+
+      [[json]]            answer a JSON object {"text": ..., "n": <len>}
+      [[json_list=3]]     answer a JSON list of 3 objects
+      [[reply=hello]]     answer exactly "hello"
+      [[status=429]]      always answer that HTTP status (429 carries Retry-After)
+      [[fail_first=2]]    answer 500 to the first 2 requests with this prompt
+      [[hang]]            never answer (the client must time out)
+      [[garbage]]         a 200 with a body that is not JSON
+      [[length]]          finish_reason "length"
+      [[empty]]           empty content
+      [[filter]]          finish_reason "content_filter", no content
+      [[latency=0.5]]     this request waits 0.5 s
+
+Every request to /v1/chat/completions is counted: `server.stats.total` and
+`server.stats.per_prompt[<last user message>]`; ``GET /_stats`` returns them and
+``POST /_reset`` clears them.
+
+Standalone, for benchmarks::
+
+    python tests/llm_server.py --port 8765 --latency 0.1
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import json
+import random
+import re
+import socket
+import threading
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+MARKER = re.compile(r"\[\[(\w+)(?:=([^\]]*))?\]\]")
+
+
+@dataclass
+class ServerConfig:
+    latency: float = 0.0  # seconds added to every request
+    fault_rate: float = 0.0  # fraction of requests answered with a 429 or a 500
+    retry_after: float = 0.05  # seconds, sent with every 429
+    seed: int = 0
+
+
+@dataclass
+class ServerStats:
+    total: int = 0
+    per_prompt: Counter[str] = field(default_factory=Counter)
+    statuses: Counter[int] = field(default_factory=Counter)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "total": self.total,
+            "per_prompt": dict(self.per_prompt),
+            "statuses": {str(k): v for k, v in self.statuses.items()},
+        }
+
+
+def _last_user(messages: list[dict[str, Any]]) -> str:
+    for message in reversed(messages):
+        if message.get("role") == "user":
+            content = message.get("content")
+            return content if isinstance(content, str) else json.dumps(content)
+    return ""
+
+
+def _words(text: str) -> int:
+    return len(text.split())
+
+
+def _answer_text(body: dict[str, Any], index: int, markers: dict[str, str]) -> str:
+    """The deterministic answer for one choice of a request."""
+    if "reply" in markers:
+        return markers["reply"]
+    identity = {k: body.get(k) for k in ("model", "messages", "temperature", "top_p", "seed")}
+    digest = hashlib.sha256(json.dumps([identity, index], sort_keys=True).encode()).hexdigest()
+    prompt = MARKER.sub("", _last_user(body.get("messages", []))).strip()
+    if "json_list" in markers:
+        count = int(markers["json_list"] or 2)
+        return json.dumps([{"text": f"{prompt} #{i}", "id": digest[:8]} for i in range(count)])
+    if "json" in markers:
+        return json.dumps({"text": prompt, "n": len(prompt), "id": digest[:8]})
+    return f"echo {digest[:12]}: {prompt}"
+
+
+def _choice(body: dict[str, Any], index: int, markers: dict[str, str]) -> dict[str, Any]:
+    text = _answer_text(body, index, markers)
+    finish = "stop"
+    max_tokens = body.get("max_tokens") or body.get("max_completion_tokens")
+    if "length" in markers:
+        finish = "length"
+    elif isinstance(max_tokens, int) and _words(text) > max_tokens:
+        text, finish = " ".join(text.split()[:max_tokens]), "length"
+    content: str | None = text
+    if "empty" in markers:
+        content = ""
+    if "filter" in markers:
+        content, finish = None, "content_filter"
+    return {
+        "index": index,
+        "message": {"role": "assistant", "content": content},
+        "finish_reason": finish,
+        "logprobs": None,
+    }
+
+
+def completion_body(body: dict[str, Any], markers: dict[str, str]) -> dict[str, Any]:
+    """The JSON a real server would send for `body`, with honest usage counts."""
+    n = int(body.get("n") or 1)
+    choices = [_choice(body, i, markers) for i in range(n)]
+    prompt_tokens = sum(_words(str(m.get("content") or "")) for m in body.get("messages", []))
+    completion_tokens = sum(_words(c["message"]["content"] or "") for c in choices)
+    digest = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+    return {
+        "id": f"chatcmpl-{digest[:24]}",
+        "object": "chat.completion",
+        "created": 1700000000,
+        "model": body.get("model", "test"),
+        "choices": choices,
+        "usage": {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+        },
+    }
+
+
+class LLMTestServer:
+    """The server's state and handlers; `start()` runs it on a background thread."""
+
+    def __init__(self, config: ServerConfig | None = None) -> None:
+        self.config = config or ServerConfig()
+        self.stats = ServerStats()
+        self._rng = random.Random(self.config.seed)
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._runner: web.AppRunner | None = None
+        self._thread: threading.Thread | None = None
+        self.port = 0
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def reset(self) -> None:
+        """Forget every counted request."""
+        with self._lock:
+            self.stats = ServerStats()
+
+    def app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_post("/v1/chat/completions", self.chat_completions)
+        app.router.add_post("/chat/completions", self.chat_completions)
+        app.router.add_get("/_stats", self._get_stats)
+        app.router.add_post("/_reset", self._post_reset)
+        app.router.add_post("/_config", self._post_config)
+        return app
+
+    async def chat_completions(self, request: web.Request) -> web.StreamResponse:
+        body = await request.json()
+        prompt = _last_user(body.get("messages", []))
+        markers = {m.group(1): m.group(2) or "" for m in MARKER.finditer(prompt)}
+        with self._lock:
+            self.stats.total += 1
+            self.stats.per_prompt[prompt] += 1
+            seen = self.stats.per_prompt[prompt]
+            fault = self._rng.random() < self.config.fault_rate
+            fault_status = self._rng.choice((429, 500))
+        latency = float(markers.get("latency") or self.config.latency)
+        if "hang" in markers:
+            latency = 3600.0
+        if latency:
+            await asyncio.sleep(latency)
+        status = self._status_for(markers, seen, fault, fault_status)
+        with self._lock:
+            self.stats.statuses[status] += 1
+        if status == 429:
+            error = {"error": {"message": "rate limited", "type": "rate_limit_exceeded"}}
+            headers = {"Retry-After": str(self.config.retry_after)}
+            return web.json_response(error, status=429, headers=headers)
+        if status != 200:
+            error = {"error": {"message": "server error", "type": "server_error"}}
+            return web.json_response(error, status=status)
+        if "garbage" in markers:
+            return web.Response(text="<html>not json", content_type="application/json")
+        return web.json_response(completion_body(body, markers))
+
+    def _status_for(
+        self, markers: dict[str, str], seen: int, fault: bool, fault_status: int
+    ) -> int:
+        if "status" in markers:
+            return int(markers["status"])
+        if "fail_first" in markers and seen <= int(markers["fail_first"] or 1):
+            return 500
+        return fault_status if fault else 200
+
+    async def _get_stats(self, request: web.Request) -> web.Response:
+        with self._lock:
+            return web.json_response(self.stats.as_json())
+
+    async def _post_reset(self, request: web.Request) -> web.Response:
+        self.reset()
+        return web.json_response({"ok": True})
+
+    async def _post_config(self, request: web.Request) -> web.Response:
+        changes = await request.json()
+        for key, value in changes.items():
+            setattr(self.config, key, value)
+        return web.json_response(asdict(self.config))
+
+    def start(self, port: int = 0) -> LLMTestServer:
+        """Serve on 127.0.0.1 (a free port when 0) from a daemon thread; returns self."""
+        self.port = port or free_port()
+        started = threading.Event()
+        self._thread = threading.Thread(target=self._serve, args=(started,), daemon=True)
+        self._thread.start()
+        if not started.wait(10):
+            raise RuntimeError("test LLM server did not start")
+        return self
+
+    def _serve(self, started: threading.Event) -> None:
+        self._loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(self._loop)
+        self._runner = web.AppRunner(self.app(), access_log=None, handler_cancellation=True)
+        self._loop.run_until_complete(self._runner.setup())
+        site = web.TCPSite(self._runner, "127.0.0.1", self.port, backlog=1024)
+        self._loop.run_until_complete(site.start())
+        started.set()
+        self._loop.run_forever()
+        self._loop.run_until_complete(self._runner.cleanup())
+        self._loop.close()
+
+    def stop(self) -> None:
+        """Stop serving and join the thread."""
+        if self._loop is not None and self._thread is not None:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(10)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--latency", type=float, default=0.0)
+    parser.add_argument("--fault-rate", type=float, default=0.0)
+    args = parser.parse_args()
+    server = LLMTestServer(ServerConfig(latency=args.latency, fault_rate=args.fault_rate))
+    runner = web.AppRunner(server.app(), access_log=None, handler_cancellation=True)
+
+    async def serve() -> None:
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", args.port, backlog=1024).start()
+        print(f"listening on http://127.0.0.1:{args.port}/v1", flush=True)
+        while True:
+            await asyncio.sleep(3600)
+
+    try:
+        asyncio.run(serve())
+    except KeyboardInterrupt:
+        time.sleep(0)
+
+
+if __name__ == "__main__":
+    main()
