@@ -2,7 +2,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: help install dev lint format typecheck test check bench quickstart clean
+.PHONY: help install dev lint format typecheck test check ci bench quickstart clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -33,6 +33,9 @@ check: ## lint, format check, types and tests: run before every commit
 	$(VENV)/bin/ruff check synthc tests bench
 	$(VENV)/bin/ruff format --check synthc tests bench
 	$(VENV)/bin/mypy
+	$(PY) -m pytest
+
+ci: dev ## fresh-clone path: install dev + local extras, then run the whole suite
 	$(PY) -m pytest
 
 bench: ## run every benchmark (prints figures and ratios)
