@@ -1,0 +1,406 @@
+"""Run a plan: walk its steps in order, skip what is fresh, run what is stale.
+
+    for each selected step, in topological order:
+        fingerprint = hash(config fingerprint, upstream data versions *as of this build*)
+        fresh (same fingerprint, output on disk, no failed rows)?  -> skip
+        else run the kind -> data version -> Parquet -> lock entry -> catalog
+
+Upstream data versions come from this build when the upstream step re-ran, so a re-run
+step whose rows did not change leaves its children fresh (early cutoff). Each step's
+output is on disk before the lock names it, so a build killed at any instant resumes
+from the last finished step.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from synthc.errors import PlanError, StepFailed, SynthcError
+from synthc.lock import LockEntry, LockState
+from synthc.plan import Plan, PlannedStep, step_fingerprint
+from synthc.reporter import NullReporter, Reporter
+from synthc.store import Store
+
+if TYPE_CHECKING:
+    import numpy as np
+    import polars as pl
+
+    from synthc.recipe import Recipe
+
+
+@dataclass
+class BuildContext:
+    """What a build may touch. The CLI builds one; tests build their own.
+
+    `select` holds selectors: "step", "step+" (with its descendants), "+step" (with its
+    ancestors), "+step+". Empty selects every step. `force` re-runs the selected steps
+    even when fresh (their model calls still hit the cache); `refresh` is passed to the
+    steps, which then bypass the LLM cache.
+    """
+
+    store: Store
+    reporter: Reporter = field(default_factory=NullReporter)
+    llm: Any = None
+    select: Sequence[str] = ()
+    force: bool = False
+    refresh: bool = False
+    wait_for_lock: bool = False
+
+
+@dataclass
+class BuildResult:
+    """What a build did: the steps it ran and skipped, rows per step, failed rows."""
+
+    built: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    rows: dict[str, int] = field(default_factory=dict)
+    failures: int = 0
+    exit_code: int = 0
+    seconds: float = 0.0
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def build(plan: Plan, ctx: BuildContext) -> BuildResult:
+    """Build the stale selected steps of `plan` into `ctx.store`. Example::
+
+        recipe = load_recipe("recipe.yaml")
+        store = Store.for_recipe(recipe)
+        plan = compile_plan(recipe, store.read_lock())
+        result = build(plan, BuildContext(store=store, reporter=ConsoleReporter()))
+
+    Raises StepFailed naming the step that raised (steps finished before it stay built)
+    and BuildLocked when another build holds the workdir.
+    """
+    selected = select_steps(plan, ctx.select)
+    started_at, clock = _now(), time.perf_counter()
+    result = BuildResult()
+    with ctx.store.build_lock(wait=ctx.wait_for_lock):
+        status, error = "failed", None
+        try:
+            _run_steps(plan, ctx, selected, result)
+            status = "ok"
+        except SynthcError as exc:
+            error = str(exc)
+            raise
+        except BaseException as exc:
+            error = f"{type(exc).__name__}: {exc}"
+            raise
+        finally:
+            result.seconds = round(time.perf_counter() - clock, 3)
+            result.exit_code = 0 if status == "ok" and not result.failures else 1
+            _record_run(ctx.store, started_at, status, result, error)
+    return result
+
+
+def _record_run(
+    store: Store, started_at: str, status: str, result: BuildResult, error: str | None
+) -> None:
+    store.append_run(
+        {
+            "started_at": started_at,
+            "finished_at": _now(),
+            "status": status,
+            "built": result.built,
+            "skipped": result.skipped,
+            "failures": result.failures,
+            "exit_code": result.exit_code,
+            "seconds": result.seconds,
+            "error": error,
+        }
+    )
+
+
+def _run_steps(plan: Plan, ctx: BuildContext, selected: set[str], result: BuildResult) -> None:
+    store = ctx.store
+    state = store.read_lock()
+    pruned = _prune(state, plan)
+    changed = pruned is not state or not store.catalog_path.exists()
+    if pruned is not state:
+        state = pruned
+        store.write_lock(state)
+    versions: dict[str, str] = {}  # step -> data version its children read in this build
+    for planned in plan.steps:
+        entry = state.steps.get(planned.name)
+        if planned.name not in selected:
+            if entry is not None and store.has_step(planned.name, entry):
+                versions[planned.name] = entry.data_version
+            continue
+        upstream = _upstream_versions(planned, versions, selected)
+        fingerprint = step_fingerprint(planned.config_fingerprint, upstream)
+        if entry is not None and not ctx.force and _is_fresh(store, planned, entry, fingerprint):
+            ctx.reporter.step_skipped(planned.name, f"fresh ({entry.rows} rows)")
+            result.skipped.append(planned.name)
+            result.rows[planned.name] = entry.rows
+            versions[planned.name] = entry.data_version
+            continue
+        entry = _run_one(plan, planned, ctx, upstream, fingerprint)
+        state = LockState(steps={**state.steps, planned.name: entry}, file_hints=state.file_hints)
+        store.write_lock(state)
+        store.refresh_catalog(state)
+        versions[planned.name] = entry.data_version
+        result.built.append(planned.name)
+        result.rows[planned.name] = entry.rows
+        result.failures += entry.failures
+    if changed and not result.built:
+        store.refresh_catalog(state)
+
+
+def _prune(state: LockState, plan: Plan) -> LockState:
+    """Drop lock entries of steps no longer in the plan (their Parquet stays until gc)."""
+    names = {planned.name for planned in plan.steps}
+    if all(name in names for name in state.steps):
+        return state
+    kept = {name: entry for name, entry in state.steps.items() if name in names}
+    return replace(state, steps=kept)
+
+
+def _upstream_versions(
+    planned: PlannedStep, versions: Mapping[str, str], selected: set[str]
+) -> dict[str, str]:
+    upstream: dict[str, str] = {}
+    for name in planned.inputs:
+        if name not in versions:
+            hint = f"select '+{planned.name}' to build it too" if name not in selected else ""
+            raise StepFailed(planned.name, f"its input '{name}' has not been built; {hint}".strip())
+        upstream[name] = versions[name]
+    return upstream
+
+
+def _is_fresh(store: Store, planned: PlannedStep, entry: LockEntry, fingerprint: str) -> bool:
+    return (
+        entry.fingerprint == fingerprint
+        and entry.failures == 0
+        and store.has_step(planned.name, entry)
+    )
+
+
+def _run_one(
+    plan: Plan,
+    planned: PlannedStep,
+    ctx: BuildContext,
+    upstream: Mapping[str, str],
+    fingerprint: str,
+) -> LockEntry:
+    """Run one step and persist it: Parquet first, then (by the caller) lock and catalog."""
+    from synthc.steps import registry
+
+    kind = registry().get(planned.kind)
+    if kind is None or kind.run is None:
+        raise StepFailed(planned.name, f"step kind '{planned.kind}' is not implemented yet")
+    clock = time.perf_counter()
+    ctx.reporter.step_started(planned.name, planned.kind)
+    step_ctx = ExecStepContext.create(plan, planned, ctx, upstream, fingerprint)
+    try:
+        frame = finish_frame(planned.name, kind.run(step_ctx))
+        version = ctx.store.write_step(planned.name, frame, step_ctx.emitted)
+    except SynthcError as exc:
+        if isinstance(exc, StepFailed):
+            raise
+        raise StepFailed(planned.name, str(exc)) from exc
+    except Exception as exc:
+        raise StepFailed(planned.name, _describe(exc)) from exc
+    seconds = round(time.perf_counter() - clock, 3)
+    entry = _lock_entry(planned, step_ctx, upstream, fingerprint, version, frame, seconds)
+    ctx.reporter.step_finished(planned.name, f"{frame.height} rows")
+    return entry
+
+
+def _describe(exc: Exception) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text if isinstance(exc, ValueError | KeyError) else f"{type(exc).__name__}: {text}"
+
+
+def _lock_entry(
+    planned: PlannedStep,
+    step_ctx: ExecStepContext,
+    upstream: Mapping[str, str],
+    fingerprint: str,
+    version: str,
+    frame: pl.DataFrame,
+    seconds: float,
+) -> LockEntry:
+    return LockEntry(
+        kind=planned.kind,
+        fingerprint=fingerprint,
+        config_fingerprint=planned.config_fingerprint,
+        config=dict(planned.config),
+        model=planned.model,
+        files=dict(planned.files),
+        upstream=dict(upstream),
+        data_version=version,
+        rows=frame.height,
+        columns=tuple(frame.columns),
+        seconds=seconds,
+        built_at=_now(),
+        failures=step_ctx.failure_count(),
+        stats=dict(step_ctx.stats),
+    )
+
+
+def select_steps(plan: Plan, selectors: Sequence[str]) -> set[str]:
+    """The step names `selectors` pick ("a", "a+", "+a", "+a+"); all steps when empty."""
+    names = [planned.name for planned in plan.steps]
+    if not selectors:
+        return set(names)
+    children: dict[str, set[str]] = {name: set() for name in names}
+    for planned in plan.steps:
+        for parent in planned.inputs:
+            children.setdefault(parent, set()).add(planned.name)
+    parents = {planned.name: set(planned.inputs) for planned in plan.steps}
+    chosen: set[str] = set()
+    for selector in selectors:
+        name = selector.strip("+")
+        if name not in parents:
+            raise PlanError(
+                f"--select {selector}: there is no step '{name}'; the steps are: {', '.join(names)}"
+            )
+        chosen.add(name)
+        if selector.endswith("+"):
+            chosen |= _closure(name, children)
+        if selector.startswith("+"):
+            chosen |= _closure(name, parents)
+    return chosen
+
+
+def _closure(start: str, edges: Mapping[str, set[str]]) -> set[str]:
+    seen: set[str] = set()
+    todo = [start]
+    while todo:
+        for nxt in edges.get(todo.pop(), set()):
+            if nxt not in seen:
+                seen.add(nxt)
+                todo.append(nxt)
+    return seen
+
+
+@dataclass
+class ExecStepContext:
+    """The executor's StepContext: what a running step sees (see synthc.steps.StepContext).
+
+    Steps report model-call failures by emitting a `_failures` table (or setting
+    `failures`); a step with failures stays stale, so the next build retries it. `stats`
+    (calls, cache_hits, tokens, cost_usd...) lands in the lock entry as written.
+    """
+
+    name: str
+    kind: str
+    config: Mapping[str, Any]
+    recipe: Recipe
+    inputs: Mapping[str, pl.DataFrame]
+    reporter: Reporter
+    llm: Any
+    fingerprint: str  # this run's full step fingerprint
+    model: str | None = None
+    refresh: bool = False  # bypass the LLM cache for this step
+    emitted: dict[str, pl.DataFrame] = field(default_factory=dict)
+    failures: int = 0
+    stats: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def create(
+        cls,
+        plan: Plan,
+        planned: PlannedStep,
+        ctx: BuildContext,
+        upstream: Mapping[str, str],
+        fingerprint: str,
+    ) -> ExecStepContext:
+        """A context whose inputs are the upstream outputs this build fingerprinted."""
+        import polars as pl
+
+        inputs = {
+            name: pl.read_parquet(ctx.store.step_path(name, version))
+            for name, version in upstream.items()
+        }
+        return cls(
+            name=planned.name,
+            kind=planned.kind,
+            config=planned.config,
+            recipe=plan.recipe,
+            inputs=inputs,
+            reporter=ctx.reporter,
+            llm=ctx.llm,
+            fingerprint=fingerprint,
+            model=planned.model,
+            refresh=ctx.refresh,
+        )
+
+    def input(self) -> pl.DataFrame:
+        if len(self.inputs) != 1:
+            raise ValueError(
+                f"step '{self.name}' needs exactly one input (`from:`), it has {len(self.inputs)}"
+            )
+        return next(iter(self.inputs.values()))
+
+    def sql(self, query: str, tables: Mapping[str, pl.DataFrame]) -> pl.DataFrame:
+        """Run DuckDB SQL over `tables` in a private in-memory database.
+
+        Relative file paths in the query resolve against the recipe folder (DuckDB's
+        `file_search_path`), not the shell's working directory. One thread: DuckDB's
+        parallel operators may emit rows in a different order each run, and row order is
+        part of a step's data version, so a parallel plan would defeat early cutoff.
+        """
+        import duckdb
+
+        con = duckdb.connect(":memory:")
+        try:
+            con.execute("set threads = 1")
+            con.execute(f"set file_search_path = '{_sql_literal(str(self.recipe.root))}'")
+            for table, frame in tables.items():
+                con.register(table, frame)
+            relation = con.sql(query)
+            if relation is None:
+                raise ValueError("the query returns no rows; it must be a SELECT")
+            return relation.pl()
+        finally:
+            con.close()
+
+    def resolve_path(self, path: str) -> Path:
+        return (self.recipe.root / path).absolute()
+
+    def rng(self, *keys: Any) -> np.random.Generator:
+        import numpy as np
+
+        from synthc.fingerprint import fingerprint
+
+        seed = fingerprint([self.recipe.seed, self.name, list(keys)])
+        return np.random.default_rng(int(seed[:32], 16))
+
+    def emit(self, table: str, frame: pl.DataFrame) -> None:
+        """Record an auxiliary table; emitting the same table twice appends the rows."""
+        import polars as pl
+
+        if not table.startswith("_") or not table[1:].replace("_", "").isalnum():
+            raise ValueError(f"emitted table name '{table}' must look like _calls or _failures")
+        if table in self.emitted:
+            frame = pl.concat([self.emitted[table], frame], how="diagonal_relaxed")
+        self.emitted[table] = frame
+
+    def failure_count(self) -> int:
+        emitted = self.emitted.get("_failures")
+        return max(self.failures, emitted.height if emitted is not None else 0)
+
+
+def _sql_literal(text: str) -> str:
+    return text.replace("'", "''")
+
+
+def finish_frame(step: str, frame: Any) -> pl.DataFrame:
+    """Check a step's output and give every row an `_id` (first column) if it has none."""
+    import polars as pl
+
+    from synthc.rows import content_row_ids
+
+    if not isinstance(frame, pl.DataFrame):
+        raise TypeError(f"the step returned {type(frame).__name__}, not a polars DataFrame")
+    if "_id" not in frame.columns:
+        frame = frame.with_columns(content_row_ids(frame, salt=step))
+    return frame.select("_id", pl.exclude("_id"))

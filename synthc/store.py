@@ -1,0 +1,457 @@
+"""The store: immutable Parquet step outputs plus a DuckDB catalog derived from the lock.
+
+Layout, next to the recipe::
+
+    .synthc/data/<step>/<data-version>.parquet           # a step's rows, named by content
+    .synthc/data/<step>/<data-version>.<table>.parquet   # tables it emitted (_calls, _failures...)
+    .synthc/runs.jsonl                                    # one line per build, append-only
+    .synthc/synthc.duckdb                                 # views over the above; derived
+    .synthc/build.lock                                    # held by the running build
+
+Parquet files are written to a temp file, fsynced and renamed, and the lock names a file
+only after it is on disk. The DuckDB file holds nothing that cannot be rebuilt from the
+lock: it is rebuilt into a temp file and renamed over the old one, so a reader opens
+either the old catalog or the new, never a half-written one, and a missing or unreadable
+catalog is simply rebuilt.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from synthc.errors import BuildLocked, StoreError
+from synthc.lock import (
+    LockEntry,
+    LockState,
+    atomic_write_bytes,
+    fsync_dir,
+    read_lock,
+    write_lock,
+)
+
+if TYPE_CHECKING:
+    import duckdb
+    import polars as pl
+
+    from synthc.recipe import Recipe
+
+QUERY_FORMATS = ("table", "csv", "json", "jsonl")
+# Statement types `query` runs; everything else (DDL, DML, COPY, ATTACH, SET...) is refused.
+READ_ONLY_STATEMENTS = ("SELECT", "EXPLAIN")
+_CHUNK_ROWS = 100_000
+
+
+def data_version(frame: pl.DataFrame) -> str:
+    """sha256 of a frame's canonical serialization: its schema, then its rows as JSON Lines.
+
+    The schema part (column names and dtypes, in order) keeps an `Int64` column apart from
+    a `String` one that prints the same. The rows part is `write_ndjson()` bytes: polars
+    writes them deterministically (column order as in the frame, floats in shortest
+    round-trip form, no map ordering to vary), unlike Parquet bytes, which depend on the
+    writer's version, compression and row-group layout. Rows are serialized in chunks so
+    hashing a large frame does not hold a second copy of it as text. Row order counts:
+    it is part of what a step outputs (and of what an export writes).
+    """
+    digest = hashlib.sha256()
+    schema = [[name, str(dtype)] for name, dtype in frame.schema.items()]
+    digest.update(json.dumps(schema, separators=(",", ":")).encode("utf-8"))
+    digest.update(b"\n")
+    for offset in range(0, frame.height, _CHUNK_ROWS):
+        digest.update(frame.slice(offset, _CHUNK_ROWS).write_ndjson().encode("utf-8"))
+    return digest.hexdigest()
+
+
+def _atomic_write_parquet(frame: pl.DataFrame, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            frame.write_parquet(handle, statistics=True)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    fsync_dir(path.parent)
+
+
+def _sql_string(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _sql_name(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+class Store:
+    """A recipe's on-disk state: `.synthc/` and the lock file beside the recipe.
+
+    Example::
+
+        store = Store.for_recipe(recipe)
+        print(store.query("select count(*) from answers", "csv"))
+    """
+
+    def __init__(self, workdir: Path, lock_path: Path, recipe_name: str = "") -> None:
+        self.workdir = Path(workdir).absolute()
+        self.lock_path = Path(lock_path).absolute()
+        self.recipe_name = recipe_name or self.lock_path.stem
+
+    @classmethod
+    def for_recipe(cls, recipe: Recipe) -> Store:
+        return cls(recipe.workdir, recipe.lock_path, recipe.name)
+
+    @property
+    def data_dir(self) -> Path:
+        return self.workdir / "data"
+
+    @property
+    def catalog_path(self) -> Path:
+        return self.workdir / "synthc.duckdb"
+
+    @property
+    def runs_path(self) -> Path:
+        return self.workdir / "runs.jsonl"
+
+    def step_path(self, step: str, version: str) -> Path:
+        return self.data_dir / step / f"{version}.parquet"
+
+    def aux_path(self, step: str, version: str, table: str) -> Path:
+        return self.data_dir / step / f"{version}.{table}.parquet"
+
+    def aux_tables(self, step: str, version: str) -> dict[str, Path]:
+        """Tables a step emitted alongside the output with this data version, by name."""
+        found: dict[str, Path] = {}
+        for path in sorted((self.data_dir / step).glob(f"{version}.*.parquet")):
+            found[path.name[len(version) + 1 : -len(".parquet")]] = path
+        return found
+
+    # -- step outputs ---------------------------------------------------------------
+
+    def write_step(
+        self, step: str, frame: pl.DataFrame, aux: Mapping[str, pl.DataFrame] | None = None
+    ) -> str:
+        """Write a step's rows (and its emitted tables) durably; return the data version.
+
+        An output with this data version already on disk is not rewritten: same name,
+        same content.
+        """
+        version = data_version(frame)
+        path = self.step_path(step, version)
+        if not path.exists():
+            _atomic_write_parquet(frame, path)
+        for table, aux_frame in (aux or {}).items():
+            _atomic_write_parquet(aux_frame, self.aux_path(step, version, table))
+        return version
+
+    def has_step(self, step: str, entry: LockEntry) -> bool:
+        return self.step_path(step, entry.data_version).exists()
+
+    def read_step(self, step: str, entry: LockEntry | None = None) -> pl.DataFrame:
+        """The rows of a built step (the version the lock names unless `entry` is given)."""
+        import polars as pl
+
+        if entry is None:
+            entry = self.read_lock().steps.get(step)
+            if entry is None:
+                raise StoreError(f"step '{step}' has not been built yet; run `synthc build`")
+        path = self.step_path(step, entry.data_version)
+        if not path.exists():
+            raise StoreError(
+                f"{path}: the output of step '{step}' is missing; run `synthc build` to rebuild it"
+            )
+        return pl.read_parquet(path)
+
+    # -- lock -----------------------------------------------------------------------
+
+    def read_lock(self) -> LockState:
+        return read_lock(self.lock_path)
+
+    def write_lock(self, state: LockState) -> None:
+        write_lock(self.lock_path, state, self.recipe_name)
+
+    @contextmanager
+    def build_lock(self, wait: bool = False) -> Iterator[None]:
+        """Hold `.synthc/build.lock` for a build; a second build fails fast (or waits)."""
+        from filelock import FileLock, Timeout
+
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        path = self.workdir / "build.lock"
+        lock = FileLock(str(path), timeout=-1 if wait else 0)
+        try:
+            lock.acquire()
+        except Timeout:
+            raise BuildLocked(
+                f"another synthc build is running on {self.recipe_name} (lock file {path}); "
+                "wait for it to finish or pass --wait"
+            ) from None
+        try:
+            yield
+        finally:
+            lock.release()
+
+    # -- run log --------------------------------------------------------------------
+
+    def append_run(self, record: Mapping[str, Any]) -> None:
+        """Append one build's record to runs.jsonl (never rewritten, so never lost)."""
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        line = json.dumps(dict(record), sort_keys=True, default=str) + "\n"
+        with self.runs_path.open("ab") as handle:
+            # A build killed mid-append leaves a partial line; start ours on a fresh one.
+            if handle.tell() > 0 and not self.runs_path.read_bytes().endswith(b"\n"):
+                line = "\n" + line
+            handle.write(line.encode("utf-8"))
+            handle.flush()
+            os.fsync(handle.fileno())
+
+    # -- catalog --------------------------------------------------------------------
+
+    def refresh_catalog(self, state: LockState | None = None) -> None:
+        """Rebuild synthc.duckdb from the lock into a temp file, then rename it into place."""
+        import duckdb
+
+        state = self.read_lock() if state is None else state
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".synthc.", suffix=".duckdb.tmp", dir=self.workdir)
+        os.close(fd)
+        os.unlink(tmp)  # duckdb must create the file itself
+        try:
+            con = duckdb.connect(tmp)
+            try:
+                for statement in self.catalog_statements(state):
+                    con.execute(statement)
+                con.execute("checkpoint")
+            finally:
+                con.close()
+            with open(tmp, "rb") as handle:
+                os.fsync(handle.fileno())
+            os.replace(tmp, self.catalog_path)
+        finally:
+            Path(tmp).unlink(missing_ok=True)
+            Path(tmp + ".wal").unlink(missing_ok=True)
+        fsync_dir(self.workdir)
+
+    def catalog_statements(self, state: LockState) -> list[str]:
+        """The DDL of the catalog: a view per built step, per emitted table, and `_runs`."""
+        statements: list[str] = []
+        aux: dict[str, list[tuple[str, Path]]] = {}
+        for step in sorted(state.steps):
+            entry = state.steps[step]
+            path = self.step_path(step, entry.data_version)
+            if not path.exists():
+                continue  # the next build rebuilds it; a view would fail every query
+            statements.append(
+                f"create or replace view {_sql_name(step)} as "
+                f"select * from read_parquet({_sql_string(str(path))})"
+            )
+            for table, aux_path in self.aux_tables(step, entry.data_version).items():
+                aux.setdefault(table, []).append((step, aux_path))
+        for table in sorted(aux):
+            if table in state.steps:
+                continue  # a step's own name wins over an emitted table of the same name
+            statements.append(_aux_view(table, aux[table]))
+        statements.append(self._runs_view())
+        return statements
+
+    def _runs_view(self) -> str:
+        if self.runs_path.exists() and self.runs_path.stat().st_size > 0:
+            source = (
+                f"select * from read_json({_sql_string(str(self.runs_path))}, "
+                "format='newline_delimited', ignore_errors=true)"
+            )
+        else:
+            source = (
+                "select null::varchar as started_at, null::varchar as finished_at, "
+                "null::varchar as status, null::varchar[] as built, null::varchar[] as skipped, "
+                "null::integer as exit_code where false"
+            )
+        return f"create or replace view _runs as {source}"
+
+    def _ensure_catalog(self) -> None:
+        """Rebuild the catalog if it is missing or cannot be opened: it is derived data."""
+        import duckdb
+
+        if self.catalog_path.exists():
+            try:
+                duckdb.connect(str(self.catalog_path), read_only=True).close()
+                return
+            except duckdb.Error:
+                self.catalog_path.unlink(missing_ok=True)
+        self.refresh_catalog()
+
+    # -- query ----------------------------------------------------------------------
+
+    def connect(self) -> duckdb.DuckDBPyConnection:
+        """A read-only connection to the catalog (rebuilt first if missing or broken)."""
+        import duckdb
+
+        self._ensure_catalog()
+        try:
+            return duckdb.connect(str(self.catalog_path), read_only=True)
+        except duckdb.Error as exc:
+            raise StoreError(f"{self.catalog_path}: cannot open the catalog: {exc}") from exc
+
+    def query_frame(self, sql: str) -> pl.DataFrame:
+        """Run read-only SQL over the step views; the last statement's rows as a frame."""
+        import duckdb
+        import polars as pl
+
+        statements = _read_only_statements(sql)
+        con = self.connect()
+        try:
+            result = None
+            for statement in statements:
+                result = con.sql(statement)
+            return result.pl() if result is not None else pl.DataFrame()
+        except duckdb.Error as exc:
+            raise StoreError(f"query failed: {exc}") from exc
+        finally:
+            con.close()
+
+    def query(self, sql: str, format: str = "table") -> str:
+        """Run read-only SQL and return its rows as text in `format` (table|csv|json|jsonl).
+
+        Write statements (create, insert, copy, attach, set...) raise StoreError and leave
+        the store untouched. Example::
+
+            print(store.query("select _id, instruction from answers limit 5", "jsonl"))
+        """
+        if format not in QUERY_FORMATS:
+            raise StoreError(f"unknown format '{format}'; use one of: {', '.join(QUERY_FORMATS)}")
+        return format_frame(self.query_frame(sql), format)
+
+
+def _aux_view(table: str, sources: list[tuple[str, Path]]) -> str:
+    import pyarrow.parquet as pq
+
+    selects = []
+    for step, path in sources:
+        has_step = "_step" in pq.read_schema(path).names
+        extra = "" if has_step else f", {_sql_string(step)} as _step"
+        selects.append(f"select *{extra} from read_parquet({_sql_string(str(path))})")
+    return f"create or replace view {_sql_name(table)} as " + " union all by name ".join(selects)
+
+
+def _read_only_statements(sql: str) -> list[Any]:
+    """Parse `sql` with DuckDB and refuse anything but reads, naming the offending statement."""
+    import duckdb
+
+    try:
+        statements = duckdb.extract_statements(sql)
+    except duckdb.Error as exc:
+        raise StoreError(f"cannot parse the query: {exc}") from exc
+    if not statements:
+        raise StoreError("the query is empty")
+    for statement in statements:
+        kind = statement.type.name
+        if kind not in READ_ONLY_STATEMENTS:
+            text = statement.query.strip().rstrip(";")
+            raise StoreError(
+                f"`synthc query` is read-only: refusing a {kind} statement ({text[:80]}). "
+                "Change data by editing the recipe and running `synthc build`."
+            )
+    return statements
+
+
+def format_frame(frame: pl.DataFrame, format: str) -> str:
+    """Rows as text: an aligned `table`, `csv`, a `json` array or `jsonl` (one object a line)."""
+    import polars as pl
+
+    if format == "jsonl":
+        return frame.write_ndjson()
+    if format == "json":
+        return json.dumps(frame.to_dicts(), ensure_ascii=False, default=str, indent=2) + "\n"
+    if format == "csv":
+        return _flatten_nested(frame).write_csv()
+    if format == "table":
+        with pl.Config(
+            tbl_rows=-1,
+            tbl_cols=-1,
+            tbl_hide_dataframe_shape=True,
+            tbl_hide_column_data_types=True,
+            tbl_formatting="ASCII_MARKDOWN",
+            fmt_str_lengths=80,
+            tbl_width_chars=10_000,
+        ):
+            return str(frame) + "\n"
+    raise StoreError(f"unknown format '{format}'; use one of: {', '.join(QUERY_FORMATS)}")
+
+
+def _flatten_nested(frame: pl.DataFrame) -> pl.DataFrame:
+    """CSV has no lists or structs: write those cells as JSON text."""
+    import polars as pl
+
+    nested = [name for name, dtype in frame.schema.items() if dtype.is_nested()]
+    if not nested:
+        return frame
+    return frame.with_columns(
+        pl.Series(name, [json.dumps(v, default=str) for v in frame.get_column(name).to_list()])
+        for name in nested
+    )
+
+
+# -- exports ------------------------------------------------------------------------
+
+EXPORT_FORMATS = {
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".json": "json",
+    ".csv": "csv",
+    ".parquet": "parquet",
+}
+
+
+def export_frame(frame: pl.DataFrame, fmt: str) -> bytes:
+    """A step's rows as an export file's bytes.
+
+    Parquet keeps every column, lineage included (`_id`, `_parent_id`, `_step`, `_model`,
+    `_call_key`), since it is the format for tools that join back to the store. Text
+    formats (jsonl, json, csv) are what fine-tuning and eval tooling read, so they carry
+    exactly the user's columns: every column but synthc's lineage columns (a user column
+    that merely starts with `_` is kept).
+    """
+    import io
+
+    from synthc.steps import LINEAGE_COLUMNS
+
+    if fmt == "parquet":
+        buffer = io.BytesIO()
+        frame.write_parquet(buffer, statistics=True)
+        return buffer.getvalue()
+    user = frame.drop([c for c in LINEAGE_COLUMNS if c in frame.columns])
+    return format_frame(user, fmt).encode("utf-8")
+
+
+def write_exports(recipe: Recipe, lock: LockState, store: Store | None = None) -> list[Path]:
+    """Write every `exports:` file of the recipe from the built steps; return the paths.
+
+    Paths are relative to the recipe folder; the format follows the extension (.jsonl,
+    .ndjson, .json, .csv, .parquet). Each file is written atomically, so a reader never
+    sees a half-written export. Raises StoreError for a step that is not built.
+    """
+    store = store or Store.for_recipe(recipe)
+    written: list[Path] = []
+    for step, paths in recipe.exports.items():
+        entry = lock.steps.get(step)
+        if entry is None:
+            raise StoreError(f"exports: step '{step}' has not been built; run `synthc build` first")
+        frame = store.read_step(step, entry)
+        for relative in paths:
+            target = recipe.root / relative
+            fmt = EXPORT_FORMATS.get(target.suffix.lower())
+            if fmt is None:
+                raise StoreError(
+                    f"exports.{step}: cannot tell the format of '{relative}'; "
+                    f"use one of the extensions {', '.join(sorted(EXPORT_FORMATS))}"
+                )
+            atomic_write_bytes(target, export_frame(frame, fmt))
+            written.append(target)
+    return written
