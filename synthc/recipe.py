@@ -11,7 +11,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from synthc.errors import Location
+from synthc.errors import Location, Problem, RecipeError
+from synthc.semantics import semantic_problems
+from synthc.validate import describe_value, schema_problems
+from synthc.yaml_positions import Parsed, parse_yaml
 
 RECIPE_FORMAT_VERSION = 1
 
@@ -113,9 +116,111 @@ def load_recipe(path: str | Path) -> Recipe:
     """Read, validate and return the recipe at `path`.
 
     Raises `RecipeError` listing every problem found (schema and semantic), each with
-    `file:line:col`. Example::
+    `file:line:col` where `file` is `path` exactly as given. Example::
 
         recipe = load_recipe("recipes/quickstart.yaml")
         print(list(recipe.steps))
     """
-    raise NotImplementedError
+    file = str(path)
+    parsed = _read(file)
+    problems = list(parsed.problems)
+    if parsed.data is not None:
+        problems += schema_problems(parsed) + semantic_problems(parsed, file)
+    if problems:
+        raise RecipeError(_sorted_unique(problems))
+    return _build_recipe(Path(file), parsed)
+
+
+def _read(file: str) -> Parsed:
+    """Parse the file, turning unreadable, empty and non-mapping files into one problem."""
+    start = Location(file, 1, 1)
+    try:
+        text = Path(file).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return Parsed(None, problems=[Problem(None, "", f"{file}: recipe file not found")])
+    except IsADirectoryError:
+        message = f"{file}: is a folder; give the path of a recipe .yaml file"
+        return Parsed(None, problems=[Problem(None, "", message)])
+    except UnicodeDecodeError as exc:
+        return Parsed(None, problems=[Problem(start, "", f"not UTF-8 text: {exc.reason}")])
+    parsed = parse_yaml(text, file)
+    if parsed.problems and parsed.data is None:
+        return parsed
+    if parsed.data is None:
+        message = "the recipe is empty; a recipe starts with `synthc: 1` and has `steps:`"
+        return Parsed(None, problems=[Problem(start, "", message)])
+    if not isinstance(parsed.data, dict):
+        message = (
+            f"a recipe is a mapping of fields (synthc, name, steps, ...), "
+            f"got {describe_value(parsed.data)}"
+        )
+        return Parsed(None, problems=[Problem(parsed.positions.get("", start), "", message)])
+    return parsed
+
+
+def _sorted_unique(problems: list[Problem]) -> list[Problem]:
+    """One copy of each problem, ordered by where it is written (file-level ones first)."""
+
+    def order(problem: Problem) -> tuple[int, int, str, str]:
+        where = problem.location
+        return (
+            where.line if where else 0,
+            where.col if where else 0,
+            problem.path,
+            problem.message,
+        )
+
+    return sorted(set(problems), key=order)
+
+
+def _build_recipe(path: Path, parsed: Parsed) -> Recipe:
+    data: dict[str, Any] = parsed.data
+    aliases = {
+        name: ModelAlias(name=name, **alias) for name, alias in (data.get("models") or {}).items()
+    }
+    exports = {
+        step: (targets,) if isinstance(targets, str) else tuple(targets)
+        for step, targets in (data.get("exports") or {}).items()
+    }
+    steps = {name: _build_step(name, raw, parsed.positions) for name, raw in data["steps"].items()}
+    return Recipe(
+        path=path.resolve(),
+        name=data.get("name") or path.stem,
+        format_version=data["synthc"],
+        steps=steps,
+        model=data.get("model"),
+        models=aliases,
+        params=data.get("params") or {},
+        seed=data.get("seed", 0),
+        budget=data.get("budget") or {},
+        limits=data.get("limits") or {},
+        exports=exports,
+        positions=dict(parsed.positions),
+    )
+
+
+def _build_step(name: str, raw: Mapping[str, Any], positions: Mapping[str, Location]) -> Step:
+    base = f"steps.{name}"
+    inputs = raw.get("from", ())
+    checks = tuple(
+        _build_check(check, positions.get(f"{base}.checks.{index}"))
+        for index, check in enumerate(raw.get("checks") or ())
+    )
+    return Step(
+        name=name,
+        kind=raw["kind"],
+        inputs=(inputs,) if isinstance(inputs, str) else tuple(inputs),
+        config={key: value for key, value in raw.items() if key not in COMMON_STEP_FIELDS},
+        model=raw.get("model"),
+        params=raw.get("params") or {},
+        checks=checks,
+        description=raw.get("description"),
+        location=positions.get(base),
+    )
+
+
+def _build_check(raw: Mapping[str, Any], location: Location | None) -> Check:
+    ((kind, config),) = raw.items()  # the schema guarantees exactly one key
+    config = dict(config or {})
+    severity = config.pop("severity", "error")
+    return Check(kind=kind, config=config, severity=severity, location=location)

@@ -1,0 +1,118 @@
+"""Parse YAML while remembering where every key, value and list item was written.
+
+PyYAML's constructed data forgets positions, so we compose the node tree first, walk
+it to record positions by dotted recipe path ("steps.answers.n", "exports.final.0"),
+reject duplicate keys (PyYAML silently keeps the last one), and only then construct
+the plain Python data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from synthc.errors import Location, Problem
+
+
+class PositionLoader(yaml.SafeLoader):
+    """A SafeLoader that also yields the composed node, so positions can be read."""
+
+
+@dataclass
+class Parsed:
+    """The result of `parse_yaml`: data plus positions.
+
+    `positions` holds the most useful place for each path: the value for scalars, the
+    key for mappings and lists (their value starts on the next line in block style).
+    `key_positions` holds where each mapping key is written, for "unknown field" errors.
+    """
+
+    data: Any
+    positions: dict[str, Location] = field(default_factory=dict)
+    key_positions: dict[str, Location] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+
+
+def join_path(parent: str, child: str | int) -> str:
+    """The dotted path of `child` inside `parent` ("" is the document root)."""
+    return f"{parent}.{child}" if parent else str(child)
+
+
+def parse_yaml(text: str, file: str) -> Parsed:
+    """Parse `text` (the contents of `file`, as the user named it) with positions.
+
+    Syntax errors and duplicate keys come back as problems (data is None when the text
+    is not YAML at all).
+    """
+    loader = PositionLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return Parsed(data=None)
+        parsed = Parsed(data=None, positions={"": _location(file, node.start_mark)})
+        _walk(node, "", file, parsed)
+        parsed.data = loader.construct_document(node)
+    except yaml.MarkedYAMLError as exc:
+        return Parsed(data=None, problems=[_syntax_problem(exc, file)])
+    except yaml.YAMLError as exc:  # e.g. a reader error on control characters
+        return Parsed(
+            data=None, problems=[Problem(Location(file, 1, 1), "", f"not valid YAML: {exc}")]
+        )
+    finally:
+        loader.dispose()
+    return parsed
+
+
+def _syntax_problem(exc: yaml.MarkedYAMLError, file: str) -> Problem:
+    mark = exc.problem_mark or exc.context_mark
+    location = _location(file, mark) if mark else Location(file, 1, 1)
+    what = exc.problem or "syntax error"
+    if exc.context:
+        what = f"{what} ({exc.context}"
+        if exc.context_mark and exc.context_mark is not mark:
+            what += f" at line {exc.context_mark.line + 1}"
+        what += ")"
+    return Problem(location, "", f"not valid YAML: {what}")
+
+
+def _location(file: str, mark: yaml.Mark) -> Location:
+    return Location(file, mark.line + 1, mark.column + 1)
+
+
+def _walk(node: yaml.Node, path: str, file: str, parsed: Parsed) -> None:
+    if isinstance(node, yaml.MappingNode):
+        _walk_mapping(node, path, file, parsed)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            item_path = join_path(path, index)
+            parsed.positions[item_path] = _location(file, item.start_mark)
+            _walk(item, item_path, file, parsed)
+
+
+def _walk_mapping(node: yaml.MappingNode, path: str, file: str, parsed: Parsed) -> None:
+    seen: dict[str, Location] = {}
+    for key_node, value_node in node.value:
+        key_at = _location(file, key_node.start_mark)
+        if key_node.tag == "tag:yaml.org,2002:merge":
+            continue  # `<<: *anchor` keys are resolved by the constructor
+        if not isinstance(key_node, yaml.ScalarNode) or key_node.tag != "tag:yaml.org,2002:str":
+            text = key_node.value if isinstance(key_node, yaml.ScalarNode) else "a collection"
+            message = f"keys must be text; quote this one: '{text}'"
+            parsed.problems.append(Problem(key_at, path, message))
+            continue
+        key = key_node.value
+        child = join_path(path, key)
+        if key in seen:
+            first = seen[key]
+            message = f"duplicate key '{key}' (first written at line {first.line}, col {first.col})"
+            parsed.problems.append(Problem(key_at, child, message))
+            continue
+        seen[key] = key_at
+        parsed.key_positions[child] = key_at
+        if isinstance(value_node, yaml.ScalarNode):
+            parsed.positions[child] = _location(file, value_node.start_mark)
+        else:
+            parsed.positions[child] = key_at
+        _walk(value_node, child, file, parsed)
