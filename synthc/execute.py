@@ -87,16 +87,16 @@ def build(plan: Plan, ctx: BuildContext) -> BuildResult:
         try:
             _run_steps(plan, ctx, selected, result)
             status = "ok"
-        except SynthcError as exc:
-            error = str(exc)
-            raise
         except BaseException as exc:
-            error = f"{type(exc).__name__}: {exc}"
+            error = str(exc) if isinstance(exc, SynthcError) else f"{type(exc).__name__}: {exc}"
             raise
         finally:
             result.seconds = round(time.perf_counter() - clock, 3)
             result.exit_code = 0 if status == "ok" and not result.failures else 1
+            first_run = not ctx.store.runs_path.exists()
             _record_run(ctx.store, started_at, status, result, error)
+            if first_run and ctx.store.catalog_path.exists():
+                ctx.store.refresh_catalog()  # its `_runs` view was built before runs.jsonl existed
     return result
 
 
@@ -120,11 +120,12 @@ def _record_run(
 
 def _run_steps(plan: Plan, ctx: BuildContext, selected: set[str], result: BuildResult) -> None:
     store = ctx.store
-    state = store.read_lock()
-    pruned = _prune(state, plan)
-    changed = pruned is not state or not store.catalog_path.exists()
-    if pruned is not state:
-        state = pruned
+    previous = store.read_lock()
+    state = _prune(previous, plan)
+    if plan.file_hints:  # size/mtime hints let the next plan skip re-hashing unchanged files
+        state = replace(state, file_hints={**state.file_hints, **plan.file_hints})
+    changed = state.steps != previous.steps or not store.catalog_path.exists()
+    if state != previous:
         store.write_lock(state)
     versions: dict[str, str] = {}  # step -> data version its children read in this build
     for planned in plan.steps:

@@ -42,7 +42,7 @@ def resolve_paths(root: Path, path: str) -> list[Path]:
     The compiler should hash a glob as the sorted list of (relative path, sha256) of its
     matches, so adding, removing or editing a matched file makes the step stale.
     """
-    full = root / path
+    full = Path(path) if Path(path).is_absolute() else root / path
     if not is_glob(path):
         return [full]
     return sorted(Path(match) for match in glob.glob(str(full), recursive=True))
@@ -129,30 +129,30 @@ def columns(
 ) -> Sequence[str] | None:
     """Output columns: inline rows' keys, or a file's schema (read cheaply); else None.
 
-    File paths are relative to the recipe folder, which this hook does not receive, so
-    it only answers for absolute paths or when run from the recipe folder; the compiler
-    may call `columns_in(root, config)` instead.
+    This hook does not receive the recipe folder, so it answers for a relative `path:`
+    only through `columns_in(root, config)`, which the compiler can call instead.
     """
-    return columns_in(Path.cwd(), config)
+    return columns_in(None, config)
 
 
-def columns_in(root: Path, config: Mapping[str, Any]) -> list[str] | None:
-    """`columns` with paths resolved against `root` (the recipe folder)."""
+def columns_in(root: Path | None, config: Mapping[str, Any]) -> list[str] | None:
+    """`columns` with `path:` resolved against `root` (the recipe folder)."""
     if config.get("rows") is not None:
         names: dict[str, None] = {}
         for row in config["rows"]:
             names.update(dict.fromkeys(str(k) for k in row))
         return [ROW_ID, *[n for n in names if n != ROW_ID]]
-    if config.get("path") is not None:
-        found: dict[str, None] = {}
-        files = resolve_paths(root, str(config["path"]))
-        for path in files:
-            file_columns = _file_columns(path) if path.exists() else None
-            if file_columns is None:
-                return None
-            found.update(dict.fromkeys(file_columns))
-        return [ROW_ID, *[n for n in found if n != ROW_ID]] if files else None
-    return None
+    path = config.get("path")
+    if path is None or (root is None and not Path(str(path)).is_absolute()):
+        return None
+    found: dict[str, None] = {}
+    files = resolve_paths(root or Path("/"), str(path))
+    for file in files:
+        file_columns = _file_columns(file) if file.exists() else None
+        if file_columns is None:
+            return None
+        found.update(dict.fromkeys(file_columns))
+    return [ROW_ID, *[n for n in found if n != ROW_ID]] if files else None
 
 
 def files(config: Mapping[str, Any]) -> list[tuple[str, str]]:
