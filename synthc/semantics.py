@@ -14,12 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from synthc.errors import Problem
-from synthc.templates import check_syntax
+from synthc.errors import Location, Problem
+from synthc.templates import check_syntax, syntax_error
 from synthc.validate import IDENTIFIER_PATTERN, did_you_mean, location_of
 from synthc.yaml_positions import Parsed, join_path
 
-FILE_SUFFIXES = (".jsonl", ".csv", ".parquet", ".json")
+FILE_SUFFIXES = (".jsonl", ".ndjson", ".csv", ".parquet", ".json")
 
 # Template fields by step kind: (field, is a list of chat messages).
 TEMPLATE_FIELDS: Mapping[str, tuple[str, ...]] = {
@@ -109,7 +109,9 @@ def _check_references(
                     path = f"{base}.checks.{index}.{check_kind}.reference"
                     references.append((path, config["reference"]))
     for path, ref in references:
-        if looks_like_file(ref):
+        if ref == name:
+            context.report(path, f"'{ref}' is this step itself; name another step or a file")
+        elif looks_like_file(ref):
             _check_file(context, path, ref)
         elif _check_step_ref(context, path, ref, path.rpartition(".")[2]):
             edges.append((ref, path))
@@ -165,8 +167,16 @@ def _check_templates(context: _Context, name: str, step: Mapping[str, Any]) -> N
 
 def _check_template(context: _Context, path: str, text: str) -> None:
     problem = check_syntax(text)
-    if problem:
+    if problem is None:
+        return
+    start = context.parsed.literal_starts.get(path)
+    error = syntax_error(text)
+    if start is None or error is None:
         context.report(path, problem)
+        return
+    # A `|` block keeps the template's lines as written, so we can point at the real one.
+    line = start.line + error[0] - 1
+    context.problems.append(Problem(Location(start.file, line, start.col), path, problem))
 
 
 def _check_models(context: _Context, name: str, step: Mapping[str, Any]) -> None:

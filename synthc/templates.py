@@ -57,14 +57,23 @@ def render(text: str, row: Mapping[str, Any]) -> str:
     return compile_template(text).render(row)
 
 
+def syntax_error(text: str) -> tuple[int, str] | None:
+    """None if `text` compiles, else (line inside the template, Jinja's message)."""
+    try:
+        compile_template(text)
+    except jinja2.TemplateSyntaxError as exc:
+        return exc.lineno, exc.message or "syntax error"
+    return None
+
+
 def check_syntax(text: str) -> str | None:
     """None if `text` is a valid template, else a message naming the line inside it.
 
     Example: `check_syntax("{{ x ")` returns
     "template syntax error on line 1 of the template: unexpected end of template, ..."
     """
-    try:
-        compile_template(text)
-    except jinja2.TemplateSyntaxError as exc:
-        return f"template syntax error on line {exc.lineno} of the template: {exc.message}"
-    return None
+    error = syntax_error(text)
+    if error is None:
+        return None
+    line, message = error
+    return f"template syntax error on line {line} of the template: {message}"

@@ -36,7 +36,7 @@ _TYPE_NAMES = {
     "object": "a mapping",
     "integer": "an integer",
     "number": "a number",
-    "boolean": "true or false",
+    "boolean": "a boolean",
     "null": "null",
 }
 
@@ -127,7 +127,8 @@ def _bad_name(error: ValidationError, parsed: Parsed, path: str) -> Problem:
 def _unknown_fields(error: ValidationError, parsed: Parsed, path: str) -> list[Problem]:
     schema = error.schema if isinstance(error.schema, Mapping) else {}
     allowed = sorted(schema.get("properties", {}))
-    extras = sorted(key for key in error.instance if key not in allowed)
+    # Keys that are not text were already reported by the YAML reader.
+    extras = sorted(key for key in error.instance if isinstance(key, str) and key not in allowed)
     title = schema.get("title")
     problems = []
     for extra in extras:
@@ -147,6 +148,8 @@ def _owner_hint(field_name: str, title: str | None) -> str:
     """For a step field of another kind: " ('where' belongs to filter steps)"."""
     if not title or not title.endswith(" step"):
         return ""
+    if field_name in ("model", "params") and field_name not in _step_fields(title):
+        return f" ({title}s do not call a model)"
     defs = recipe_schema()["$defs"]
     owners = [
         name.removesuffix("_step")
@@ -158,8 +161,15 @@ def _owner_hint(field_name: str, title: str | None) -> str:
     return f" ('{field_name}' belongs to {' and '.join(owners)} steps)"
 
 
+def _step_fields(title: str) -> set[str]:
+    kind = title.removesuffix(" step")
+    definition = recipe_schema()["$defs"].get(f"{kind}_step", {})
+    return set(definition.get("properties", {}))
+
+
 def _article(title: str) -> str:
-    return f"an {title}" if title[0] in "aeiou" else f"a {title}"
+    # "a utility check", "an augment op": 'u' mostly sounds like "you" in our titles.
+    return f"an {title}" if title[0] in "aeio" else f"a {title}"
 
 
 def _missing_fields(error: ValidationError, parsed: Parsed, path: str) -> list[Problem]:
@@ -215,6 +225,8 @@ def _message(error: ValidationError, path: str) -> str:
     schema = error.schema if isinstance(error.schema, Mapping) else {}
     if keyword == "type":
         wanted = [expected] if isinstance(expected, str) else list(expected)
+        if wanted == ["boolean"]:
+            return f"expected true or false, got {describe_value(instance)}"
         names = " or ".join(_TYPE_NAMES.get(name, name) for name in wanted)
         return f"expected {names}, got {describe_value(instance)}"
     if keyword == "enum":
@@ -244,6 +256,9 @@ def _size_message(error: ValidationError) -> str | None:
         return "must not be empty"
     if keyword == "minItems":
         return f"needs at least {expected} items, got {len(error.instance)}"
+    if keyword == "items" and expected is False:
+        most = len(schema.get("prefixItems", ()))
+        return f"takes at most {most} items, got {len(error.instance)}"
     if keyword in ("minProperties", "maxProperties") and schema.get("maxProperties") == 1:
         title = schema.get("title", "entry")
         known = ", ".join(sorted(schema.get("properties", {})))

@@ -27,12 +27,16 @@ class Parsed:
     `positions` holds the most useful place for each path: the value for scalars, the
     key for mappings and lists (their value starts on the next line in block style).
     `key_positions` holds where each mapping key is written, for "unknown field" errors.
+    `literal_starts` holds where the first content line of each `|` block scalar is, so
+    a problem on line N of a multi-line template can point at its real line.
     """
 
     data: Any
     positions: dict[str, Location] = field(default_factory=dict)
     key_positions: dict[str, Location] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
+    literal_starts: dict[str, Location] = field(default_factory=dict)
+    source_lines: list[str] = field(default_factory=list, repr=False)
 
 
 def join_path(parent: str, child: str | int) -> str:
@@ -52,6 +56,7 @@ def parse_yaml(text: str, file: str) -> Parsed:
         if node is None:
             return Parsed(data=None)
         parsed = Parsed(data=None, positions={"": _location(file, node.start_mark)})
+        parsed.source_lines = text.splitlines()
         _walk(node, "", file, parsed)
         parsed.data = loader.construct_document(node)
     except yaml.MarkedYAMLError as exc:
@@ -113,6 +118,17 @@ def _walk_mapping(node: yaml.MappingNode, path: str, file: str, parsed: Parsed) 
         parsed.key_positions[child] = key_at
         if isinstance(value_node, yaml.ScalarNode):
             parsed.positions[child] = _location(file, value_node.start_mark)
+            if value_node.style == "|":
+                _record_literal(value_node, child, file, parsed)
         else:
             parsed.positions[child] = key_at
         _walk(value_node, child, file, parsed)
+
+
+def _record_literal(node: yaml.ScalarNode, path: str, file: str, parsed: Parsed) -> None:
+    """Remember where a `|` block's text starts: the line after the indicator."""
+    index = node.start_mark.line + 1
+    if index < len(parsed.source_lines):
+        line = parsed.source_lines[index]
+        indent = len(line) - len(line.lstrip(" "))
+        parsed.literal_starts[path] = Location(file, index + 1, indent + 1)
