@@ -1,0 +1,157 @@
+"""The LLM call cache: one diskcache entry per successful call, keyed by content.
+
+A call key is the fingerprint of everything that changes a model's answer (DESIGN §3):
+the key-format version, the model identity, the rendered messages, every
+output-affecting parameter (provider-specific ones included) and the sample index.
+Keys, timeouts, retry and concurrency settings are not part of it. Only successes are
+stored, and the cache never evicts on its own.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from synthc.fingerprint import fingerprint
+from synthc.llm.models import ModelSpec
+
+KEY_VERSION = 1
+
+# Parameters that change how a call is made, never what it answers.
+TRANSPORT_PARAMS = frozenset(
+    {
+        "api_key",
+        "api_base",
+        "base_url",
+        "api_version",
+        "timeout",
+        "request_timeout",
+        "stream_timeout",
+        "num_retries",
+        "max_retries",
+        "retries",
+        "concurrency",
+        "rpm",
+        "tpm",
+        "stream",
+        "metadata",
+        "user",
+        "extra_headers",
+        "headers",
+        "allow_truncated",
+        "mock_response",
+        "caching",
+        "no-log",
+    }
+)
+
+
+def cache_dir(workdir: Path | None = None) -> Path:
+    """`$SYNTHC_CACHE_DIR` if set, else `<workdir>/cache` (workdir: the recipe's `.synthc/`)."""
+    shared = os.environ.get("SYNTHC_CACHE_DIR")
+    if shared:
+        return Path(shared)
+    return (workdir or Path(".synthc")) / "cache"
+
+
+def output_params(params: Mapping[str, Any]) -> dict[str, Any]:
+    """The parameters that can change a response: everything but transport settings."""
+    return {k: v for k, v in params.items() if k not in TRANSPORT_PARAMS and v is not None}
+
+
+def call_key(
+    spec: ModelSpec,
+    messages: Sequence[Mapping[str, Any]],
+    params: Mapping[str, Any],
+    sample_index: int = 0,
+) -> str:
+    """The content hash that identifies one model call (one sample).
+
+    Example::
+
+        key = call_key(spec, [{"role": "user", "content": "hi"}], {"temperature": 0.7}, 0)
+    """
+    return fingerprint(
+        {
+            "key_version": KEY_VERSION,
+            "model": spec.identity,
+            "messages": [dict(m) for m in messages],
+            "params": output_params(params),
+            "sample": sample_index,
+        }
+    )
+
+
+@dataclass(frozen=True)
+class CachedResponse:
+    """What the cache keeps for a call: the answer and its accounting, never a key."""
+
+    text: str
+    finish_reason: str | None
+    prompt_tokens: int
+    completion_tokens: int
+    cost_usd: float | None
+    model: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "text": self.text,
+            "finish_reason": self.finish_reason,
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "cost_usd": self.cost_usd,
+            "model": self.model,
+        }
+
+
+def rejection_reason(
+    text: str | None, finish_reason: str | None, allow_truncated: bool = False
+) -> str | None:
+    """Why a response must not be cached as a success, or None when it may be."""
+    if finish_reason == "content_filter":
+        return "content filtered"
+    if finish_reason == "length" and not allow_truncated:
+        return "truncated (finish_reason=length); raise max_tokens or set allow_truncated"
+    if text is None or not text.strip():
+        return "empty response"
+    return None
+
+
+class CallCache:
+    """A diskcache.Cache with eviction off. Opened lazily, safe across processes."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = Path(directory)
+        self._cache: Any = None
+
+    def _open(self) -> Any:
+        if self._cache is None:
+            import diskcache
+
+            self.directory.mkdir(parents=True, exist_ok=True)
+            self._cache = diskcache.Cache(
+                str(self.directory), eviction_policy="none", size_limit=2**62
+            )
+        return self._cache
+
+    def get(self, key: str) -> CachedResponse | None:
+        value = self._open().get(key)
+        return CachedResponse(**value) if isinstance(value, dict) else None
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._open()
+
+    def put(self, key: str, response: CachedResponse) -> None:
+        """Store one success at once, so a crash loses nothing already paid for."""
+        self._open().set(key, response.as_dict())
+
+    def keys(self) -> list[str]:
+        return [str(k) for k in self._open().iterkeys()]
+
+    def close(self) -> None:
+        if self._cache is not None:
+            self._cache.close()
+            self._cache = None

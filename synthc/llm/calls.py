@@ -1,0 +1,151 @@
+"""What a step hands the gateway (`CallRequest`) and gets back (`CallResult`), and the
+budget that caps spending. No litellm here."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from synthc.errors import SynthcError
+
+# Failure kinds, decided from exception types and HTTP statuses, never message text.
+RATE_LIMITED = "rate_limited"  # retry after Retry-After; lower concurrency
+TRANSIENT = "transient"  # 5xx, timeout, connection error, garbled body: retry with backoff
+REJECTED = "rejected"  # a response arrived but may not be cached (empty, truncated, filtered)
+FATAL = "fatal"  # 4xx other than 429, unknown provider, bad params: do not retry
+BUDGET = "budget"  # not sent: the budget was reached
+
+
+@dataclass(frozen=True)
+class CallRequest:
+    """One model call (one sample) a step wants made.
+
+    `model` is an alias from the recipe's `models:` or a litellm model string; `params`
+    are the merged recipe/step parameters (temperature, max_tokens, ...); `row_id` is
+    only for accounting. Two requests with equal content share one call and one key.
+    """
+
+    model: str
+    messages: Sequence[Mapping[str, Any]]
+    params: Mapping[str, Any] = field(default_factory=dict)
+    sample_index: int = 0
+    row_id: str = ""
+    allow_truncated: bool = False
+
+
+@dataclass(frozen=True)
+class CallResult:
+    """The outcome of one request, from the cache or the model.
+
+    `text` is None exactly when `error` is set. `attempts` counts requests sent (0 for
+    a cache hit or a call the budget stopped).
+    """
+
+    call_key: str
+    row_id: str
+    model: str
+    text: str | None
+    finish_reason: str | None = None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float | None = None
+    latency_s: float = 0.0
+    cached: bool = False
+    attempts: int = 0
+    error: str | None = None
+    error_class: str | None = None
+    error_kind: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def call_record(self, step: str) -> dict[str, Any]:
+        """A `_calls` row."""
+        return {
+            "call_key": self.call_key,
+            "step": step,
+            "row_id": self.row_id,
+            "model": self.model,
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "cost_usd": self.cost_usd,
+            "latency_s": self.latency_s,
+            "cached": self.cached,
+            "attempts": self.attempts,
+            "error": self.error_class,
+        }
+
+    def failure_record(self, step: str) -> dict[str, Any]:
+        """A `_failures` row (only meaningful when not `ok`)."""
+        return {
+            "row_id": self.row_id,
+            "step": step,
+            "call_key": self.call_key,
+            "model": self.model,
+            "error_class": self.error_class,
+            "error_kind": self.error_kind,
+            "message": self.error,
+            "attempts": self.attempts,
+        }
+
+
+class BudgetExceeded(SynthcError):
+    """The recipe's `budget:` was reached; everything done so far is kept."""
+
+    exit_code = 1
+
+
+@dataclass
+class Budget:
+    """`budget: {max_usd, max_calls, max_tokens}` for one build, checked before each call.
+
+    Calls in flight hold a reservation (their estimated tokens and dollars), so the cap
+    holds even at high concurrency; a reservation is replaced by the real figures when
+    the answer arrives.
+    """
+
+    max_usd: float | None = None
+    max_calls: int | None = None
+    max_tokens: int | None = None
+    calls: int = 0
+    tokens: int = 0
+    usd: float = 0.0
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any] | None) -> Budget:
+        config = config or {}
+        return cls(
+            max_usd=config.get("max_usd"),
+            max_calls=config.get("max_calls"),
+            max_tokens=config.get("max_tokens"),
+        )
+
+    def reserve(self, tokens: int, usd: float) -> str | None:
+        """Count a call about to be sent, or say which cap it would break."""
+        if self.max_calls is not None and self.calls + 1 > self.max_calls:
+            return f"max_calls={self.max_calls} reached"
+        if self.max_tokens is not None and self.tokens + tokens > self.max_tokens:
+            return f"max_tokens={self.max_tokens} reached ({self.tokens} used or reserved)"
+        if self.max_usd is not None and self.usd + usd > self.max_usd:
+            return f"max_usd={self.max_usd} reached (${self.usd:.4f} spent or reserved)"
+        self.calls += 1
+        self.tokens += tokens
+        self.usd += usd
+        return None
+
+    def settle(self, reserved_tokens: int, reserved_usd: float, tokens: int, usd: float) -> None:
+        """Replace a reservation by what the call really used."""
+        self.tokens += tokens - reserved_tokens
+        self.usd += usd - reserved_usd
+
+    def summary(self) -> str:
+        return f"{self.calls} calls, {self.tokens} tokens, ${self.usd:.4f}"
+
+
+def estimate_tokens(messages: Sequence[Mapping[str, Any]], params: Mapping[str, Any]) -> int:
+    """A cheap upper-ish estimate (4 characters a token, plus max_tokens or 256)."""
+    chars = sum(len(str(m.get("content") or "")) for m in messages)
+    completion = params.get("max_tokens") or params.get("max_completion_tokens") or 256
+    return chars // 4 + 8 * len(messages) + int(completion)

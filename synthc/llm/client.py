@@ -1,0 +1,318 @@
+"""The LLM gateway: cache lookup, concurrent calls under per-model limits, retries,
+accounting and budget. The only module (with `local.py`) that imports litellm, and only
+inside methods, once a call must really be made.
+
+Hot path. `litellm.acompletion` costs about 3.5 ms of CPU per call (logging objects,
+cost calculation, the openai client's request building), which caps one process near
+260 calls/s. For OpenAI-compatible providers (`openai/`, `hosted_vllm/`) the gateway
+therefore asks litellm once per (model, parameters) for the route and the translated
+request body, and then posts that body itself over one shared aiohttp session per
+endpoint (~0.2 ms a call). Every other provider, and the local model, goes through
+`litellm.acompletion`. `transport="litellm"` forces litellm for everything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import dataclasses
+import os
+import random
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from synthc.llm.cache import CachedResponse, CallCache, cache_dir, call_key, rejection_reason
+from synthc.llm.calls import (
+    BUDGET,
+    FATAL,
+    RATE_LIMITED,
+    REJECTED,
+    Budget,
+    CallRequest,
+    CallResult,
+    estimate_tokens,
+)
+from synthc.llm.limits import DEFAULT_CONCURRENCY, LOCAL_CONCURRENCY, ModelLimiter, ModelLimits
+from synthc.llm.models import ModelSpec, resolve_model
+from synthc.llm.transport import CallFailure, Outcome, Transports, scrub
+
+if TYPE_CHECKING:
+    from synthc.recipe import Recipe
+    from synthc.reporter import Reporter
+
+# Parameters the gateway handles itself and never forwards to a provider.
+GATEWAY_PARAMS = frozenset({"n", "allow_truncated", "concurrency", "rpm", "tpm", "stream"})
+
+
+class LLMClient:
+    """Makes model calls for steps: cached, concurrent, rate-limited, retried, accounted.
+
+    Example::
+
+        client = LLMClient(recipe)
+        results = client.complete(
+            [CallRequest("openai/gpt-4o-mini", [{"role": "user", "content": "hi"}])],
+            step="answers",
+        )
+        results[0].text, results[0].cached, results[0].cost_usd
+    """
+
+    def __init__(
+        self,
+        recipe: Recipe | None = None,
+        *,
+        cache_path: Path | None = None,
+        limits: Mapping[str, Mapping[str, Any]] | None = None,
+        budget: Mapping[str, Any] | None = None,
+        max_attempts: int = 6,
+        timeout: float = 120.0,
+        backoff_base: float = 0.5,
+        backoff_max: float = 30.0,
+        transport: str = "auto",
+    ) -> None:
+        self.recipe = recipe
+        workdir = recipe.workdir if recipe is not None else None
+        self.cache = CallCache(cache_path or cache_dir(workdir))
+        self.limits = dict(limits if limits is not None else (recipe.limits if recipe else {}))
+        self.budget = Budget.from_config(
+            budget if budget is not None else (recipe.budget if recipe else {})
+        )
+        self.max_attempts = max(1, max_attempts)
+        self.timeout = timeout
+        self.backoff_base = backoff_base
+        self.backoff_max = backoff_max
+        self.transport = transport
+        self.budget_stop: str | None = None  # why the budget stopped calls, if it did
+        self._specs: dict[str, ModelSpec] = {}
+        self._limiters: dict[str, ModelLimiter] = {}
+
+    # --- keys and the cache (no litellm) -------------------------------------------
+
+    def resolve(self, name: str) -> ModelSpec:
+        """The `ModelSpec` for an alias or a litellm model string (memoised)."""
+        spec = self._specs.get(name)
+        if spec is None:
+            spec = self._specs[name] = resolve_model(name, self.recipe)
+        return spec
+
+    def params_for(self, request: CallRequest) -> dict[str, Any]:
+        """The parameters a call is made with: the alias's defaults under the request's."""
+        spec = self.resolve(request.model)
+        merged = {**spec.params, **request.params}
+        return {k: v for k, v in merged.items() if k not in GATEWAY_PARAMS and v is not None}
+
+    def key(self, request: CallRequest) -> str:
+        """The request's call key (see `synthc.llm.cache.call_key`)."""
+        spec = self.resolve(request.model)
+        return call_key(spec, request.messages, self.params_for(request), request.sample_index)
+
+    def probe(self, requests: Sequence[CallRequest]) -> list[bool]:
+        """For each request, whether its answer is already cached. Never calls a model."""
+        return [self.key(request) in self.cache for request in requests]
+
+    # --- making calls ----------------------------------------------------------------
+
+    def complete(
+        self,
+        requests: Sequence[CallRequest],
+        step: str = "",
+        reporter: Reporter | None = None,
+        refresh: bool = False,
+    ) -> list[CallResult]:
+        """Answer every request, in order: from the cache, else by calling the model.
+
+        Requests with the same call key are made once. Failures do not raise: they come
+        back as results with `error` set (and `error_kind` "budget" for calls the
+        budget stopped; `budget_stop` then says why). `refresh` skips cache lookups but
+        still stores new answers. Each answer is cached the moment it arrives.
+        """
+        keys = [self.key(request) for request in requests]
+        found: dict[str, CallResult] = {}
+        pending: dict[str, CallRequest] = {}
+        for key, request in zip(keys, requests, strict=True):
+            if key in found or key in pending:
+                continue
+            hit = None if refresh else self.cache.get(key)
+            if hit is None:
+                pending[key] = request
+            else:
+                found[key] = _from_cache(key, request, hit)
+        if reporter is not None and found:
+            reporter.advance(step, len(found))
+        if pending:
+            found.update(_run_coroutine(self._call_all(pending, step, reporter)))
+        return [
+            found[key] if found[key].row_id == request.row_id
+            else dataclasses.replace(found[key], row_id=request.row_id)
+            for key, request in zip(keys, requests, strict=True)
+        ]  # fmt: skip
+
+    async def _call_all(
+        self, pending: Mapping[str, CallRequest], step: str, reporter: Reporter | None
+    ) -> dict[str, CallResult]:
+        transports = Transports(self.timeout, force_litellm=self.transport == "litellm")
+        try:
+
+            async def one(key: str, request: CallRequest) -> tuple[str, CallResult]:
+                result = await self._call(transports, key, request)
+                if reporter is not None:
+                    reporter.advance(step)
+                return key, result
+
+            with transports.local_provider(
+                any(self.resolve(r.model).is_local for r in pending.values())
+            ):
+                pairs = await asyncio.gather(*(one(k, r) for k, r in pending.items()))
+            return dict(pairs)
+        finally:
+            await transports.close()
+
+    def limiter(self, spec: ModelSpec) -> ModelLimiter:
+        limiter = self._limiters.get(spec.model)
+        if limiter is None:
+            config = self.limits.get(spec.name) or self.limits.get(spec.model)
+            default = LOCAL_CONCURRENCY if spec.is_local else DEFAULT_CONCURRENCY
+            limiter = ModelLimiter(ModelLimits.from_config(config, default))
+            self._limiters[spec.model] = limiter
+        return limiter
+
+    async def _call(self, transports: Transports, key: str, request: CallRequest) -> CallResult:
+        spec = self.resolve(request.model)
+        params = self.params_for(request)
+        estimate = estimate_tokens(request.messages, params)
+        estimate_usd = transports.cost(spec, estimate, 0) or 0.0
+        stop = self.budget.reserve(estimate, estimate_usd)
+        if stop is not None:
+            self.budget_stop = self.budget_stop or stop
+            return _failed(key, request, spec, "budget " + stop, "BudgetExceeded", BUDGET, 0)
+        limiter = self.limiter(spec)
+        started = time.perf_counter()
+        failure: CallFailure | None = None
+        for attempt in range(1, self.max_attempts + 1):
+            await limiter.enter(estimate)
+            used = estimate
+            try:
+                outcome = await transports.send(
+                    spec, request.messages, params, request.sample_index
+                )
+                used = outcome.prompt_tokens + outcome.completion_tokens
+            except CallFailure as exc:
+                failure = exc
+            finally:
+                await limiter.leave(estimate, used)
+            if failure is None:
+                return self._succeeded(
+                    transports,
+                    key,
+                    request,
+                    spec,
+                    outcome,
+                    attempt,
+                    started,
+                    estimate,
+                    estimate_usd,
+                )
+            if failure.kind == FATAL or attempt == self.max_attempts:
+                break
+            if failure.kind == RATE_LIMITED:
+                limiter.slots.rate_limited()
+            await asyncio.sleep(self._backoff(attempt, failure.retry_after))
+            failure = None
+        assert failure is not None
+        self.budget.settle(estimate, estimate_usd, 0, 0.0)
+        message = scrub(failure.message, self._secrets(spec))
+        return _failed(key, request, spec, message, failure.error_class, failure.kind, attempt,
+                       time.perf_counter() - started)  # fmt: skip
+
+    def _succeeded(
+        self,
+        transports: Transports,
+        key: str,
+        request: CallRequest,
+        spec: ModelSpec,
+        outcome: Outcome,
+        attempts: int,
+        started: float,
+        estimate: int,
+        estimate_usd: float,
+    ) -> CallResult:
+        cost = transports.cost(spec, outcome.prompt_tokens, outcome.completion_tokens)
+        self.budget.settle(
+            estimate, estimate_usd, outcome.prompt_tokens + outcome.completion_tokens, cost or 0.0
+        )
+        self.limiter(spec).slots.succeeded()
+        latency = time.perf_counter() - started
+        reason = rejection_reason(outcome.text, outcome.finish_reason, request.allow_truncated)
+        if reason is not None:
+            failed = _failed(
+                key, request, spec, reason, "RejectedResponse", REJECTED, attempts, latency
+            )
+            return dataclasses.replace(
+                failed,
+                finish_reason=outcome.finish_reason,
+                prompt_tokens=outcome.prompt_tokens,
+                completion_tokens=outcome.completion_tokens,
+                cost_usd=cost,
+            )
+        assert outcome.text is not None
+        cached = CachedResponse(outcome.text, outcome.finish_reason, outcome.prompt_tokens,
+                                outcome.completion_tokens, cost, spec.model)  # fmt: skip
+        self.cache.put(key, cached)
+        return CallResult(key, request.row_id, spec.model, outcome.text, outcome.finish_reason,
+                          outcome.prompt_tokens, outcome.completion_tokens, cost, latency,
+                          cached=False, attempts=attempts)  # fmt: skip
+
+    def _backoff(self, attempt: int, retry_after: float | None) -> float:
+        """Jittered exponential backoff; a server's Retry-After is a floor."""
+        delay = min(self.backoff_max, self.backoff_base * 2 ** (attempt - 1))
+        delay *= random.uniform(0.5, 1.5)
+        if retry_after is not None:
+            delay = max(delay, min(retry_after, self.backoff_max))
+        return delay
+
+    def _secrets(self, spec: ModelSpec) -> list[str]:
+        values = [spec.api_key() or ""]
+        values += [v for k, v in os.environ.items() if k.endswith(("_API_KEY", "_KEY", "_TOKEN"))]
+        return [v for v in values if len(v) >= 6]
+
+    def close(self) -> None:
+        """Close the cache (the client can be used again; it reopens lazily)."""
+        self.cache.close()
+
+    def __enter__(self) -> LLMClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def _from_cache(key: str, request: CallRequest, hit: CachedResponse) -> CallResult:
+    return CallResult(key, request.row_id, hit.model, hit.text, hit.finish_reason,
+                      hit.prompt_tokens, hit.completion_tokens, hit.cost_usd, 0.0,
+                      cached=True, attempts=0)  # fmt: skip
+
+
+def _failed(
+    key: str,
+    request: CallRequest,
+    spec: ModelSpec,
+    message: str,
+    error_class: str,
+    kind: str,
+    attempts: int,
+    latency: float = 0.0,
+) -> CallResult:
+    return CallResult(key, request.row_id, spec.model, None, latency_s=latency, attempts=attempts,
+                      error=message, error_class=error_class, error_kind=kind)  # fmt: skip
+
+
+def _run_coroutine(coroutine: Any) -> Any:
+    """asyncio.run, or on a worker thread when a loop is already running (notebooks)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coroutine)
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()

@@ -1,0 +1,331 @@
+"""How one call reaches a model: litellm's own `acompletion`, or, for OpenAI-compatible
+endpoints, a request body translated by litellm once and posted over a shared aiohttp
+session. Imports litellm lazily (with `local.py`, the only modules that do).
+
+Failures are classified by exception type and HTTP status, never by message text.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import os
+import re
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from synthc.fingerprint import fingerprint
+from synthc.llm.calls import FATAL, RATE_LIMITED, TRANSIENT
+from synthc.llm.models import ModelSpec
+
+# Providers whose chat endpoint speaks the OpenAI wire format as litellm sends it.
+FAST_PROVIDERS = frozenset({"openai", "hosted_vllm"})
+OPENAI_BASE = "https://api.openai.com/v1"
+TOKEN_PATTERN = re.compile(r"(Bearer\s+)\S+|sk-[A-Za-z0-9_\-]{8,}")
+
+
+def load_litellm() -> Any:
+    """Import litellm with its bundled price table (it otherwise fetches one at import
+    and stalls for seconds without network). The variable only tells litellm where to
+    read prices from; a user who set it keeps their value."""
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    import litellm
+
+    return litellm
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A response that arrived (it may still be unfit for the cache)."""
+
+    text: str | None
+    finish_reason: str | None
+    prompt_tokens: int
+    completion_tokens: int
+
+
+class CallFailure(Exception):
+    """A failed attempt: its kind (retry policy), a litellm-style class name, a message."""
+
+    def __init__(self, kind: str, error_class: str, message: str, retry_after: float | None = None):
+        super().__init__(message)
+        self.kind = kind
+        self.error_class = error_class
+        self.message = message
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True)
+class _Route:
+    provider: str
+    model: str  # the provider's own model name
+    url: str
+    headers: Mapping[str, str]
+
+
+def scrub(text: str, secrets: Sequence[str]) -> str:
+    """`text` with every known secret and anything shaped like a bearer token redacted."""
+    for secret in secrets:
+        text = text.replace(secret, "***")
+    return TOKEN_PATTERN.sub(lambda m: (m.group(1) or "") + "***", text)
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Retry-After as seconds: a number, or an HTTP date."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def _status_failure(status: int, retry_after: str | None, body: bytes) -> CallFailure:
+    snippet = body[:300].decode("utf-8", "replace")
+    message = f"HTTP {status}: {snippet}"
+    if status == 429:
+        return CallFailure(RATE_LIMITED, "RateLimitError", message, parse_retry_after(retry_after))
+    if status >= 500 or status in (408, 409):
+        names = {502: "BadGatewayError", 503: "ServiceUnavailableError", 408: "Timeout"}
+        return CallFailure(TRANSIENT, names.get(status, "InternalServerError"), message)
+    names = {400: "BadRequestError", 401: "AuthenticationError", 403: "PermissionDeniedError",
+             404: "NotFoundError", 422: "UnprocessableEntityError"}  # fmt: skip
+    return CallFailure(FATAL, names.get(status, "APIError"), message)
+
+
+def _parse_completion(raw: bytes) -> Outcome:
+    try:
+        data = json.loads(raw)
+        choice = data["choices"][0]
+        usage = data.get("usage") or {}
+        return Outcome(
+            text=choice["message"].get("content"),
+            finish_reason=choice.get("finish_reason"),
+            prompt_tokens=int(usage.get("prompt_tokens") or 0),
+            completion_tokens=int(usage.get("completion_tokens") or 0),
+        )
+    except (ValueError, KeyError, IndexError, TypeError, AttributeError):
+        raise CallFailure(
+            TRANSIENT, "APIResponseValidationError", "the response is not a chat completion"
+        ) from None
+
+
+class Transports:
+    """Per-run transport state: routes, translated bodies, HTTP sessions, price rates.
+
+    Lives for one `LLMClient.complete` call (aiohttp sessions belong to one event loop).
+    """
+
+    def __init__(self, timeout: float, force_litellm: bool = False) -> None:
+        self.timeout = timeout
+        self.force_litellm = force_litellm
+        self._litellm: Any = None
+        self._routes: dict[str, _Route | None] = {}
+        self._bodies: dict[tuple[str, str], dict[str, Any]] = {}
+        self._sessions: dict[str, Any] = {}
+        self._rates: dict[str, tuple[float, float] | None] = {}
+        self._saved_suppress: Any = None
+
+    def litellm(self) -> Any:
+        """litellm, loaded on first need. For this run only, its "Give Feedback" banner
+        is switched off: litellm prints it to stdout on every failed call, and synthc's
+        stdout carries data. `close()` restores the user's setting."""
+        if self._litellm is None:
+            self._litellm = load_litellm()
+            self._saved_suppress = self._litellm.suppress_debug_info
+            self._litellm.suppress_debug_info = True
+        return self._litellm
+
+    async def send(
+        self,
+        spec: ModelSpec,
+        messages: Sequence[Mapping[str, Any]],
+        params: Mapping[str, Any],
+        sample_index: int = 0,
+    ) -> Outcome:
+        """One attempt. Raises `CallFailure`."""
+        route = self._route(spec)
+        if route is None:
+            if spec.is_local:
+                # In-process sampling is seeded: vary the seed by sample so n > 1 differs.
+                params = {**params, "seed": int(params.get("seed", 0)) + sample_index}
+            return await self._send_litellm(spec, messages, params)
+        return await self._send_http(route, spec, messages, params)
+
+    def _route(self, spec: ModelSpec) -> _Route | None:
+        if spec.name in self._routes:
+            return self._routes[spec.name]
+        route = None
+        if not self.force_litellm and not spec.is_local:
+            litellm = self.litellm()
+            model, provider, _, api_base = litellm.get_llm_provider(
+                spec.model, api_base=spec.api_base
+            )
+            if provider in FAST_PROVIDERS:
+                base = (api_base or spec.api_base or OPENAI_BASE).rstrip("/")
+                key = spec.api_key()
+                headers = {"Content-Type": "application/json"}
+                if key:
+                    headers["Authorization"] = f"Bearer {key}"
+                route = _Route(provider, model, f"{base}/chat/completions", headers)
+        self._routes[spec.name] = route
+        return route
+
+    def _body(self, route: _Route, spec: ModelSpec, params: Mapping[str, Any]) -> dict[str, Any]:
+        """litellm's translated request body for (model, params), messages left out."""
+        cache_key = (spec.name, fingerprint(dict(params)))
+        body = self._bodies.get(cache_key)
+        if body is None:
+            from litellm.types.utils import LlmProviders
+            from litellm.utils import ProviderConfigManager
+
+            config: Any = ProviderConfigManager.get_provider_chat_config(
+                model=route.model, provider=LlmProviders(route.provider)
+            )
+            supported = set(config.get_supported_openai_params(route.model))
+            mapped = config.map_openai_params(
+                non_default_params={k: v for k, v in params.items() if k in supported},
+                optional_params={}, model=route.model, drop_params=False,
+            )  # fmt: skip
+            placeholder = [{"role": "user", "content": ""}]
+            body = config.transform_request(route.model, placeholder, mapped, {}, {})
+            body.pop("messages", None)
+            body.update({k: v for k, v in params.items() if k not in supported})
+            self._bodies[cache_key] = body
+        return body
+
+    def _session(self, route: _Route) -> Any:
+        session = self._sessions.get(route.url)
+        if session is None:
+            import aiohttp
+
+            session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=0, ttl_dns_cache=300),
+                timeout=aiohttp.ClientTimeout(total=self.timeout),
+            )
+            self._sessions[route.url] = session
+        return session
+
+    async def _send_http(
+        self,
+        route: _Route,
+        spec: ModelSpec,
+        messages: Sequence[Mapping[str, Any]],
+        params: Mapping[str, Any],
+    ) -> Outcome:
+        import aiohttp
+
+        body = {**self._body(route, spec, params), "messages": list(messages)}
+        session = self._session(route)
+        try:
+            async with session.post(
+                route.url, data=json.dumps(body), headers=route.headers
+            ) as resp:
+                raw = await resp.read()
+                status, retry_after = resp.status, resp.headers.get("Retry-After")
+        except TimeoutError:
+            raise CallFailure(TRANSIENT, "Timeout", f"no answer within {self.timeout}s") from None
+        except aiohttp.ClientError as exc:
+            message = f"{type(exc).__name__} while calling {route.url}"
+            raise CallFailure(TRANSIENT, "APIConnectionError", message) from None
+        if status != 200:
+            raise _status_failure(status, retry_after, raw)
+        return _parse_completion(raw)
+
+    async def _send_litellm(
+        self, spec: ModelSpec, messages: Sequence[Mapping[str, Any]], params: Mapping[str, Any]
+    ) -> Outcome:
+        litellm = self.litellm()
+        extra: dict[str, Any] = {}
+        if spec.api_base:
+            extra["api_base"] = spec.api_base
+        key = spec.api_key()
+        if key:
+            extra["api_key"] = key
+        try:
+            response = await litellm.acompletion(
+                model=spec.model, messages=list(messages), timeout=self.timeout,
+                num_retries=0, max_retries=0, **extra, **params,
+            )  # fmt: skip
+        except Exception as exc:
+            raise classify(exc, litellm) from None
+        choice = response.choices[0]
+        usage = getattr(response, "usage", None)
+        return Outcome(
+            text=choice.message.content,
+            finish_reason=choice.finish_reason,
+            prompt_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
+            completion_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
+        )
+
+    def cost(self, spec: ModelSpec, prompt_tokens: int, completion_tokens: int) -> float | None:
+        """Dollars from litellm's price table, as per-token rates memoised per model
+        (one table lookup per model, not per call). None when the model is not priced."""
+        if spec.is_local:
+            return 0.0
+        if spec.model not in self._rates:
+            try:
+                per_prompt, per_completion = self.litellm().cost_per_token(
+                    model=spec.model, prompt_tokens=1000, completion_tokens=1000
+                )
+                self._rates[spec.model] = (per_prompt / 1000, per_completion / 1000)
+            except Exception:  # litellm raises several types for "not in the table"
+                self._rates[spec.model] = None
+        rates = self._rates[spec.model]
+        return None if rates is None else prompt_tokens * rates[0] + completion_tokens * rates[1]
+
+    @contextmanager
+    def local_provider(self, needed: bool) -> Iterator[None]:
+        """Register the `local/` provider with litellm for the duration of a run."""
+        if not needed:
+            yield
+            return
+        from synthc.llm import local
+
+        handler = local.handler()
+        with local.registered(self.litellm(), handler):
+            yield
+
+    async def close(self) -> None:
+        for session in self._sessions.values():
+            await session.close()
+        self._sessions.clear()
+        if self._litellm is not None:
+            self._litellm.suppress_debug_info = self._saved_suppress
+
+
+def classify(exc: BaseException, litellm: Any) -> CallFailure:
+    """A litellm exception as a `CallFailure`, by type (and status code) only."""
+    name = type(exc).__name__
+    message = str(exc)[:500]
+    if isinstance(exc, litellm.RateLimitError):
+        response = getattr(exc, "response", None)
+        headers = (
+            getattr(response, "headers", None)
+            or getattr(exc, "litellm_response_headers", None)
+            or {}
+        )
+        return CallFailure(
+            RATE_LIMITED, name, message, parse_retry_after(headers.get("retry-after"))
+        )
+    transient = (
+        litellm.Timeout,
+        litellm.APIConnectionError,
+        litellm.InternalServerError,
+        litellm.ServiceUnavailableError,
+        litellm.BadGatewayError,
+        litellm.APIResponseValidationError,
+    )
+    if isinstance(exc, transient):
+        return CallFailure(TRANSIENT, name, message)
+    if isinstance(exc, litellm.APIError) and (getattr(exc, "status_code", 0) or 0) >= 500:
+        return CallFailure(TRANSIENT, name, message)
+    return CallFailure(FATAL, name, message)
