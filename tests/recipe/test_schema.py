@@ -1,0 +1,80 @@
+"""The schema: valid, shipped inside the package, and complete for every kind."""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from typing import Any
+
+from jsonschema import Draft202012Validator
+
+from synthc.recipe import COMMON_STEP_FIELDS, STEP_KINDS
+from synthc.validate import recipe_schema
+
+from .conftest import REPO_ROOT
+
+CHECK_KINDS = (
+    "rows", "sql", "distinct_n", "near_duplicates", "diversity",
+    "fidelity", "leakage", "utility", "tail_coverage",
+)  # fmt: skip
+
+
+def test_the_packaged_copy_is_the_repository_schema() -> None:
+    packaged = resources.files("synthc").joinpath("schema", "recipe.schema.json")
+    source = REPO_ROOT / "schema" / "recipe.schema.json"
+    assert packaged.read_text("utf-8") == source.read_text("utf-8")
+    assert recipe_schema() == json.loads(source.read_text("utf-8"))
+
+
+def test_the_schema_is_valid_json_schema_2020_12() -> None:
+    Draft202012Validator.check_schema(recipe_schema())
+
+
+def test_every_step_kind_has_a_schema_branch() -> None:
+    schema = recipe_schema()
+    step = schema["$defs"]["step"]
+    assert step["properties"]["kind"]["enum"] == list(STEP_KINDS)
+    branches = {
+        branch["if"]["properties"]["kind"]["const"]: branch["then"] for branch in step["allOf"]
+    }
+    assert set(branches) == set(STEP_KINDS)
+    for kind, then in branches.items():
+        definition = schema["$defs"][then["$ref"].rsplit("/", 1)[1]]
+        assert definition["properties"]["kind"] == {"const": kind, "description": "The step kind."}
+        assert definition["additionalProperties"] is False
+        common = set(COMMON_STEP_FIELDS) - {"model", "params"}
+        assert common <= set(definition["properties"]), kind
+
+
+def test_every_check_kind_has_a_definition_with_severity() -> None:
+    defs = recipe_schema()["$defs"]
+    assert tuple(defs["check"]["properties"]) == CHECK_KINDS
+    for kind in CHECK_KINDS:
+        assert defs[f"check_{kind}"]["properties"]["severity"]["enum"] == ["error", "warn"]
+
+
+def _fields(node: Any, path: str = "") -> list[tuple[str, dict[str, Any]]]:
+    """Every (path, schema) under a `properties` keyword, anywhere in the schema."""
+    found: list[tuple[str, dict[str, Any]]] = []
+    if isinstance(node, dict):
+        for name, spec in node.get("properties", {}).items():
+            found.append((f"{path}.{name}", spec))
+        for key, value in node.items():
+            found += _fields(value, f"{path}/{key}")
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            found += _fields(value, f"{path}/{index}")
+    return found
+
+
+def test_every_field_is_described_for_the_reference() -> None:
+    defs = recipe_schema()["$defs"]
+
+    def described(spec: dict[str, Any]) -> bool:
+        target = defs[spec["$ref"].rsplit("/", 1)[1]] if "$ref" in spec else {}
+        return "description" in spec or "description" in target
+
+    undocumented = [
+        path for path, spec in _fields(recipe_schema()) if "/if" not in path and not described(spec)
+    ]
+    assert undocumented == []
