@@ -43,7 +43,11 @@ def _normalise(value: Any) -> Any:
 def canonical_json(value: Any) -> str:
     """JSON with sorted keys, no whitespace, no NaN, integral floats as ints."""
     return json.dumps(
-        _normalise(value), sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+        _normalise(value),
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+        allow_nan=False,
     )
 
 
