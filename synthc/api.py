@@ -3,11 +3,20 @@ from Python. Each one is load -> compile -> (build | query | export)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
+from synthc.errors import StoreError
 from synthc.lock import read_lock
-from synthc.plan import Plan, compile_plan
+from synthc.plan import FRESH, Plan, compile_plan
 from synthc.recipe import load_recipe
+from synthc.reporter import NullReporter, Reporter
+from synthc.steps import registry
+from synthc.store import Store, write_exports
+
+if TYPE_CHECKING:
+    from synthc.execute import BuildResult
 
 
 def validate_recipe(path: str | Path) -> Plan:
@@ -18,9 +27,78 @@ def validate_recipe(path: str | Path) -> Plan:
 def plan_recipe(path: str | Path) -> Plan:
     """Compile `path` against its lock and stored outputs: what `synthc build` would run."""
     recipe = load_recipe(path)
-    data = recipe.workdir / "data"
+    store = Store.for_recipe(recipe)
+    return compile_plan(recipe, read_lock(recipe.lock_path), output_exists=_output_exists(store))
 
-    def output_exists(step: str, data_version: str) -> bool:
-        return (data / step / f"{data_version}.parquet").exists()
 
-    return compile_plan(recipe, read_lock(recipe.lock_path), output_exists=output_exists)
+def build_recipe(
+    path: str | Path,
+    *,
+    select: Sequence[str] = (),
+    force: bool = False,
+    refresh: bool = False,
+    wait: bool = False,
+    reporter: Reporter | None = None,
+) -> BuildResult:
+    """Build the stale steps of the recipe at `path`; return what ran. Example::
+
+    result = build_recipe("recipes/quickstart.yaml", select=["answers+"])
+    print(result.built, result.rows)
+    """
+    from synthc.execute import BuildContext, build
+
+    recipe = load_recipe(path)
+    store = Store.for_recipe(recipe)
+    plan = compile_plan(recipe, store.read_lock(), output_exists=_output_exists(store))
+    llm = _llm_client(plan)
+    try:
+        context = BuildContext(
+            store=store,
+            reporter=reporter or NullReporter(),
+            llm=llm,
+            select=select,
+            force=force,
+            refresh=refresh,
+            wait_for_lock=wait,
+        )
+        return build(plan, context)
+    finally:
+        if llm is not None:
+            llm.close()
+
+
+def query_recipe(path: str | Path, sql: str, format: str = "table") -> str:
+    """Run read-only SQL over a built recipe's step tables; return rows as text."""
+    recipe = load_recipe(path)
+    return Store.for_recipe(recipe).query(sql, format)
+
+
+def export_recipe(path: str | Path) -> list[Path]:
+    """Write the recipe's `exports:` files from its built steps; return their paths."""
+    recipe = load_recipe(path)
+    store = Store.for_recipe(recipe)
+    plan = compile_plan(recipe, store.read_lock(), output_exists=_output_exists(store))
+    stale = [p.name for p in plan.steps if p.status != FRESH and p.name in recipe.exports]
+    if stale:
+        raise StoreError(
+            f"exports: step(s) {', '.join(stale)} are not fresh; run `synthc build {path}` first"
+        )
+    return write_exports(recipe, store.read_lock(), store)
+
+
+def _output_exists(store: Store) -> Callable[[str, str], bool]:
+    def exists(step: str, data_version: str) -> bool:
+        return store.step_path(step, data_version).exists()
+
+    return exists
+
+
+def _llm_client(plan: Plan) -> Any:
+    """An LLM client only for recipes with a model-calling step; it imports no litellm
+    until a call actually misses the cache."""
+    kinds = registry()
+    if not any(kinds[p.kind].calls_model for p in plan.steps):
+        return None
+    from synthc.llm.client import LLMClient
+
+    return LLMClient(plan.recipe)

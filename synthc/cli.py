@@ -91,5 +91,89 @@ def plan(recipe: str, as_json: bool, check: bool) -> None:
         sys.exit(1)
 
 
+@cli.command()
+@recipe_argument
+@click.option(
+    "--select",
+    "-s",
+    "select",
+    multiple=True,
+    metavar="STEP",
+    help="Only these steps: 'step', 'step+' (and downstream), '+step' (and upstream). Repeatable.",
+)
+@click.option(
+    "-B",
+    "--rebuild",
+    is_flag=True,
+    help="Re-run the selected steps even if fresh (cache still used).",
+)
+@click.option("--refresh", is_flag=True, help="Skip the LLM cache for the selected steps.")
+@click.option("--wait", is_flag=True, help="Wait for another build of this recipe to finish.")
+@click.option("-q", "--quiet", is_flag=True, help="Only errors and the summary.")
+def build(
+    recipe: str, select: tuple[str, ...], rebuild: bool, refresh: bool, wait: bool, quiet: bool
+) -> None:
+    """Run the stale steps; a second build with nothing changed does nothing.
+
+    \b
+    Example:
+      synthc build recipes/quickstart.yaml
+      synthc build recipes/quickstart.yaml --select answers+ -B
+    """
+    from synthc.api import build_recipe
+    from synthc.reporter import ConsoleReporter
+
+    reporter = ConsoleReporter(quiet=quiet)
+    result = build_recipe(
+        recipe, select=select, force=rebuild, refresh=refresh, wait=wait, reporter=reporter
+    )
+    built = ", ".join(f"{name} ({result.rows.get(name, 0)} rows)" for name in result.built)
+    summary = f"built {len(result.built)} step(s)" + (f": {built}" if built else "")
+    summary += f"; {len(result.skipped)} fresh; {result.seconds:.2f}s"
+    if result.failures:
+        summary += f"; {result.failures} row(s) failed (see _failures; the next build retries them)"
+    click.echo(summary, err=True)
+    sys.exit(result.exit_code)
+
+
+@cli.command()
+@recipe_argument
+@click.argument("sql")
+@click.option(
+    "--format",
+    "-f",
+    "fmt",
+    type=click.Choice(["table", "csv", "json", "jsonl"]),
+    default="table",
+    show_default=True,
+)
+def query(recipe: str, sql: str, fmt: str) -> None:
+    """Read-only SQL over the step tables (each step is a table by its name).
+
+    \b
+    Example:
+      synthc query recipes/quickstart.yaml "select count(*) from seeds"
+      synthc query recipes/quickstart.yaml "select * from final" -f jsonl > final.jsonl
+    """
+    from synthc.api import query_recipe
+
+    click.echo(query_recipe(recipe, sql, fmt), nl=False)
+
+
+@cli.command()
+@recipe_argument
+def export(recipe: str) -> None:
+    """Write the files listed under `exports:` (jsonl, parquet, csv) from the built steps.
+
+    \b
+    Example:
+      synthc export recipes/quickstart.yaml
+    """
+    from synthc.api import export_recipe
+
+    for path in export_recipe(recipe):
+        click.echo(str(path))
+
+
 def main() -> None:
     cli(prog_name="synthc")

@@ -181,7 +181,7 @@ def model_identity(recipe: Recipe, model_name: str) -> str:
     """The model part of cache keys and fingerprints (aliases resolved; never a key)."""
     from synthc.llm.models import resolve_model
 
-    return resolve_model(recipe, model_name).identity
+    return resolve_model(model_name, recipe).identity
 
 
 def apply_defaults(plan: Plan) -> Plan:
