@@ -17,7 +17,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from synthc.fingerprint import fingerprint
 from synthc.llm.calls import FATAL, RATE_LIMITED, TRANSIENT
 from synthc.llm.models import ModelSpec
 
@@ -181,7 +180,9 @@ class Transports:
 
     def _body(self, route: _Route, spec: ModelSpec, params: Mapping[str, Any]) -> dict[str, Any]:
         """litellm's translated request body for (model, params), messages left out."""
-        cache_key = (spec.name, fingerprint(dict(params)))
+        # repr of sorted items is enough to tell parameter sets apart within one run and
+        # far cheaper than a fingerprint on the per-call path.
+        cache_key = (spec.name, repr(sorted(params.items())))
         body = self._bodies.get(cache_key)
         if body is None:
             from litellm.types.utils import LlmProviders

@@ -1,0 +1,197 @@
+"""Throughput of the LLM gateway against the loopback test server.
+
+Starts `tests/llm_server.py` in a subprocess with 100 ms latency, then, in one run:
+
+1. a plain asyncio + openai `AsyncOpenAI` loop (the reference),
+2. the gateway, cold (empty cache): `LLMClient.complete` over the same rows,
+3. the gateway again over the same rows, fully cached (must send zero requests).
+
+Prints each wall time next to the floor (rows x latency / concurrency), the gateway's
+throughput as a share of the plain loop's, and the gateway's CPU time per call.
+With --repeat N it reports medians.
+
+    .venv/bin/python bench/llm_throughput.py            # 5,000 rows, concurrency 64
+    .venv/bin/python bench/llm_throughput.py --rows 1000 --repeat 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+
+from llm_server import free_port  # noqa: E402
+
+from synthc.llm.calls import CallRequest  # noqa: E402
+from synthc.llm.client import LLMClient  # noqa: E402
+from synthc.recipe import ModelAlias, Recipe  # noqa: E402
+
+
+def start_server(latency: float) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    command = [sys.executable, str(ROOT / "tests" / "llm_server.py"), "--port", str(port)]
+    process = subprocess.Popen([*command, "--latency", str(latency)], stdout=subprocess.PIPE)
+    assert process.stdout is not None
+    process.stdout.readline()  # "listening on ..."
+    return process, f"http://127.0.0.1:{port}"
+
+
+def server_total(root: str) -> int:
+    with urllib.request.urlopen(f"{root}/_stats") as response:
+        return int(json.load(response)["total"])
+
+
+def prompts(rows: int, tag: str) -> list[str]:
+    return [f"{tag} row {i}: write one sentence about the number {i}." for i in range(rows)]
+
+
+async def plain_loop(base_url: str, texts: list[str], concurrency: int) -> float:
+    import openai
+
+    client = openai.AsyncOpenAI(base_url=base_url, api_key="bench", max_retries=0)
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one(text: str) -> str | None:
+        async with gate:
+            response = await client.chat.completions.create(
+                model="echo", messages=[{"role": "user", "content": text}], temperature=0.7
+            )
+            return response.choices[0].message.content
+
+    started = time.perf_counter()
+    answers = await asyncio.gather(*(one(text) for text in texts))
+    wall = time.perf_counter() - started
+    assert all(answers)
+    await client.close()
+    return wall
+
+
+async def bare_aiohttp_loop(base_url: str, texts: list[str], concurrency: int) -> float:
+    """The least any client can do: one shared aiohttp session, JSON in and out."""
+    import aiohttp
+
+    gate = asyncio.Semaphore(concurrency)
+    headers = {"Authorization": "Bearer bench"}
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
+
+        async def one(text: str) -> str:
+            body = {
+                "model": "echo",
+                "messages": [{"role": "user", "content": text}],
+                "temperature": 0.7,
+            }
+            async with (
+                gate,
+                session.post(
+                    f"{base_url}/chat/completions", json=body, headers=headers
+                ) as response,
+            ):
+                data = await response.json()
+                return str(data["choices"][0]["message"]["content"])
+
+        started = time.perf_counter()
+        answers = await asyncio.gather(*(one(text) for text in texts))
+        wall = time.perf_counter() - started
+    assert all(answers)
+    return wall
+
+
+def gateway(base_url: str, texts: list[str], concurrency: int, cache: Path) -> tuple[float, float]:
+    """(wall seconds, CPU seconds) for one `complete` over `texts`."""
+    alias = ModelAlias(
+        name="bench", model="openai/echo", api_base=base_url, api_key_env="BENCH_KEY"
+    )
+    recipe = Recipe(path=cache.parent / "bench.yaml", name="bench", format_version=1, steps={},
+                    models={"bench": alias}, limits={"bench": {"concurrency": concurrency}})  # fmt: skip
+    requests = [
+        CallRequest(
+            "bench", [{"role": "user", "content": text}], {"temperature": 0.7}, row_id=str(i)
+        )
+        for i, text in enumerate(texts)
+    ]
+    client = LLMClient(recipe, cache_path=cache)
+    cpu, started = time.process_time(), time.perf_counter()
+    results = client.complete(requests, step="bench")
+    wall, cpu = time.perf_counter() - started, time.process_time() - cpu
+    client.close()
+    failed = [r for r in results if not r.ok]
+    assert not failed, failed[:3]
+    return wall, cpu
+
+
+def one_round(root: str, rows: int, concurrency: int, tag: str) -> dict[str, float]:
+    base_url = f"{root}/v1"
+    plain = asyncio.run(plain_loop(base_url, prompts(rows, f"plain{tag}"), concurrency))
+    bare = asyncio.run(bare_aiohttp_loop(base_url, prompts(rows, f"bare{tag}"), concurrency))
+    texts = prompts(rows, f"gateway{tag}")
+    with tempfile.TemporaryDirectory() as folder:
+        cache = Path(folder) / "cache"
+        before = server_total(root)
+        cold, cold_cpu = gateway(base_url, texts, concurrency, cache)
+        sent_cold = server_total(root) - before
+        warm, _ = gateway(base_url, texts, concurrency, cache)
+        sent_warm = server_total(root) - before - sent_cold
+    return {"plain": plain, "bare": bare, "cold": cold, "cold_cpu": cold_cpu, "warm": warm,
+            "sent_cold": sent_cold, "sent_warm": sent_warm}  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="LLM gateway throughput vs a plain openai loop")
+    parser.add_argument("--rows", type=int, default=5000)
+    parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--latency", type=float, default=0.1)
+    parser.add_argument("--repeat", type=int, default=1)
+    args = parser.parse_args()
+    os.environ["BENCH_KEY"] = "bench-key"
+    started = time.perf_counter()
+    from synthc.llm.transport import load_litellm
+
+    load_litellm()  # a build pays this once; keep it out of the per-call figures
+    print(
+        f"litellm import: {time.perf_counter() - started:.2f} s (once per build, not timed below)"
+    )
+    server, root = start_server(args.latency)
+    try:
+        rounds = [one_round(root, args.rows, args.concurrency, str(i)) for i in range(args.repeat)]
+    finally:
+        server.terminate()
+        server.wait()
+    report(rounds, args)
+
+
+def report(rounds: list[dict[str, float]], args: argparse.Namespace) -> None:
+    median = {key: statistics.median(r[key] for r in rounds) for key in rounds[0]}
+    floor = args.rows * args.latency / args.concurrency
+    label = "median of" if len(rounds) > 1 else "runs:"
+    print(f"{args.rows} rows, concurrency {args.concurrency}, latency {args.latency * 1000:.0f} ms"
+          f" ({label} {len(rounds)})")  # fmt: skip
+    print(f"  floor (rows x latency / concurrency) {floor:7.2f} s")
+    print(f"  plain asyncio + AsyncOpenAI loop     {median['plain']:7.2f} s")
+    print(f"  bare aiohttp loop (no SDK at all)    {median['bare']:7.2f} s")
+    print(f"  gateway, cold cache                  {median['cold']:7.2f} s"
+          f"   requests sent: {median['sent_cold']:.0f}")  # fmt: skip
+    print(f"  gateway, fully cached rerun          {median['warm']:7.2f} s"
+          f"   requests sent: {median['sent_warm']:.0f}   (target <= 2 s, 0 requests)")  # fmt: skip
+    share = median["plain"] / median["cold"]
+    print(f"  gateway throughput / plain loop      {share:7.1%}   (target >= 90%)")
+    print(f"  gateway throughput / bare aiohttp    {median['bare'] / median['cold']:7.1%}")
+    print(f"  gateway throughput / floor           {floor / median['cold']:7.1%}")
+    print(f"  gateway CPU per call (cold)          {median['cold_cpu'] / args.rows * 1000:7.3f} ms")
+    for i, r in enumerate(rounds):
+        print(f"  round {i}: plain {r['plain']:.2f} s, bare {r['bare']:.2f} s, cold {r['cold']:.2f} s, "
+              f"cached {r['warm']:.2f} s, cpu/call {r['cold_cpu'] / args.rows * 1000:.3f} ms")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
