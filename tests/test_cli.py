@@ -1,0 +1,151 @@
+"""The `synthc` command as a user runs it: exit codes, stdout for data, stderr for the rest."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+RECIPE = """\
+synthc: 1
+name: cli
+steps:
+  seeds:
+    kind: seed
+    rows:
+      - {question: "How do I reset my password?", topic: account}
+      - {question: "Where is my invoice?", topic: billing}
+  billing:
+    kind: filter
+    from: seeds
+    where: "topic = 'billing'"
+exports:
+  billing: [out/billing.jsonl, out/billing.csv, out/billing.parquet]
+"""
+
+
+def synthc(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "synthc", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=120,
+    )
+
+
+@pytest.fixture
+def recipe(tmp_path: Path) -> Path:
+    path = tmp_path / "recipe.yaml"
+    path.write_text(RECIPE)
+    return path
+
+
+def test_build_prints_progress_on_stderr_and_nothing_on_stdout(recipe: Path) -> None:
+    done = synthc("build", str(recipe))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == ""
+    assert "built 2 step(s)" in done.stderr
+    again = synthc("build", str(recipe))
+    assert "built 0 step(s); 2 fresh" in again.stderr
+
+
+def test_plan_check_exits_1_until_built(recipe: Path) -> None:
+    assert synthc("plan", str(recipe), "--check").returncode == 1
+    synthc("build", str(recipe))
+    done = synthc("plan", str(recipe), "--check")
+    assert done.returncode == 0
+    assert "everything is fresh" in done.stdout
+
+
+def test_plan_json_is_data_on_stdout(recipe: Path) -> None:
+    plan = json.loads(synthc("plan", str(recipe), "--json").stdout)
+    assert [s["step"] for s in plan["steps"]] == ["seeds", "billing"]
+    assert plan["steps"][1]["from"] == ["seeds"]
+    assert plan["stale"] == 2
+
+
+def test_query_formats(recipe: Path) -> None:
+    synthc("build", str(recipe))
+    rows = synthc("query", str(recipe), "select question from billing", "-f", "jsonl").stdout
+    assert [json.loads(line) for line in rows.splitlines()] == [
+        {"question": "Where is my invoice?"}
+    ]
+    csv = synthc(
+        "query",
+        str(recipe),
+        "select topic, count(*) n from seeds group by 1 order by 1",
+        "-f",
+        "csv",
+    )
+    assert csv.stdout.splitlines() == ["topic,n", "account,1", "billing,1"]
+
+
+def test_query_refuses_writes_and_leaves_the_store_alone(recipe: Path) -> None:
+    synthc("build", str(recipe))
+    done = synthc("query", str(recipe), "create table evil as select 1")
+    assert done.returncode == 2
+    assert "read-only" in done.stderr
+    assert "Traceback" not in done.stderr
+    tables = synthc(
+        "query", str(recipe), "select table_name from information_schema.tables", "-f", "csv"
+    )
+    assert "evil" not in tables.stdout
+
+
+def test_export_writes_every_format(recipe: Path) -> None:
+    synthc("build", str(recipe))
+    done = synthc("export", str(recipe))
+    assert done.returncode == 0, done.stderr
+    out = recipe.parent / "out"
+    assert json.loads((out / "billing.jsonl").read_text().splitlines()[0]) == {
+        "question": "Where is my invoice?",
+        "topic": "billing",
+    }
+    assert (out / "billing.csv").read_text().splitlines()[0] == "question,topic"
+    assert (out / "billing.parquet").stat().st_size > 0
+
+
+def test_export_before_build_says_what_to_do(recipe: Path) -> None:
+    done = synthc("export", str(recipe))
+    assert done.returncode == 2
+    assert "synthc build" in done.stderr
+
+
+def test_invalid_recipe_exits_2_with_location_and_no_traceback(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(RECIPE.replace("from: seeds", "from: sedes"))
+    done = synthc("validate", str(bad))
+    assert done.returncode == 2
+    assert f"{bad}:11:11: steps.billing.from: unknown step 'sedes'" in done.stderr
+    assert "seeds" in done.stderr
+    assert "Traceback" not in done.stderr
+    debug = synthc("--debug", "validate", str(bad))
+    assert "Traceback" in debug.stderr
+
+
+def test_missing_recipe_file_is_a_clear_error(tmp_path: Path) -> None:
+    done = synthc("plan", str(tmp_path / "nope.yaml"))
+    assert done.returncode == 2
+    assert "nope.yaml" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_help_lists_every_command_with_an_example() -> None:
+    for command in ("validate", "plan", "build", "query", "export"):
+        done = synthc(command, "--help")
+        assert done.returncode == 0
+        assert "Example:" in done.stdout
+
+
+def test_help_does_not_import_the_heavy_libraries() -> None:
+    code = (
+        "import sys; from synthc.cli import cli\n"
+        "try:\n    cli(['--help'])\nexcept SystemExit:\n    pass\n"
+        "print(sorted(m for m in ('polars', 'duckdb', 'litellm', 'jsonschema') if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip().splitlines()[-1] == "[]"
