@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from synthc.errors import StoreError
 from synthc.lock import read_lock
 from synthc.plan import FRESH, Plan, compile_plan
-from synthc.recipe import load_recipe
+from synthc.recipe import Recipe, load_recipe
 from synthc.reporter import NullReporter, Reporter
 from synthc.steps import registry
 from synthc.store import Store, write_exports
@@ -40,7 +40,10 @@ def build_recipe(
     wait: bool = False,
     reporter: Reporter | None = None,
 ) -> BuildResult:
-    """Build the stale steps of the recipe at `path`; return what ran. Example::
+    """Build the stale steps of the recipe at `path`; return what ran.
+
+    After a full build (no `select`) in which every step succeeded, the recipe's
+    `exports:` files are written too. Example::
 
     result = build_recipe("recipes/quickstart.yaml", select=["answers+"])
     print(result.built, result.rows)
@@ -61,10 +64,23 @@ def build_recipe(
             refresh=refresh,
             wait_for_lock=wait,
         )
-        return build(plan, context)
+        result = build(plan, context)
     finally:
         if llm is not None:
             llm.close()
+    if result.exit_code == 0 and not select and _exports_outdated(recipe, result):
+        for written in write_exports(recipe, store.read_lock(), store):
+            context.reporter.message(f"exported {written}")
+    return result
+
+
+def _exports_outdated(recipe: Recipe, result: BuildResult) -> bool:
+    """Exports are rewritten when an exported step was built or an export file is gone."""
+    return any(
+        step in result.built or not (recipe.root / path).exists()
+        for step, paths in recipe.exports.items()
+        for path in paths
+    )
 
 
 def query_recipe(path: str | Path, sql: str, format: str = "table") -> str:
