@@ -1,0 +1,123 @@
+"""MinHash signatures are datasketch's own, computed for a whole column at once."""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+import pytest
+from datasketch import MinHash
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from synthc.quality.minhash import (
+    Permutations,
+    band_keys,
+    candidate_pairs,
+    jaccard_pairs,
+    lsh_params,
+    signatures,
+)
+from synthc.quality.text import grams, normalise, shingle_sets, word_ngrams
+
+WORDS = [
+    "alpha",
+    "beta",
+    "Gamma",
+    "délta",
+    "ЭХО",
+    "日本語",
+    "ｆｕｌｌ",
+    "x1",
+    "don't",
+    "🙂",
+    "",
+    "  ",
+]
+
+
+def random_texts(seed: int, count: int) -> list[str]:
+    rng = np.random.default_rng(seed)
+    return [" ".join(rng.choice(WORDS, size=rng.integers(0, 12))) for _ in range(count)] + [
+        "",
+        "one",
+    ]
+
+
+def datasketch_signature(shingles: set[str], scheme: str, num_perm: int = 128, seed: int = 1):
+    sketch = MinHash(num_perm=num_perm, seed=seed, scheme=scheme)
+    for shingle in shingles:
+        sketch.update(shingle.encode("utf-8"))
+    return sketch.hashvalues.astype(np.uint64)
+
+
+def test_normalise_folds_case_width_digits_punctuation_and_space():
+    assert normalise(["Ｈｅｌｌｏ,  World 42!", None, " a\t\tb\nc ", "don't_stop"]).to_list() == [
+        "hello world 00",
+        "",
+        "a b c",
+        "don t stop",
+    ]
+
+
+@pytest.mark.parametrize("n", [1, 3, 5])
+def test_vectorised_shingles_match_the_per_record_reference(n):
+    texts = normalise(random_texts(seed=n, count=60))
+    found = grams(texts, n)
+    strings = found.texts(np.arange(len(found.key))).to_list()
+    got: list[set[str]] = [set() for _ in range(len(texts))]
+    for owner, text in zip(found.owner, strings, strict=True):
+        got[owner].add(text)
+    assert got == [word_ngrams(t, n) for t in texts.to_list()]
+    assert list(shingle_sets(texts, n).sizes) == [len(s) for s in got]
+
+
+@pytest.mark.parametrize("scheme", ["affine32", "legacy"])
+@pytest.mark.parametrize("seed", [1, 7])
+def test_signatures_are_bit_identical_to_datasketch(scheme, seed):
+    texts = normalise(random_texts(seed=seed, count=80))
+    perms = Permutations.create(64, seed=seed, scheme=scheme)
+    # A small batch size makes records span several batches and blocks.
+    sigs = signatures(texts, 3, perms, batch=7)
+    for text, row in zip(texts.to_list(), sigs, strict=True):
+        expected = datasketch_signature(word_ngrams(text, 3), scheme, num_perm=64, seed=seed)
+        assert np.array_equal(row.astype(np.uint64), expected), text
+
+
+def test_empty_record_signature_is_an_empty_datasketch_minhash():
+    sigs = signatures(normalise(["", "!!!"]), 3, Permutations.create(16))
+    assert (sigs == np.iinfo(np.uint32).max).all()
+
+
+def test_lsh_bands_favour_recall_as_in_the_design():
+    assert lsh_params(0.7, 128) == (18, 7)
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    st.lists(
+        st.lists(st.sampled_from(["a", "b", "c", "d", "e", "f"]), max_size=8),
+        min_size=2,
+        max_size=12,
+    )
+)
+def test_exact_jaccard_matches_python_sets(word_lists):
+    texts = pl.Series([" ".join(words) for words in word_lists])
+    sets = shingle_sets(texts, 2)
+    first, second = np.triu_indices(len(texts), k=1)
+    got = jaccard_pairs(sets, first, second)
+    for a, b, value in zip(first, second, got, strict=True):
+        sa, sb = word_ngrams(texts[int(a)], 2), word_ngrams(texts[int(b)], 2)
+        union = len(sa | sb)
+        assert value == pytest.approx(len(sa & sb) / union if union else 0.0)
+
+
+def test_near_duplicates_become_candidates_and_unrelated_texts_do_not():
+    rng = np.random.default_rng(3)
+    vocab = [f"w{chr(97 + i)}{chr(97 + j)}" for i in range(26) for j in range(26)]
+    base = [" ".join(rng.choice(vocab, 50)) for _ in range(40)]
+    edited = [t.replace(t.split()[10], "zzz", 1) for t in base[:20]]
+    sigs = signatures(normalise(base + edited), 3, Permutations.create(128))
+    first, second = candidate_pairs(band_keys(sigs, *lsh_params(0.7, 128)))
+    pairs = set(zip(first.tolist(), second.tolist(), strict=True))
+    assert {(i, 40 + i) for i in range(20)} <= pairs
+    assert all(j - i == 40 for i, j in pairs)
