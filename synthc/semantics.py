@@ -60,8 +60,9 @@ class _Context:
 def semantic_problems(parsed: Parsed, recipe_file: str) -> list[Problem]:
     """Reference, cycle, file, template, model and export problems in `parsed.data`."""
     data = parsed.data if isinstance(parsed.data, Mapping) else {}
-    steps = _mapping(data.get("steps"))
-    models = _mapping(data.get("models"))
+    # Keys that are not text were already reported by the YAML reader; skip them here.
+    steps = {k: v for k, v in _mapping(data.get("steps")).items() if isinstance(k, str)}
+    models = [k for k in _mapping(data.get("models")) if isinstance(k, str)]
     context = _Context(parsed, steps, tuple(models), Path(recipe_file).parent, [])
     edges: dict[str, list[tuple[str, str]]] = {}
     for name, step in steps.items():

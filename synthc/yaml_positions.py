@@ -15,6 +15,9 @@ import yaml
 
 from synthc.errors import Location, Problem
 
+# Values a recipe may hold once YAML aliases are expanded; validation walks every one.
+MAX_VALUES = 1_000_000
+
 
 class PositionLoader(yaml.SafeLoader):
     """A SafeLoader that also yields the composed node, so positions can be read."""
@@ -37,6 +40,9 @@ class Parsed:
     problems: list[Problem] = field(default_factory=list)
     literal_starts: dict[str, Location] = field(default_factory=dict)
     source_lines: list[str] = field(default_factory=list, repr=False)
+    # Collection nodes already walked: a YAML alias (`*name`) reuses its anchor's node,
+    # and walking it again for every alias is exponential ("billion laughs").
+    walked: set[int] = field(default_factory=set, repr=False)
 
 
 def join_path(parent: str, child: str | int) -> str:
@@ -50,24 +56,42 @@ def parse_yaml(text: str, file: str) -> Parsed:
     Syntax errors and duplicate keys come back as problems (data is None when the text
     is not YAML at all).
     """
+    try:
+        return _parse(text, file)
+    except yaml.MarkedYAMLError as exc:
+        return Parsed(data=None, problems=[_syntax_problem(exc, file)])
+    except yaml.reader.ReaderError as exc:
+        return Parsed(data=None, problems=[_reader_problem(exc, text, file)])
+    except RecursionError:
+        message = "the recipe is nested too deeply to read"
+        return Parsed(data=None, problems=[Problem(Location(file, 1, 1), "", message)])
+
+
+def _parse(text: str, file: str) -> Parsed:
     loader = PositionLoader(text)
     try:
         node = loader.get_single_node()
         if node is None:
             return Parsed(data=None)
+        too_big = _size_problem(node, file)
+        if too_big:
+            return Parsed(data=None, problems=[too_big])
         parsed = Parsed(data=None, positions={"": _location(file, node.start_mark)})
         parsed.source_lines = text.splitlines()
         _walk(node, "", file, parsed)
         parsed.data = loader.construct_document(node)
-    except yaml.MarkedYAMLError as exc:
-        return Parsed(data=None, problems=[_syntax_problem(exc, file)])
-    except yaml.YAMLError as exc:  # e.g. a reader error on control characters
-        return Parsed(
-            data=None, problems=[Problem(Location(file, 1, 1), "", f"not valid YAML: {exc}")]
-        )
+        return parsed
     finally:
         loader.dispose()
-    return parsed
+
+
+def _reader_problem(exc: yaml.reader.ReaderError, text: str, file: str) -> Problem:
+    """A character YAML refuses (control characters): say which, and where."""
+    before = text[: exc.position]
+    line = before.count("\n") + 1
+    col = exc.position - (before.rfind("\n") + 1) + 1
+    message = f"not valid YAML: character {exc.character:#06x} is not allowed ({exc.reason})"
+    return Problem(Location(file, line, col), "", message)
 
 
 def _syntax_problem(exc: yaml.MarkedYAMLError, file: str) -> Problem:
@@ -86,7 +110,49 @@ def _location(file: str, mark: yaml.Mark) -> Location:
     return Location(file, mark.line + 1, mark.column + 1)
 
 
+class _Unbounded(Exception):
+    """Raised while measuring a document that contains itself through an alias."""
+
+
+def _expanded_size(node: yaml.Node, sizes: dict[int, int], open_nodes: set[int]) -> int:
+    """How many values the document has once every alias is expanded (memoised per node)."""
+    if not isinstance(node, yaml.MappingNode | yaml.SequenceNode):
+        return 1
+    if id(node) in open_nodes:
+        raise _Unbounded
+    if id(node) not in sizes:
+        open_nodes.add(id(node))
+        children: list[yaml.Node] = (
+            [child for pair in node.value for child in pair]
+            if isinstance(node, yaml.MappingNode)
+            else list(node.value)
+        )
+        sizes[id(node)] = 1 + sum(_expanded_size(child, sizes, open_nodes) for child in children)
+        open_nodes.discard(id(node))
+    return sizes[id(node)]
+
+
+def _size_problem(node: yaml.Node, file: str) -> Problem | None:
+    """Refuse documents that aliases make infinite or huge, before anything expands them."""
+    try:
+        size = _expanded_size(node, {}, set())
+    except _Unbounded:
+        message = "an alias refers to a mapping or list that contains it; recipes must be finite"
+        return Problem(Location(file, 1, 1), "", message)
+    if size > MAX_VALUES:
+        message = (
+            f"the recipe holds more than {MAX_VALUES:,} values once aliases are expanded; "
+            "put large data in a file and read it with a seed step's `path`"
+        )
+        return Problem(Location(file, 1, 1), "", message)
+    return None
+
+
 def _walk(node: yaml.Node, path: str, file: str, parsed: Parsed) -> None:
+    if isinstance(node, yaml.MappingNode | yaml.SequenceNode):
+        if id(node) in parsed.walked:
+            return  # an alias of a node walked already: its positions are the anchor's
+        parsed.walked.add(id(node))
     if isinstance(node, yaml.MappingNode):
         _walk_mapping(node, path, file, parsed)
     elif isinstance(node, yaml.SequenceNode):

@@ -70,3 +70,26 @@ def test_problems_are_raised_once_sorted_by_position(write_recipe) -> None:
         f"{path}:4:13",
         f"{path}:5:7",
     ]
+
+
+def test_control_characters_are_located(write_recipe) -> None:
+    path = write_recipe("synthc: 1\nname: a\x07b\n")
+    assert problems(path) == [
+        f"{path}:2:8: not valid YAML: character 0x0007 is not allowed "
+        "(special characters are not allowed)"
+    ]
+
+
+def test_an_alias_that_contains_itself_is_refused(write_recipe) -> None:
+    path = write_recipe("synthc: 1\nsteps: &s\n  x: *s\n")
+    assert problems(path) == [
+        f"{path}:1:1: an alias refers to a mapping or list that contains it; recipes must be finite"
+    ]
+
+
+def test_alias_bombs_are_refused_before_they_expand(write_recipe) -> None:
+    lines = ["synthc: 1", "l0: &l0 [x, x, x, x, x, x, x, x, x, x]"]
+    lines += [f"l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 10)}]" for i in range(1, 8)]
+    path = write_recipe("\n".join(lines) + "\n")
+    [problem] = problems(path)
+    assert "more than 1,000,000 values once aliases are expanded" in problem
