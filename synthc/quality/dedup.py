@@ -111,12 +111,23 @@ def _corpus(frame: pl.DataFrame, names: list[str], against: list[pl.DataFrame]) 
     missing = [c for c in names if c not in frame.columns]
     if missing:
         raise ValueError(f"dedup: no column {missing} in the frame (columns: {frame.columns})")
-    texts = [_normalised(frame, names)] + [
-        _normalised(ref, [c for c in names if c in ref.columns] or [ref.columns[0]])
-        for ref in against
-    ]
+    texts = [_normalised(frame, names)]
+    texts += [_normalised(ref, _reference_columns(ref, names)) for ref in against]
     ids = _ids(frame) + [i for ref in against for i in _ids(ref)]
     return Corpus(texts=pl.concat(texts), ids=ids, frame_rows=frame.height)
+
+
+def _reference_columns(reference: pl.DataFrame, names: list[str]) -> list[str]:
+    """The same columns as the frame, or else the reference's only text column."""
+    if all(c in reference.columns for c in names):
+        return names
+    texts = [c for c, t in reference.schema.items() if t == pl.String and not c.startswith("_")]
+    if len(texts) != 1:
+        raise ValueError(
+            f"dedup against: a reference lacks column(s) {names} and has "
+            f"{len(texts)} text columns ({texts}), so which one to compare is ambiguous"
+        )
+    return texts
 
 
 def _normalised(frame: pl.DataFrame, names: list[str]) -> pl.Series:

@@ -1,0 +1,59 @@
+"""End to end: a recipe with seed -> dedup builds, and `_dedup_matches` is queryable."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import yaml
+
+from synthc.execute import BuildContext, build
+from synthc.plan import compile_plan
+from synthc.recipe import load_recipe
+from synthc.store import Store
+
+TEXT = "how do i reset my password if i no longer have access to my email account"
+
+
+def write_project(root: Path) -> Path:
+    rows = [
+        {"instruction": TEXT},
+        {"instruction": TEXT.upper() + "!"},
+        {"instruction": TEXT.replace("email", "e-mail inbox")},
+        {"instruction": "what is the capital of france and why is it famous"},
+        {"instruction": "Name three rivers in Europe."},
+    ]
+    (root / "seeds.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    (root / "eval.jsonl").write_text(json.dumps({"question": "name three rivers in europe"}) + "\n")
+    recipe = {
+        "synthc": 1,
+        "name": "dedup-e2e",
+        "steps": {
+            "seeds": {"kind": "seed", "path": "seeds.jsonl"},
+            "final": {
+                "kind": "dedup",
+                "from": "seeds",
+                "column": "instruction",
+                "threshold": 0.6,
+                "against": ["eval.jsonl"],
+            },
+        },
+    }
+    path = root / "recipe.yaml"
+    path.write_text(yaml.safe_dump(recipe, sort_keys=False))
+    return path
+
+
+def test_recipe_with_dedup_builds_and_records_matches(tmp_path):
+    recipe = load_recipe(write_project(tmp_path))
+    store = Store.for_recipe(recipe)
+    result = build(compile_plan(recipe, store.read_lock()), BuildContext(store=store))
+    assert result.exit_code == 0
+    kept = store.read_step("final")
+    assert kept["instruction"].to_list() == [
+        TEXT,
+        "what is the capital of france and why is it famous",
+    ]
+    matches = store.query_frame("select reason, kept_id from _dedup_matches order by reason")
+    assert matches["reason"].to_list() == ["against", "exact", "near"]
+    assert matches["kept_id"][0] == "eval.jsonl#1"
