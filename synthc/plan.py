@@ -23,6 +23,7 @@ from synthc.recipe import Recipe, Step
 from synthc.steps import registry
 
 FRESH, STALE, MISSING = "fresh", "stale", "missing"
+DEFAULT_MODEL = "local/smollm2"  # the embedded model: works with no key and no network
 
 
 @dataclass(frozen=True)
@@ -193,17 +194,7 @@ def apply_defaults(plan: Plan) -> Plan:
         config: dict[str, Any] = {**kind.defaults, **planned.step.config}
         model: str | None = None
         if kind.calls_model:
-            model_name = planned.step.model or recipe.model
-            if model_name is None:
-                raise RecipeError(
-                    [
-                        Problem(
-                            recipe.where(f"steps.{planned.name}"),
-                            f"steps.{planned.name}.model",
-                            "this step calls a model but neither the step nor the recipe sets `model:`",
-                        )
-                    ]
-                )
+            model_name = planned.step.model or recipe.model or DEFAULT_MODEL
             alias = recipe.models.get(model_name)
             config["params"] = {
                 **recipe.params,
