@@ -49,6 +49,20 @@ def recipe_schema() -> dict[str, Any]:
     return schema
 
 
+def step_defaults(kind: str) -> dict[str, Any]:
+    """The documented defaults of a step kind's own fields, from the schema.
+
+    Lets a step kind's `StepKind.defaults` come from the one place the recipe
+    language is described. Example: `step_defaults("generate")["output"] == "output"`.
+    """
+    definition = recipe_schema()["$defs"].get(f"{kind}_step", {})
+    return {
+        name: spec["default"]
+        for name, spec in definition.get("properties", {}).items()
+        if "default" in spec
+    }
+
+
 @cache
 def _validator() -> Draft202012Validator:
     return Draft202012Validator(recipe_schema())

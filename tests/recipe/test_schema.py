@@ -78,3 +78,16 @@ def test_every_field_is_described_for_the_reference() -> None:
         path for path, spec in _fields(recipe_schema()) if "/if" not in path and not described(spec)
     ]
     assert undocumented == []
+
+
+def test_step_defaults_come_from_the_schema() -> None:
+    from synthc.validate import step_defaults
+
+    assert step_defaults("generate") == {
+        "n": 1,
+        "output": "output",
+        "parse": "text",
+        "explode": False,
+    }
+    assert step_defaults("filter") == {}
+    assert step_defaults("dedup")["threshold"] == 0.7
