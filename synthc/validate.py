@@ -197,6 +197,9 @@ def _missing_fields(error: ValidationError, parsed: Parsed, path: str) -> list[P
             title = error.schema.get("title") if isinstance(error.schema, Mapping) else None
             owner = f" for {_article(title)}" if title and path else ""
             message = f"missing required field '{name}'{owner}"
+            if name == "kind" and title == "step":
+                kinds = error.schema["properties"]["kind"]["enum"]
+                message += f"; known kinds: {', '.join(sorted(kinds))}"
         problems.append(Problem(location_of(parsed, path), path, message))
     return problems
 
@@ -259,6 +262,9 @@ def _message(error: ValidationError, path: str) -> str:
         return f"must be {expected!r}, got {instance!r}"
     if keyword == "pattern":
         meaning = _PATTERN_MEANINGS.get(str(expected))
+        if path.endswith(".from") and "," in str(instance):
+            names = ", ".join(part.strip() for part in str(instance).split(","))
+            return f"{instance!r} is not a step name; for several steps write a list: [{names}]"
         return f"{instance!r} {meaning}" if meaning else error.message
     return _size_message(error) or error.message
 
