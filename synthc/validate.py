@@ -221,8 +221,11 @@ def _alternatives(error: ValidationError, parsed: Parsed, path: str) -> list[Pro
         else:
             message = f"{subject} at least one of: {listed}"
         return [Problem(location_of(parsed, path), path, message)]
-    best = best_match(error.context) if error.context else None
-    if best is None:
+    if not error.context:
+        return [Problem(location_of(parsed, path), path, error.message)]
+    # best_match on the parent (not its context) prefers the branch whose type fits.
+    best = best_match([error])
+    if best is error:
         return [Problem(location_of(parsed, path), path, error.message)]
     return _problems_for(best, parsed)
 

@@ -45,3 +45,22 @@ def test_duplicate_keys_are_problems_at_the_second_key() -> None:
 def test_a_document_with_nothing_in_it_has_no_data() -> None:
     parsed = parse_yaml("# comment\n", "r.yaml")
     assert parsed.data is None and parsed.problems == []
+
+
+def test_alternatives_report_the_most_relevant_branch() -> None:
+    # No recipe field uses a oneOf of real alternatives yet; this pins the behaviour for
+    # the first that does: the user sees the closest branch's problem, not a oneOf mush.
+    from jsonschema import Draft202012Validator
+
+    from synthc.validate import _problems_for
+
+    parsed = parse_yaml("n: 1\n", "r.yaml")
+    schema = {
+        "properties": {
+            "n": {"oneOf": [{"type": "string"}, {"type": "integer", "minimum": 3}]},
+        }
+    }
+    [error] = Draft202012Validator(schema).iter_errors(parsed.data)
+    assert [str(problem) for problem in _problems_for(error, parsed)] == [
+        "r.yaml:1:4: n: 1 is less than the minimum of 3"
+    ]
