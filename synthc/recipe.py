@@ -143,6 +143,9 @@ def _read(file: str) -> Parsed:
         return Parsed(None, problems=[Problem(None, "", message)])
     except UnicodeDecodeError as exc:
         return Parsed(None, problems=[Problem(start, "", f"not UTF-8 text: {exc.reason}")])
+    except OSError as exc:  # permissions, a broken link, ...
+        message = f"{file}: cannot read the recipe: {exc.strerror or exc}"
+        return Parsed(None, problems=[Problem(None, "", message)])
     parsed = parse_yaml(text, file)
     if parsed.problems and parsed.data is None:
         return parsed

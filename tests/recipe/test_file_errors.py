@@ -93,3 +93,12 @@ def test_alias_bombs_are_refused_before_they_expand(write_recipe) -> None:
     path = write_recipe("\n".join(lines) + "\n")
     [problem] = problems(path)
     assert "more than 1,000,000 values once aliases are expanded" in problem
+
+
+def test_a_broken_link_is_reported_not_raised(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "loop.yaml").symlink_to("loop.yaml")
+    [problem] = problems("loop.yaml")
+    assert problem.startswith("loop.yaml: cannot read the recipe: ")
