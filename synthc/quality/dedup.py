@@ -246,10 +246,18 @@ class Verified:
 
 
 def verified_pairs(
-    texts: pl.Series, ngram: int, perms: Permutations, threshold: float, shingle_hash: str = "sha1"
+    texts: pl.Series,
+    ngram: int,
+    perms: Permutations,
+    threshold: float,
+    shingle_hash: str = "sha1",
+    candidate_threshold: float | None = None,
 ) -> Verified:
-    """Near-duplicate pairs among normalised texts: LSH candidates checked by exact Jaccard."""
-    bands, rows = lsh_params(threshold, perms.num_perm)
+    """Near-duplicate pairs among normalised texts: LSH candidates checked by exact Jaccard.
+
+    The LSH bands are tuned for `candidate_threshold` (default: `threshold`).
+    """
+    bands, rows = lsh_params(candidate_threshold or threshold, perms.num_perm)
     keys = np.empty((len(texts), bands), dtype=np.uint64)
     # Batches keep only the band keys (bands x 8 bytes per record), never all signatures.
     for lo in range(0, len(texts), BATCH_RECORDS):

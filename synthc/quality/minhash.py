@@ -247,13 +247,13 @@ def jaccard_pairs(shingles: ShingleSets, first: np.ndarray, second: np.ndarray) 
     step = max(1, (BLOCK * 32) // max(1, int(sizes.mean()) if sizes.size else 1))
     for lo in range(0, len(first), step):
         a, b = first[lo : lo + step], second[lo : lo + step]
-        inter = _intersections(shingles, a, b)
+        inter = intersections(shingles, a, b)
         union = sizes[a] + sizes[b] - inter
         out[lo : lo + step] = np.divide(inter, union, out=np.zeros(len(a)), where=union > 0)
     return out
 
 
-def _intersections(shingles: ShingleSets, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def intersections(shingles: ShingleSets, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """|S_a ∩ S_b| per pair: concatenate both id lists per pair, count repeated (pair, id)."""
     pair_ids = np.arange(len(a), dtype=np.uint64)
     members = np.concatenate([a, b])
