@@ -19,6 +19,8 @@ gets the same answer. Tests drive it two ways:
       [[empty]]           empty content
       [[filter]]          finish_reason "content_filter", no content
       [[latency=0.5]]     this request waits 0.5 s
+      [[leak_auth]]       a 401 whose error message repeats the Authorization header
+                          (as careless servers do), to prove the client scrubs it
 
 Every request to /v1/chat/completions is counted: `server.stats.total` and
 `server.stats.per_prompt[<last user message>]`; ``GET /_stats`` returns them and
@@ -189,6 +191,10 @@ class LLMTestServer:
         status = self._status_for(markers, seen, fault, fault_status)
         with self._lock:
             self.stats.statuses[status] += 1
+        if "leak_auth" in markers:
+            leaked = request.headers.get("Authorization", "")
+            error = {"error": {"message": f"invalid key {leaked}", "type": "auth_error"}}
+            return web.json_response(error, status=401)
         if status == 429:
             error = {"error": {"message": "rate limited", "type": "rate_limit_exceeded"}}
             headers = {"Retry-After": str(self.config.retry_after)}

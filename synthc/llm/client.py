@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from synthc.recipe import Recipe
     from synthc.reporter import Reporter
 
+MAX_RETRY_AFTER = 120.0  # seconds; a longer Retry-After is treated as this
 # Parameters the gateway handles itself and never forwards to a provider.
 GATEWAY_PARAMS = frozenset({"n", "allow_truncated", "concurrency", "rpm", "tpm", "stream"})
 
@@ -269,7 +270,8 @@ class LLMClient:
         delay = min(self.backoff_max, self.backoff_base * 2 ** (attempt - 1))
         delay *= random.uniform(0.5, 1.5)
         if retry_after is not None:
-            delay = max(delay, min(retry_after, self.backoff_max))
+            # Honoured beyond backoff_max (the server knows best), within reason.
+            delay = max(delay, min(retry_after, max(self.backoff_max, MAX_RETRY_AFTER)))
         return delay
 
     def _secrets(self, spec: ModelSpec) -> list[str]:

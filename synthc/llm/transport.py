@@ -23,7 +23,7 @@ from synthc.llm.models import ModelSpec
 # Providers whose chat endpoint speaks the OpenAI wire format as litellm sends it.
 FAST_PROVIDERS = frozenset({"openai", "hosted_vllm"})
 OPENAI_BASE = "https://api.openai.com/v1"
-TOKEN_PATTERN = re.compile(r"(Bearer\s+)\S+|sk-[A-Za-z0-9_\-]{8,}")
+TOKEN_PATTERN = re.compile(r"(Bearer\s+)[\w.~+/=-]+|sk-[\w-]{8,}")
 
 
 def load_litellm() -> Any:

