@@ -83,6 +83,7 @@ def build(plan: Plan, ctx: BuildContext) -> BuildResult:
     started_at, clock = _now(), time.perf_counter()
     result = BuildResult()
     with ctx.store.build_lock(wait=ctx.wait_for_lock):
+        ctx.store.remove_temp_files()
         status, error = "failed", None
         try:
             _run_steps(plan, ctx, selected, result)

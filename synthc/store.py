@@ -17,6 +17,7 @@ catalog is simply rebuilt.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -197,6 +198,30 @@ class Store:
             yield
         finally:
             lock.release()
+
+    def remove_temp_files(self, older_than_s: float = 600.0) -> int:
+        """Delete temp files a killed build left behind; call it holding the build lock.
+
+        Step outputs and the lock are only written by a build, so their temp files are
+        garbage once this build holds the lock. A catalog temp file may belong to a
+        `query` rebuilding the catalog right now, so only old ones go.
+        """
+        import time
+
+        removed = 0
+        leftovers = [
+            *self.data_dir.glob("*/.*.tmp"),
+            *self.lock_path.parent.glob(f".{self.lock_path.name}.*.tmp"),
+        ]
+        cutoff = time.time() - older_than_s
+        for path in self.workdir.glob(".synthc.*.duckdb.tmp*"):
+            with contextlib.suppress(FileNotFoundError):  # a query finished with it just now
+                if path.stat().st_mtime < cutoff:
+                    leftovers.append(path)
+        for path in leftovers:
+            path.unlink(missing_ok=True)
+            removed += 1
+        return removed
 
     # -- run log --------------------------------------------------------------------
 
