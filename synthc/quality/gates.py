@@ -1,0 +1,276 @@
+"""Quality gates: evaluate one `checks:` entry of a step on its output frame.
+
+`evaluate_check` is pure: the executor passes the step's rows, the frames of every
+`reference` the check names (already read from files or steps) and a SQL runner, and
+records the `CheckResult` (in `_checks` and the lock). A gate never changes data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from synthc.recipe import Check
+
+SqlRunner = Callable[[str, Mapping[str, pl.DataFrame]], pl.DataFrame]
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """One gate's outcome. status: "pass", or "fail" / "warn" by the check's severity.
+
+    figure is the measured value, threshold the limit it is compared with, details any
+    secondary figures (for the report); failing_rows lists offending rows where a check
+    can name them (sql, leakage, near_duplicates).
+    """
+
+    kind: str
+    severity: str
+    status: str
+    figure: float | None
+    threshold: float | None
+    message: str
+    failing_rows: pl.DataFrame | None = None
+    details: Mapping[str, float] = field(default_factory=dict)
+
+    @property
+    def passed(self) -> bool:
+        return self.status == "pass"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a check function measured; evaluate_check turns it into a CheckResult."""
+
+    ok: bool
+    figure: float | None
+    threshold: float | None
+    message: str
+    failing_rows: pl.DataFrame | None = None
+    details: Mapping[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Inputs:
+    check: Check
+    frame: pl.DataFrame
+    references: Mapping[str, pl.DataFrame]
+    sql: SqlRunner
+    table: str
+
+    @property
+    def config(self) -> Mapping[str, Any]:
+        return self.check.config
+
+    def texts(self, key: str = "column") -> list[str]:
+        return _column(self.frame, str(self.config[key]), "the step's output")
+
+    def reference(self) -> pl.DataFrame:
+        name = str(self.config["reference"])
+        if name not in self.references:
+            raise ValueError(f"{self.check.kind} check: reference '{name}' was not provided")
+        return self.references[name]
+
+    def reference_texts(self, key: str = "column") -> list[str]:
+        frame, column = self.reference(), str(self.config[key])
+        if column not in frame.columns:
+            texts = [c for c, t in frame.schema.items() if t == pl.String and not c.startswith("_")]
+            if len(texts) != 1:
+                raise ValueError(
+                    f"{self.check.kind} check: reference '{self.config['reference']}' has no column "
+                    f"'{column}' and {len(texts)} text columns {texts}; rename one to '{column}'"
+                )
+            column = texts[0]
+        return _column(frame, column, f"reference '{self.config['reference']}'")
+
+
+def _column(frame: pl.DataFrame, column: str, where: str) -> list[str]:
+    if column not in frame.columns:
+        raise ValueError(f"no column '{column}' in {where}; columns: {', '.join(frame.columns)}")
+    return frame.get_column(column).cast(pl.String).fill_null("").to_list()
+
+
+def evaluate_check(
+    check: Check,
+    frame: pl.DataFrame,
+    references: Mapping[str, pl.DataFrame],
+    sql: SqlRunner,
+    table: str = "this",
+) -> CheckResult:
+    """Evaluate `check` on `frame`. Example::
+
+        result = evaluate_check(Check("rows", {"min": 100}, "error"), frame, {}, ctx.sql)
+        if result.status == "fail": ...
+
+    `sql` runs a query with frames visible as tables: the step's rows as `table` (the
+    step name) and as `this`, each reference by its name. Raises ValueError for a check
+    that cannot be evaluated (unknown kind, missing column or reference).
+    """
+    if check.kind not in CHECKS:
+        raise ValueError(f"unknown check '{check.kind}'; known: {', '.join(sorted(CHECKS))}")
+    outcome = CHECKS[check.kind](Inputs(check, frame, references, sql, table))
+    status = "pass" if outcome.ok else ("warn" if check.severity == "warn" else "fail")
+    return CheckResult(
+        kind=check.kind,
+        severity=check.severity,
+        status=status,
+        figure=outcome.figure,
+        threshold=outcome.threshold,
+        message=outcome.message,
+        failing_rows=outcome.failing_rows,
+        details=outcome.details,
+    )
+
+
+def _rows(inputs: Inputs) -> Outcome:
+    low, high = inputs.config.get("min"), inputs.config.get("max")
+    count = inputs.frame.height
+    if low is not None and count < low:
+        return Outcome(False, count, low, f"{count} rows, fewer than min {low}")
+    if high is not None and count > high:
+        return Outcome(False, count, high, f"{count} rows, more than max {high}")
+    return Outcome(True, count, low if low is not None else high, f"{count} rows")
+
+
+def _sql(inputs: Inputs) -> Outcome:
+    tables = {**inputs.references, "this": inputs.frame, inputs.table: inputs.frame}
+    failing = inputs.sql(str(inputs.config["query"]), tables)
+    count = failing.height
+    message = (
+        "the query returns no rows" if not count else f"the query returns {count} failing row(s)"
+    )
+    return Outcome(count == 0, count, 0, message, failing if count else None)
+
+
+def _distinct_n(inputs: Inputs) -> Outcome:
+    from synthc.quality.diversity import DEFAULT_BUDGET, distinct_n
+
+    n, low = int(inputs.config.get("n", 2)), float(inputs.config["min"])
+    value = distinct_n(
+        inputs.texts(), ns=(n,), budget=int(inputs.config.get("budget", DEFAULT_BUDGET))
+    )[n]
+    return Outcome(value >= low, value, low, f"distinct-{n} {value:.3f} (min {low})")
+
+
+def _near_duplicates(inputs: Inputs) -> Outcome:
+    from synthc.quality.diversity import near_duplicates
+
+    limit = float(inputs.config.get("max_rate", 0.0))
+    found = near_duplicates(inputs.texts(), threshold=float(inputs.config.get("threshold", 0.7)))
+    # Every row after the first of its cluster is a duplicate someone would remove.
+    labels = found.labels
+    repeat = (
+        pl.Series(labels).is_first_distinct().not_().to_numpy()
+        if len(labels)
+        else np.zeros(0, bool)
+    )
+    failing = inputs.frame.filter(pl.Series(repeat)) if repeat.any() else None
+    message = f"near-duplicate rate {found.rate:.3f} (max {limit}), largest cluster {found.largest_cluster_share:.1%}"
+    details = {"largest_cluster_share": found.largest_cluster_share}
+    return Outcome(found.rate <= limit, found.rate, limit, message, failing, details)
+
+
+def _diversity(inputs: Inputs) -> Outcome:
+    from synthc.quality.diversity import compression_ratio, vendi_score
+    from synthc.quality.embeddings import tfidf_svd
+
+    texts, low = inputs.texts(), float(inputs.config["min_vendi"])
+    value = vendi_score(tfidf_svd()(texts)) if texts else 0.0
+    details = {"compression_ratio": compression_ratio(texts)}
+    return Outcome(
+        value >= low, value, low, f"Vendi score {value:.2f} (min {low})", details=details
+    )
+
+
+def _fidelity(inputs: Inputs) -> Outcome:
+    from synthc.quality.fidelity import length_jsd, text_mmd, topic_jsd, unigram_jsd
+
+    synthetic, real = inputs.texts(), inputs.reference_texts()
+    details = {
+        "length_jsd": length_jsd(synthetic, real),
+        "unigram_jsd": unigram_jsd(synthetic, real),
+        "topic_jsd": topic_jsd(synthetic, real),
+    }
+    worst = max(details, key=lambda name: details[name])
+    limit = inputs.config.get("max_jsd")
+    ok = limit is None or details[worst] <= float(limit)
+    message = f"worst JSD {worst} {details[worst]:.3f}" + (
+        f" (max {limit})" if limit is not None else ""
+    )
+    if inputs.config.get("max_mmd") is not None:
+        mmd = text_mmd(synthetic, real)
+        details |= {"mmd2": mmd.mmd2, "mmd_p_value": mmd.p_value}
+        ok = ok and mmd.mmd2 <= float(inputs.config["max_mmd"])
+        message += f"; MMD² {mmd.mmd2:.4f} (max {inputs.config['max_mmd']}, p={mmd.p_value:.3f})"
+    return Outcome(
+        ok, details[worst], None if limit is None else float(limit), message, details=details
+    )
+
+
+def _leakage(inputs: Inputs) -> Outcome:
+    from synthc.quality.leakage import ngram_overlap
+
+    n, limit = int(inputs.config.get("ngram", 13)), float(inputs.config.get("max_rate", 0.0))
+    leaks = ngram_overlap(inputs.texts(), inputs.reference_texts(), n=n)
+    rate = float(leaks.mean()) if leaks.size else 0.0
+    failing = inputs.frame.filter(pl.Series(leaks)) if leaks.any() else None
+    message = f"{int(leaks.sum())} row(s) share a {n}-gram with '{inputs.config['reference']}' (rate {rate:.3f}, max {limit})"
+    return Outcome(rate <= limit, rate, limit, message, failing)
+
+
+def _utility(inputs: Inputs) -> Outcome:
+    from synthc.quality.utility import utility_drop
+
+    text, label = str(inputs.config.get("text", "text")), str(inputs.config.get("label", "label"))
+    reference = inputs.reference()
+    result = utility_drop(
+        _column(inputs.frame, text, "the step's output"),
+        inputs.frame.get_column(label).to_list(),
+        _column(reference, text, "the reference"),
+        reference.get_column(label).to_list(),
+        seeds=tuple(inputs.config.get("seeds", (0, 1, 2))),
+    )
+    limit = float(inputs.config["max_drop"])
+    message = f"relative drop {result.relative_drop:.3f} ± {result.drop_spread:.3f} over {len(result.real_scores)} seeds (max {limit})"
+    details = {"drop_spread": result.drop_spread, "real_f1": float(np.mean(result.real_scores))}
+    return Outcome(
+        result.relative_drop <= limit, result.relative_drop, limit, message, details=details
+    )
+
+
+def _tail_coverage(inputs: Inputs) -> Outcome:
+    from synthc.quality.coverage import tail_coverage
+
+    found = tail_coverage(inputs.texts(), inputs.reference_texts())
+    low = float(inputs.config["min"])
+    details = {
+        "length_coverage": found.length_coverage,
+        "rare_token_coverage": found.rare_token_coverage,
+        "low_mass_cluster_coverage": found.low_mass_cluster_coverage,
+        "synthetic_p1": found.synthetic_p1,
+        "synthetic_p99": found.synthetic_p99,
+        "real_p1": found.real_p1,
+        "real_p99": found.real_p99,
+    }
+    message = (
+        f"tail coverage {found.figure:.3f} (min {low}): lengths {found.length_coverage:.2f}, "
+        f"rare tokens {found.rare_token_coverage:.2f}, small clusters {found.low_mass_cluster_coverage:.2f}"
+    )
+    return Outcome(found.figure >= low, found.figure, low, message, details=details)
+
+
+CHECKS: Mapping[str, Callable[[Inputs], Outcome]] = {
+    "rows": _rows,
+    "sql": _sql,
+    "distinct_n": _distinct_n,
+    "near_duplicates": _near_duplicates,
+    "diversity": _diversity,
+    "fidelity": _fidelity,
+    "leakage": _leakage,
+    "utility": _utility,
+    "tail_coverage": _tail_coverage,
+}
