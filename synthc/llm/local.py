@@ -48,7 +48,9 @@ def load_model() -> Any:
     """The one `Llama` instance (loaded on first use, ~0.3 s)."""
     llama_cpp = require_llama_cpp()
     path = smollm2_gguf_path()
-    threads = max(1, min(4, os.cpu_count() or 1))
+    # Half the logical CPUs (llama.cpp's own default): its threads spin while waiting,
+    # and on a busy 2-core machine 2 threads measured 3x slower than 1.
+    threads = int(os.environ.get("SYNTHC_LOCAL_THREADS") or max(1, (os.cpu_count() or 2) // 2))
     return llama_cpp.Llama(
         model_path=str(path), n_ctx=CONTEXT_TOKENS, n_threads=threads, verbose=False, seed=0
     )
