@@ -1,0 +1,348 @@
+"""The report as one self-contained HTML page: inline CSS, inline SVG charts, no script,
+no web fonts, no external URL, so it opens anywhere offline and can be attached to a
+pull request or archived with the data.
+
+Every value is escaped with `html.escape`; the page is built by small functions, one per
+section, from the plain `Report` data.
+"""
+
+from __future__ import annotations
+
+from html import escape
+from typing import TYPE_CHECKING
+
+from synthc.report_svg import chart
+
+if TYPE_CHECKING:
+    from synthc.report import GateResult, Plot, Removal, Report, StepReport
+
+STATUS_LABEL = {"pass": "PASS", "warn": "WARN", "fail": "FAIL"}
+
+CSS = """
+:root{--bg:#f6f7f9;--card:#fff;--ink:#1b1f24;--muted:#5b6572;--line:#e3e6ea;--head:#f0f2f5;
+--pass:#1a7f37;--pass-bg:#dafbe1;--warn:#9a6700;--warn-bg:#fff8c5;--fail:#cf222e;--fail-bg:#ffebe9;
+--s0:#4f5bd5;--s1:#e8913a;--s2:#2a9d8f;--s3:#c2417a;--code:#f3f4f6;--accent:#4f5bd5}
+@media (prefers-color-scheme:dark){:root{--bg:#0f1115;--card:#171a21;--ink:#e6e8eb;--muted:#9aa4b1;
+--line:#2a2f39;--head:#1d212a;--pass:#3fb950;--pass-bg:#12261a;--warn:#d29922;--warn-bg:#2b2110;
+--fail:#f85149;--fail-bg:#2d1416;--code:#1d212a;--s0:#8c95f0;--s1:#f0a45d}}
+*{box-sizing:border-box}
+body{margin:0;background:var(--bg);color:var(--ink);font:14px/1.5 system-ui,-apple-system,
+"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif}
+main{max-width:1180px;margin:0 auto;padding:28px 28px 64px}
+header{display:flex;justify-content:space-between;align-items:flex-end;gap:24px;flex-wrap:wrap;
+border-bottom:1px solid var(--line);padding-bottom:16px;margin-bottom:20px}
+.brand{font-size:12px;letter-spacing:.08em;text-transform:uppercase;color:var(--accent);font-weight:600}
+h1{margin:2px 0 0;font-size:26px;font-weight:650}
+h2{font-size:17px;margin:34px 0 12px;font-weight:650}
+h3{font-size:14px;margin:0 0 6px}
+.meta{color:var(--muted);font-size:13px;text-align:right}
+.meta div{margin:1px 0}
+code,pre{font:12.5px/1.45 ui-monospace,SFMono-Regular,Menlo,Consolas,monospace}
+code{background:var(--code);padding:1px 5px;border-radius:4px}
+.tiles{display:grid;grid-template-columns:repeat(auto-fit,minmax(150px,1fr));gap:12px}
+.tile{background:var(--card);border:1px solid var(--line);border-radius:10px;padding:12px 14px}
+.tile .label{color:var(--muted);font-size:12px}
+.tile .value{font-size:22px;font-weight:650;margin-top:2px;font-variant-numeric:tabular-nums}
+.tile .sub{color:var(--muted);font-size:12px}
+.tile.tone-fail .value{color:var(--fail)}.tile.tone-warn .value{color:var(--warn)}
+.tile.tone-pass .value{color:var(--pass)}
+.tile .badge{min-width:0;padding:1px 6px;font-size:10.5px}
+.card{background:var(--card);border:1px solid var(--line);border-radius:10px;overflow:hidden}
+table{border-collapse:collapse;width:100%;font-variant-numeric:tabular-nums}
+th,td{padding:8px 12px;text-align:left;border-bottom:1px solid var(--line);vertical-align:top}
+th{background:var(--head);font-size:12px;font-weight:600;color:var(--muted);white-space:nowrap}
+tr:last-child td{border-bottom:0}
+td.num,th.num{text-align:right;white-space:nowrap}
+.desc{color:var(--muted);font-size:12.5px}
+.badge{display:inline-block;min-width:44px;text-align:center;font-size:11px;font-weight:700;
+letter-spacing:.04em;padding:2px 8px;border-radius:999px}
+.status-pass .badge,.badge.pass{color:var(--pass);background:var(--pass-bg)}
+.status-warn .badge,.badge.warn{color:var(--warn);background:var(--warn-bg)}
+.status-fail .badge,.badge.fail{color:var(--fail);background:var(--fail-bg)}
+tr.status-fail td:first-child{box-shadow:inset 3px 0 var(--fail)}
+tr.status-warn td:first-child{box-shadow:inset 3px 0 var(--warn)}
+tr.status-pass td:first-child{box-shadow:inset 3px 0 var(--pass)}
+.pill{font-size:11.5px;padding:1px 8px;border-radius:999px;border:1px solid var(--line);color:var(--muted)}
+.pill.stale,.pill.missing{color:var(--warn);border-color:var(--warn)}
+.muted{color:var(--muted)}
+.empty{padding:16px;color:var(--muted)}
+.removals{display:grid;gap:12px}
+.removal{padding:14px 16px}
+.reason{margin-top:10px}
+.reason-head{display:flex;justify-content:space-between;gap:12px;font-weight:600}
+.examples{margin:6px 0 0;padding:0;list-style:none}
+.examples li{border-left:2px solid var(--line);padding:3px 0 3px 10px;margin:4px 0;font-size:13px}
+.examples .detail{display:block;color:var(--muted);font-size:12px}
+.examples .rid{color:var(--muted);font-size:11.5px;margin-right:6px}
+.bar{height:6px;border-radius:3px;background:var(--line);margin-top:6px;overflow:hidden}
+.bar span{display:block;height:100%;background:var(--s1)}
+.plots{display:grid;grid-template-columns:repeat(auto-fill,minmax(520px,1fr));gap:14px}
+figure{margin:0;padding:14px 16px 10px}
+figcaption{color:var(--muted);font-size:12.5px;margin-top:4px}
+.legend{display:flex;gap:14px;font-size:12.5px;margin:2px 0 6px;flex-wrap:wrap}
+.legend i{display:inline-block;width:10px;height:10px;border-radius:2px;margin-right:5px}
+svg.chart{display:block;max-width:100%;height:auto}
+svg .grid{stroke:var(--line);stroke-width:1}
+svg .tick{fill:var(--muted);font-size:11px}
+svg .axis-title{fill:var(--muted);font-size:11.5px}
+.s0{fill:var(--s0);background:var(--s0)}.s1{fill:var(--s1);background:var(--s1)}
+.s2{fill:var(--s2);background:var(--s2)}.s3{fill:var(--s3);background:var(--s3)}
+details summary{cursor:pointer;padding:10px 16px;font-weight:600}
+pre{margin:0;padding:12px 16px;background:var(--code);overflow:auto;border-top:1px solid var(--line)}
+.two{display:grid;grid-template-columns:1fr 1fr;gap:14px}
+@media (max-width:800px){.two{grid-template-columns:1fr}.plots{grid-template-columns:1fr}}
+footer{margin-top:40px;color:var(--muted);font-size:12px}
+"""
+
+
+def render_html(report: Report) -> str:
+    """The report as one self-contained HTML document (no script, no external resource).
+
+    The gates table has id `gates` with one row per gate, classed `status-pass`,
+    `status-warn` or `status-fail`; the charts are inline `<svg>` under id `plots`.
+    """
+    sections = [
+        _header(report),
+        _tiles(report),
+        _gates(report),
+        _steps(report),
+        _removals(report),
+        _plots(report),
+        _recipe(report),
+        "<footer>Generated by synthc from the lock and the store; "
+        "rebuild it with <code>synthc report</code>.</footer>",
+    ]
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{escape(report.recipe_name)} · synthc report</title>"
+        f"<style>{CSS}</style></head><body><main>" + "\n".join(sections) + "</main></body></html>\n"
+    )
+
+
+def _header(report: Report) -> str:
+    run = report.last_run
+    lines = [f"<div>{escape(report.recipe_path)}</div>"]
+    lines.append(
+        f"<div>built {escape(report.built_at)}</div>"
+        if report.built_at
+        else "<div>not built yet: run <code>synthc build</code></div>"
+    )
+    if run.get("status"):
+        lines.append(f"<div>last build: {escape(str(run['status']))}</div>")
+    return (
+        '<header><div><div class="brand">synthc report</div>'
+        f"<h1>{escape(report.recipe_name)}</h1></div>"
+        f'<div class="meta">{"".join(lines)}</div></header>'
+    )
+
+
+def _tile(label: str, value: str, sub: str = "", tone: str = "") -> str:
+    sub_html = f'<div class="sub">{sub}</div>' if sub else ""
+    return (
+        f'<div class="tile {tone}"><div class="label">{escape(label)}</div>'
+        f'<div class="value">{escape(value)}</div>{sub_html}</div>'
+    )
+
+
+def _verdict(counts: dict[str, int]) -> tuple[str, str]:
+    """The gates tile's headline and tone: the worst status wins."""
+    if counts["fail"]:
+        return f"{counts['fail']} failing", "tone-fail"
+    if counts["warn"]:
+        return f"{counts['warn']} warning", "tone-warn"
+    if counts["pass"]:
+        return "all pass", "tone-pass"
+    return "none", ""
+
+
+def _tiles(report: Report) -> str:
+    finals = [s for s in report.steps if s.rows is not None and s.name in _final_names(report)]
+    rows = sum(s.rows or 0 for s in finals)
+    removed = sum(s.removed or 0 for s in report.steps if s.removed and s.removed > 0)
+    counts = report.gate_counts()
+    gates = (
+        f'<span class="badge pass">{counts["pass"]} pass</span> '
+        f'<span class="badge warn">{counts["warn"]} warn</span> '
+        f'<span class="badge fail">{counts["fail"]} fail</span>'
+    )
+    rate = "–" if report.hit_rate is None else f"{report.hit_rate:.0%}"
+    return (
+        '<section class="tiles">'
+        + "".join(
+            [
+                _tile("final rows", f"{rows:,}", escape(", ".join(s.name for s in finals))),
+                _tile("steps", str(len(report.steps)), escape(_status_line(report))),
+                _tile("rows removed", f"{removed:,}", "by filters, dedup and rejections"),
+                _tile("cost", f"${report.cost_usd:,.4f}", f"{report.tokens:,} tokens"),
+                _tile("cache hit rate", rate, f"{report.cache_hits:,} of {report.calls:,} calls"),
+                _tile("gates", *_gate_tile(counts, gates)),
+            ]
+        )
+        + "</section>"
+    )
+
+
+def _gate_tile(counts: dict[str, int], badges: str) -> tuple[str, str, str]:
+    verdict, tone = _verdict(counts)
+    return verdict, badges, tone
+
+
+def _final_names(report: Report) -> set[str]:
+    read = {source for step in report.steps for source in step.inputs}
+    return {s.name for s in report.steps if s.name not in read}
+
+
+def _status_line(report: Report) -> str:
+    counts: dict[str, int] = {}
+    for step in report.steps:
+        counts[step.status] = counts.get(step.status, 0) + 1
+    return " · ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+
+
+def _gates(report: Report) -> str:
+    head = (
+        "<tr><th>step</th><th>check</th><th>column</th><th class=num>figure</th>"
+        "<th>threshold</th><th>severity</th><th>status</th><th>detail</th></tr>"
+    )
+    if not report.gates:
+        body = (
+            '<tr><td colspan="8" class="empty">No gates yet. Add <code>checks:</code> to a '
+            "step (rows, distinct_n, near_duplicates, fidelity, leakage, …) to have the "
+            "build verify its data.</td></tr>"
+        )
+    else:
+        body = "".join(_gate_row(gate) for gate in report.gates)
+    return (
+        '<h2>Quality gates</h2><div class="card">'
+        f'<table id="gates"><thead>{head}</thead><tbody>{body}</tbody></table></div>'
+    )
+
+
+def _gate_row(gate: GateResult) -> str:
+    figure = "" if gate.figure is None else f"{gate.figure:.4g}"
+    examples = "".join(f'<span class="detail">{escape(e)}</span>' for e in gate.examples)
+    detail = escape(gate.message) + (
+        f'<ul class="examples"><li>{examples}</li></ul>' if examples else ""
+    )
+    return (
+        f'<tr class="gate status-{escape(gate.status)}"><td>{escape(gate.step)}</td>'
+        f"<td><code>{escape(gate.kind)}</code></td><td>{escape(gate.column or '')}</td>"
+        f'<td class="num">{figure}</td><td>{escape(gate.threshold)}</td>'
+        f'<td class="muted">{escape(gate.severity)}</td>'
+        f'<td><span class="badge">{STATUS_LABEL.get(gate.status, escape(gate.status))}</span></td>'
+        f"<td>{detail}</td></tr>"
+    )
+
+
+def _steps(report: Report) -> str:
+    head = (
+        "<tr><th>step</th><th>kind</th><th>from</th><th class=num>rows</th>"
+        "<th class=num>removed</th><th class=num>calls</th><th class=num>cache hit</th>"
+        "<th class=num>tokens</th><th class=num>cost</th><th class=num>time</th>"
+        "<th>status</th></tr>"
+    )
+    body = "".join(_step_row(step) for step in report.steps)
+    return (
+        '<h2>Steps</h2><div class="card"><table id="steps">'
+        f"<thead>{head}</thead><tbody>{body}</tbody></table></div>"
+    )
+
+
+def _step_row(step: StepReport) -> str:
+    def num(value: int | None, show: bool = True) -> str:
+        return f"{value:,}" if value is not None and show else '<span class="muted">–</span>'
+
+    desc = f'<div class="desc">{escape(step.description)}</div>' if step.description else ""
+    rate = f"{step.hit_rate:.0%}" if step.hit_rate is not None else '<span class="muted">–</span>'
+    cost = f"${step.cost_usd:.4f}" if step.calls else '<span class="muted">–</span>'
+    reason = f' title="{escape(step.stale_reason)}"' if step.stale_reason else ""
+    return (
+        f"<tr><td><strong>{escape(step.name)}</strong>{desc}</td><td><code>{escape(step.kind)}</code></td>"
+        f'<td class="muted">{escape(", ".join(step.inputs)) or "–"}</td>'
+        f'<td class="num">{num(step.rows)}</td>'
+        f'<td class="num">{num(step.removed, bool(step.removed and step.removed > 0))}</td>'
+        f'<td class="num">{num(step.calls, bool(step.calls))}</td><td class="num">{rate}</td>'
+        f'<td class="num">{num(step.tokens, bool(step.tokens))}</td><td class="num">{cost}</td>'
+        f'<td class="num">{step.seconds:.2f}s</td>'
+        f'<td><span class="pill {escape(step.status)}"{reason}>{escape(step.status)}</span></td></tr>'
+    )
+
+
+def _removals(report: Report) -> str:
+    cards = [_removal_card(step) for step in report.steps if step.removals]
+    if not cards:
+        return (
+            '<h2>What was removed, and why</h2><div class="card empty">Nothing was removed.</div>'
+        )
+    return f'<h2>What was removed, and why</h2><div class="removals">{"".join(cards)}</div>'
+
+
+def _removal_card(step: StepReport) -> str:
+    summary = f"{step.kind} · {sum(g.count for g in step.removals):,} rows"
+    if step.rows_in:
+        share = (step.removed or 0) / step.rows_in
+        summary = (
+            f"{step.kind} · removed {step.removed or 0:,} of {step.rows_in:,} rows ({share:.0%})"
+            f'<div class="bar"><span style="width:{min(share, 1):.1%}"></span></div>'
+        )
+    groups = "".join(_reason(group.reason, group.count, group.examples) for group in step.removals)
+    return (
+        f'<div class="card removal"><h3>{escape(step.name)}</h3>'
+        f'<div class="muted">{summary}</div>{groups}</div>'
+    )
+
+
+def _reason(reason: str, count: int, examples: tuple[Removal, ...]) -> str:
+    items = "".join(
+        f'<li><span class="rid">{escape(e.row_id[:12])}</span>{escape(e.text)}'
+        + (f'<span class="detail">{escape(e.detail)}</span>' if e.detail else "")
+        + "</li>"
+        for e in examples
+    )
+    return (
+        f'<div class="reason"><div class="reason-head"><span>{escape(reason)}</span>'
+        f'<span class="muted">{_rows(count)}</span></div><ul class="examples">{items}</ul></div>'
+    )
+
+
+def _rows(count: int) -> str:
+    return f"{count:,} row" if count == 1 else f"{count:,} rows"
+
+
+def _plots(report: Report) -> str:
+    figures = "".join(_figure(plot) for plot in report.plots)
+    body = (
+        f'<div class="plots">{figures}</div>'
+        if figures
+        else '<div class="card empty">No text columns to plot yet.</div>'
+    )
+    return f'<section id="plots"><h2>Metrics</h2>{body}</section>'
+
+
+def _figure(plot: Plot) -> str:
+    legend = "".join(
+        f'<span><i class="s{n}"></i>{escape(s.label)} <span class="muted">({s.total:,})</span></span>'
+        for n, s in enumerate(plot.series)
+    )
+    return (
+        f'<figure class="card plot" id="plot-{escape(plot.key)}"><h3>{escape(plot.title)}</h3>'
+        f'<div class="legend">{legend}</div>{chart(plot)}'
+        f"<figcaption>{escape(plot.caption)}</figcaption></figure>"
+    )
+
+
+def _recipe(report: Report) -> str:
+    exports = "".join(
+        f"<li><code>{escape(path)}</code> <span class='muted'>from {escape(step)}</span></li>"
+        for step, path in report.exports
+    )
+    models = "".join(f"<li><code>{escape(model)}</code></li>" for model in report.models)
+    return (
+        '<h2>Recipe</h2><div class="two">'
+        f'<div class="card removal"><h3>Exports</h3><ul>{exports or "<li class=muted>none</li>"}</ul></div>'
+        f'<div class="card removal"><h3>Models</h3><ul>{models or "<li class=muted>no model calls</li>"}</ul></div>'
+        '</div><div class="card" style="margin-top:14px"><details>'
+        f"<summary>{escape(report.recipe_path.rsplit('/', 1)[-1])}</summary>"
+        f"<pre>{escape(report.recipe_text)}</pre></details></div>"
+    )

@@ -1,0 +1,109 @@
+"""render_html, render_summary and write_report: what a user sees in the page and the terminal."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+from htmlkit import external_references, gate_rows, parse, svgs_in_plots
+from reportkit import GATES
+
+from synthc.report import (
+    GateResult,
+    Report,
+    StepReport,
+    build_report,
+    render_html,
+    render_summary,
+    write_report,
+)
+
+
+def test_the_gates_table_has_one_row_per_gate_with_its_status(built):
+    html = render_html(build_report(*built))
+    rows = gate_rows(html)
+    assert len(rows) == len(GATES)
+    assert [r.classes & {"status-pass", "status-warn", "status-fail"} for r in rows] == [
+        {"status-pass"},
+        {"status-pass"},
+        {"status-fail"},
+        {"status-warn"},
+    ]
+    assert "leakage" in rows[2].text and "FAIL" in rows[2].text and "0.03" in rows[2].text
+    assert "max_jsd 0.3" in rows[3].text and "WARN" in rows[3].text
+
+
+def test_the_plots_section_draws_svg_charts(built):
+    html = render_html(build_report(*built))
+    svgs = svgs_in_plots(html)
+    assert len(svgs) >= 3
+    bars = [e for e in parse(html) if e.tag == "rect" and e.inside("section#plots")]
+    assert bars and all(e.classes & {"s0", "s1", "s2", "s3"} for e in bars)
+
+
+def test_the_page_needs_no_network(built):
+    html = render_html(build_report(*built))
+    assert external_references(html) == []
+    assert "<script" not in html
+    assert "http://" not in html and "https://" not in html
+
+
+def test_the_page_shows_steps_removals_and_cost(built):
+    html = render_html(build_report(*built))
+    text = " ".join(e.text for e in parse(html) if e.tag == "main")
+    for expected in ("seeds", "good", "deduped", "final", "removed 18 of 61 rows", "$0.0312"):
+        assert expected in text
+    assert "near-copy of a reference" in text
+    assert "75%" in text  # cache hit rate
+
+
+def test_values_from_the_recipe_are_escaped(built):
+    recipe, store = built
+    report = build_report(recipe, store)
+    hostile = replace(report.steps[0], description='<script>alert("x")</script>')
+    html = render_html(replace(report, steps=(hostile, *report.steps[1:])))
+    assert "<script>" not in html
+    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in html
+
+
+def test_a_report_without_gates_says_how_to_add_them():
+    report = Report("empty", "/r/recipe.yaml", "synthc: 1\n", steps=(StepReport("s", "seed", ()),))
+    html = render_html(report)
+    assert gate_rows(html) == []
+    assert "Add <code>checks:</code>" in html
+    assert external_references(html) == []
+
+
+def test_the_summary_lists_every_step_removals_cost_and_gates(built):
+    summary = render_summary(build_report(*built))
+    lines = summary.splitlines()
+    for step in ("seeds", "good", "deduped", "final"):
+        assert any(line.startswith(step + " ") for line in lines)
+    good = next(line for line in lines if line.startswith("good "))
+    assert "18" in good and "75%" in good and "$0.0312" in good
+    assert "gates: 2 pass · 1 warn · 1 fail" in summary
+    assert "FAIL final leakage 0.03 (max_rate 0)" in summary
+    assert "cache hit rate 75%" in summary
+
+
+def test_the_summary_of_an_unbuilt_recipe_says_to_build():
+    report = Report("r", "/r/recipe.yaml", "", steps=(StepReport("s", "seed", ()),))
+    assert "run `synthc build`" in render_summary(report)
+
+
+def test_a_gate_result_without_status_is_judged_by_passed_and_severity():
+    from synthc.report import _gate
+
+    assert _gate("s", {"kind": "rows", "passed": False, "severity": "warn"}).status == "warn"
+    assert _gate("s", {"kind": "rows", "passed": False}).status == "fail"
+    assert _gate("s", {"kind": "rows", "passed": True}) == GateResult("s", "rows", "error", "pass")
+
+
+def test_write_report_writes_the_page_under_synthc_by_default(built, tmp_path: Path):
+    recipe, store = built
+    path = write_report(recipe, store)
+    assert path == recipe.root / ".synthc" / "report.html"
+    assert len(gate_rows(path.read_text(encoding="utf-8"))) == len(GATES)
+    elsewhere = write_report(recipe, store, tmp_path / "pages" / "quality.html")
+    assert elsewhere.read_text(encoding="utf-8") == path.read_text(encoding="utf-8")
+    assert not list(elsewhere.parent.glob(".*.tmp"))
