@@ -148,6 +148,9 @@ class CallCache:
         """Store one success at once, so a crash loses nothing already paid for."""
         self._open().set(key, response.as_dict())
 
+    def delete(self, key: str) -> None:
+        self._open().delete(key)
+
     def keys(self) -> list[str]:
         return [str(k) for k in self._open().iterkeys()]
 

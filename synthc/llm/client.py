@@ -113,6 +113,12 @@ class LLMClient:
         """For each request, whether its answer is already cached. Never calls a model."""
         return [self.key(request) in self.cache for request in requests]
 
+    def forget(self, keys: Sequence[str]) -> None:
+        """Drop cached answers a step found unusable (e.g. JSON that never parsed), so
+        the next build asks again instead of replaying the same bad answer."""
+        for key in keys:
+            self.cache.delete(key)
+
     # --- making calls ----------------------------------------------------------------
 
     def complete(
