@@ -105,7 +105,8 @@ class GateResult:
     threshold: str = ""
     message: str = ""
     column: str | None = None
-    examples: tuple[str, ...] = ()
+    examples: tuple[str, ...] = ()  # previews of failing rows
+    details: tuple[tuple[str, float], ...] = ()  # secondary figures (e.g. length_jsd)
 
 
 @dataclass(frozen=True)
@@ -189,6 +190,7 @@ def build_report(recipe: Recipe, store: Store) -> Report:
         report = build_report(recipe, Store.for_recipe(recipe))
         print(report.gate_counts())
     """
+    from synthc.report_gates import gate_results
     from synthc.report_plots import build_plots
 
     lock = store.read_lock()
@@ -196,7 +198,11 @@ def build_report(recipe: Recipe, store: Store) -> Report:
     tables = _catalog_tables(store) if lock.steps else set()
     reader = _Reader(recipe, store, lock, tables)
     steps = tuple(reader.step(name, *status.get(name, ("missing", None))) for name in order)
-    gates = tuple(g for name in order for g in gate_results(name, lock.steps.get(name)))
+    gates = tuple(
+        gate
+        for name in order
+        for gate in gate_results(name, lock.steps.get(name), recipe.steps[name].checks)
+    )
     built = [e.built_at for e in lock.steps.values() if e.built_at]
     return Report(
         recipe_name=recipe.name,
@@ -242,49 +248,6 @@ def _last_run(store: Store, tables: set[str]) -> dict[str, Any]:
     row = frame.row(0, named=True)
     keep = ("started_at", "finished_at", "status", "exit_code", "seconds")
     return {key: row[key] for key in keep if key in row and row[key] is not None}
-
-
-def gate_results(step: str, entry: LockEntry | None) -> list[GateResult]:
-    """A step's gate results from its lock entry, read tolerantly (missing keys are blank)."""
-    if entry is None:
-        return []
-    return [_gate(step, dict(raw)) for raw in entry.checks]
-
-
-def _gate(step: str, raw: dict[str, Any]) -> GateResult:
-    severity = str(raw.get("severity") or "error")
-    status = str(raw.get("status") or "").lower()
-    if status not in (PASS, WARN, FAIL):
-        passed = raw.get("passed", raw.get("ok"))
-        status = PASS if passed else (WARN if severity == "warn" else FAIL)
-    figure = raw.get("figure", raw.get("value"))
-    examples = raw.get("examples") or raw.get("failing") or ()
-    return GateResult(
-        step=step,
-        kind=str(raw.get("kind") or raw.get("check") or "?"),
-        severity=severity,
-        status=status,
-        figure=float(figure) if isinstance(figure, int | float) else None,
-        threshold=describe_threshold(raw.get("threshold")),
-        message=str(raw.get("message") or ""),
-        column=raw.get("column"),
-        examples=tuple(str(e) for e in list(examples)[:EXAMPLES_PER_REASON]),
-    )
-
-
-def describe_threshold(threshold: Any) -> str:
-    """`{"min": 100}` -> "min 100"; a number or text as written; None -> ""."""
-    if threshold is None:
-        return ""
-    if isinstance(threshold, Mapping):
-        return ", ".join(f"{k} {_number(v)}" for k, v in threshold.items())
-    return _number(threshold)
-
-
-def _number(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return str(value)
 
 
 def preview(row: Mapping[str, Any], columns: Sequence[str] | None = None) -> str:
@@ -410,11 +373,18 @@ def _footer(report: Report) -> list[str]:
     ]
     for gate in report.gates:
         if gate.status != PASS:
-            figure = "" if gate.figure is None else f" {_number(gate.figure)}"
+            figure = "" if gate.figure is None else f" {number(gate.figure)}"
             limit = f" ({gate.threshold})" if gate.threshold else ""
             message = f": {gate.message}" if gate.message else ""
             lines.append(f"  {gate.status.upper()} {gate.step} {gate.kind}{figure}{limit}{message}")
     return lines
+
+
+def number(value: Any) -> str:
+    """A figure as the report prints it: floats to 4 significant digits."""
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
 
 
 def _built(report: Report) -> str:

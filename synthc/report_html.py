@@ -72,6 +72,9 @@ tr.status-pass td:first-child{box-shadow:inset 3px 0 var(--pass)}
 .reason-head{display:flex;justify-content:space-between;gap:12px;font-weight:600}
 .examples{margin:6px 0 0;padding:0;list-style:none}
 .examples li{border-left:2px solid var(--line);padding:3px 0 3px 10px;margin:4px 0;font-size:13px}
+.gate-detail .detail{display:block;color:var(--muted);font-size:12px;margin-top:2px}
+.gate-detail .row{border-left:2px solid var(--fail);padding-left:8px;margin-top:4px}
+.nowrap{white-space:nowrap}
 .examples .detail{display:block;color:var(--muted);font-size:12px}
 .examples .rid{color:var(--muted);font-size:11.5px;margin-right:6px}
 .bar{height:6px;border-radius:3px;background:var(--line);margin-top:6px;overflow:hidden}
@@ -221,17 +224,16 @@ def _gates(report: Report) -> str:
 
 def _gate_row(gate: GateResult) -> str:
     figure = "" if gate.figure is None else f"{gate.figure:.4g}"
-    examples = "".join(f'<span class="detail">{escape(e)}</span>' for e in gate.examples)
-    detail = escape(gate.message) + (
-        f'<ul class="examples"><li>{examples}</li></ul>' if examples else ""
-    )
+    details = " · ".join(f"{name} {value:.4g}" for name, value in gate.details)
+    extra = f'<span class="detail">{escape(details)}</span>' if details else ""
+    extra += "".join(f'<span class="detail row">{escape(e)}</span>' for e in gate.examples)
     return (
         f'<tr class="gate status-{escape(gate.status)}"><td>{escape(gate.step)}</td>'
         f"<td><code>{escape(gate.kind)}</code></td><td>{escape(gate.column or '')}</td>"
-        f'<td class="num">{figure}</td><td>{escape(gate.threshold)}</td>'
+        f'<td class="num">{figure}</td><td class="nowrap">{escape(gate.threshold)}</td>'
         f'<td class="muted">{escape(gate.severity)}</td>'
         f'<td><span class="badge">{STATUS_LABEL.get(gate.status, escape(gate.status))}</span></td>'
-        f"<td>{detail}</td></tr>"
+        f'<td class="gate-detail">{escape(gate.message)}{extra}</td></tr>'
     )
 
 

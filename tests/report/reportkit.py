@@ -9,6 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import polars as pl
 import yaml
 
 from synthc.execute import BuildContext, BuildResult, build
@@ -41,8 +42,17 @@ def seed_rows(count: int = 60) -> list[dict[str, Any]]:
     return rows
 
 
+# Row 3 of the seeds survives the filter and dedup; this eval row quotes it inside a longer
+# text: too different for dedup's Jaccard threshold, yet it shares 13-grams (a leak).
+LEAKED = TEMPLATES[3].format(verb=VERBS[3], topic=TOPICS[1])
 EVAL_ROWS = [
     {"instruction": "how do i change my password settings when the page keeps showing an error"},
+    {
+        "instruction": "a customer wrote: "
+        + LEAKED
+        + " and then asked whether the billing team could look at the failed payment, the "
+        "duplicate receipt, the missing tax number and the wrong company address on it"
+    },
     {"instruction": "where can i download last year's invoices as a single pdf"},
     *(
         {"instruction": f"what does the {t} page show after i {v} it"}
@@ -72,7 +82,7 @@ STEPS: dict[str, dict[str, Any]] = {
         "query": "select _id, instruction, product from deduped order by _id",
         "checks": [
             {"rows": {"min": 10}},
-            {"distinct_n": {"column": "instruction", "n": 2, "min": 0.4}},
+            {"distinct_n": {"column": "instruction", "n": 2, "min": 0.3}},
             {
                 "leakage": {
                     "column": "instruction",
@@ -92,46 +102,6 @@ STEPS: dict[str, dict[str, Any]] = {
         ],
     },
 }
-
-# Gate results as the build records them in the lock (LockEntry.checks).
-GATES: tuple[dict[str, Any], ...] = (
-    {
-        "kind": "rows",
-        "severity": "error",
-        "status": "pass",
-        "figure": 32,
-        "threshold": {"min": 10},
-        "message": "32 rows",
-    },
-    {
-        "kind": "distinct_n",
-        "severity": "error",
-        "status": "pass",
-        "figure": 0.61,
-        "threshold": {"min": 0.4},
-        "column": "instruction",
-        "message": "distinct-2 0.61",
-    },
-    {
-        "kind": "leakage",
-        "severity": "error",
-        "status": "fail",
-        "figure": 0.03,
-        "threshold": {"max_rate": 0},
-        "column": "instruction",
-        "message": "1 row shares a 13-gram with data/eval.jsonl",
-        "examples": ["how do i change my password settings when the page keeps showing an error"],
-    },
-    {
-        "kind": "fidelity",
-        "severity": "warn",
-        "status": "warn",
-        "figure": 0.42,
-        "threshold": {"max_jsd": 0.3},
-        "column": "instruction",
-        "message": "length JSD 0.42 against data/eval.jsonl",
-    },
-)
 
 
 def write_jsonl(path: Path, rows: Iterable[Mapping[str, Any]]) -> Path:
@@ -165,8 +135,47 @@ def build_project(path: Path) -> tuple[Recipe, Store, BuildResult]:
     return recipe, store, result
 
 
-def record_gates(store: Store, step: str, gates: Sequence[Mapping[str, Any]] = GATES) -> None:
-    """Write gate results into a step's lock entry, as a build with gates wired would."""
+def evaluate_gates(recipe: Recipe, store: Store, step: str) -> list[dict[str, Any]]:
+    """The step's `checks:` evaluated by synthc's gates on its built rows, as lock records."""
+    from synthc.quality.gates import evaluate_check
+    from synthc.steps.seed import _read_file
+
+    frame = store.read_step(step)
+    records = []
+    for check in recipe.steps[step].checks:
+        reference = check.config.get("reference")
+        references = {reference: _read_file(recipe.root / reference)} if reference else {}
+        result = evaluate_check(check, frame, references, _sql, step)
+        failing = result.failing_rows
+        records.append(
+            {
+                "kind": result.kind,
+                "severity": result.severity,
+                "status": result.status,
+                "figure": result.figure,
+                "threshold": result.threshold,
+                "message": result.message,
+                "details": dict(result.details),
+                "failing_rows": failing.head(20).to_dicts() if failing is not None else [],
+            }
+        )
+    return records
+
+
+def _sql(query: str, tables: Mapping[str, pl.DataFrame]) -> pl.DataFrame:
+    import duckdb
+
+    con = duckdb.connect()
+    try:
+        for name, frame in tables.items():
+            con.register(name, frame)
+        return con.sql(query).pl()
+    finally:
+        con.close()
+
+
+def record_gates(store: Store, step: str, gates: Sequence[Mapping[str, Any]]) -> None:
+    """Write gate results into a step's lock entry, as a build with gates wired does."""
     state = store.read_lock()
     entry = replace(state.steps[step], checks=tuple(dict(g) for g in gates))
     store.write_lock(LockState(steps={**state.steps, step: entry}, file_hints=state.file_hints))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import yaml
-from reportkit import STEPS, build_project, write_project
+from reportkit import EVAL_ROWS, STEPS, build_project, write_project
 
 from synthc.recipe import load_recipe
 from synthc.report import build_report
@@ -61,9 +61,23 @@ def test_gate_results_come_from_the_lock(built):
         ("final", "leakage", "fail"),
         ("final", "fidelity", "warn"),
     ]
-    leakage = gates[2]
-    assert leakage.figure == 0.03 and leakage.threshold == "max_rate 0"
-    assert leakage.examples and "password" in leakage.examples[0]
+    rows, distinct, leakage, fidelity = gates
+    assert (rows.figure, rows.threshold) == (store.read_step("final").height, "≥ 10")
+    assert distinct.threshold == "≥ 0.3" and distinct.column == "instruction"
+    assert leakage.threshold == "≤ 0" and leakage.figure is not None and leakage.figure > 0
+    assert leakage.examples and all("mobile app" in e for e in leakage.examples)
+    assert {name for name, _ in fidelity.details} == {"length_jsd", "unigram_jsd", "topic_jsd"}
+
+
+def test_a_threshold_reads_as_the_condition_that_passes():
+    from synthc.report_gates import describe_threshold
+
+    assert describe_threshold("rows", 10, {"min": 10}) == "≥ 10"
+    assert describe_threshold("rows", 500, {"max": 500}) == "≤ 500"
+    assert describe_threshold("tail_coverage", 0.8) == "≥ 0.8"
+    assert describe_threshold("leakage", 0.0) == "≤ 0"
+    assert describe_threshold("rows", {"min": 100}) == "min 100"
+    assert describe_threshold("sql", None) == ""
 
 
 def test_cost_and_cache_hits_add_up_over_steps(built):
@@ -80,7 +94,7 @@ def test_plots_compare_lengths_with_the_checks_reference(built):
     plots = {p.key: p for p in build_report(recipe, store).plots}
     length = plots["length-final-instruction"]
     assert [s.label for s in length.series] == ["final", "data/eval.jsonl"]
-    assert [s.total for s in length.series] == [store.read_step("final").height, 18]
+    assert [s.total for s in length.series] == [store.read_step("final").height, len(EVAL_ROWS)]
     for series in length.series:
         assert abs(sum(series.values) - 1.0) < 1e-9
     assert "clusters-final-instruction" in plots

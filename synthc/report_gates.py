@@ -1,0 +1,89 @@
+"""Gate results for the report, read from a step's lock entry (`LockEntry.checks`).
+
+The build records each `CheckResult` (synthc.quality.gates) as a mapping: kind,
+severity, status (pass | warn | fail), figure, threshold, message, details (secondary
+figures) and failing_rows (rows as mappings, or their ids). Results are paired with the
+recipe's `checks:` by position, which supplies the column and which side of the
+threshold passes; missing keys read as blank rather than failing the report.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from synthc.report import EXAMPLES_PER_REASON, FAIL, PASS, WARN, GateResult, number, preview
+
+if TYPE_CHECKING:
+    from synthc.lock import LockEntry
+    from synthc.recipe import Check
+
+# Checks whose figure must reach the threshold; every other kind must stay at or below it.
+AT_LEAST = frozenset({"distinct_n", "diversity", "tail_coverage"})
+
+
+def gate_results(
+    step: str, entry: LockEntry | None, declared: Sequence[Check] = ()
+) -> list[GateResult]:
+    """A step's gate results from its lock entry, with the declared checks' columns."""
+    if entry is None:
+        return []
+    results = []
+    for index, raw in enumerate(entry.checks):
+        check = declared[index] if index < len(declared) else None
+        if check is not None and check.kind != raw.get("kind", check.kind):
+            check = None  # the recipe changed since the build: do not guess
+        results.append(gate_result(step, dict(raw), check))
+    return results
+
+
+def gate_result(step: str, raw: Mapping[str, Any], check: Check | None = None) -> GateResult:
+    """One recorded result as a `GateResult`; `check` is its declaration, when known."""
+    kind = str(raw.get("kind") or (check.kind if check else "?"))
+    severity = str(raw.get("severity") or (check.severity if check else "error"))
+    status = str(raw.get("status") or "").lower()
+    if status not in (PASS, WARN, FAIL):
+        passed = raw.get("passed", raw.get("ok"))
+        status = PASS if passed else (WARN if severity == "warn" else FAIL)
+    figure = raw.get("figure", raw.get("value"))
+    config = check.config if check else {}
+    details = raw.get("details") or {}
+    column = raw.get("column") or config.get("column") or config.get("text")
+    return GateResult(
+        step=step,
+        kind=kind,
+        severity=severity,
+        status=status,
+        figure=float(figure) if isinstance(figure, int | float) else None,
+        threshold=describe_threshold(kind, raw.get("threshold"), config),
+        message=str(raw.get("message") or ""),
+        column=column,
+        examples=_examples(raw.get("failing_rows") or raw.get("examples") or (), column),
+        details=tuple((str(k), float(v)) for k, v in details.items() if isinstance(v, int | float)),
+    )
+
+
+def describe_threshold(kind: str, threshold: Any, config: Mapping[str, Any] | None = None) -> str:
+    """A threshold as a condition: `{"min": 100}` -> "min 100"; 0.3 for fidelity -> "≤ 0.3"."""
+    if threshold is None or threshold == "":
+        return ""
+    if isinstance(threshold, Mapping):
+        return ", ".join(f"{k} {number(v)}" for k, v in threshold.items())
+    if not isinstance(threshold, int | float):
+        return str(threshold)
+    at_least = kind in AT_LEAST
+    if kind == "rows":
+        at_least = (config or {}).get("max") != threshold
+    return f"{'≥' if at_least else '≤'} {number(threshold)}"
+
+
+def _examples(rows: Any, column: str | None) -> tuple[str, ...]:
+    """Previews of the first failing rows, showing the checked column when they have it."""
+    if not isinstance(rows, list | tuple):
+        return ()
+    return tuple(
+        preview(row, [column] if column and column in row else None)
+        if isinstance(row, Mapping)
+        else str(row)
+        for row in list(rows)[:EXAMPLES_PER_REASON]
+    )
