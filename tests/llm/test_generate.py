@@ -66,7 +66,7 @@ def test_generate_writes_answers_with_lineage_and_accounting(
     frame = store.read_step("answers")
     assert frame.columns == ["_id", "topic", "text", "_parent_id", "_step", "_model", "_call_key"]
     assert frame.height == 12 and frame["_id"].n_unique() == 12
-    assert frame["text"].str.ends_with(frame["topic"]).all()
+    assert all(t.endswith(p) for t, p in zip(frame["text"], frame["topic"], strict=True))
     assert set(frame["_step"]) == {"answers"} and set(frame["_model"]) == {"openai/echo"}
     seeds = store.read_step("seeds")
     assert set(frame["_parent_id"]) == set(seeds["_id"])
@@ -177,6 +177,36 @@ def test_the_key_is_nowhere_in_the_workdir_or_lock(
     for file in [*tmp_path.rglob("*")]:
         if file.is_file():
             assert SECRET.encode() not in file.read_bytes(), file
+
+
+def test_budget_stops_the_build_cleanly_keeping_what_was_done(
+    tmp_path: Path, server: LLMTestServer, cache_dir: Path
+) -> None:
+    path = write(tmp_path, server, {"answers": ANSWERS}, budget={"max_calls": 5})
+    result, store = run(path)
+    assert result.exit_code == 1 and server.stats.total == 5
+    assert store.read_step("answers").height == 5
+    failures = store.read_step("answers")  # the step's rows are kept; the rest are listed
+    assert failures.height == 5
+    server.reset()
+    path = write(tmp_path, server, {"answers": ANSWERS}, budget={"max_calls": 100})
+    assert run(path)[0].exit_code == 0 and server.stats.total == 7
+
+
+@pytest.mark.parametrize(
+    "escape",
+    ["{{ ''.__class__.__mro__[1].__subclasses__() }}", "{{ cycler.__init__.__globals__.os }}",
+     "{{ topic.__class__.__base__ }}"],
+)  # fmt: skip
+def test_templates_cannot_reach_python_internals(
+    tmp_path: Path, server: LLMTestServer, cache_dir: Path, escape: str
+) -> None:
+    from synthc.errors import StepFailed
+
+    path = write(tmp_path, server, {"answers": {**ANSWERS, "prompt": escape}})
+    with pytest.raises(StepFailed, match="unsafe|undefined"):
+        run(path)
+    assert server.stats.total == 0
 
 
 @pytest.mark.parametrize(
