@@ -112,6 +112,8 @@ def test_a_failing_row_fails_the_build_and_is_retried_alone(
     result, store = run(path)
     assert result.exit_code == 1 and result.failures == 2
     assert store.read_step("answers").height == 10
+    failed = store.query_frame("select error_class, attempts from _failures")
+    assert failed.to_dicts() == [{"error_class": "InternalServerError", "attempts": 3}] * 2
     server.reset()
     result, _ = run(path)
     assert set(server.stats.per_prompt) == {"topic 3 [[status=500]]"}
@@ -186,8 +188,10 @@ def test_budget_stops_the_build_cleanly_keeping_what_was_done(
     result, store = run(path)
     assert result.exit_code == 1 and server.stats.total == 5
     assert store.read_step("answers").height == 5
-    failures = store.read_step("answers")  # the step's rows are kept; the rest are listed
-    assert failures.height == 5
+    failures = store.query_frame("select error_class, count(*) as rows from _failures group by 1")
+    assert failures.to_dicts() == [{"error_class": "BudgetExceeded", "rows": 7}]
+    calls = store.query_frame("select count(*) as sent from _calls where not cached and attempts > 0")
+    assert calls["sent"][0] == 5
     server.reset()
     path = write(tmp_path, server, {"answers": ANSWERS}, budget={"max_calls": 100})
     assert run(path)[0].exit_code == 0 and server.stats.total == 7
