@@ -89,6 +89,8 @@ def build(plan: Plan, ctx: BuildContext) -> BuildResult:
             _run_steps(plan, ctx, selected, result)
             status = "ok"
         except BaseException as exc:
+            if isinstance(exc, KeyboardInterrupt):
+                status = "interrupted"
             error = str(exc) if isinstance(exc, SynthcError) else f"{type(exc).__name__}: {exc}"
             raise
         finally:

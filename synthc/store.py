@@ -300,25 +300,19 @@ class Store:
             )
         return f"create or replace view _runs as {source}"
 
-    def _ensure_catalog(self) -> None:
-        """Rebuild the catalog if it is missing or cannot be opened: it is derived data."""
+    # -- query ----------------------------------------------------------------------
+
+    def connect(self) -> duckdb.DuckDBPyConnection:
+        """A read-only connection to the catalog, rebuilt first if missing or unreadable
+        (it is derived data)."""
         import duckdb
 
         if self.catalog_path.exists():
             try:
-                duckdb.connect(str(self.catalog_path), read_only=True).close()
-                return
+                return duckdb.connect(str(self.catalog_path), read_only=True)
             except duckdb.Error:
                 self.catalog_path.unlink(missing_ok=True)
         self.refresh_catalog()
-
-    # -- query ----------------------------------------------------------------------
-
-    def connect(self) -> duckdb.DuckDBPyConnection:
-        """A read-only connection to the catalog (rebuilt first if missing or broken)."""
-        import duckdb
-
-        self._ensure_catalog()
         try:
             return duckdb.connect(str(self.catalog_path), read_only=True)
         except duckdb.Error as exc:
@@ -377,6 +371,8 @@ def _read_only_statements(sql: str) -> list[Any]:
         raise StoreError("the query is empty")
     for statement in statements:
         kind = statement.type.name
+        if kind == "EXPLAIN" and _explained_kind(statement.query) != "SELECT":
+            kind = f"EXPLAIN {_explained_kind(statement.query)}"  # EXPLAIN ANALYZE runs it
         if kind not in READ_ONLY_STATEMENTS:
             text = statement.query.strip().rstrip(";")
             raise StoreError(
@@ -384,6 +380,25 @@ def _read_only_statements(sql: str) -> list[Any]:
                 "Change data by editing the recipe and running `synthc build`."
             )
     return statements
+
+
+def _explained_kind(text: str) -> str:
+    """The statement type behind `EXPLAIN [ANALYZE] [(options)]` (ANALYZE runs it)."""
+    import duckdb
+
+    tokens = duckdb.tokenize(text)
+    ends = [offset for offset, _ in tokens[1:]] + [len(text)]
+    depth = 0
+    for (offset, _), end in zip(tokens, ends, strict=True):
+        word = text[offset:end].strip().lower()
+        depth += (word == "(") - (word == ")" and depth > 0)
+        if depth == 0 and word not in ("explain", "analyze", "analyse", ")"):
+            try:
+                kinds = {s.type.name for s in duckdb.extract_statements(text[offset:])}
+            except duckdb.Error:
+                return "UNPARSABLE"
+            return kinds.pop() if len(kinds) == 1 else "MULTI"
+    return "EMPTY"
 
 
 def format_frame(frame: pl.DataFrame, format: str) -> str:

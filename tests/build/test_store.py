@@ -96,6 +96,9 @@ def test_csv_writes_nested_cells_as_json() -> None:
         "attach 'other.duckdb'",
         "select 1; delete from big",
         "set threads = 1",
+        "explain analyze copy (select 1) to 'leak.csv'",
+        "EXPLAIN ANALYZE create table evil as select 1",
+        "explain (analyze, format json) copy (select 1) to 'leak.csv'",
     ],
 )
 def test_query_refuses_writes_and_leaves_the_store_untouched(linear: Path, sql: str) -> None:
@@ -107,6 +110,14 @@ def test_query_refuses_writes_and_leaves_the_store_untouched(linear: Path, sql: 
     after = {p: p.read_bytes() for p in store.workdir.rglob("*") if p.is_file()}
     assert after == before
     assert not (linear.parent / "leak.csv").exists()
+
+
+def test_query_allows_explain_and_several_selects(linear: Path) -> None:
+    run_build(linear)
+    store = Store.for_recipe(load(linear))
+    assert "physical_plan" in store.query("explain select * from big", "csv")
+    assert "analyzed_plan" in store.query("explain analyze select count(*) from big", "csv")
+    assert store.query("select 1 as a; select 2 as b", "csv") == "b\n2\n"
 
 
 def test_query_reports_bad_sql_as_a_store_error(linear: Path) -> None:
