@@ -130,6 +130,36 @@ def gateway(base_url: str, texts: list[str], concurrency: int, cache: Path) -> t
     return wall, cpu
 
 
+def through_generate(root: str, rows: int, concurrency: int, folder: Path) -> dict[str, float]:
+    """The same rows as a recipe: seed -> generate, built by `synthc.api.build_recipe`."""
+    import yaml
+
+    from synthc.api import build_recipe
+
+    seeds = folder / "seeds.jsonl"
+    seeds.write_text(
+        "".join(json.dumps({"topic": text}) + "\n" for text in prompts(rows, "recipe"))
+    )
+    recipe = {
+        "synthc": 1, "name": "bench", "model": "bench", "params": {"temperature": 0.7},
+        "models": {"bench": {"model": "openai/echo", "api_base": f"{root}/v1", "api_key_env": "BENCH_KEY"}},
+        "limits": {"bench": {"concurrency": concurrency}},
+        "steps": {"seeds": {"kind": "seed", "path": "seeds.jsonl"},
+                  "answers": {"kind": "generate", "from": "seeds", "prompt": "{{ topic }}"}},
+    }  # fmt: skip
+    path = folder / "recipe.yaml"
+    path.write_text(yaml.safe_dump(recipe, sort_keys=False))
+    figures: dict[str, float] = {}
+    for label, force in (("build_cold", False), ("build_cached", True), ("build_noop", False)):
+        before = server_total(root)
+        started = time.perf_counter()
+        result = build_recipe(path, force=force)
+        figures[label] = time.perf_counter() - started
+        figures[f"sent_{label}"] = server_total(root) - before
+        assert result.exit_code == 0, result
+    return figures
+
+
 def one_round(root: str, rows: int, concurrency: int, tag: str) -> dict[str, float]:
     base_url = f"{root}/v1"
     plain = asyncio.run(plain_loop(base_url, prompts(rows, f"plain{tag}"), concurrency))
@@ -142,8 +172,10 @@ def one_round(root: str, rows: int, concurrency: int, tag: str) -> dict[str, flo
         sent_cold = server_total(root) - before
         warm, _ = gateway(base_url, texts, concurrency, cache)
         sent_warm = server_total(root) - before - sent_cold
+        os.environ["SYNTHC_CACHE_DIR"] = str(Path(folder) / "recipe-cache")
+        recipe = through_generate(root, rows, concurrency, Path(folder))
     return {"plain": plain, "bare": bare, "cold": cold, "cold_cpu": cold_cpu, "warm": warm,
-            "sent_cold": sent_cold, "sent_warm": sent_warm}  # fmt: skip
+            "sent_cold": sent_cold, "sent_warm": sent_warm, **recipe}  # fmt: skip
 
 
 def main() -> None:
@@ -188,6 +220,13 @@ def report(rounds: list[dict[str, float]], args: argparse.Namespace) -> None:
     print(f"  gateway throughput / bare aiohttp    {median['bare'] / median['cold']:7.1%}")
     print(f"  gateway throughput / floor           {floor / median['cold']:7.1%}")
     print(f"  gateway CPU per call (cold)          {median['cold_cpu'] / args.rows * 1000:7.3f} ms")
+    print("  through a recipe (seed -> generate, synthc.api.build_recipe):")
+    print(f"    cold build                         {median['build_cold']:7.2f} s"
+          f"   requests sent: {median['sent_build_cold']:.0f}")  # fmt: skip
+    print(f"    rebuild -B (every call cached)     {median['build_cached']:7.2f} s"
+          f"   requests sent: {median['sent_build_cached']:.0f}")  # fmt: skip
+    print(f"    no-op rebuild (fresh)              {median['build_noop']:7.2f} s"
+          f"   requests sent: {median['sent_build_noop']:.0f}")  # fmt: skip
     for i, r in enumerate(rounds):
         print(f"  round {i}: plain {r['plain']:.2f} s, bare {r['bare']:.2f} s, cold {r['cold']:.2f} s, "
               f"cached {r['warm']:.2f} s, cpu/call {r['cold_cpu'] / args.rows * 1000:.3f} ms")  # fmt: skip
