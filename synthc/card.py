@@ -1,0 +1,271 @@
+"""A Hugging Face–style dataset card (README.md) for a built recipe, written by
+`synthc export` next to the exported files.
+
+The card has YAML front matter the Hub reads (`pretty_name`, `size_categories`,
+`task_categories` where the columns or step kinds make it clear, `tags`, `configs`
+pointing at the exported files), then what the data is, how it was made (the recipe,
+the lineage, the models by identity), row counts, the quality gates with their figures,
+and the files. It never contains a key: models appear by identity, and any `api_key`
+written in the recipe is redacted.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from synthc.lock import LockEntry, LockState
+    from synthc.recipe import Recipe
+    from synthc.store import Store
+
+# The Hub's size buckets: upper bound (exclusive) -> label.
+SIZE_CATEGORIES = (
+    (1_000, "n<1K"),
+    (10_000, "1K<n<10K"),
+    (100_000, "10K<n<100K"),
+    (1_000_000, "100K<n<1M"),
+    (10_000_000, "1M<n<10M"),
+    (100_000_000, "10M<n<100M"),
+    (1_000_000_000, "100M<n<1B"),
+)
+# One file per exported step goes in `configs` (two formats would double the rows):
+# Parquet first, as it keeps the column types.
+CONFIG_FORMATS = (".parquet", ".jsonl", ".ndjson", ".csv", ".json")
+GENERATING_KINDS = frozenset({"generate", "self_instruct", "distill", "augment", "adversarial"})
+_SECRET_LINE = re.compile(r"^(\s*[\w-]*(?:api_key|secret|token|password)\s*:\s*).+$", re.I | re.M)
+
+
+def dataset_card(
+    recipe: Recipe, lock: LockState, store: Store | None = None, card_dir: Path | None = None
+) -> str:
+    """The dataset card (README.md text) for the recipe's exports as last built.
+
+    `lock` supplies row counts, models and gate results; `store`, when given, one example
+    row per exported step. Export paths in `configs` are written relative to `card_dir`
+    (the folder the card is written to; default: the recipe's folder). Example::
+
+        text = dataset_card(recipe, store.read_lock(), store, card_dir=recipe.root / "out")
+    """
+    card_dir = card_dir or recipe.root
+    exported = [step for step in recipe.exports if step in lock.steps]
+    sections = [
+        _front_matter(recipe, lock, exported, card_dir),
+        f"# {recipe.name}\n",
+        _description(recipe, lock, exported),
+        _structure(lock, exported, store),
+        _how_made(recipe, lock),
+        _row_counts(recipe, lock),
+        _quality(recipe, lock),
+        _files(recipe, lock, card_dir),
+    ]
+    return "\n".join(section for section in sections if section)
+
+
+def size_category(rows: int) -> str:
+    """The Hub's size bucket for a row count: 950 -> "n<1K"."""
+    for bound, label in SIZE_CATEGORIES:
+        if rows < bound:
+            return label
+    return "n>1B"
+
+
+def task_categories(recipe: Recipe, lock: LockState, steps: Sequence[str]) -> list[str]:
+    """Hub task categories the exported columns or step kinds make clear; [] when unsure."""
+    columns = {c.lower() for step in steps for c in lock.steps[step].columns}
+    found = []
+    if {"question", "answer"} <= columns or {"question", "context"} <= columns:
+        found.append("question-answering")
+    if "label" in columns and columns & {"text", "sentence", "instruction"}:
+        found.append("text-classification")
+    prompts = columns & {"instruction", "prompt", "messages"}
+    replies = columns & {"response", "output", "completion", "answer", "chosen"}
+    kinds = {s.kind for s in recipe.steps.values()}
+    if (prompts and replies) or (prompts and kinds & GENERATING_KINDS):
+        found.append("text-generation")
+    return found
+
+
+def _front_matter(recipe: Recipe, lock: LockState, steps: list[str], card_dir: Path) -> str:
+    import yaml
+
+    rows = max((lock.steps[step].rows for step in steps), default=0)
+    data: dict[str, Any] = {"pretty_name": recipe.name, "size_categories": [size_category(rows)]}
+    tasks = task_categories(recipe, lock, steps)
+    if tasks:
+        data["task_categories"] = tasks
+    tags = ["synthetic", "synthc"]
+    if any(s.kind == "adversarial" for s in recipe.steps.values()):
+        tags.append("red-teaming")
+    data["tags"] = tags
+    configs = _configs(recipe, steps, card_dir)
+    if configs:
+        data["configs"] = configs
+    text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True, default_flow_style=False)
+    return f"---\n{text}---\n"
+
+
+def _configs(recipe: Recipe, steps: list[str], card_dir: Path) -> list[dict[str, Any]]:
+    """One config per exported step (the first is the default), one file each."""
+    configs = []
+    for index, step in enumerate(steps):
+        paths = sorted(recipe.exports[step], key=_format_rank)
+        if not paths or _format_rank(paths[0]) == len(CONFIG_FORMATS):
+            continue
+        name = "default" if len(steps) == 1 else step
+        config: dict[str, Any] = {"config_name": name}
+        if index == 0 and len(steps) > 1:
+            config["default"] = True
+        relative = _relative(recipe.root / paths[0], card_dir)
+        config["data_files"] = [{"split": "train", "path": relative}]
+        configs.append(config)
+    return configs
+
+
+def _format_rank(path: str) -> int:
+    suffix = Path(path).suffix.lower()
+    return CONFIG_FORMATS.index(suffix) if suffix in CONFIG_FORMATS else len(CONFIG_FORMATS)
+
+
+def _relative(path: Path, folder: Path) -> str:
+    import os
+
+    return Path(os.path.relpath(path.resolve(), folder.resolve())).as_posix()
+
+
+def _description(recipe: Recipe, lock: LockState, steps: list[str]) -> str:
+    lines = ["## Dataset description", ""]
+    rows = ", ".join(f"`{step}` ({lock.steps[step].rows:,} rows)" for step in steps)
+    lines.append(
+        f"A synthetic dataset compiled by synthc from the recipe `{recipe.path.name}`"
+        + (f"; it exports {rows}." if rows else "; nothing is exported yet.")
+    )
+    described = [(name, s.description) for name, s in recipe.steps.items() if s.description]
+    if described:
+        lines.append("")
+        lines += [f"- **{name}**: {text.strip()}" for name, text in described]
+    return "\n".join(lines) + "\n"
+
+
+def _structure(lock: LockState, steps: list[str], store: Store | None) -> str:
+    from synthc.steps import LINEAGE_COLUMNS
+
+    if not steps:
+        return ""
+    lines = ["## Dataset structure", ""]
+    for step in steps:
+        entry = lock.steps[step]
+        columns = [c for c in entry.columns if c not in LINEAGE_COLUMNS]
+        lines.append(f"`{step}` columns: " + ", ".join(f"`{c}`" for c in columns))
+        example = _example_row(store, step, entry, columns)
+        if example:
+            lines += ["", "```json", example, "```"]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _example_row(store: Store | None, step: str, entry: LockEntry, columns: list[str]) -> str:
+    """The step's first row as JSON; "" without a store or when its output is gone."""
+    from synthc.errors import StoreError
+
+    if store is None:
+        return ""
+    try:
+        frame = store.read_step(step, entry).select(columns).head(1)
+    except StoreError:
+        return ""
+    if not frame.height:
+        return ""
+    return json.dumps(frame.row(0, named=True), ensure_ascii=False, indent=2, default=str)
+
+
+def _how_made(recipe: Recipe, lock: LockState) -> str:
+    lines = ["## How it was made", "", "### Recipe", "", "```yaml"]
+    lines += [_redacted(recipe.path.read_text(encoding="utf-8")).rstrip(), "```", ""]
+    lines += ["### Lineage", ""]
+    for name, step in recipe.steps.items():
+        sources = ", ".join(f"`{s}`" for s in step.inputs)
+        lines.append(f"- `{name}` ({step.kind})" + (f" ← {sources}" if sources else ""))
+    lines += ["", "### Models", ""]
+    models: dict[str, list[str]] = {}
+    for name, entry in lock.steps.items():
+        if entry.model:
+            models.setdefault(entry.model, []).append(name)
+    if not models:
+        lines.append("No step called a model.")
+    for model, names in sorted(models.items()):
+        lines.append(f"- `{model}`: " + ", ".join(f"`{n}`" for n in sorted(names)))
+    return "\n".join(lines) + "\n"
+
+
+def _redacted(text: str) -> str:
+    """The recipe with any literal key replaced; `api_key_env` names a variable and stays."""
+    return _SECRET_LINE.sub(lambda match: match.group(1) + "<redacted>", text)
+
+
+def _row_counts(recipe: Recipe, lock: LockState) -> str:
+    lines = ["## Row counts", "", "| step | kind | rows | model calls | cache hits | cost (USD) |"]
+    lines.append("|---|---|---:|---:|---:|---:|")
+    for name, step in recipe.steps.items():
+        entry = lock.steps.get(name)
+        if entry is None:
+            lines.append(f"| `{name}` | {step.kind} | not built | | | |")
+            continue
+        stats: Mapping[str, Any] = entry.stats
+        calls = int(stats.get("calls") or 0)
+        lines.append(
+            f"| `{name}` | {step.kind} | {entry.rows:,} | {calls:,} | "
+            f"{int(stats.get('cache_hits') or 0):,} | {float(stats.get('cost_usd') or 0):.4f} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def _quality(recipe: Recipe, lock: LockState) -> str:
+    from synthc.report_gates import gate_results
+
+    gates = [
+        gate
+        for name, step in recipe.steps.items()
+        for gate in gate_results(name, lock.steps.get(name), step.checks)
+    ]
+    lines = ["## Quality", ""]
+    if not gates:
+        return "\n".join([*lines, "No quality gates were declared for this dataset.", ""])
+    lines += [
+        "| step | check | column | figure | threshold | status |",
+        "|---|---|---|---:|---|---|",
+    ]
+    for gate in gates:
+        figure = "" if gate.figure is None else f"{gate.figure:.4g}"
+        lines.append(
+            f"| `{gate.step}` | {gate.kind} | {gate.column or ''} | {figure} | "
+            f"{gate.threshold} | {gate.status} |"
+        )
+    metrics = [
+        f"- `{gate.step}` {gate.kind}: " + ", ".join(f"{k} {v:.4g}" for k, v in gate.details)
+        for gate in gates
+        if gate.details
+    ]
+    if metrics:
+        lines += ["", "Metric figures:", "", *metrics]
+    return "\n".join(lines) + "\n"
+
+
+def _files(recipe: Recipe, lock: LockState, card_dir: Path) -> str:
+    if not recipe.exports:
+        return ""
+    lines = ["## Files", ""]
+    for step, paths in recipe.exports.items():
+        entry = lock.steps.get(step)
+        rows = f"{entry.rows:,} rows" if entry else "not built"
+        for path in paths:
+            lines.append(f"- `{_relative(recipe.root / path, card_dir)}`: `{step}`, {rows}")
+    lines += [
+        "",
+        "Text formats (jsonl, json, csv) carry the dataset's columns; Parquet also keeps "
+        "synthc's lineage columns (`_id`, `_parent_id`, `_step`, `_model`, `_call_key`).",
+    ]
+    return "\n".join(lines) + "\n"
