@@ -1,0 +1,92 @@
+"""self_instruct against the loopback server: filters, novelty rejections, lineage, caching."""
+
+from __future__ import annotations
+
+from rouge_score import rouge_scorer
+
+SEEDS = [
+    {"instruction": "Write a haiku about autumn leaves falling."},
+    {"instruction": "Explain how a bicycle gear system works."},
+    {"instruction": "List three ways to save water at home."},
+]
+# The server answers exactly what [[reply=...]] says: two near-copies of pool tasks, one
+# blocked word, one too short, one new task (the same in every round).
+REPLY = (
+    "[[reply=Here you go:\n"
+    "1. {{ examples[0] }}\n"
+    "2. Please {{ examples[1] | lower }}\n"
+    "3. Draw a lighthouse at night.\n"
+    "4. Be brief.\n"
+    "5. Compose a limerick about a purple giraffe who collects stamps.]]"
+)
+
+
+def steps(**options: object) -> dict[str, dict[str, object]]:
+    return {
+        "seeds": {"kind": "seed", "rows": SEEDS},
+        "tasks": {"kind": "self_instruct", "from": "seeds", "rounds": 2, "per_round": 5,
+                  "examples": 2, "prompt": REPLY, **options},
+    }  # fmt: skip
+
+
+def test_near_copies_rejected_for_novelty_with_their_rouge_l(project):
+    proj = project(steps())
+    result = proj.build()
+    assert result.exit_code == 0
+    tasks = proj.step("tasks")
+    assert tasks["instruction"].to_list() == [
+        "Compose a limerick about a purple giraffe who collects stamps."
+    ]
+    assert tasks.columns == ["_id", "instruction", "round", "_model", "_call_key"]
+    assert tasks["round"].to_list() == [1]
+    rejected = proj.query("select * from _rejections order by round, candidate")
+    reasons = dict(zip(rejected["candidate"], rejected["reason"], strict=True))
+    assert reasons["Draw a lighthouse at night."] == "blocklist: draw"
+    assert reasons["Be brief."] == "too_short"
+    scorer = rouge_scorer.RougeScorer(["rougeL"])
+    novelty = rejected.filter(reason="novelty")
+    assert novelty.height == 5  # two copies per round, and round 2 repeats the limerick
+    for row in novelty.iter_rows(named=True):
+        assert row["max_rouge_l"] > 0.7
+        expected = scorer.score(row["most_similar"], row["candidate"])["rougeL"].fmeasure
+        assert row["max_rouge_l"] == expected
+    assert set(novelty.filter(round=2)["most_similar"]) >= {tasks["instruction"][0]}
+
+
+def test_rebuild_makes_zero_requests_and_two_fresh_builds_agree(project):
+    first = project(steps(), folder="one")
+    first.build()
+    sent = first.requests()
+    assert sent == 2  # one request per round
+    first.build(force=True)
+    assert first.requests() == sent  # re-run from the cache: nothing sent
+    second = project(steps(), folder="two")
+    second.build()
+    assert second.step("tasks").equals(first.step("tasks"))
+    assert second.query("select * from _rejections").equals(
+        first.query("select * from _rejections")
+    )
+
+
+def test_target_stops_the_pool_growing(project):
+    proj = project(steps(target=3, rounds=3))
+    proj.build()
+    assert proj.step("tasks").height == 0
+    assert proj.requests() == 0  # the seeds already reach the target
+
+
+def test_with_input_and_output_add_columns(project):
+    proj = project(steps(with_input=True, with_output=True, rounds=1))
+    proj.build()
+    tasks = proj.step("tasks")
+    assert tasks.columns == [
+        "_id",
+        "instruction",
+        "round",
+        "input",
+        "output",
+        "_model",
+        "_call_key",
+    ]
+    assert tasks["output"][0].startswith("echo ")
+    assert proj.requests() == 3
