@@ -21,18 +21,9 @@ import polars as pl
 import xxhash
 
 from synthc.quality._arrays import run_starts
-from synthc.quality.minhash import (
-    BATCH_RECORDS,
-    Permutations,
-    band_keys,
-    candidate_pairs,
-    components,
-    jaccard_pairs,
-    lsh_params,
-    signatures,
-    unique_inverse,
-)
-from synthc.quality.text import ShingleSets, choose_ngram, normalise, shingle_sets
+from synthc.quality.minhash import Permutations, components, unique_inverse
+from synthc.quality.near import pair_similarity, verified_pairs
+from synthc.quality.text import BATCH_RECORDS, as_series, choose_ngram, normalise
 
 ROW_ID = "_id"
 MATCH_SCHEMA = {
@@ -46,11 +37,36 @@ _HIGHEST = re.compile(r"^highest\((?P<column>[^()]+)\)$")
 
 @dataclass(frozen=True)
 class Corpus:
-    """Normalised texts of the frame's rows followed by the reference rows."""
+    """The frame's rows followed by every reference's rows, normalised on demand.
 
-    texts: pl.Series
-    ids: list[str]
+    Holding frames rather than normalised copies keeps dedup's memory to a few bytes
+    per record beyond the data (see bench/dedup.py).
+    """
+
+    parts: tuple[tuple[pl.DataFrame, tuple[str, ...]], ...]
+    starts: np.ndarray  # first corpus row of each part, plus the total
     frame_rows: int
+
+    @property
+    def rows(self) -> int:
+        return int(self.starts[-1])
+
+    def texts(self, rows: np.ndarray) -> pl.Series:
+        """Normalised texts of the given corpus rows (several columns joined by " | ")."""
+        part_of = np.searchsorted(self.starts, rows, side="right") - 1
+        pieces = []
+        for part in np.unique(part_of):
+            frame, names = self.parts[part]
+            local = rows[part_of == part] - self.starts[part]
+            pieces.append(_normalised(frame, list(names), local))
+        return pl.concat(pieces) if pieces else pl.Series("text", [], dtype=pl.String)
+
+    def ids(self, rows: np.ndarray) -> list[str]:
+        part_of = np.searchsorted(self.starts, rows, side="right") - 1
+        out: list[str] = []
+        for row, part in zip(rows.tolist(), part_of.tolist(), strict=True):
+            out.append(_row_id(self.parts[part][0], row - int(self.starts[part])))
+        return out
 
 
 def dedup(
@@ -88,33 +104,20 @@ def dedup(
     removed = np.zeros(corpus.frame_rows, dtype=bool)
     matches = [_exact_against(corpus, removed), _exact_within(corpus, priority, removed)]
     if method == "minhash" and corpus.frame_rows:
-        n = ngram or choose_ngram(_joined(frame, names))
-        matches += _near(
-            corpus,
-            priority,
-            removed,
-            threshold,
-            n,
-            Permutations.create(num_perm, seed),
-            shingle_hash,
-        )
+        n = ngram or choose_ngram(*(frame.get_column(c) for c in names))
+        perms = Permutations.create(num_perm, seed)
+        matches += _near(corpus, priority, removed, threshold, n, perms, shingle_hash)
     return frame.filter(pl.Series(~removed)), pl.concat(matches, how="vertical")
-
-
-def _joined(frame: pl.DataFrame, names: list[str]) -> pl.Series:
-    return frame.select(
-        pl.concat_str([pl.col(c).cast(pl.String).fill_null("") for c in names], separator=" ")
-    ).to_series()
 
 
 def _corpus(frame: pl.DataFrame, names: list[str], against: list[pl.DataFrame]) -> Corpus:
     missing = [c for c in names if c not in frame.columns]
     if missing:
         raise ValueError(f"dedup: no column {missing} in the frame (columns: {frame.columns})")
-    texts = [_normalised(frame, names)]
-    texts += [_normalised(ref, _reference_columns(ref, names)) for ref in against]
-    ids = _ids(frame) + [i for ref in against for i in _ids(ref)]
-    return Corpus(texts=pl.concat(texts), ids=ids, frame_rows=frame.height)
+    parts = [(frame, tuple(names))]
+    parts += [(ref, tuple(_reference_columns(ref, names))) for ref in against]
+    starts = np.concatenate([[0], np.cumsum([p[0].height for p in parts])]).astype(np.int64)
+    return Corpus(parts=tuple(parts), starts=starts, frame_rows=frame.height)
 
 
 def _reference_columns(reference: pl.DataFrame, names: list[str]) -> list[str]:
@@ -130,8 +133,8 @@ def _reference_columns(reference: pl.DataFrame, names: list[str]) -> list[str]:
     return texts
 
 
-def _normalised(frame: pl.DataFrame, names: list[str]) -> pl.Series:
-    parts = [normalise(frame.get_column(c)) for c in names]
+def _normalised(frame: pl.DataFrame, names: list[str], rows: np.ndarray) -> pl.Series:
+    parts = [normalise(frame.get_column(c).gather(rows)) for c in names]
     if len(parts) == 1:
         return parts[0].rename("text")
     return (
@@ -141,10 +144,8 @@ def _normalised(frame: pl.DataFrame, names: list[str]) -> pl.Series:
     )
 
 
-def _ids(frame: pl.DataFrame) -> list[str]:
-    if ROW_ID in frame.columns:
-        return frame.get_column(ROW_ID).cast(pl.String).to_list()
-    return [str(i) for i in range(frame.height)]
+def _row_id(frame: pl.DataFrame, row: int) -> str:
+    return str(frame[ROW_ID][row]) if ROW_ID in frame.columns else str(row)
 
 
 def _priority(frame: pl.DataFrame, names: list[str], keep: str) -> np.ndarray:
@@ -153,7 +154,7 @@ def _priority(frame: pl.DataFrame, names: list[str], keep: str) -> np.ndarray:
     if keep == "first":
         return position
     if keep == "longest":
-        length = _joined(frame, names).str.len_chars().to_numpy()
+        length = np.sum([as_series(frame[c]).str.len_chars().to_numpy() for c in names], axis=0)
         order = np.lexsort((position, -length.astype(np.int64)))
     elif (found := _HIGHEST.match(keep)) and found["column"] in frame.columns:
         score = frame.get_column(found["column"]).cast(pl.Float64).fill_nan(None)
@@ -182,14 +183,21 @@ def _matches(
     )
 
 
-def _text_keys(texts: pl.Series) -> np.ndarray:
+def _text_keys(corpus: Corpus, rows: np.ndarray) -> np.ndarray:
+    """xxh3-64 of each row's normalised text, in batches to bound the bytes objects."""
     digest = xxhash.xxh3_64_intdigest
-    return np.array([digest(b) for b in texts.cast(pl.Binary).to_list()], dtype=np.uint64)
+    keys = np.empty(len(rows), dtype=np.uint64)
+    for lo in range(0, len(rows), BATCH_RECORDS):
+        batch = corpus.texts(rows[lo : lo + BATCH_RECORDS]).cast(pl.Binary).to_list()
+        keys[lo : lo + len(batch)] = [digest(b) for b in batch]
+    return keys
 
 
 def _exact_against(corpus: Corpus, removed: np.ndarray) -> pl.DataFrame:
     """Frame rows whose normalised text equals a reference row's."""
-    keys = _text_keys(corpus.texts)
+    if corpus.rows == corpus.frame_rows:
+        return _matches([], [], [], "against")
+    keys = _text_keys(corpus, np.arange(corpus.rows))
     frame_keys, ref_keys = keys[: corpus.frame_rows], keys[corpus.frame_rows :]
     first_ref: dict[int, int] = {}
     for index, key in enumerate(ref_keys.tolist()):
@@ -197,27 +205,20 @@ def _exact_against(corpus: Corpus, removed: np.ndarray) -> pl.DataFrame:
     hits = [
         (row, first_ref[key]) for row, key in enumerate(frame_keys.tolist()) if key in first_ref
     ]
-    removed[[row for row, _ in hits]] = True
-    return _matches(
-        [corpus.ids[r] for r, _ in hits],
-        [corpus.ids[k] for _, k in hits],
-        [1.0] * len(hits),
-        "against",
-    )
+    rows = np.array([r for r, _ in hits], dtype=np.int64)
+    refs = np.array([k for _, k in hits], dtype=np.int64)
+    removed[rows] = True
+    return _matches(corpus.ids(rows), corpus.ids(refs), np.ones(len(rows)), "against")
 
 
 def _exact_within(corpus: Corpus, priority: np.ndarray, removed: np.ndarray) -> pl.DataFrame:
     """Rows whose normalised text equals another remaining row's: the best-ranked stays."""
     rows = np.flatnonzero(~removed)
-    keys = _text_keys(corpus.texts.gather(rows))
-    _, group = unique_inverse(keys)
+    _, group = unique_inverse(_text_keys(corpus, rows))
     losers, winners = _survivors(group, priority[rows])
     removed[rows[losers]] = True
     return _matches(
-        [corpus.ids[i] for i in rows[losers]],
-        [corpus.ids[i] for i in rows[winners]],
-        np.ones(len(losers)),
-        "exact",
+        corpus.ids(rows[losers]), corpus.ids(rows[winners]), np.ones(len(losers)), "exact"
     )
 
 
@@ -230,56 +231,6 @@ def _survivors(group: np.ndarray, priority: np.ndarray) -> tuple[np.ndarray, np.
     return losers, survivor_of_run[~leads]
 
 
-@dataclass(frozen=True)
-class Verified:
-    """Candidate pairs (local positions, first < second) whose exact Jaccard >= threshold,
-    plus the shingle sets of every record in a candidate pair (for later similarities)."""
-
-    first: np.ndarray
-    second: np.ndarray
-    similarity: np.ndarray
-    sets: ShingleSets
-    slot: np.ndarray  # local position -> row in `sets`, -1 if not a candidate
-
-    def jaccard(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        return jaccard_pairs(self.sets, self.slot[a], self.slot[b])
-
-
-def verified_pairs(
-    texts: pl.Series,
-    ngram: int,
-    perms: Permutations,
-    threshold: float,
-    shingle_hash: str = "sha1",
-    candidate_threshold: float | None = None,
-) -> Verified:
-    """Near-duplicate pairs among normalised texts: LSH candidates checked by exact Jaccard.
-
-    The LSH bands are tuned for `candidate_threshold` (default: `threshold`).
-    """
-    bands, rows = lsh_params(candidate_threshold or threshold, perms.num_perm)
-    keys = np.empty((len(texts), bands), dtype=np.uint64)
-    # Batches keep only the band keys (bands x 8 bytes per record), never all signatures.
-    for lo in range(0, len(texts), BATCH_RECORDS):
-        batch = texts.slice(lo, BATCH_RECORDS)
-        keys[lo : lo + len(batch)] = band_keys(
-            signatures(batch, ngram, perms, shingle_hash), bands, rows
-        )
-    empty = (texts.str.len_bytes() == 0).to_numpy()
-    keys[empty] = np.arange(int(empty.sum()), dtype=np.uint64)[:, None] ^ np.uint64(
-        0xE3779B97F4A7C15
-    )
-    first, second = candidate_pairs(keys)
-    first, second = first[~empty[first] & ~empty[second]], second[~empty[first] & ~empty[second]]
-    members = np.unique(np.concatenate([first, second]))
-    slot = np.full(len(texts), -1, dtype=np.int64)
-    slot[members] = np.arange(len(members))
-    sets = shingle_sets(texts.gather(members), ngram)
-    similarity = jaccard_pairs(sets, slot[first], slot[second])
-    hit = similarity >= threshold
-    return Verified(first[hit], second[hit], similarity[hit], sets, slot)
-
-
 def _near(
     corpus: Corpus,
     priority: np.ndarray,
@@ -290,36 +241,27 @@ def _near(
     shingle_hash: str,
 ) -> list[pl.DataFrame]:
     """Near-copies of references, then near-duplicate clusters among the remaining rows."""
-    frame_rows = np.flatnonzero(~removed)
-    rows = np.concatenate([frame_rows, np.arange(corpus.frame_rows, len(corpus.texts))])
-    found = verified_pairs(corpus.texts.gather(rows), ngram, perms, threshold, shingle_hash)
-    local_frame = len(frame_rows)
-    # first < second and frame rows come first: a reference pair has second >= local_frame.
-    to_ref = (found.second >= local_frame) & (found.first < local_frame)
-    against = _near_against(found.first[to_ref], found.second[to_ref], found.similarity[to_ref])
-    removed[rows[against[0]]] = True
-    within = (
-        (found.second < local_frame)
-        & ~np.isin(found.first, against[0])
-        & ~np.isin(found.second, against[0])
+    exclude = np.concatenate([removed, np.zeros(corpus.rows - corpus.frame_rows, dtype=bool)])
+    found = verified_pairs(
+        corpus.texts, corpus.rows, ngram, perms, threshold, shingle_hash, exclude=exclude
     )
-    labels = components(local_frame, found.first[within], found.second[within])
-    losers, winners = _survivors(labels, priority[frame_rows])
-    removed[rows[losers]] = True
-    ids = corpus.ids
+    # first < second and frame rows come first: a pair with a reference has second there.
+    to_ref = (found.second >= corpus.frame_rows) & (found.first < corpus.frame_rows)
+    copied, source, similarity = _near_against(
+        found.first[to_ref], found.second[to_ref], found.similarity[to_ref]
+    )
+    removed[copied] = True
+    in_frame = found.second < corpus.frame_rows
+    first, second = found.first[in_frame], found.second[in_frame]
+    within = ~removed[first] & ~removed[second]
+    labels = components(corpus.frame_rows, first[within], second[within])
+    # Rows already removed are singletons here; they lose to nobody.
+    losers, winners = _survivors(labels, priority)
+    source_sims = pair_similarity(corpus.texts, ngram, losers, winners)
+    removed[losers] = True
     return [
-        _matches(
-            [ids[i] for i in rows[against[0]]],
-            [ids[i] for i in rows[against[1]]],
-            against[2],
-            "against",
-        ),
-        _matches(
-            [ids[i] for i in rows[losers]],
-            [ids[i] for i in rows[winners]],
-            found.jaccard(losers, winners),
-            "near",
-        ),
+        _matches(corpus.ids(copied), corpus.ids(source), similarity, "against"),
+        _matches(corpus.ids(losers), corpus.ids(winners), source_sims, "near"),
     ]
 
 

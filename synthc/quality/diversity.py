@@ -74,13 +74,14 @@ def near_duplicates(
     texts: Texts, threshold: float = 0.7, ngram: int | None = None, num_perm: int = 128
 ) -> NearDuplicates:
     """Near-duplicate clusters by MinHash LSH verified by exact Jaccard (as in dedup)."""
-    from synthc.quality.dedup import verified_pairs
+    from synthc.quality.near import series_source, verified_pairs
 
     normalised = normalise(texts)
     if len(normalised) == 0:
         return NearDuplicates(0.0, 0.0, np.zeros(0, dtype=np.int64))
     n = ngram or choose_ngram(as_series(texts))
-    found = verified_pairs(normalised, n, Permutations.create(num_perm), threshold)
+    source = series_source(normalised, normalised=True)
+    found = verified_pairs(source, len(normalised), n, Permutations.create(num_perm), threshold)
     labels = components(len(normalised), found.first, found.second)
     sizes = np.bincount(labels)
     return NearDuplicates(

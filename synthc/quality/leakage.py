@@ -12,8 +12,8 @@ import numpy as np
 import polars as pl
 
 from synthc.quality._arrays import run_starts
-from synthc.quality.minhash import Permutations, intersections
-from synthc.quality.text import grams, normalise
+from synthc.quality.minhash import Permutations
+from synthc.quality.text import as_series, grams, normalise
 
 Texts = pl.Series | Sequence[str | None]
 
@@ -48,20 +48,22 @@ def containment(
     a much longer reference has a low Jaccard, so this floor sets what is caught); each
     candidate's containment is then computed exactly.
     """
-    from synthc.quality.dedup import verified_pairs
+    from synthc.quality.near import series_source, verified_pairs
 
-    mine, theirs = normalise(texts), normalise(reference)
-    pooled = pl.concat([mine, theirs])
+    mine, theirs = as_series(texts), as_series(reference)
+    pooled = series_source(pl.concat([mine, theirs]))
     found = verified_pairs(
-        pooled, ngram, Permutations.create(num_perm), 0.0, candidate_threshold=candidate_jaccard
+        pooled,
+        len(mine) + len(theirs),
+        ngram,
+        Permutations.create(num_perm),
+        0.0,
+        candidate_threshold=candidate_jaccard,
+        measure="containment",
     )
     # Pooled order puts texts first, so a cross pair is (text, reference).
     cross = (found.first < len(mine)) & (found.second >= len(mine))
-    text, ref = found.first[cross], found.second[cross]
-    slot_text, slot_ref = found.slot[text], found.slot[ref]
-    shared = intersections(found.sets, slot_text, slot_ref)
-    sizes = found.sets.sizes[slot_text]
-    value = np.divide(shared, sizes, out=np.zeros(len(text)), where=sizes > 0)
+    text, ref, value = found.first[cross], found.second[cross], found.similarity[cross]
     best = np.zeros(len(mine))
     source = np.full(len(mine), -1, dtype=np.int64)
     order = np.lexsort((-value, text))

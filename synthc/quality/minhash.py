@@ -21,7 +21,7 @@ import numpy as np
 import polars as pl
 
 from synthc.quality._arrays import run_starts
-from synthc.quality.text import Grams, ShingleSets, grams
+from synthc.quality.text import BATCH_RECORDS, Grams, ShingleSets, grams
 
 MERSENNE_PRIME = np.uint64((1 << 61) - 1)
 MAX_HASH32 = np.uint64((1 << 32) - 1)
@@ -31,9 +31,7 @@ SHINGLE_HASHES = ("sha1", "xxh3")
 # (0.2, 0.8) gives 18 bands x 7 rows at threshold 0.7 with 128 permutations (DESIGN §5).
 LSH_WEIGHTS = (0.2, 0.8)
 # Occurrences (record x shingle) permuted per block; bounds memory at ~BLOCK*num_perm*8 bytes.
-BLOCK = 1 << 15
-# Records per batch: bounds the memory of the n-gram arrays to a few MB.
-BATCH_RECORDS = 8192
+BLOCK = 1 << 14
 # Buckets larger than this are linked as a star from their first member instead of all
 # pairs, to bound work on template-collapsed corpora (see `candidate_pairs`).
 MAX_BUCKET = 256

@@ -21,6 +21,8 @@ import xxhash
 
 from synthc.quality._arrays import run_starts
 
+# Records per batch: bounds the n-gram working arrays (about 1.5 KB per record) to a few MB.
+BATCH_RECORDS = 4096
 # Auto n-gram choice: corpora whose median word count exceeds this get 5-grams.
 LONG_RECORD_WORDS = 100
 SHORT_NGRAM = 3
@@ -65,16 +67,19 @@ def token_counts(normalised: pl.Series) -> np.ndarray:
     return counts
 
 
-def choose_ngram(texts: pl.Series, long_words: int = LONG_RECORD_WORDS) -> int:
-    """3 for short records, 5 for long ones, decided once per corpus by its median length.
+def choose_ngram(
+    *columns: pl.Series | Sequence[str | None], long_words: int = LONG_RECORD_WORDS
+) -> int:
+    """3 for short records, 5 for long ones, decided once per corpus by its median length
+    (words of a row summed over the given columns).
 
     One n for the whole corpus keeps every pair comparable: a record shingled with
     3-grams shares nothing with a near-copy shingled with 5-grams.
     """
-    if len(texts) == 0:
+    counts = [as_series(c).str.count_matches(r"\S+").to_numpy() for c in columns]
+    if not counts or counts[0].size == 0:
         return SHORT_NGRAM
-    words = as_series(texts).str.count_matches(r"\S+").to_numpy()
-    return LONG_NGRAM if float(np.median(words)) > long_words else SHORT_NGRAM
+    return LONG_NGRAM if float(np.median(np.sum(counts, axis=0))) > long_words else SHORT_NGRAM
 
 
 @dataclass(frozen=True)
@@ -165,18 +170,27 @@ class ShingleSets:
         return np.diff(self.offsets)
 
 
-def shingle_sets(normalised: pl.Series, n: int) -> ShingleSets:
+def shingle_sets(normalised: pl.Series, n: int, batch: int = BATCH_RECORDS) -> ShingleSets:
     """Each record's set of n-gram shingles, as dense ids (comparable within one call)."""
-    found = grams(normalised, n)
-    order = np.argsort(found.key, kind="stable")
-    sorted_keys = found.key[order]
+    owners, keys = [], []
+    # Batches bound the n-gram working arrays; only (owner, key) pairs are kept.
+    for lo in range(0, len(normalised), batch):
+        found = grams(normalised.slice(lo, batch), n)
+        owners.append(found.owner + lo)
+        keys.append(found.key)
+    key = np.concatenate(keys) if keys else np.zeros(0, dtype=np.uint64)
+    owner = np.concatenate(owners) if owners else np.zeros(0, dtype=np.int64)
+    order = np.argsort(key, kind="stable")
     dense = np.empty(len(order), dtype=np.uint64)
-    dense[order] = np.cumsum(run_starts(sorted_keys)) - 1
-    pairs = np.sort((found.owner.astype(np.uint64) << np.uint64(32)) | dense)
+    dense[order] = np.cumsum(run_starts(key[order])) - 1
+    del order
+    pairs = np.sort((owner.astype(np.uint64) << np.uint64(32)) | dense)
     pairs = pairs[run_starts(pairs)]
-    owner = (pairs >> np.uint64(32)).astype(np.int64)
-    offsets = np.zeros(found.records + 1, dtype=np.int64)
-    np.cumsum(np.bincount(owner, minlength=found.records), out=offsets[1:])
+    offsets = np.zeros(len(normalised) + 1, dtype=np.int64)
+    np.cumsum(
+        np.bincount((pairs >> np.uint64(32)).astype(np.int64), minlength=len(normalised)),
+        out=offsets[1:],
+    )
     return ShingleSets(offsets=offsets, ids=(pairs & np.uint64(0xFFFFFFFF)).astype(np.uint32))
 
 
