@@ -18,11 +18,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
-import xxhash
 
 from synthc.quality._arrays import run_starts
 from synthc.quality.minhash import Permutations, components, unique_inverse
-from synthc.quality.near import pair_similarity, verified_pairs
+from synthc.quality.near import Sketch, pair_similarity, sketch, verify, xxh3_keys
 from synthc.quality.text import BATCH_RECORDS, as_series, choose_ngram, normalise
 
 ROW_ID = "_id"
@@ -101,12 +100,22 @@ def dedup(
     names = [columns] if isinstance(columns, str) else list(columns)
     corpus = _corpus(frame, names, list(against or []))
     priority = _priority(frame, names, keep)
+    n = ngram or choose_ngram(*(frame.get_column(c) for c in names))
+    perms = Permutations.create(num_perm, seed)
+    near = method == "minhash" and corpus.frame_rows > 0
+    if near:
+        sketched = sketch(corpus.texts, corpus.rows, n, perms, threshold, shingle_hash, True)
+        keys = sketched.text_keys
+    else:
+        keys = _text_keys(corpus)
+    assert keys is not None
     removed = np.zeros(corpus.frame_rows, dtype=bool)
-    matches = [_exact_against(corpus, removed), _exact_within(corpus, priority, removed)]
-    if method == "minhash" and corpus.frame_rows:
-        n = ngram or choose_ngram(*(frame.get_column(c) for c in names))
-        perms = Permutations.create(num_perm, seed)
-        matches += _near(corpus, priority, removed, threshold, n, perms, shingle_hash)
+    matches = [
+        _exact_against(corpus, keys, removed),
+        _exact_within(corpus, keys, priority, removed),
+    ]
+    if near:
+        matches += _near(corpus, sketched, priority, removed, threshold, n)
     return frame.filter(pl.Series(~removed)), pl.concat(matches, how="vertical")
 
 
@@ -183,21 +192,17 @@ def _matches(
     )
 
 
-def _text_keys(corpus: Corpus, rows: np.ndarray) -> np.ndarray:
-    """xxh3-64 of each row's normalised text, in batches to bound the bytes objects."""
-    digest = xxhash.xxh3_64_intdigest
-    keys = np.empty(len(rows), dtype=np.uint64)
-    for lo in range(0, len(rows), BATCH_RECORDS):
-        batch = corpus.texts(rows[lo : lo + BATCH_RECORDS]).cast(pl.Binary).to_list()
-        keys[lo : lo + len(batch)] = [digest(b) for b in batch]
+def _text_keys(corpus: Corpus) -> np.ndarray:
+    """xxh3-64 of every corpus row's normalised text, in batches."""
+    keys = np.empty(corpus.rows, dtype=np.uint64)
+    for lo in range(0, corpus.rows, BATCH_RECORDS):
+        rows = np.arange(lo, min(corpus.rows, lo + BATCH_RECORDS))
+        keys[rows] = xxh3_keys(corpus.texts(rows))
     return keys
 
 
-def _exact_against(corpus: Corpus, removed: np.ndarray) -> pl.DataFrame:
+def _exact_against(corpus: Corpus, keys: np.ndarray, removed: np.ndarray) -> pl.DataFrame:
     """Frame rows whose normalised text equals a reference row's."""
-    if corpus.rows == corpus.frame_rows:
-        return _matches([], [], [], "against")
-    keys = _text_keys(corpus, np.arange(corpus.rows))
     frame_keys, ref_keys = keys[: corpus.frame_rows], keys[corpus.frame_rows :]
     first_ref: dict[int, int] = {}
     for index, key in enumerate(ref_keys.tolist()):
@@ -211,10 +216,12 @@ def _exact_against(corpus: Corpus, removed: np.ndarray) -> pl.DataFrame:
     return _matches(corpus.ids(rows), corpus.ids(refs), np.ones(len(rows)), "against")
 
 
-def _exact_within(corpus: Corpus, priority: np.ndarray, removed: np.ndarray) -> pl.DataFrame:
+def _exact_within(
+    corpus: Corpus, keys: np.ndarray, priority: np.ndarray, removed: np.ndarray
+) -> pl.DataFrame:
     """Rows whose normalised text equals another remaining row's: the best-ranked stays."""
     rows = np.flatnonzero(~removed)
-    _, group = unique_inverse(_text_keys(corpus, rows))
+    _, group = unique_inverse(keys[rows])
     losers, winners = _survivors(group, priority[rows])
     removed[rows[losers]] = True
     return _matches(
@@ -233,18 +240,15 @@ def _survivors(group: np.ndarray, priority: np.ndarray) -> tuple[np.ndarray, np.
 
 def _near(
     corpus: Corpus,
+    sketched: Sketch,
     priority: np.ndarray,
     removed: np.ndarray,
     threshold: float,
     ngram: int,
-    perms: Permutations,
-    shingle_hash: str,
 ) -> list[pl.DataFrame]:
     """Near-copies of references, then near-duplicate clusters among the remaining rows."""
     exclude = np.concatenate([removed, np.zeros(corpus.rows - corpus.frame_rows, dtype=bool)])
-    found = verified_pairs(
-        corpus.texts, corpus.rows, ngram, perms, threshold, shingle_hash, exclude=exclude
-    )
+    found = verify(corpus.texts, sketched, ngram, threshold, exclude=exclude)
     # first < second and frame rows come first: a pair with a reference has second there.
     to_ref = (found.second >= corpus.frame_rows) & (found.first < corpus.frame_rows)
     copied, source, similarity = _near_against(
