@@ -1,6 +1,10 @@
-"""The quality layer: dedup, metrics and gates, pure functions on polars frames.
+"""The quality layer: dedup, metrics and gates, pure functions on polars frames/columns.
 
 - `text`: normalisation and word n-gram shingles
-- `minhash`: datasketch-identical MinHash signatures and LSH, vectorised in numpy
-- `dedup`: exact + near-duplicate removal with a matches table
+- `minhash`: datasketch-identical MinHash signatures and LSH banding, vectorised in numpy
+- `near`: near-duplicate pairs (LSH candidates verified by exact Jaccard), in batches
+- `dedup`: exact + near-duplicate removal with a matches table (the `dedup` step's core)
+- `diversity`, `fidelity`, `leakage`, `utility`, `coverage`: metrics over columns
+- `embeddings`: pluggable text embeddings (offline TF-IDF + SVD by default)
+- `gates`: `evaluate_check`, one `checks:` entry -> `CheckResult`
 """

@@ -16,6 +16,7 @@ import hashlib
 from dataclasses import dataclass
 from functools import cache
 from operator import methodcaller
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -276,3 +277,18 @@ def components(n: int, first: np.ndarray, second: np.ndarray) -> np.ndarray:
     graph = coo_matrix((np.ones(len(first), dtype=np.int8), (first, second)), shape=(n, n))
     _, labels = connected_components(graph, directed=False)
     return np.asarray(labels, dtype=np.int64)
+
+
+def to_datasketch(signature: np.ndarray, perms: Permutations, seed: int = 1) -> Any:
+    """A ``datasketch.LeanMinHash`` holding one row of `signatures` (same seed and scheme),
+    for indexes that must persist across builds (``MinHashLSH`` with a storage backend)."""
+    from datasketch import LeanMinHash, MinHash
+
+    dtype = np.uint64 if perms.scheme == "legacy" else np.uint32
+    sketch = MinHash(
+        seed=seed,
+        hashvalues=signature.astype(dtype),
+        permutations=(perms.a, perms.b),
+        scheme=perms.scheme,
+    )
+    return LeanMinHash(sketch)

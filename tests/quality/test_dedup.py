@@ -103,3 +103,12 @@ def test_dedup_is_idempotent(texts, threshold, keep):
     twice, matches = dedup(once, "text", threshold=threshold, keep=keep, against=reference)
     assert twice.equals(once)
     assert matches.height == 0
+
+
+def test_a_huge_cluster_of_near_copies_collapses_to_one_row():
+    # More members than MAX_BUCKET share every band bucket: the bounded star path.
+    suffixes = [chr(97 + i % 26) + chr(97 + i // 26) for i in range(600)]
+    texts = [f"{BASE} {suffix}" for suffix in suffixes]
+    kept, matches = dedup(frame(texts), "text", threshold=0.7)
+    assert kept["_id"].to_list() == ["r0"]
+    assert matches.height == 599 and set(matches["reason"]) == {"near"}

@@ -121,3 +121,20 @@ def test_near_duplicates_become_candidates_and_unrelated_texts_do_not():
     pairs = set(zip(first.tolist(), second.tolist(), strict=True))
     assert {(i, 40 + i) for i in range(20)} <= pairs
     assert all(j - i == 40 for i, j in pairs)
+
+
+def test_signatures_load_into_a_datasketch_lsh_index():
+    from datasketch import MinHashLSH
+
+    from synthc.quality.minhash import to_datasketch
+
+    base = "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu"
+    texts = normalise([base, base.replace("kappa", "nu"), "something else entirely here"])
+    perms = Permutations.create(128, seed=1)
+    sigs = signatures(texts, 3, perms)
+    index = MinHashLSH(threshold=0.5, num_perm=128)
+    for key, row in zip(["a", "b", "c"], sigs, strict=True):
+        index.insert(key, to_datasketch(row, perms))
+    assert sorted(index.query(to_datasketch(sigs[0], perms))) == ["a", "b"]
+    expected = datasketch_signature(word_ngrams(texts[0], 3), "affine32")
+    assert np.array_equal(to_datasketch(sigs[0], perms).hashvalues.astype(np.uint64), expected)
