@@ -84,7 +84,7 @@ def task_categories(recipe: Recipe, lock: LockState, steps: Sequence[str]) -> li
     prompts = columns & {"instruction", "prompt", "messages"}
     replies = columns & {"response", "output", "completion", "answer", "chosen"}
     kinds = {s.kind for s in recipe.steps.values()}
-    if (prompts and replies) or (prompts and kinds & GENERATING_KINDS):
+    if (prompts and replies) or kinds & GENERATING_KINDS:
         found.append("text-generation")
     return found
 

@@ -80,8 +80,8 @@ class StepReport:
     removals: tuple[RemovalGroup, ...] = ()
     seconds: float = 0.0
     model: str | None = None
-    calls: int = 0
-    cache_hits: int = 0
+    calls: int = 0  # model calls sent (cache misses)
+    cache_hits: int = 0  # requests answered from the cache
     tokens: int = 0
     cost_usd: float = 0.0
     failures: int = 0
@@ -89,8 +89,8 @@ class StepReport:
 
     @property
     def hit_rate(self) -> float | None:
-        """Share of model calls answered from the cache; None for steps that made none."""
-        return self.cache_hits / self.calls if self.calls else None
+        """Share of model requests answered from the cache; None for steps that made none."""
+        return _rate(self.cache_hits, self.calls)
 
 
 @dataclass(frozen=True)
@@ -168,7 +168,7 @@ class Report:
 
     @property
     def hit_rate(self) -> float | None:
-        return self.cache_hits / self.calls if self.calls else None
+        return _rate(self.cache_hits, self.calls)
 
     def gate_counts(self) -> dict[str, int]:
         """How many gates passed, warned and failed."""
@@ -176,6 +176,10 @@ class Report:
         for gate in self.gates:
             counts[gate.status] = counts.get(gate.status, 0) + 1
         return counts
+
+
+def _rate(hits: int, misses: int) -> float | None:
+    return hits / (hits + misses) if hits + misses else None
 
 
 # -- building -----------------------------------------------------------------------
@@ -301,19 +305,25 @@ class _Reader:
         )
 
     def call_stats(self, name: str, entry: LockEntry) -> dict[str, Any]:
-        """calls, cache hits, tokens and cost: the lock's stats, else the `_calls` table."""
+        """Calls sent, cache hits, tokens and cost: the lock's stats, else `_calls`."""
         stats = dict(entry.stats)
         if not stats and "_calls" in self.tables:
             frame = self.frame(
-                "select count(*) as calls, count(*) filter (where cached) as cache_hits, "
-                "coalesce(sum(prompt_tokens + completion_tokens), 0) as tokens, "
-                f"coalesce(sum(cost_usd), 0) as cost_usd from _calls where _step = {_lit(name)}"
+                "select count(*) filter (where not cached) as calls, "
+                "count(*) filter (where cached) as cache_hits, "
+                "coalesce(sum(prompt_tokens), 0) as prompt_tokens, "
+                "coalesce(sum(completion_tokens), 0) as completion_tokens, "
+                "coalesce(sum(cost_usd) filter (where not cached), 0) as cost_usd "
+                f"from _calls where _step = {_lit(name)}"
             )
             stats = frame.row(0, named=True) if frame.height else {}
+        tokens = stats.get("tokens")
+        if tokens is None:
+            tokens = int(stats.get("prompt_tokens") or 0) + int(stats.get("completion_tokens") or 0)
         return {
             "calls": int(stats.get("calls") or 0),
             "cache_hits": int(stats.get("cache_hits") or 0),
-            "tokens": int(stats.get("tokens") or 0),
+            "tokens": int(tokens or 0),
             "cost_usd": float(stats.get("cost_usd") or 0.0),
         }
 
@@ -347,9 +357,9 @@ def render_summary(report: Report) -> str:
                 step.kind,
                 _count(step.rows),
                 _count(step.removed) if step.removed else "-",
-                str(step.calls) if step.calls else "-",
+                str(step.calls) if step.hit_rate is not None else "-",
                 _percent(step.hit_rate),
-                f"${step.cost_usd:.4f}" if step.calls else "-",
+                f"${step.cost_usd:.4f}" if step.hit_rate is not None else "-",
                 step.status,
             )
         )
@@ -367,8 +377,8 @@ def render_summary(report: Report) -> str:
 def _footer(report: Report) -> list[str]:
     counts = report.gate_counts()
     lines = [
-        f"cost ${report.cost_usd:.4f} · {report.calls} calls · {report.tokens} tokens · "
-        f"cache hit rate {_percent(report.hit_rate)}",
+        f"cost ${report.cost_usd:.4f} · {report.calls:,} calls sent · "
+        f"{report.cache_hits:,} from cache ({_percent(report.hit_rate)}) · {report.tokens:,} tokens",
         f"gates: {counts[PASS]} pass · {counts[WARN]} warn · {counts[FAIL]} fail",
     ]
     for gate in report.gates:

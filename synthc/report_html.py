@@ -178,7 +178,9 @@ def _tiles(report: Report) -> str:
                 _tile("steps", str(len(report.steps)), escape(_status_line(report))),
                 _tile("rows removed", f"{removed:,}", "by filters, dedup and rejections"),
                 _tile("cost", f"${report.cost_usd:,.4f}", f"{report.tokens:,} tokens"),
-                _tile("cache hit rate", rate, f"{report.cache_hits:,} of {report.calls:,} calls"),
+                _tile(
+                    "cache hit rate", rate, f"{report.cache_hits:,} cached · {report.calls:,} sent"
+                ),
                 _tile("gates", *_gate_tile(counts, gates)),
             ]
         )
@@ -257,14 +259,14 @@ def _step_row(step: StepReport) -> str:
 
     desc = f'<div class="desc">{escape(step.description)}</div>' if step.description else ""
     rate = f"{step.hit_rate:.0%}" if step.hit_rate is not None else '<span class="muted">–</span>'
-    cost = f"${step.cost_usd:.4f}" if step.calls else '<span class="muted">–</span>'
+    cost = f"${step.cost_usd:.4f}" if step.hit_rate is not None else '<span class="muted">–</span>'
     reason = f' title="{escape(step.stale_reason)}"' if step.stale_reason else ""
     return (
         f"<tr><td><strong>{escape(step.name)}</strong>{desc}</td><td><code>{escape(step.kind)}</code></td>"
         f'<td class="muted">{escape(", ".join(step.inputs)) or "–"}</td>'
         f'<td class="num">{num(step.rows)}</td>'
         f'<td class="num">{num(step.removed, bool(step.removed and step.removed > 0))}</td>'
-        f'<td class="num">{num(step.calls, bool(step.calls))}</td><td class="num">{rate}</td>'
+        f'<td class="num">{num(step.calls, step.hit_rate is not None)}</td><td class="num">{rate}</td>'
         f'<td class="num">{num(step.tokens, bool(step.tokens))}</td><td class="num">{cost}</td>'
         f'<td class="num">{step.seconds:.2f}s</td>'
         f'<td><span class="pill {escape(step.status)}"{reason}>{escape(step.status)}</span></td></tr>'

@@ -24,7 +24,7 @@ def built(tmp_path: Path) -> tuple[Recipe, Store]:
     # The executor does not record gates yet: evaluate them with synthc's gates and
     # write the results where the build will.
     record_gates(store, "final", evaluate_gates(recipe, store, "final"))
-    record_calls(store, "good", calls=120, hits=90, tokens=48_000, cost=0.0312)
+    record_calls(store, "good", calls=30, hits=90, tokens=48_000, cost=0.0312)
     return recipe, store
 
 

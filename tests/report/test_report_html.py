@@ -83,7 +83,7 @@ def test_the_summary_lists_every_step_removals_cost_and_gates(built):
     assert "18" in good and "75%" in good and "$0.0312" in good
     assert "gates: 2 pass · 1 warn · 1 fail" in summary
     assert "FAIL final leakage 0.09091 (≤ 0): 3 row(s) share a 13-gram" in summary
-    assert "cache hit rate 75%" in summary
+    assert "30 calls sent · 90 from cache (75%)" in summary
 
 
 def test_the_summary_of_an_unbuilt_recipe_says_to_build():

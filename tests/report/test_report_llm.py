@@ -1,0 +1,109 @@
+"""The report of a recipe that calls a model: the generate step on the loopback
+OpenAI-compatible server, built twice so the second build reads most answers from the
+call cache. Nothing leaves 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from llm_server import LLMTestServer, ServerConfig
+
+from synthc.card import dataset_card
+from synthc.execute import BuildContext, build
+from synthc.llm.client import LLMClient
+from synthc.plan import compile_plan
+from synthc.recipe import load_recipe
+from synthc.report import build_report, render_html, render_summary
+from synthc.store import Store
+
+KEY = "sk-report-test-NOT-A-REAL-KEY-42"
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[LLMTestServer]:
+    running = LLMTestServer(ServerConfig()).start()
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SYNTHC_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    monkeypatch.setenv("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+
+def write(folder: Path, server: LLMTestServer, topics: int) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = [{"topic": f"topic {i}"} for i in range(topics)]
+    (folder / "seeds.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    recipe = {
+        "synthc": 1,
+        "name": "answers",
+        "model": "srv",
+        "models": {
+            "srv": {
+                "model": "openai/echo",
+                "api_base": server.base_url,
+                "api_key_env": "OPENAI_API_KEY",
+            }
+        },
+        "steps": {
+            "seeds": {"kind": "seed", "path": "seeds.jsonl"},
+            "answers": {
+                "kind": "generate",
+                "from": "seeds",
+                "prompt": "Write about {{ topic }}",
+                "n": 2,
+                "output": "text",
+            },
+        },
+        "exports": {"answers": ["out/answers.jsonl"]},
+    }
+    path = folder / "recipe.yaml"
+    path.write_text(yaml.safe_dump(recipe, sort_keys=False))
+    return path
+
+
+def build_with_model(path: Path) -> Store:
+    recipe = load_recipe(path)
+    store = Store.for_recipe(recipe)
+    client = LLMClient(recipe, backoff_base=0.01, backoff_max=0.05, max_attempts=3)
+    try:
+        result = build(
+            compile_plan(recipe, store.read_lock()), BuildContext(store=store, llm=client)
+        )
+    finally:
+        client.close()
+    assert result.exit_code == 0
+    return store
+
+
+def test_calls_cache_hits_and_the_model_reach_the_report(
+    tmp_path: Path, server: LLMTestServer, environment: None
+):
+    build_with_model(write(tmp_path, server, topics=6))
+    path = write(tmp_path, server, topics=8)  # two more topics: 4 new calls, 12 from the cache
+    store = build_with_model(path)
+    recipe = load_recipe(path)
+    report = build_report(recipe, store)
+    answers = next(s for s in report.steps if s.name == "answers")
+    assert (answers.rows, answers.calls, answers.cache_hits) == (16, 4, 12)
+    assert answers.hit_rate == 0.75 and answers.tokens > 0
+    assert answers.model is not None and "echo" in answers.model
+    assert report.models == (answers.model,)
+    summary = render_summary(report)
+    assert "4 calls sent · 12 from cache (75%)" in summary
+    html = render_html(report)
+    assert KEY not in html and KEY not in summary
+    card = dataset_card(recipe, store.read_lock(), store)
+    assert KEY not in card and f"- `{answers.model}`: `answers`" in card
+    assert "text-generation" in yaml.safe_load(card.split("---\n")[1])["task_categories"]
