@@ -25,6 +25,9 @@ DEDUP_REASONS = {
     "against": "near-copy of a reference",
 }
 
+# The column that holds the row's text in `_rejections` / `_failures`, in order of preference.
+TEXT_COLUMNS = ("candidate", "instruction", "text", "message")
+
 
 class Catalog(Protocol):
     """What the removal readers need from the report's store reader."""
@@ -165,9 +168,16 @@ def _grouped(
 
 
 def _examples(frame: pl.DataFrame) -> tuple[Removal, ...]:
-    skip = {"_step", "reason", "step", "call_key", "attempts"}
+    """The first rows of a rejections or failures table: their text, then the rest."""
+    skip = {"reason", "step", "call_key", "row_id", "parent_id", "error_kind"}
     columns = [c for c in frame.columns if c not in skip and not c.startswith("_")]
+    text = next((c for c in TEXT_COLUMNS if c in columns), None)
+    rest = [c for c in columns if c != text]
     return tuple(
-        Removal(str(row.get("row_id") or row.get("_id") or ""), preview(row, columns))
+        Removal(
+            row_id=str(row.get("row_id") or row.get("_id") or ""),
+            text=preview(row, [text]) if text else preview(row, rest),
+            detail=preview(row, rest) if text else "",
+        )
         for row in frame.head(EXAMPLES_PER_REASON).iter_rows(named=True)
     )
