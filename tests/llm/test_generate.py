@@ -190,7 +190,9 @@ def test_budget_stops_the_build_cleanly_keeping_what_was_done(
     assert store.read_step("answers").height == 5
     failures = store.query_frame("select error_class, count(*) as rows from _failures group by 1")
     assert failures.to_dicts() == [{"error_class": "BudgetExceeded", "rows": 7}]
-    calls = store.query_frame("select count(*) as sent from _calls where not cached and attempts > 0")
+    calls = store.query_frame(
+        "select count(*) as sent from _calls where not cached and attempts > 0"
+    )
     assert calls["sent"][0] == 5
     server.reset()
     path = write(tmp_path, server, {"answers": ANSWERS}, budget={"max_calls": 100})
@@ -208,7 +210,7 @@ def test_templates_cannot_reach_python_internals(
     from synthc.errors import StepFailed
 
     path = write(tmp_path, server, {"answers": {**ANSWERS, "prompt": escape}})
-    with pytest.raises(StepFailed, match="unsafe|undefined"):
+    with pytest.raises(StepFailed, match=r"unsafe|undefined"):
         run(path)
     assert server.stats.total == 0
 

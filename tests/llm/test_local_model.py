@@ -55,3 +55,45 @@ def test_a_missing_extra_names_the_pip_command(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setitem(sys.modules, "llama_cpp", None)  # makes `import llama_cpp` fail
     with pytest.raises(SynthcError, match=r"pip install 'synthc\[local\]'"):
         local.require_llama_cpp()
+
+
+QUICKSTART_LIKE = """\
+synthc: 1
+name: local
+model: local/smollm2
+params: {temperature: 0.7, max_tokens: 24, allow_truncated: true}
+steps:
+  topics:
+    kind: seed
+    rows:
+      - {topic: invoice download, tone: neutral}
+      - {topic: plan upgrade, tone: curious}
+  questions:
+    kind: generate
+    from: topics
+    system: You write short customer support questions.
+    prompt: "Write one {{ tone }} question a customer might ask about {{ topic }}."
+    output: question
+"""
+
+
+@pytest.mark.local_model
+@needs_local
+def test_a_recipe_generates_with_the_local_model(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from synthc.api import build_recipe
+    from synthc.recipe import load_recipe
+    from synthc.store import Store
+
+    monkeypatch.delenv("SYNTHC_CACHE_DIR", raising=False)
+    for name in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    path = tmp_path / "recipe.yaml"
+    path.write_text(QUICKSTART_LIKE)
+    result = build_recipe(path)
+    assert result.exit_code == 0, result
+    frame = Store.for_recipe(load_recipe(path)).read_step("questions")
+    assert frame.height == 2 and all(frame["question"].str.len_chars() > 0)
+    assert frame["_model"].to_list() == ["local/smollm2"] * 2
+    assert build_recipe(path, force=True).exit_code == 0  # every call now cached
