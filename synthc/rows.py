@@ -21,6 +21,7 @@ import polars as pl
 from xxhash import xxh3_64_hexdigest
 
 ROW_ID_CHARS = 16
+_CHUNK_ROWS = 100_000
 _SEP = "\x1f"  # ASCII unit separator: cannot be confused with a character of a step name
 
 
@@ -32,25 +33,37 @@ def row_lines(frame: pl.DataFrame) -> list[str]:
     """Each row's canonical text: its JSON object with columns in name order."""
     if frame.width == 0:
         return ["{}"] * frame.height
-    ordered = frame.select(sorted(frame.columns))
-    text = ordered.write_ndjson()
+    text = frame.select(sorted(frame.columns)).write_ndjson()
     return text.split("\n")[: frame.height]
 
 
 def content_row_ids(frame: pl.DataFrame, salt: str = "seed") -> pl.Series:
     """Ids from each row's content; the k-th copy of an identical row gets occurrence k.
 
-    `salt` keeps ids of different origins apart (a seed and a SQL step yielding the same
-    row content still get different ids).
+    A row's id is hash(salt, its canonical JSON); a repeat of an earlier identical row
+    gets hash(that id, k) instead, so identical rows still have distinct ids. `salt`
+    keeps ids of different origins apart (a seed and a SQL step yielding the same row
+    content still get different ids). Rows are serialized in chunks to bound memory.
     """
     content = frame.drop("_id", strict=False)
-    seen: dict[str, int] = {}
-    ids: list[str] = []
-    for line in row_lines(content):
-        occurrence = seen.get(line, 0)
-        seen[line] = occurrence + 1
-        ids.append(_digest(f"{salt}{_SEP}{line}{_SEP}{occurrence}"))
-    return pl.Series("_id", ids, dtype=pl.String)
+    chunks = [
+        pl.Series(
+            "_id", [_digest(f"{salt}{_SEP}{line}") for line in row_lines(chunk)], dtype=pl.String
+        )
+        for chunk in content.iter_slices(_CHUNK_ROWS)
+    ]
+    ids = pl.concat(chunks) if chunks else pl.Series("_id", [], dtype=pl.String)
+    occurrence = ids.to_frame().select(pl.col("_id").cum_count().over("_id") - 1).to_series()
+    if not occurrence.len() or occurrence.max() == 0:
+        return ids
+    return pl.Series(
+        "_id",
+        [
+            _digest(f"{row_id}{_SEP}{k}") if k else row_id
+            for row_id, k in zip(ids.to_list(), occurrence.to_list(), strict=True)
+        ],
+        dtype=pl.String,
+    )
 
 
 def seed_row_ids(frame: pl.DataFrame, id_column: str | None = None) -> pl.Series:
