@@ -103,3 +103,25 @@ def project(tmp_path: Path, server: LLMTestServer) -> Any:
         return write_project(tmp_path / folder, server, steps, **options)
 
     return make
+
+
+@pytest.fixture
+def script(monkeypatch: pytest.MonkeyPatch, server: LLMTestServer) -> Any:
+    """`script([(substring, answer), ...])`: the server answers a request whose last user
+    message contains `substring` with `answer` (a string, or a function of the message);
+    first match wins, anything else gets the server's usual answer."""
+    import llm_server as module
+
+    original = module._answer_text
+
+    def install(rules: list[tuple[str, Any]]) -> None:
+        def answer(body: dict[str, Any], index: int, markers: dict[str, str]) -> str:
+            prompt = module._last_user(body.get("messages", []))
+            for needle, reply in rules:
+                if needle in prompt:
+                    return str(reply(prompt) if callable(reply) else reply)
+            return str(original(body, index, markers))
+
+        monkeypatch.setattr(module, "_answer_text", answer)
+
+    return install
