@@ -32,7 +32,7 @@ from synthc.steps import StepContext, StepKind
 if TYPE_CHECKING:
     import polars as pl
 
-    from synthc.llm.calls import CallResult
+    from synthc.llm.calls import CallRequest, CallResult
 
 MAX_REPAIRS = 2
 REPAIR_PROMPT = (
@@ -114,15 +114,39 @@ def columns(
 
 def run(ctx: StepContext) -> pl.DataFrame:
     """Generate answers for every upstream row (see the module docstring)."""
-    from synthc.rows import derived_row_ids
-
     if ctx.llm is None:
         raise SynthcError(f"step '{ctx.name}' calls a model but the build has no LLM client")
     frame = ctx.input()
-    config = ctx.config
+    jobs = _jobs(ctx.name, ctx.config, frame)
+    n = int(ctx.config.get("n") or 1)
+    ctx.reporter.message(f"{ctx.name}: {len(jobs)} calls ({len(frame)} rows x n={n})")
+    _call_with_repairs(ctx, jobs)
+    _account(ctx, jobs)
+    return _rows(ctx, frame, [job for job in jobs if job.error is None])
+
+
+def plan_requests(
+    step: str, config: Mapping[str, Any], model: str, frame: pl.DataFrame
+) -> list[CallRequest]:
+    """The first-round requests the step would send for `frame` (its upstream rows),
+    for `synthc plan` to probe the cache and estimate (`synthc.llm.estimate`) without
+    calling a model. `config` is the resolved config (defaults and params applied)."""
+    from synthc.llm.calls import CallRequest
+
+    params = dict(config.get("params") or {})
+    allow_truncated = bool(params.pop("allow_truncated", False))
+    return [
+        CallRequest(model, job.messages, params, job.sample, job.row_id, allow_truncated)
+        for job in _jobs(step, config, frame)
+    ]
+
+
+def _jobs(step: str, config: Mapping[str, Any], frame: pl.DataFrame) -> list[_Job]:
+    from synthc.rows import derived_row_ids
+
     n = int(config.get("n") or 1)
     parent_ids = [str(v) for v in frame.get_column("_id").to_list()]
-    row_ids = derived_row_ids(ctx.name, [p for p in parent_ids for _ in range(n)],
+    row_ids = derived_row_ids(step, [p for p in parent_ids for _ in range(n)],
                               [s for _ in parent_ids for s in range(n)]).to_list()  # fmt: skip
     jobs: list[_Job] = []
     for index, row in enumerate(frame.iter_rows(named=True)):
@@ -131,10 +155,7 @@ def run(ctx: StepContext) -> pl.DataFrame:
             jobs.append(
                 _Job(index, parent_ids[index], sample, row_ids[index * n + sample], messages)
             )
-    ctx.reporter.message(f"{ctx.name}: {len(jobs)} calls ({len(frame)} rows x n={n})")
-    _call_with_repairs(ctx, jobs)
-    _account(ctx, jobs)
-    return _rows(ctx, frame, [job for job in jobs if job.error is None])
+    return jobs
 
 
 def model_name(ctx: StepContext) -> str:
