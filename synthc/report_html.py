@@ -11,7 +11,7 @@ from __future__ import annotations
 from html import escape
 from typing import TYPE_CHECKING
 
-from synthc.report_svg import chart
+from synthc.report_svg import chart, pipeline
 
 if TYPE_CHECKING:
     from synthc.report import GateResult, Plot, Removal, Report, StepReport
@@ -94,6 +94,15 @@ details summary{cursor:pointer;padding:10px 16px;font-weight:600}
 pre{margin:0;padding:12px 16px;background:var(--code);overflow:auto;border-top:1px solid var(--line)}
 .two{display:grid;grid-template-columns:1fr 1fr;gap:14px}
 @media (max-width:800px){.two{grid-template-columns:1fr}.plots{grid-template-columns:1fr}}
+.graph{padding:14px 16px;margin-bottom:14px;overflow-x:auto}
+svg.pipeline{display:block;max-width:100%;height:auto}
+svg .node rect{fill:var(--card);stroke:var(--line);stroke-width:1.5}
+svg .node.stale rect,svg .node.missing rect{stroke:var(--warn);stroke-dasharray:4 3}
+svg .node .name{fill:var(--ink);font-size:13px;font-weight:600}
+svg .node .sub{fill:var(--muted);font-size:11.5px}
+svg .edge{fill:none;stroke:var(--muted);stroke-width:1.3;opacity:.6}
+svg .arrow{fill:none;stroke:var(--muted);stroke-width:1.3;opacity:.6}
+svg .dot.pass{fill:var(--pass)}svg .dot.warn{fill:var(--warn)}svg .dot.fail{fill:var(--fail)}
 footer{margin-top:40px;color:var(--muted);font-size:12px}
 """
 
@@ -247,10 +256,22 @@ def _steps(report: Report) -> str:
         "<th>status</th></tr>"
     )
     body = "".join(_step_row(step) for step in report.steps)
+    graph = pipeline(report.steps, _worst_gates(report)) if report.steps else ""
     return (
-        '<h2>Steps</h2><div class="card"><table id="steps">'
+        f'<h2>Steps</h2><div class="card graph">{graph}</div>'
+        '<div class="card"><table id="steps">'
         f"<thead>{head}</thead><tbody>{body}</tbody></table></div>"
     )
+
+
+def _worst_gates(report: Report) -> dict[str, str]:
+    """Each step's worst gate status, for the dot on its node."""
+    rank = {"pass": 0, "warn": 1, "fail": 2}
+    worst: dict[str, str] = {}
+    for gate in report.gates:
+        if rank.get(gate.status, 0) >= rank.get(worst.get(gate.step, "pass"), 0):
+            worst[gate.step] = gate.status
+    return worst
 
 
 def _step_row(step: StepReport) -> str:

@@ -8,12 +8,12 @@ show as a tooltip without any script.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from html import escape
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from synthc.report import Plot
+    from synthc.report import Plot, StepReport
 
 WIDTH, HEIGHT = 560, 250
 LEFT, RIGHT, TOP, BOTTOM = 48, 12, 14, 46
@@ -137,3 +137,67 @@ def _horizontal(plot: Plot) -> str:
 
 def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+NODE_W, NODE_H, GAP_X, GAP_Y, PAD = 168, 48, 44, 14, 8
+
+
+def pipeline(steps: Sequence[StepReport], worst: Mapping[str, str]) -> str:
+    """The steps as a left-to-right graph: one column per depth, an edge per `from:`.
+
+    `worst` maps a step to its worst gate status (pass | warn | fail), drawn as a dot.
+    """
+    depth = _depths(steps)
+    columns: dict[int, list[StepReport]] = {}
+    for step in steps:
+        columns.setdefault(depth[step.name], []).append(step)
+    where: dict[str, tuple[float, float]] = {}
+    for level, members in columns.items():
+        for row, step in enumerate(members):
+            where[step.name] = (PAD + level * (NODE_W + GAP_X), PAD + row * (NODE_H + GAP_Y))
+    width = PAD * 2 + len(columns) * (NODE_W + GAP_X) - GAP_X
+    height = PAD * 2 + max(len(m) for m in columns.values()) * (NODE_H + GAP_Y) - GAP_Y
+    body = [_edge(where[s], where[step.name]) for step in steps for s in step.inputs if s in where]
+    body += [_node(step, where[step.name], worst.get(step.name)) for step in steps]
+    return (
+        f'<svg class="pipeline" viewBox="0 0 {width} {height}" width="{width}" role="img" '
+        f'aria-label="pipeline">' + "".join(body) + "</svg>"
+    )
+
+
+def _depths(steps: Sequence[StepReport]) -> dict[str, int]:
+    """Longest distance from a source step; steps arrive in plan (topological) order."""
+    depth: dict[str, int] = {}
+    for step in steps:
+        depth[step.name] = max((depth[s] + 1 for s in step.inputs if s in depth), default=0)
+    return depth
+
+
+def _edge(source: tuple[float, float], target: tuple[float, float]) -> str:
+    x1, y1 = source[0] + NODE_W, source[1] + NODE_H / 2
+    x2, y2 = target[0], target[1] + NODE_H / 2
+    bend = (x2 - x1) / 2
+    return (
+        f'<path class="edge" d="M{x1:.1f},{y1:.1f} C{x1 + bend:.1f},{y1:.1f} '
+        f'{x2 - bend:.1f},{y2:.1f} {x2 - 3:.1f},{y2:.1f}"/>'
+        f'<path class="arrow" d="M{x2 - 7:.1f},{y2 - 4:.1f} L{x2:.1f},{y2:.1f} L{x2 - 7:.1f},{y2 + 4:.1f}"/>'
+    )
+
+
+def _node(step: StepReport, at: tuple[float, float], gate: str | None) -> str:
+    x, y = at
+    rows = "not built" if step.rows is None else f"{step.rows:,} rows"
+    dot = (
+        f'<circle class="dot {gate}" cx="{x + NODE_W - 12}" cy="{y + 12}" r="4.5">'
+        f"<title>gates: {gate}</title></circle>"
+        if gate
+        else ""
+    )
+    return (
+        f'<g class="node {escape(step.status)}"><title>{escape(step.name)} ({escape(step.kind)}): '
+        f"{escape(rows)}, {escape(step.status)}</title>"
+        f'<rect x="{x}" y="{y}" width="{NODE_W}" height="{NODE_H}" rx="8"/>'
+        f'<text class="name" x="{x + 12}" y="{y + 20}">{escape(_clip(step.name, 20))}</text>'
+        f'<text class="sub" x="{x + 12}" y="{y + 37}">{escape(step.kind)} · {escape(rows)}</text>'
+        f"{dot}</g>"
+    )

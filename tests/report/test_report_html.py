@@ -41,6 +41,15 @@ def test_the_plots_section_draws_svg_charts(built):
     assert bars and all(e.classes & {"s0", "s1", "s2", "s3"} for e in bars)
 
 
+def test_the_pipeline_graph_draws_every_step_and_marks_failing_gates(built):
+    elements = parse(render_html(build_report(*built)))
+    nodes = [e for e in elements if e.tag == "g" and "node" in e.classes]
+    assert [n.text.split(" (")[0] for n in nodes] == ["seeds", "good", "deduped", "final"]
+    assert len([e for e in elements if e.tag == "path" and "edge" in e.classes]) == 3
+    dots = [e for e in elements if e.tag == "circle" and "dot" in e.classes]
+    assert [d.classes for d in dots] == [{"dot", "fail"}]  # final: the leakage gate failed
+
+
 def test_the_page_needs_no_network(built):
     html = render_html(build_report(*built))
     assert external_references(html) == []
