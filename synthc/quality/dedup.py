@@ -61,11 +61,18 @@ class Corpus:
         return pl.concat(pieces) if pieces else pl.Series("text", [], dtype=pl.String)
 
     def ids(self, rows: np.ndarray) -> list[str]:
+        """`_id` of each corpus row as a string (its position where a frame has no `_id`)."""
         part_of = np.searchsorted(self.starts, rows, side="right") - 1
-        out: list[str] = []
-        for row, part in zip(rows.tolist(), part_of.tolist(), strict=True):
-            out.append(_row_id(self.parts[part][0], row - int(self.starts[part])))
-        return out
+        out = np.empty(len(rows), dtype=object)
+        for part in np.unique(part_of):
+            frame, local = self.parts[part][0], rows[part_of == part] - self.starts[part]
+            column = (
+                frame.get_column(ROW_ID)
+                if ROW_ID in frame.columns
+                else pl.Series(np.arange(frame.height))
+            )
+            out[part_of == part] = column.gather(local).cast(pl.String).to_list()
+        return out.tolist()
 
 
 def dedup(
@@ -91,7 +98,10 @@ def dedup(
         shingle_hash: "sha1" (datasketch-identical signatures) or "xxh3" (faster).
 
     Rows are identified by `_id` (row positions when the frame has none). The result is
-    idempotent: dedup of the kept frame removes nothing more. Example::
+    idempotent, dedup of the kept frame removing nothing more, because whether two rows
+    match depends on those two rows only; two exceptions, both outside typical data: an
+    LSH bucket of over MAX_BUCKET rows (linked from its first row), and `ngram=None`
+    when removals move the median record length across 100 words. Example::
 
         kept, matches = dedup(frame, "instruction", threshold=0.7, against=[seeds])
     """
@@ -151,10 +161,6 @@ def _normalised(frame: pl.DataFrame, names: list[str], rows: np.ndarray) -> pl.S
         .select(pl.concat_str(pl.all(), separator=" | ").alias("text"))
         .to_series()
     )
-
-
-def _row_id(frame: pl.DataFrame, row: int) -> str:
-    return str(frame[ROW_ID][row]) if ROW_ID in frame.columns else str(row)
 
 
 def _priority(frame: pl.DataFrame, names: list[str], keep: str) -> np.ndarray:

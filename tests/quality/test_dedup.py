@@ -112,3 +112,9 @@ def test_a_huge_cluster_of_near_copies_collapses_to_one_row():
     kept, matches = dedup(frame(texts), "text", threshold=0.7)
     assert kept["_id"].to_list() == ["r0"]
     assert matches.height == 599 and set(matches["reason"]) == {"near"}
+
+
+def test_rows_without_an_id_column_are_named_by_position():
+    kept, matches = dedup(pl.DataFrame({"text": ["x y z", "other words", "X, y z"]}), "text")
+    assert kept.height == 2
+    assert matches.select("removed_id", "kept_id").rows() == [("2", "0")]

@@ -25,17 +25,20 @@ def write_project(root: Path) -> Path:
     ]
     (root / "seeds.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
     (root / "eval.jsonl").write_text(json.dumps({"question": "name three rivers in europe"}) + "\n")
+    heldout = {"instruction": "what is the capital of france and why is it so famous"}
+    (root / "heldout.jsonl").write_text(json.dumps(heldout) + "\n")
     recipe = {
         "synthc": 1,
         "name": "dedup-e2e",
         "steps": {
             "seeds": {"kind": "seed", "path": "seeds.jsonl"},
+            "heldout": {"kind": "seed", "path": "heldout.jsonl"},
             "final": {
                 "kind": "dedup",
                 "from": "seeds",
                 "column": "instruction",
                 "threshold": 0.6,
-                "against": ["eval.jsonl"],
+                "against": ["eval.jsonl", "heldout"],
             },
         },
     }
@@ -50,10 +53,10 @@ def test_recipe_with_dedup_builds_and_records_matches(tmp_path):
     result = build(compile_plan(recipe, store.read_lock()), BuildContext(store=store))
     assert result.exit_code == 0
     kept = store.read_step("final")
-    assert kept["instruction"].to_list() == [
-        TEXT,
-        "what is the capital of france and why is it famous",
-    ]
-    matches = store.query_frame("select reason, kept_id from _dedup_matches order by reason")
-    assert matches["reason"].to_list() == ["against", "exact", "near"]
-    assert matches["kept_id"][0] == "eval.jsonl#1"
+    assert kept["instruction"].to_list() == [TEXT]
+    matches = store.query_frame(
+        "select reason, kept_id from _dedup_matches order by reason, kept_id"
+    )
+    assert matches["reason"].to_list() == ["against", "against", "exact", "near"]
+    heldout_id = store.read_step("heldout")["_id"][0]
+    assert sorted(matches["kept_id"][:2]) == sorted(["eval.jsonl#1", heldout_id])
