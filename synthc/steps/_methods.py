@@ -9,31 +9,26 @@ the next build retries exactly the failed calls (the others hit the cache).
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from synthc.steps import StepContext
+from synthc.steps.generate import MAX_REPAIRS, REPAIR_PROMPT, extract_json
+from synthc.steps.generate import model_name as step_model
 
 if TYPE_CHECKING:
     import polars as pl
 
     from synthc.llm.calls import CallRequest, CallResult
 
-MAX_REPAIRS = 2  # extra calls, per answer, to turn an invalid JSON answer into a valid one
 _THINK = re.compile(r"<think>(.*?)</think>", re.S | re.I)
 
 
 def model_name(ctx: StepContext, name: str | None = None) -> str:
-    """`name` if given, else the step's `model:`, else the recipe's (aliases stay aliases)."""
-    from synthc.plan import DEFAULT_MODEL
-
-    if name:
-        return name
-    step = ctx.recipe.steps.get(ctx.name)
-    return (step.model if step is not None else None) or ctx.recipe.model or DEFAULT_MODEL
+    """`name` if given, else the step's model as `generate` resolves it (aliases stay aliases)."""
+    return name or step_model(ctx)
 
 
 def params_for(ctx: StepContext, model: str) -> dict[str, Any]:
@@ -167,22 +162,18 @@ def _repair_request(req: CallRequest, answer: str, problem: str) -> CallRequest:
     messages = [
         *req.messages,
         {"role": "assistant", "content": answer},
-        {"role": "user", "content": f"That answer is not usable: {problem}. "
-                                    "Reply again with only the corrected JSON, nothing else."},
-    ]  # fmt: skip
+        {"role": "user", "content": REPAIR_PROMPT.format(error=problem)},
+    ]
     return replace(req, messages=messages)
 
 
 def parse_json(text: str, validate: Callable[[Any], str | None]) -> tuple[Any, str | None]:
-    """The first JSON object or array in `text` (fences and prose around it are
-    ignored), and the problem with it, if any."""
-    starts = [i for i in (text.find("{"), text.find("[")) if i >= 0]
-    if not starts:
-        return None, "no JSON object in the answer"
+    """The JSON in `text` (as `generate` finds it: whole, fenced or the outermost span)
+    and the problem with it, if any."""
     try:
-        value, _ = json.JSONDecoder().raw_decode(text[min(starts) :])
-    except json.JSONDecodeError as exc:
-        return None, f"invalid JSON ({exc.msg} at position {exc.pos})"
+        value = extract_json(text)
+    except ValueError as exc:
+        return None, f"not valid JSON ({exc})"
     return value, validate(value)
 
 

@@ -41,7 +41,7 @@ def test_invalid_json_is_repaired_within_bounds(project, script):
     # The first answer is prose, the repair turn gets a valid object.
     script(
         [
-            ("not usable", '{"score": 5, "rationale": "fixed"}'),
+            ("could not be used", '{"score": 5, "rationale": "fixed"}'),
             ("Is the answer", "Looks fine to me"),
         ]
     )
