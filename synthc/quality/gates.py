@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from synthc.quality.embeddings import Embedder
 from synthc.recipe import Check
 
 SqlRunner = Callable[[str, Mapping[str, pl.DataFrame]], pl.DataFrame]
@@ -61,6 +62,7 @@ class Inputs:
     references: Mapping[str, pl.DataFrame]
     sql: SqlRunner
     table: str
+    embed: Embedder | None = None
 
     @property
     def config(self) -> Mapping[str, Any]:
@@ -100,6 +102,7 @@ def evaluate_check(
     references: Mapping[str, pl.DataFrame],
     sql: SqlRunner,
     table: str = "this",
+    embed: Embedder | None = None,
 ) -> CheckResult:
     """Evaluate `check` on `frame`. Example::
 
@@ -107,12 +110,13 @@ def evaluate_check(
         if result.status == "fail": ...
 
     `sql` runs a query with frames visible as tables: the step's rows as `table` (the
-    step name) and as `this`, each reference by its name. Raises ValueError for a check
+    step name) and as `this`, each reference by its name. `embed` replaces the offline
+    TF-IDF + SVD embeddings (diversity, fidelity, tail_coverage). Raises ValueError for a check
     that cannot be evaluated (unknown kind, missing column or reference).
     """
     if check.kind not in CHECKS:
         raise ValueError(f"unknown check '{check.kind}'; known: {', '.join(sorted(CHECKS))}")
-    outcome = CHECKS[check.kind](Inputs(check, frame, references, sql, table))
+    outcome = CHECKS[check.kind](Inputs(check, frame, references, sql, table, embed))
     status = "pass" if outcome.ok else ("warn" if check.severity == "warn" else "fail")
     return CheckResult(
         kind=check.kind,
@@ -178,8 +182,9 @@ def _diversity(inputs: Inputs) -> Outcome:
     from synthc.quality.diversity import compression_ratio, vendi_score
     from synthc.quality.embeddings import tfidf_svd
 
+    embed = inputs.embed or tfidf_svd()
     texts, low = inputs.texts(), float(inputs.config["min_vendi"])
-    value = vendi_score(tfidf_svd()(texts)) if texts else 0.0
+    value = vendi_score(embed(texts)) if texts else 0.0
     details = {"compression_ratio": compression_ratio(texts)}
     return Outcome(
         value >= low, value, low, f"Vendi score {value:.2f} (min {low})", details=details
@@ -193,7 +198,7 @@ def _fidelity(inputs: Inputs) -> Outcome:
     details = {
         "length_jsd": length_jsd(synthetic, real),
         "unigram_jsd": unigram_jsd(synthetic, real),
-        "topic_jsd": topic_jsd(synthetic, real),
+        "topic_jsd": topic_jsd(synthetic, real, embed=inputs.embed),
     }
     worst = max(details, key=lambda name: details[name])
     limit = inputs.config.get("max_jsd")
@@ -202,7 +207,7 @@ def _fidelity(inputs: Inputs) -> Outcome:
         f" (max {limit})" if limit is not None else ""
     )
     if inputs.config.get("max_mmd") is not None:
-        mmd = text_mmd(synthetic, real)
+        mmd = text_mmd(synthetic, real, embed=inputs.embed)
         details |= {"mmd2": mmd.mmd2, "mmd_p_value": mmd.p_value}
         ok = ok and mmd.mmd2 <= float(inputs.config["max_mmd"])
         message += f"; MMD² {mmd.mmd2:.4f} (max {inputs.config['max_mmd']}, p={mmd.p_value:.3f})"
@@ -245,7 +250,7 @@ def _utility(inputs: Inputs) -> Outcome:
 def _tail_coverage(inputs: Inputs) -> Outcome:
     from synthc.quality.coverage import tail_coverage
 
-    found = tail_coverage(inputs.texts(), inputs.reference_texts())
+    found = tail_coverage(inputs.texts(), inputs.reference_texts(), embed=inputs.embed)
     low = float(inputs.config["min"])
     details = {
         "length_coverage": found.length_coverage,

@@ -117,3 +117,16 @@ def test_reference_with_another_text_column_name_is_used():
     )
     assert result.status == "fail"
     assert result.failing_rows is not None and result.failing_rows["_id"].to_list() == ["b"]
+
+
+def test_a_custom_embedder_replaces_the_offline_default():
+    calls: list[int] = []
+
+    def one_hot(texts):
+        calls.append(len(texts))
+        return np.eye(len(texts))
+
+    config = {"column": "text", "min_vendi": 3}
+    result = evaluate_check(check("diversity", **config), FRAME, {}, run_sql, embed=one_hot)
+    assert calls == [3]
+    assert result.figure == pytest.approx(3.0) and result.passed
