@@ -126,7 +126,7 @@ def test_a_custom_embedder_replaces_the_offline_default():
         calls.append(len(texts))
         return np.eye(len(texts))
 
-    config = {"column": "text", "min_vendi": 3}
+    config = {"column": "text", "min_vendi": 2.9}
     result = evaluate_check(check("diversity", **config), FRAME, {}, run_sql, embed=one_hot)
     assert calls == [3]
     assert result.figure == pytest.approx(3.0) and result.passed
