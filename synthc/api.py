@@ -16,6 +16,7 @@ from synthc.steps import registry
 from synthc.store import Store, write_exports
 
 if TYPE_CHECKING:
+    from synthc.estimate import CallEstimate
     from synthc.execute import BuildResult
 
 
@@ -29,6 +30,16 @@ def plan_recipe(path: str | Path) -> Plan:
     recipe = load_recipe(path)
     store = Store.for_recipe(recipe)
     return compile_plan(recipe, read_lock(recipe.lock_path), output_exists=_output_exists(store))
+
+
+def estimate_recipe(plan: Plan) -> dict[str, CallEstimate]:
+    """Model calls the stale steps of `plan` would make: cached, to make, tokens, dollars.
+    Runs steps in memory against the call cache; never calls a model."""
+    if not any(registry()[p.kind].calls_model and p.status != FRESH for p in plan.steps):
+        return {}
+    from synthc.estimate import estimate_plan
+
+    return estimate_plan(plan, Store.for_recipe(plan.recipe))
 
 
 def build_recipe(

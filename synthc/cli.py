@@ -74,19 +74,26 @@ def validate(recipe: str) -> None:
 @recipe_argument
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
 @click.option("--check", is_flag=True, help="Exit 1 if any step is stale or missing.")
-def plan(recipe: str, as_json: bool, check: bool) -> None:
-    """Show each step: fresh, stale (and why) or missing. Never calls a model.
+@click.option(
+    "--no-estimate", is_flag=True, help="Skip counting the model calls a build would make."
+)
+def plan(recipe: str, as_json: bool, check: bool, no_estimate: bool) -> None:
+    """Show each step: fresh, stale (and why) or missing, and for steps that call a
+    model, how many calls are cached, how many a build would make, and their cost.
+    Never calls a model.
 
     \b
     Example:
       synthc plan recipes/quickstart.yaml --check
     """
-    from synthc.api import plan_recipe
+    from synthc.api import estimate_recipe, plan_recipe
     from synthc.plan import FRESH
     from synthc.render import plan_json, plan_table
 
     compiled = plan_recipe(recipe)
-    click.echo(plan_json(compiled) if as_json else plan_table(compiled), nl=False)
+    estimates = None if no_estimate else estimate_recipe(compiled)
+    text = plan_json(compiled, estimates) if as_json else plan_table(compiled, estimates)
+    click.echo(text, nl=False)
     if check and any(step.status != FRESH for step in compiled.steps):
         sys.exit(1)
 

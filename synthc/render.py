@@ -4,10 +4,14 @@ so golden tests can compare them and users can diff them."""
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from synthc.fingerprint import short
 from synthc.plan import FRESH, Plan
+
+if TYPE_CHECKING:
+    from synthc.estimate import CallEstimate
 
 
 def plan_rows(plan: Plan) -> list[dict[str, Any]]:
@@ -30,19 +34,35 @@ def plan_rows(plan: Plan) -> list[dict[str, Any]]:
     return rows
 
 
-def plan_json(plan: Plan) -> str:
+def plan_json(plan: Plan, estimates: Mapping[str, CallEstimate] | None = None) -> str:
+    rows = plan_rows(plan)
+    for row in rows:
+        estimate = (estimates or {}).get(row["step"])
+        row["calls"] = (
+            None
+            if estimate is None
+            else {
+                "cached": estimate.cached,
+                "to_make": estimate.to_make,
+                "tokens": estimate.tokens,
+                "usd": estimate.usd,
+                "exact": estimate.exact,
+                "note": estimate.note,
+            }
+        )
     payload = {
         "recipe": plan.recipe.name,
-        "steps": plan_rows(plan),
+        "steps": rows,
         "stale": sum(1 for p in plan.steps if p.status != FRESH),
     }
     return json.dumps(payload, indent=2, sort_keys=True) + "\n"
 
 
-def plan_table(plan: Plan) -> str:
-    """A fixed-width table: step, kind, from, status, why, config fingerprint (short)."""
-    header = ("step", "kind", "from", "status", "why", "config")
-    body = [
+def plan_table(plan: Plan, estimates: Mapping[str, CallEstimate] | None = None) -> str:
+    """A fixed-width table: step, kind, from, status, why, config fingerprint (short),
+    and with `estimates` a column of model calls cached and to make."""
+    header: tuple[str, ...] = ("step", "kind", "from", "status", "why", "config")
+    body: list[tuple[str, ...]] = [
         (
             p.name,
             p.kind,
@@ -53,6 +73,12 @@ def plan_table(plan: Plan) -> str:
         )
         for p in plan.steps
     ]
+    if estimates:
+        header = (*header, "model calls")
+        body = [
+            (*row, estimates[p.name].describe() if p.name in estimates else "-")
+            for row, p in zip(body, plan.steps, strict=True)
+        ]
     widths = [max(len(row[i]) for row in [header, *body]) for i in range(len(header))]
     lines = [
         "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
@@ -64,4 +90,18 @@ def plan_table(plan: Plan) -> str:
         if stale == 0
         else f"{stale} of {len(plan.steps)} step(s) to build"
     )
+    if estimates:
+        summary += "; " + estimate_summary(estimates.values())
     return "\n".join([f"recipe: {plan.recipe.name}", *lines, summary]) + "\n"
+
+
+def estimate_summary(estimates: Iterable[CallEstimate]) -> str:
+    """One line: calls to make across steps and what they would cost."""
+    estimates = list(estimates)
+    to_make = sum(e.to_make for e in estimates)
+    exact = all(e.exact and not e.note for e in estimates)
+    unpriced = any(e.usd is None for e in estimates)
+    usd = sum(e.usd or 0.0 for e in estimates)
+    at_least = "" if exact else "≥"
+    cost = f"~${usd:.4f}" + (" plus unpriced models" if unpriced else "")
+    return f"{at_least}{to_make} model call(s) to make, {cost}"

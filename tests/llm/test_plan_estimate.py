@@ -1,0 +1,70 @@
+"""`synthc plan` counts the model calls a build would make, from the cache, without
+sending one: what a user checks before paying."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from llm_server import LLMTestServer
+from test_generate import ANSWERS, run, write
+
+from synthc.api import estimate_recipe, plan_recipe
+from synthc.estimate import price_per_token
+from synthc.render import plan_table
+
+
+def test_a_fresh_recipe_estimates_every_call_and_sends_none(
+    tmp_path: Path, server: LLMTestServer, cache_dir: Path
+) -> None:
+    path = write(tmp_path, server, {"answers": ANSWERS}, rows=5)
+    estimates = estimate_recipe(plan_recipe(path))
+    assert server.stats.total == 0
+    answers = estimates["answers"]
+    assert (answers.cached, answers.to_make, answers.exact) == (0, 10, True)
+    assert answers.tokens > 0
+
+
+def test_raising_n_estimates_exactly_the_new_samples(
+    tmp_path: Path, server: LLMTestServer, cache_dir: Path
+) -> None:
+    path = write(tmp_path, server, {"answers": ANSWERS}, rows=5)
+    run(path)
+    sent = server.stats.total
+    path.write_text(path.read_text().replace("n: 2", "n: 3"))
+    answers = estimate_recipe(plan_recipe(path))["answers"]
+    assert (answers.cached, answers.to_make) == (10, 5)
+    assert server.stats.total == sent
+    run(path)
+    assert server.stats.total == sent + 5  # the build made exactly the estimated calls
+
+
+def test_calls_below_a_step_with_misses_are_a_lower_bound(
+    tmp_path: Path, server: LLMTestServer, cache_dir: Path
+) -> None:
+    critique = {
+        "kind": "generate",
+        "from": "answers",
+        "prompt": "Critique: {{ text }}",
+        "output": "critique",
+    }
+    path = write(tmp_path, server, {"answers": ANSWERS, "critique": critique}, rows=3)
+    estimates = estimate_recipe(plan_recipe(path))
+    assert estimates["answers"].to_make == 6 and estimates["answers"].exact
+    assert not estimates["critique"].exact
+    table = plan_table(plan_recipe(path), estimates)
+    assert "0 cached, 6 to make" in table
+    assert "≥" in table
+
+
+def test_a_built_recipe_has_nothing_to_estimate(
+    tmp_path: Path, server: LLMTestServer, cache_dir: Path
+) -> None:
+    path = write(tmp_path, server, {"answers": ANSWERS}, rows=2)
+    run(path)
+    assert estimate_recipe(plan_recipe(path)) == {}
+
+
+def test_prices_come_from_litellms_bundled_table() -> None:
+    prompt, completion = price_per_token("openai/gpt-4o-mini") or (0.0, 0.0)
+    assert 0 < prompt < completion
+    assert price_per_token("openai/no-such-model-xyz") is None
