@@ -144,8 +144,16 @@ class Budget:
         return f"{self.calls} calls, {self.tokens} tokens, ${self.usd:.4f}"
 
 
-def estimate_tokens(messages: Sequence[Mapping[str, Any]], params: Mapping[str, Any]) -> int:
-    """A cheap upper-ish estimate (4 characters a token, plus max_tokens or 256)."""
+def estimate_split(
+    messages: Sequence[Mapping[str, Any]], params: Mapping[str, Any]
+) -> tuple[int, int]:
+    """(prompt, completion) token estimates: 4 characters a token plus a little per
+    message; the completion at `max_tokens` (else 256), an upper bound."""
     chars = sum(len(str(m.get("content") or "")) for m in messages)
     completion = params.get("max_tokens") or params.get("max_completion_tokens") or 256
-    return chars // 4 + 8 * len(messages) + int(completion)
+    return chars // 4 + 8 * len(messages), int(completion)
+
+
+def estimate_tokens(messages: Sequence[Mapping[str, Any]], params: Mapping[str, Any]) -> int:
+    """The total of `estimate_split`."""
+    return sum(estimate_split(messages, params))

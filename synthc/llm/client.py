@@ -32,7 +32,7 @@ from synthc.llm.calls import (
     Budget,
     CallRequest,
     CallResult,
-    estimate_tokens,
+    estimate_split,
 )
 from synthc.llm.limits import DEFAULT_CONCURRENCY, LOCAL_CONCURRENCY, ModelLimiter, ModelLimits
 from synthc.llm.models import ModelSpec, resolve_model
@@ -188,8 +188,9 @@ class LLMClient:
     async def _call(self, transports: Transports, key: str, request: CallRequest) -> CallResult:
         spec = self.resolve(request.model)
         params = self.params_for(request)
-        estimate = estimate_tokens(request.messages, params)
-        estimate_usd = transports.cost(spec, estimate, 0) or 0.0
+        prompt_estimate, completion_estimate = estimate_split(request.messages, params)
+        estimate = prompt_estimate + completion_estimate
+        estimate_usd = transports.cost(spec, prompt_estimate, completion_estimate) or 0.0
         stop = self.budget.reserve(estimate, estimate_usd)
         if stop is not None:
             self.budget_stop = self.budget_stop or stop

@@ -16,7 +16,7 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from synthc.llm.calls import CallRequest, estimate_tokens
+from synthc.llm.calls import CallRequest, estimate_split
 
 if TYPE_CHECKING:
     from synthc.llm.client import LLMClient
@@ -53,14 +53,13 @@ def estimate_calls(client: LLMClient, requests: Sequence[CallRequest]) -> CallEs
         if hit:
             continue
         params = client.params_for(request)
-        total = estimate_tokens(request.messages, params)
-        asked = int(params.get("max_tokens") or params.get("max_completion_tokens") or 256)
-        prompt, completion = prompt + total - asked, completion + asked
+        asked_prompt, asked_completion = estimate_split(request.messages, params)
+        prompt, completion = prompt + asked_prompt, completion + asked_completion
         rates = price_per_token(client.resolve(request.model).model)
         if rates is None:
             usd = None
         elif usd is not None:
-            usd += (total - asked) * rates[0] + asked * rates[1]
+            usd += asked_prompt * rates[0] + asked_completion * rates[1]
     return CallEstimate(
         len(requests), sum(hits), len(requests) - sum(hits), prompt, completion, usd
     )

@@ -166,7 +166,7 @@ def test_unparsable_json_is_repaired_a_bounded_number_of_times_then_not_cached(
 
 
 def test_the_key_is_nowhere_in_the_workdir_or_lock(
-    tmp_path: Path, server: LLMTestServer, cache_dir: Path
+    tmp_path: Path, server: LLMTestServer, cache_dir: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
     steps = {
         "answers": {
@@ -175,7 +175,11 @@ def test_the_key_is_nowhere_in_the_workdir_or_lock(
         }
     }
     path = write(tmp_path, server, steps)
-    run(path)
+    result, store = run(path)
+    assert result.failures == 2  # the leaking row failed with a 401 whose body echoed the key
+    printed = capfd.readouterr()
+    assert SECRET not in printed.out + printed.err
+    assert SECRET not in store.query_frame("select * from _failures").write_csv()
     for file in [*tmp_path.rglob("*")]:
         if file.is_file():
             assert SECRET.encode() not in file.read_bytes(), file
