@@ -38,6 +38,7 @@ __all__ = [
     "build_report",
     "render_html",
     "render_summary",
+    "report_recipe",
     "write_report",
 ]
 
@@ -421,6 +422,27 @@ def write_report(recipe: Recipe, store: Store | None = None, out_path: Path | No
     from synthc.store import Store
 
     store = store or Store.for_recipe(recipe)
+    return _write_html(build_report(recipe, store), store, out_path)
+
+
+def _write_html(report: Report, store: Store, out_path: str | Path | None) -> Path:
     target = Path(out_path) if out_path is not None else store.workdir / "report.html"
-    atomic_write_text(target, render_html(build_report(recipe, store)))
+    atomic_write_text(target, render_html(report))
     return target
+
+
+def report_recipe(path: str | Path, out_path: str | Path | None = None) -> tuple[Path, str]:
+    """`synthc report R`: write the recipe's HTML report; return its path and the summary.
+
+    Reads only the lock and the store (never builds). Example::
+
+        page, summary = report_recipe("recipes/quickstart.yaml")
+        print(summary)
+    """
+    from synthc.recipe import load_recipe
+    from synthc.store import Store
+
+    recipe = load_recipe(path)
+    store = Store.for_recipe(recipe)
+    report = build_report(recipe, store)
+    return _write_html(report, store, out_path), render_summary(report)

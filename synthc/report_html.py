@@ -46,7 +46,8 @@ code{background:var(--code);padding:1px 5px;border-radius:4px}
 .tile .sub{color:var(--muted);font-size:12px}
 .tile.tone-fail .value{color:var(--fail)}.tile.tone-warn .value{color:var(--warn)}
 .tile.tone-pass .value{color:var(--pass)}
-.tile .badge{min-width:0;padding:1px 6px;font-size:10.5px}
+.t-pass{color:var(--pass);font-weight:600}.t-warn{color:var(--warn);font-weight:600}
+.t-fail{color:var(--fail);font-weight:600}
 .card{background:var(--card);border:1px solid var(--line);border-radius:10px;overflow:hidden}
 table{border-collapse:collapse;width:100%;font-variant-numeric:tabular-nums}
 th,td{padding:8px 12px;text-align:left;border-bottom:1px solid var(--line);vertical-align:top}
@@ -174,9 +175,9 @@ def _tiles(report: Report) -> str:
     removed = sum(s.removed or 0 for s in report.steps if s.removed and s.removed > 0)
     counts = report.gate_counts()
     gates = (
-        f'<span class="badge pass">{counts["pass"]} pass</span> '
-        f'<span class="badge warn">{counts["warn"]} warn</span> '
-        f'<span class="badge fail">{counts["fail"]} fail</span>'
+        f'<span class="t-pass">{counts["pass"]} pass</span> · '
+        f'<span class="t-warn">{counts["warn"]} warn</span> · '
+        f'<span class="t-fail">{counts["fail"]} fail</span>'
     )
     rate = "–" if report.hit_rate is None else f"{report.hit_rate:.0%}"
     return (
@@ -203,6 +204,9 @@ def _gate_tile(counts: dict[str, int], badges: str) -> tuple[str, str, str]:
 
 
 def _final_names(report: Report) -> set[str]:
+    """The exported steps; without exports, the steps no other step reads."""
+    if report.exports:
+        return {step for step, _ in report.exports}
     read = {source for step in report.steps for source in step.inputs}
     return {s.name for s in report.steps if s.name not in read}
 

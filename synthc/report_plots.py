@@ -295,18 +295,19 @@ def cluster_plot(step: str, column: str, texts: Sequence[str], reference: Refere
 
 
 def _cluster_names(texts: Sequence[str], labels: Sequence[int], k: int) -> list[str]:
-    """Each cluster's two most frequent longer words in the reference."""
+    """Each cluster's two most distinctive words: frequent in it, rare in the others."""
     words: list[Counter[str]] = [Counter() for _ in range(k)]
     for text, label in zip(texts, labels, strict=True):
-        words[label].update(
-            w
-            for w in str(text).lower().split()
-            if len(w) > 3 and w.isalpha() and w not in STOPWORDS
+        words[label].update(w for w in str(text).lower().split() if len(w) > 3 and w.isalpha())
+    overall: Counter[str] = sum(words, Counter())
+    names = []
+    for index, counter in enumerate(words):
+        ranked = sorted(
+            counter, key=lambda w: (-counter[w] / (1 + overall[w] - counter[w]), -counter[w], w)
         )
-    return [
-        " ".join(w for w, _ in counter.most_common(2)) or f"topic {i + 1}"
-        for i, counter in enumerate(words)
-    ]
+        name = " ".join(ranked[:2]) or f"topic {index + 1}"
+        names.append(name if name not in names else f"{name} ({index + 1})")
+    return names
 
 
 # -- dedup similarity ---------------------------------------------------------------

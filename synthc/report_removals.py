@@ -79,7 +79,11 @@ def _filter_removals(catalog: Catalog, name: str, upstream: str, where: str) -> 
         f"select * from {up} where _id not in (select _id from {out}) "
         f"order by _id limit {EXAMPLES_PER_REASON}"
     )
-    examples = tuple(Removal(str(r["_id"]), preview(r)) for r in sample.iter_rows(named=True))
+    # Columns the condition names come first, so the example shows why it was dropped.
+    columns = sorted(sample.columns, key=lambda c: (c not in where, sample.columns.index(c)))
+    examples = tuple(
+        Removal(str(r["_id"]), preview(r, columns)) for r in sample.iter_rows(named=True)
+    )
     return [RemovalGroup(f"where {where} is false or null", int(count), examples)]
 
 

@@ -140,6 +140,7 @@ def _clip(text: str, limit: int) -> str:
 
 
 NODE_W, NODE_H, GAP_X, GAP_Y, PAD = 168, 48, 44, 14, 8
+DETOUR = 30  # how far below the nodes an edge that skips columns runs
 
 
 def pipeline(steps: Sequence[StepReport], worst: Mapping[str, str]) -> str:
@@ -157,7 +158,11 @@ def pipeline(steps: Sequence[StepReport], worst: Mapping[str, str]) -> str:
             where[step.name] = (PAD + level * (NODE_W + GAP_X), PAD + row * (NODE_H + GAP_Y))
     width = PAD * 2 + len(columns) * (NODE_W + GAP_X) - GAP_X
     height = PAD * 2 + max(len(m) for m in columns.values()) * (NODE_H + GAP_Y) - GAP_Y
-    body = [_edge(where[s], where[step.name]) for step in steps for s in step.inputs if s in where]
+    edges = [(where[s], where[step.name]) for step in steps for s in step.inputs if s in where]
+    near = [(a, b) for a, b in edges if b[0] - a[0] <= NODE_W + GAP_X]
+    far = [(a, b) for a, b in edges if b[0] - a[0] > NODE_W + GAP_X]
+    body = [_edge(a, b) for a, b in near] + [_detour(a, b) for a, b in far]
+    height += DETOUR if far else 0
     body += [_node(step, where[step.name], worst.get(step.name)) for step in steps]
     return (
         f'<svg class="pipeline" viewBox="0 0 {width} {height}" width="{width}" role="img" '
@@ -181,6 +186,20 @@ def _edge(source: tuple[float, float], target: tuple[float, float]) -> str:
         f'<path class="edge" d="M{x1:.1f},{y1:.1f} C{x1 + bend:.1f},{y1:.1f} '
         f'{x2 - bend:.1f},{y2:.1f} {x2 - 3:.1f},{y2:.1f}"/>'
         f'<path class="arrow" d="M{x2 - 7:.1f},{y2 - 4:.1f} L{x2:.1f},{y2:.1f} L{x2 - 7:.1f},{y2 + 4:.1f}"/>'
+    )
+
+
+def _detour(source: tuple[float, float], target: tuple[float, float]) -> str:
+    """An edge that skips columns: it leaves under its source and arrives under its target,
+    passing below the nodes in between instead of through them."""
+    x1, y1 = source[0] + NODE_W / 2, source[1] + NODE_H
+    x2, y2 = target[0] + NODE_W / 2, target[1] + NODE_H
+    low = max(y1, y2) + DETOUR
+    return (
+        f'<path class="edge" d="M{x1:.1f},{y1:.1f} C{x1:.1f},{low:.1f} {x2:.1f},{low:.1f} '
+        f'{x2:.1f},{y2 + 3:.1f}"/>'
+        f'<path class="arrow" d="M{x2 - 4:.1f},{y2 + 8:.1f} L{x2:.1f},{y2 + 1:.1f} '
+        f'L{x2 + 4:.1f},{y2 + 8:.1f}"/>'
     )
 
 

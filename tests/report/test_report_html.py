@@ -118,3 +118,14 @@ def test_write_report_writes_the_page_under_synthc_by_default(built, tmp_path: P
     elsewhere = write_report(recipe, store, tmp_path / "pages" / "quality.html")
     assert elsewhere.read_text(encoding="utf-8") == path.read_text(encoding="utf-8")
     assert not list(elsewhere.parent.glob(".*.tmp"))
+
+
+def test_report_recipe_writes_the_page_and_returns_the_summary(built, tmp_path: Path):
+    from synthc.report import report_recipe
+
+    recipe, _ = built
+    page, summary = report_recipe(recipe.path, tmp_path / "r.html")
+    assert page == tmp_path / "r.html" and len(gate_rows(page.read_text())) == 4
+    assert summary.startswith("support-faq: built ")
+    default, _ = report_recipe(str(recipe.path))
+    assert default == recipe.root / ".synthc" / "report.html" and default.is_file()
