@@ -182,5 +182,58 @@ def export(recipe: str) -> None:
         click.echo(str(path))
 
 
+@cli.group()
+def cache() -> None:
+    """The LLM call cache: what it holds, and removing what no build uses.
+
+    \b
+    Example:
+      synthc cache stats recipes/quickstart.yaml
+      synthc cache gc recipes/quickstart.yaml --dry-run
+    """
+
+
+@cache.command("stats")
+@recipe_argument
+def cache_stats_command(recipe: str) -> None:
+    """Entries, size on disk, what the current build uses, hit rate and money saved.
+
+    \b
+    Example:
+      synthc cache stats recipes/quickstart.yaml
+    """
+    from synthc.cache_admin import cache_stats
+
+    click.echo(cache_stats(recipe).describe())
+
+
+@cache.command("gc")
+@click.argument("recipes", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--dry-run", is_flag=True, help="Count what would be removed; remove nothing.")
+def cache_gc_command(recipes: tuple[str, ...], dry_run: bool) -> None:
+    """Remove cache entries that no current output of RECIPES uses.
+
+    Name every recipe that shares the cache (SYNTHC_CACHE_DIR): entries only the
+    others use would be removed.
+
+    \b
+    Example:
+      synthc cache gc recipes/quickstart.yaml --dry-run
+    """
+    import os
+
+    from synthc.cache_admin import cache_gc
+
+    if os.environ.get("SYNTHC_CACHE_DIR") and not dry_run:
+        click.echo(
+            "note: the cache is shared (SYNTHC_CACHE_DIR); entries used only by recipes "
+            "not named here are removed",
+            err=True,
+        )
+    result = cache_gc(recipes, dry_run=dry_run)
+    verb = "would remove" if result.dry_run else "removed"
+    click.echo(f"{result.directory}: {verb} {result.removed} entries, kept {result.kept}", err=True)
+
+
 def main() -> None:
     cli(prog_name="synthc")
