@@ -21,6 +21,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from synthc.errors import PlanError, StepFailed, SynthcError
+from synthc.gating import (
+    checks_current,
+    checks_frame,
+    evaluate_gates,
+    gate_references,
+    report_gates,
+)
 from synthc.lock import LockEntry, LockState
 from synthc.plan import Plan, PlannedStep, step_fingerprint
 from synthc.reporter import NullReporter, Reporter
@@ -60,6 +67,8 @@ class BuildResult:
     skipped: list[str] = field(default_factory=list)
     rows: dict[str, int] = field(default_factory=dict)
     failures: int = 0
+    gate_failures: list[str] = field(default_factory=list)  # steps an error-level check failed
+    blocked: list[str] = field(default_factory=list)  # not run: an upstream step failed a gate
     exit_code: int = 0
     seconds: float = 0.0
 
@@ -95,7 +104,8 @@ def build(plan: Plan, ctx: BuildContext) -> BuildResult:
             raise
         finally:
             result.seconds = round(time.perf_counter() - clock, 3)
-            result.exit_code = 0 if status == "ok" and not result.failures else 1
+            clean = status == "ok" and not result.failures and not result.gate_failures
+            result.exit_code = 0 if clean else 1
             first_run = not ctx.store.runs_path.exists()
             _record_run(ctx.store, started_at, status, result, error)
             if first_run and ctx.store.catalog_path.exists():
@@ -114,6 +124,7 @@ def _record_run(
             "built": result.built,
             "skipped": result.skipped,
             "failures": result.failures,
+            "gate_failures": result.gate_failures,
             "exit_code": result.exit_code,
             "seconds": result.seconds,
             "error": error,
@@ -131,28 +142,43 @@ def _run_steps(plan: Plan, ctx: BuildContext, selected: set[str], result: BuildR
     if state != previous:
         store.write_lock(state)
     versions: dict[str, str] = {}  # step -> data version its children read in this build
+    blocked: dict[str, str] = {}  # step -> why it may not run (a gate failed upstream)
     for planned in plan.steps:
-        entry = state.steps.get(planned.name)
-        if planned.name not in selected:
-            if entry is not None and store.has_step(planned.name, entry):
-                versions[planned.name] = entry.data_version
+        name, entry = planned.name, state.steps.get(planned.name)
+        if name not in selected:
+            if entry is not None and store.has_step(name, entry):
+                versions[name] = entry.data_version
+            continue
+        stop = next((blocked[up] for up in planned.inputs if up in blocked), None)
+        if stop is not None:
+            ctx.reporter.warning(f"{name}: not run: {stop}")
+            blocked[name] = stop
+            result.blocked.append(name)
             continue
         upstream = _upstream_versions(planned, versions, selected)
         fingerprint = step_fingerprint(planned.config_fingerprint, upstream)
-        if entry is not None and not ctx.force and _is_fresh(store, planned, entry, fingerprint):
-            ctx.reporter.step_skipped(planned.name, f"fresh ({entry.rows} rows)")
-            result.skipped.append(planned.name)
-            result.rows[planned.name] = entry.rows
-            versions[planned.name] = entry.data_version
-            continue
-        entry = _run_one(plan, planned, ctx, upstream, fingerprint)
-        state = LockState(steps={**state.steps, planned.name: entry}, file_hints=state.file_hints)
-        store.write_lock(state)
-        store.refresh_catalog(state)
-        versions[planned.name] = entry.data_version
-        result.built.append(planned.name)
-        result.rows[planned.name] = entry.rows
-        result.failures += entry.failures
+        fresh = (
+            entry is not None and not ctx.force and _is_fresh(store, planned, entry, fingerprint)
+        )
+        if fresh and entry is not None and checks_current(planned, entry):
+            ctx.reporter.step_skipped(name, f"fresh ({entry.rows} rows)")
+            result.skipped.append(name)
+        elif fresh and entry is not None:  # only the checks changed: gate the stored rows again
+            entry = _regate(plan, planned, ctx, entry, versions)
+            result.skipped.append(name)
+        else:
+            entry = _run_one(plan, planned, ctx, upstream, fingerprint, versions)
+            result.built.append(name)
+            result.failures += entry.failures
+        if entry is not state.steps.get(name):
+            state = LockState(steps={**state.steps, name: entry}, file_hints=state.file_hints)
+            store.write_lock(state)
+            store.refresh_catalog(state)
+        versions[name] = entry.data_version
+        result.rows[name] = entry.rows
+        if report_gates(ctx.reporter, name, entry.checks, quiet_pass=name in result.skipped):
+            result.gate_failures.append(name)
+            blocked[name] = f"'{name}' failed an error-level check"
     if changed and not result.built:
         store.refresh_catalog(state)
 
@@ -192,8 +218,10 @@ def _run_one(
     ctx: BuildContext,
     upstream: Mapping[str, str],
     fingerprint: str,
+    versions: Mapping[str, str],
 ) -> LockEntry:
-    """Run one step and persist it: Parquet first, then (by the caller) lock and catalog."""
+    """Run one step, gate it and persist it: Parquet first, then (by the caller) the lock
+    and catalog."""
     from synthc.steps import registry
 
     kind = registry().get(planned.kind)
@@ -204,6 +232,10 @@ def _run_one(
     step_ctx = ExecStepContext.create(plan, planned, ctx, upstream, fingerprint)
     try:
         frame = finish_frame(planned.name, kind.run(step_ctx))
+        references = gate_references(planned, ctx.store, versions, plan.recipe)
+        checks = evaluate_gates(planned, step_ctx, frame, references)
+        if checks:
+            step_ctx.emit("_checks", checks_frame(checks))
         version = ctx.store.write_step(planned.name, frame, step_ctx.emitted)
     except SynthcError as exc:
         if isinstance(exc, StepFailed):
@@ -213,6 +245,7 @@ def _run_one(
         raise StepFailed(planned.name, _describe(exc)) from exc
     seconds = round(time.perf_counter() - clock, 3)
     entry = _lock_entry(planned, step_ctx, upstream, fingerprint, version, frame, seconds)
+    entry = replace(entry, checks=checks)
     ctx.reporter.step_finished(planned.name, f"{frame.height} rows")
     return entry
 
@@ -408,3 +441,30 @@ def finish_frame(step: str, frame: Any) -> pl.DataFrame:
     if "_id" not in frame.columns:
         frame = frame.with_columns(content_row_ids(frame, salt=step))
     return frame.select("_id", pl.exclude("_id"))
+
+
+def _regate(
+    plan: Plan,
+    planned: PlannedStep,
+    ctx: BuildContext,
+    entry: LockEntry,
+    versions: Mapping[str, str],
+) -> LockEntry:
+    """Re-evaluate a fresh step's changed checks on its stored rows (a gate never changes data)."""
+    frame = ctx.store.read_step(planned.name, entry)
+    step_ctx = ExecStepContext(
+        name=planned.name,
+        kind=planned.kind,
+        config=planned.config,
+        recipe=plan.recipe,
+        inputs={},
+        reporter=ctx.reporter,
+        llm=ctx.llm,
+        fingerprint=entry.fingerprint,
+    )
+    references = gate_references(planned, ctx.store, versions, plan.recipe)
+    checks = evaluate_gates(planned, step_ctx, frame, references)
+    table = checks_frame(checks) if checks else None
+    ctx.store.write_aux(planned.name, entry.data_version, "_checks", table)
+    ctx.reporter.step_skipped(planned.name, f"fresh ({entry.rows} rows); checks re-evaluated")
+    return replace(entry, checks=checks)

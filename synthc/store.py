@@ -146,6 +146,14 @@ class Store:
             _atomic_write_parquet(aux_frame, self.aux_path(step, version, table))
         return version
 
+    def write_aux(self, step: str, version: str, table: str, frame: pl.DataFrame | None) -> None:
+        """Replace (or, given None, delete) one emitted table of a stored output."""
+        path = self.aux_path(step, version, table)
+        if frame is None:
+            path.unlink(missing_ok=True)
+        else:
+            _atomic_write_parquet(frame, path)
+
     def has_step(self, step: str, entry: LockEntry) -> bool:
         return self.step_path(step, entry.data_version).exists()
 

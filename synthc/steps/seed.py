@@ -65,15 +65,15 @@ def _read_file(path: Path) -> pl.DataFrame:
     )
 
 
-def _read_path(ctx: StepContext, path: str) -> pl.DataFrame:
+def read_files(root: Path, path: str) -> pl.DataFrame:
+    """Read a data file or a glob of them (relative to `root`), unioned by column name."""
     import polars as pl
 
-    files = resolve_paths(ctx.recipe.root, path)
+    files = resolve_paths(root, path)
     if not files:
-        raise ValueError(f"path: '{path}' matches no files in {ctx.recipe.root}")
-    missing = [f for f in files if not f.exists()]
-    if missing:
-        raise ValueError(f"path: '{path}' does not exist (looked in {ctx.recipe.root})")
+        raise ValueError(f"path: '{path}' matches no files in {root}")
+    if any(not f.exists() for f in files):
+        raise ValueError(f"path: '{path}' does not exist (looked in {root})")
     frames = [_read_file(f) for f in files]
     return frames[0] if len(frames) == 1 else pl.concat(frames, how="diagonal_relaxed")
 
@@ -93,7 +93,7 @@ def run(ctx: StepContext) -> pl.DataFrame:
     if config.get("rows") is not None:
         frame = _rows_frame(config["rows"])
     elif config.get("path") is not None:
-        frame = _read_path(ctx, str(config["path"]))
+        frame = read_files(ctx.recipe.root, str(config["path"]))
     elif config.get("sql") is not None:
         try:
             frame = ctx.sql(str(config["sql"]), {})

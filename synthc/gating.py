@@ -1,0 +1,135 @@
+"""Quality gates inside a build: evaluate a step's `checks:` and record the verdicts.
+
+The checks themselves are pure functions in `synthc.quality.gates`; this module feeds
+them the step's rows and references, turns results into JSON-ready lock records
+(`LockEntry.checks`, in declaration order) and the `_checks` table, and says whether an
+error-level gate failed (which stops the steps downstream and the exports).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from synthc.errors import StepFailed
+from synthc.fingerprint import fingerprint
+
+if TYPE_CHECKING:
+    import polars as pl
+
+    from synthc.lock import LockEntry
+    from synthc.plan import PlannedStep
+    from synthc.recipe import Recipe
+    from synthc.reporter import Reporter
+    from synthc.steps import StepContext
+    from synthc.store import Store
+
+FAILED_ROWS_KEPT = 20  # failing rows recorded in the lock per check; the rest are in the data
+
+
+def declared_checks(planned: PlannedStep) -> list[dict[str, Any]]:
+    return [
+        {"kind": c.kind, "severity": c.severity, "config": dict(c.config)}
+        for c in planned.step.checks
+    ]
+
+
+def checks_current(planned: PlannedStep, entry: LockEntry) -> bool:
+    """Whether the lock's gate results were measured with the checks declared now."""
+    recorded = [
+        {"kind": c.get("kind"), "severity": c.get("severity"), "config": c.get("config")}
+        for c in entry.checks
+    ]
+    return fingerprint(recorded) == fingerprint(declared_checks(planned))
+
+
+def evaluate_gates(
+    planned: PlannedStep,
+    step_ctx: StepContext,
+    frame: pl.DataFrame,
+    references: Mapping[str, pl.DataFrame],
+) -> tuple[dict[str, Any], ...]:
+    """Evaluate the step's `checks:` on its rows; JSON-ready records for the lock.
+
+    A check that cannot be evaluated (missing column, unknown reference) fails the step:
+    it is a mistake in the recipe, not a verdict on the data.
+    """
+    if not planned.step.checks:
+        return ()
+    from synthc.quality.gates import evaluate_check
+
+    records = []
+    for index, (check, declared) in enumerate(
+        zip(planned.step.checks, declared_checks(planned), strict=True)
+    ):
+        try:
+            result = evaluate_check(check, frame, references, step_ctx.sql, table=planned.name)
+        except Exception as exc:
+            raise StepFailed(planned.name, f"checks[{index}] ({check.kind}): {exc}") from exc
+        failing = result.failing_rows
+        record = {
+            **declared,
+            "status": result.status,
+            "figure": result.figure,
+            "threshold": result.threshold,
+            "message": result.message,
+            "details": dict(result.details),
+            "failing_rows": json.loads(failing.head(FAILED_ROWS_KEPT).write_json())
+            if failing is not None
+            else [],
+        }
+        # numpy scalars and dates become plain JSON values, so the lock can be written.
+        records.append(json.loads(json.dumps(record, default=_plain)))
+    return tuple(records)
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if hasattr(value, "item") else str(value)
+
+
+def gate_references(
+    planned: PlannedStep, store: Store, versions: Mapping[str, str], recipe: Recipe
+) -> dict[str, pl.DataFrame]:
+    """Frames of every `reference:` the step's checks name: a step (as built) or a file."""
+    import polars as pl
+
+    from synthc.steps.seed import read_files
+
+    frames: dict[str, pl.DataFrame] = {}
+    for check in planned.step.checks:
+        name = check.config.get("reference")
+        if not isinstance(name, str) or name in frames:
+            continue
+        if name in recipe.steps:
+            if name not in versions:
+                raise StepFailed(planned.name, f"check reference '{name}' has not been built")
+            frames[name] = pl.read_parquet(store.step_path(name, versions[name]))
+        else:
+            frames[name] = read_files(recipe.root, name)
+    return frames
+
+
+def report_gates(
+    reporter: Reporter, step: str, checks: Sequence[Mapping[str, Any]], quiet_pass: bool
+) -> bool:
+    """Tell the user each gate's verdict; True when an error-level gate failed."""
+    failed = False
+    for check in checks:
+        text = f"{step}: check {check['kind']} {check['status']}: {check.get('message', '')}"
+        if check["status"] == "pass":
+            if not quiet_pass:
+                reporter.message(text)
+        else:
+            reporter.warning(text)
+            failed = failed or check["status"] == "fail"
+    return failed
+
+
+def checks_frame(checks: Sequence[Mapping[str, Any]]) -> pl.DataFrame:
+    """The `_checks` table: one row per gate (the catalog adds `_step`)."""
+    import polars as pl
+
+    columns = ("kind", "severity", "status", "figure", "message")
+    rows = [{c: check.get(c) for c in columns} for check in checks]
+    return pl.DataFrame(rows, schema_overrides={"figure": pl.Float64}, infer_schema_length=None)
