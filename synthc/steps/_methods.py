@@ -54,7 +54,11 @@ def request(
 
     messages = [{"role": "system", "content": system}] if system else []
     messages.append({"role": "user", "content": prompt})
-    return CallRequest(model, messages, params_for(ctx, model), sample_index=sample, row_id=row_id)
+    params = params_for(ctx, model)
+    # A request field, not a model parameter: the gateway decides with it whether a
+    # cut-off answer (finish_reason "length") is kept or rejected.
+    allow_truncated = bool(params.pop("allow_truncated", False))
+    return CallRequest(model, messages, params, sample, row_id, allow_truncated)
 
 
 def complete(ctx: StepContext, requests: Sequence[CallRequest]) -> list[CallResult]:

@@ -60,6 +60,12 @@ class Project:
     def query(self, sql: str) -> pl.DataFrame:
         return Store.for_recipe(load_recipe(self.path)).query_frame(sql)
 
+    def set_params(self, **params: Any) -> None:
+        """Replace the recipe's `params:`."""
+        data = yaml.safe_load(self.path.read_text())
+        data["params"] = params
+        self.path.write_text(yaml.safe_dump(data, sort_keys=False))
+
     def edit(self, step: str, **changes: Any) -> None:
         data = yaml.safe_load(self.path.read_text())
         data["steps"][step].update(changes)
@@ -125,3 +131,9 @@ def script(monkeypatch: pytest.MonkeyPatch, server: LLMTestServer) -> Any:
         monkeypatch.setattr(module, "_answer_text", answer)
 
     return install
+
+
+@pytest.fixture
+def project_at(server: LLMTestServer) -> Any:
+    """`project_at(path)` -> a Project for a recipe already written at `path`."""
+    return lambda path: Project(Path(path), server)

@@ -62,3 +62,12 @@ def test_template_variables_are_checked_before_any_call(project):
     else:
         raise AssertionError("an unknown template variable must fail the build")
     assert proj.requests() == 0
+
+
+def test_allow_truncated_keeps_cut_off_answers(project):
+    proj = project(steps())
+    proj.set_params(max_tokens=2)
+    assert proj.build().exit_code == 1  # cut-off answers are rejected by default
+    proj.set_params(max_tokens=2, allow_truncated=True)
+    assert proj.build().exit_code == 0
+    assert proj.step("answers")["response"].str.split(" ").list.len().to_list() == [2, 2]
