@@ -1,10 +1,11 @@
 """Gate results for the report, read from a step's lock entry (`LockEntry.checks`).
 
 The build records each `CheckResult` (synthc.quality.gates) as a mapping: kind,
-severity, status (pass | warn | fail), figure, threshold, message, details (secondary
-figures) and failing_rows (rows as mappings, or their ids). Results are paired with the
-recipe's `checks:` by position, which supplies the column and which side of the
-threshold passes; missing keys read as blank rather than failing the report.
+severity, config (the check as declared), status (pass | warn | fail), figure,
+threshold, message, details (secondary figures) and failing_rows (rows as mappings, or
+their ids). The config says which column was checked and which side of the threshold
+passes; without one, the recipe's `checks:` at the same position stand in. Missing keys
+read as blank rather than failing the report.
 """
 
 from __future__ import annotations
@@ -46,7 +47,8 @@ def gate_result(step: str, raw: Mapping[str, Any], check: Check | None = None) -
         passed = raw.get("passed", raw.get("ok"))
         status = PASS if passed else (WARN if severity == "warn" else FAIL)
     figure = raw.get("figure", raw.get("value"))
-    config = check.config if check else {}
+    recorded = raw.get("config")
+    config = recorded if isinstance(recorded, Mapping) else (check.config if check else {})
     details = raw.get("details") or {}
     column = raw.get("column") or config.get("column") or config.get("text")
     return GateResult(

@@ -9,6 +9,7 @@ per labelled bin, which `synthc.report_svg` draws.
 from __future__ import annotations
 
 import math
+import warnings
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -31,55 +32,13 @@ MIN_CLUSTER_REFERENCE = 10
 SIMILARITY_STEP = 0.05
 MAX_CATEGORIES = 12
 # Words too common to name a topic cluster.
-STOPWORDS = frozenset(
-    [
-        "what",
-        "does",
-        "have",
-        "this",
-        "that",
-        "with",
-        "from",
-        "your",
-        "when",
-        "where",
-        "which",
-        "there",
-        "their",
-        "about",
-        "would",
-        "could",
-        "should",
-        "into",
-        "than",
-        "then",
-        "them",
-        "they",
-        "were",
-        "will",
-        "been",
-        "also",
-        "just",
-        "like",
-        "some",
-        "more",
-        "most",
-        "much",
-        "very",
-        "does",
-        "doesn",
-        "into",
-        "onto",
-        "over",
-        "under",
-        "after",
-        "before",
-        "while",
-        "these",
-        "those",
-        "here",
-    ]
+_STOPWORDS_TEXT = (
+    "what does have this that with from your when where which there their about would could "
+    "should into than then them they were will been also just like some more most much very "
+    "doesn onto over under after before while these those here"
 )
+STOPWORDS = frozenset(_STOPWORDS_TEXT.split())
+MAX_PLOT_ROWS = 200_000  # a seeded sample of larger columns is plotted
 _NICE_WIDTHS = (1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 5000)
 
 
@@ -88,7 +47,7 @@ class Reference:
     """Reference texts for one column, and where they came from."""
 
     label: str
-    texts: list[str]
+    texts: pl.Series
 
 
 def build_plots(
@@ -99,20 +58,34 @@ def build_plots(
     for step in _plotted_steps(recipe, lock, tables):
         frame = store.read_step(step, lock.steps[step])
         for column in _text_columns(frame)[:MAX_TEXT_COLUMNS]:
-            texts = [t for t in frame.get_column(column).to_list() if t is not None]
-            if is_categorical(texts):
-                plots.append(category_plot(step, column, texts))
-                continue
-            reference = _reference(recipe, store, lock, step, column)
-            plots.append(length_plot(step, column, texts, reference))
-            if reference is not None:
-                clusters = cluster_plot(step, column, texts, reference)
-                plots += [clusters] if clusters is not None else []
+            plots += _column_plots(recipe, store, lock, step, column, _sample(frame[column]))
     for step in recipe.steps:
         if recipe.steps[step].kind == "dedup" and "_dedup_matches" in tables and step in tables:
             similarity = similarity_plot(store, step)
             plots += [similarity] if similarity is not None else []
     return tuple(plots)
+
+
+def _column_plots(
+    recipe: Recipe, store: Store, lock: LockState, step: str, column: str, texts: pl.Series
+) -> list[Plot]:
+    """Value shares for a label-like column; else lengths, and topics against a reference."""
+    if is_categorical(texts):
+        return [category_plot(step, column, texts)]
+    reference = _reference(recipe, store, lock, step, column)
+    plots = [length_plot(step, column, texts, reference)]
+    if reference is not None:
+        clusters = cluster_plot(step, column, texts, reference)
+        plots += [clusters] if clusters is not None else []
+    return plots
+
+
+def _sample(texts: pl.Series) -> pl.Series:
+    """The non-null values as text; a seeded sample of MAX_PLOT_ROWS when there are more."""
+    import polars as pl
+
+    texts = texts.drop_nulls().cast(pl.String)
+    return texts.sample(MAX_PLOT_ROWS, seed=0) if texts.len() > MAX_PLOT_ROWS else texts
 
 
 def _plotted_steps(recipe: Recipe, lock: LockState, tables: set[str]) -> list[str]:
@@ -158,8 +131,7 @@ def _reference(
             continue
         source = column if column in frame.columns else next(iter(_text_columns(frame)), None)
         if source is not None:
-            texts = [t for t in frame.get_column(source).to_list() if t is not None]
-            return Reference(target, [str(t) for t in texts])
+            return Reference(target, _sample(frame.get_column(source)))
     return None
 
 
@@ -177,11 +149,12 @@ def _read_reference_file(recipe: Recipe, target: str) -> pl.DataFrame | None:
 # -- lengths ------------------------------------------------------------------------
 
 
-def word_lengths(texts: Sequence[str]) -> list[int]:
-    return [len(str(text).split()) for text in texts]
+def word_lengths(texts: pl.Series) -> list[int]:
+    """Words (runs of non-space characters) per text."""
+    return texts.str.count_matches(r"\S+").fill_null(0).to_list()
 
 
-def length_plot(step: str, column: str, texts: Sequence[str], reference: Reference | None) -> Plot:
+def length_plot(step: str, column: str, texts: pl.Series, reference: Reference | None) -> Plot:
     """Histogram of words per row: the step's column, and its reference on the same bins."""
     lengths = word_lengths(texts)
     others = word_lengths(reference.texts) if reference else []
@@ -232,18 +205,19 @@ def _quantiles(lengths: Sequence[int]) -> str:
 # -- categories ---------------------------------------------------------------------
 
 
-def is_categorical(texts: Sequence[str]) -> bool:
+def is_categorical(texts: pl.Series) -> bool:
     """A label-like column: few distinct short values, each repeated."""
-    distinct = set(texts)
-    short = all(len(str(t).split()) <= 3 for t in distinct)
-    return short and len(distinct) <= MAX_CATEGORIES and len(distinct) * 2 <= len(texts)
+    distinct = texts.unique()
+    if distinct.len() > MAX_CATEGORIES or distinct.len() * 2 > texts.len():
+        return False
+    return max(word_lengths(distinct), default=0) <= 3
 
 
-def category_plot(step: str, column: str, texts: Sequence[str]) -> Plot:
+def category_plot(step: str, column: str, texts: pl.Series) -> Plot:
     """Shares of each value of a label-like column, largest first."""
-    counts = Counter(str(t) for t in texts)
+    counts = Counter(texts.to_list())
     ordered = sorted(counts, key=lambda value: (-counts[value], value))
-    total = len(texts) or 1
+    total = texts.len() or 1
     top = counts[ordered[0]] / total if ordered else 0.0
     return Plot(
         key=f"values-{step}-{column}",
@@ -251,7 +225,7 @@ def category_plot(step: str, column: str, texts: Sequence[str]) -> Plot:
         caption=f"{len(counts)} distinct values; the most common covers {top:.0%} of rows",
         x_label=column,
         bins=tuple(ordered),
-        series=(Series(step, tuple(counts[v] / total for v in ordered), len(texts)),),
+        series=(Series(step, tuple(counts[v] / total for v in ordered), texts.len()),),
         kind="bars",
     )
 
@@ -259,18 +233,20 @@ def category_plot(step: str, column: str, texts: Sequence[str]) -> Plot:
 # -- topic clusters -----------------------------------------------------------------
 
 
-def cluster_plot(step: str, column: str, texts: Sequence[str], reference: Reference) -> Plot | None:
+def cluster_plot(step: str, column: str, texts: pl.Series, reference: Reference) -> Plot | None:
     """Shares of k-means topic clusters (fitted on the reference), synthetic vs reference."""
-    if len(reference.texts) < MIN_CLUSTER_REFERENCE or not texts:
+    if reference.texts.len() < MIN_CLUSTER_REFERENCE or not texts.len():
         return None
     try:
         from synthc.quality.fidelity import topic_clusters
     except ImportError:
         return None
-    ours, theirs = list(texts[:CLUSTER_SAMPLE]), reference.texts[:CLUSTER_SAMPLE]
+    ours, theirs = _head_sample(texts), _head_sample(reference.texts)
     k = max(2, min(8, len(theirs) // 5))
     try:
-        labels_ours, labels_theirs = topic_clusters(ours, theirs, k=k)
+        with warnings.catch_warnings():  # k-means on near-identical texts warns; not news here
+            warnings.simplefilter("ignore")
+            labels_ours, labels_theirs = topic_clusters(ours, theirs, k=k)
     except (ImportError, ValueError):
         return None  # no vocabulary to cluster on, or scikit-learn missing
     names = _cluster_names(theirs, [int(v) for v in labels_theirs], k)
@@ -292,6 +268,13 @@ def cluster_plot(step: str, column: str, texts: Sequence[str], reference: Refere
         ),
         kind="bars",
     )
+
+
+def _head_sample(texts: pl.Series) -> list[str]:
+    """At most CLUSTER_SAMPLE texts, a seeded sample when there are more."""
+    if texts.len() > CLUSTER_SAMPLE:
+        texts = texts.sample(CLUSTER_SAMPLE, seed=0)
+    return [str(text) for text in texts.to_list()]
 
 
 def _cluster_names(texts: Sequence[str], labels: Sequence[int], k: int) -> list[str]:

@@ -69,6 +69,17 @@ def test_gate_results_come_from_the_lock(built):
     assert {name for name, _ in fidelity.details} == {"length_jsd", "unigram_jsd", "topic_jsd"}
 
 
+def test_a_recorded_config_says_which_column_and_side_of_the_threshold():
+    from synthc.report_gates import gate_result
+
+    raw = {"kind": "rows", "status": "fail", "figure": 900, "threshold": 500,
+           "config": {"max": 500}, "failing_rows": [{"_id": "a", "text": "t"}]}  # fmt: skip
+    gate = gate_result("s", raw)
+    assert (gate.threshold, gate.severity, gate.examples) == ("≤ 500", "error", ("t",))
+    column = gate_result("s", {"kind": "leakage", "config": {"column": "q"}, "passed": True})
+    assert (column.column, column.status) == ("q", "pass")
+
+
 def test_a_threshold_reads_as_the_condition_that_passes():
     from synthc.report_gates import describe_threshold
 
