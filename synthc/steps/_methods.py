@@ -79,6 +79,13 @@ def complete(ctx: StepContext, requests: Sequence[CallRequest]) -> list[CallResu
     if failed:
         ctx.emit("_failures", pl.DataFrame(failed))
     _count(ctx, results)
+    stop = getattr(ctx.llm, "budget_stop", None)
+    if stop and any(r.error_kind == "budget" for r in results):
+        made = sum(1 for r in results if r.error_kind != "budget")
+        ctx.reporter.warning(
+            f"{ctx.name}: budget {stop}; {made} of {len(results)} calls answered, the rest "
+            "were not sent (raise `budget:` and build again)"
+        )
     return results
 
 

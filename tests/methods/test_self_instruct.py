@@ -90,3 +90,35 @@ def test_with_input_and_output_add_columns(project):
     ]
     assert tasks["output"][0].startswith("echo ")
     assert proj.requests() == 3
+
+
+def test_a_pool_of_ten_thousand_seeds(project, tmp_path):
+    import json
+    import time
+
+    words = ["river", "castle", "engine", "garden", "violin", "desert", "harbor", "comet", "forest",
+             "market", "bridge", "island", "lantern", "meadow", "canyon", "glacier", "orchard"]  # fmt: skip
+    rows = [
+        {"instruction": f"Describe the {words[i % 17]} of {words[(i // 17) % 17]} town number {i} "
+                        f"to a {words[(i // 289) % 17]} fan"}
+        for i in range(10_000)
+    ]  # fmt: skip
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "seeds.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    reply = ("[[reply=1. {{ examples[0] }}\n2. {{ examples[1] }} now\n"
+             "3. Compose a limerick about a purple giraffe who collects stamps.]]")  # fmt: skip
+    proj = project({
+        "seeds": {"kind": "seed", "path": "seeds.jsonl"},
+        "tasks": {"kind": "self_instruct", "from": "seeds", "rounds": 1, "per_round": 3, "prompt": reply},
+    })  # fmt: skip
+    started = time.perf_counter()
+    assert proj.build().exit_code == 0
+    assert time.perf_counter() - started < 30
+    assert proj.step("tasks")["instruction"].to_list() == [
+        "Compose a limerick about a purple giraffe who collects stamps."
+    ]
+    rejected = proj.query("select candidate, max_rouge_l, most_similar from _rejections")
+    assert rejected.height == 2
+    assert rejected["max_rouge_l"].to_list()[0] == 1.0
+    assert rejected["most_similar"][0] == rejected["candidate"][0]
+    assert 0.9 < rejected["max_rouge_l"][1] < 1.0
