@@ -251,6 +251,11 @@ def bitparallel_all_pairs(pool: list[str], threshold: float) -> Callable[[str], 
     return novel
 
 
+def pool_checker(pool: NoveltyPool) -> Callable[[str], bool]:
+    """synthc's verdict on a candidate (the pool itself is left unchanged)."""
+    return lambda text: pool.check(text).novel
+
+
 def timed(check: Callable[[str], bool], texts: list[str]) -> tuple[float, list[bool]]:
     """(candidates per second, verdicts)."""
     started = time.perf_counter()
@@ -265,7 +270,7 @@ def run_pool(size: int, args: argparse.Namespace) -> dict[str, float]:
     rates: dict[str, list[float]] = {"pool": [], "rouge_score": [], "bitparallel": []}
     for _ in range(args.repeat):
         pool = NoveltyPool(pool_texts, max_rouge_l=args.threshold)
-        rate, pool_verdicts = timed(lambda t, p=pool: p.check(t).novel, texts)
+        rate, pool_verdicts = timed(pool_checker(pool), texts)
         rates["pool"].append(rate)
         rate, reference = timed(rouge_score_all_pairs(pool_texts, args.threshold), sample)
         rates["rouge_score"].append(rate)
