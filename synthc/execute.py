@@ -46,8 +46,8 @@ class BuildContext:
 
     `select` holds selectors: "step", "step+" (with its descendants), "+step" (with its
     ancestors), "+step+". Empty selects every step. `force` re-runs the selected steps
-    even when fresh (their model calls still hit the cache); `refresh` is passed to the
-    steps, which then bypass the LLM cache.
+    even when fresh (their model calls still hit the cache); `refresh` re-runs them too,
+    and tells the steps (`ctx.refresh`) to bypass the LLM cache.
     """
 
     store: Store
@@ -157,9 +157,8 @@ def _run_steps(plan: Plan, ctx: BuildContext, selected: set[str], result: BuildR
             continue
         upstream = _upstream_versions(planned, versions, selected)
         fingerprint = step_fingerprint(planned.config_fingerprint, upstream)
-        fresh = (
-            entry is not None and not ctx.force and _is_fresh(store, planned, entry, fingerprint)
-        )
+        rerun = ctx.force or ctx.refresh  # refreshing the cache of a step that does not run is moot
+        fresh = entry is not None and not rerun and _is_fresh(store, planned, entry, fingerprint)
         if fresh and entry is not None and checks_current(planned, entry):
             ctx.reporter.step_skipped(name, f"fresh ({entry.rows} rows)")
             result.skipped.append(name)

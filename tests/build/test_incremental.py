@@ -88,6 +88,12 @@ def test_force_reruns_the_selected_steps(linear: Path) -> None:
     assert everything.built == ALL
 
 
+def test_refresh_reruns_the_selected_steps_and_tells_them(linear: Path) -> None:
+    run_build(linear)
+    result, _ = run_build(linear, select=["doubled"], refresh=True)
+    assert result.built == ["doubled"]  # same rows: big and summary stay fresh anyway
+
+
 def test_selectors_pick_descendants_and_ancestors(linear: Path) -> None:
     plan = plan_of(linear)
     assert select_steps(plan, []) == set(ALL)
