@@ -251,7 +251,7 @@ def _last_run(store: Store, tables: set[str]) -> dict[str, Any]:
     if not frame.height:
         return {}
     row = frame.row(0, named=True)
-    keep = ("started_at", "finished_at", "status", "exit_code", "seconds")
+    keep = ("started_at", "finished_at", "status", "exit_code", "seconds", "gate_failures")
     return {key: row[key] for key in keep if key in row and row[key] is not None}
 
 

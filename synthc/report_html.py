@@ -8,8 +8,9 @@ section, from the plain `Report` data.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from html import escape
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from synthc.report_svg import chart, pipeline
 
@@ -37,6 +38,11 @@ h2{font-size:17px;margin:34px 0 12px;font-weight:650}
 h3{font-size:14px;margin:0 0 6px}
 .meta{color:var(--muted);font-size:13px;text-align:right}
 .meta div{margin:1px 0}
+#gates{scroll-margin-top:56px}
+nav{display:flex;gap:14px;margin-top:6px;font-size:13px}
+nav a{color:var(--muted);text-decoration:none}nav a:hover{color:var(--accent)}
+.notice{background:var(--warn-bg);color:var(--ink);border:1px solid var(--warn);border-radius:10px;
+padding:10px 14px;margin:0 0 16px}
 code,pre{font:12.5px/1.45 ui-monospace,SFMono-Regular,Menlo,Consolas,monospace}
 code{background:var(--code);padding:1px 5px;border-radius:4px}
 .tiles{display:grid;grid-template-columns:repeat(auto-fit,minmax(150px,1fr));gap:12px}
@@ -134,19 +140,52 @@ def render_html(report: Report) -> str:
 
 
 def _header(report: Report) -> str:
-    run = report.last_run
     lines = [f"<div>{escape(report.recipe_path)}</div>"]
     lines.append(
         f"<div>built {escape(report.built_at)}</div>"
         if report.built_at
         else "<div>not built yet: run <code>synthc build</code></div>"
     )
-    if run.get("status"):
-        lines.append(f"<div>last build: {escape(str(run['status']))}</div>")
+    lines.append(_last_run(report.last_run))
+    nav = "".join(
+        f'<a href="#{anchor}">{label}</a>'
+        for anchor, label in (
+            ("gates", "Gates"),
+            ("steps", "Steps"),
+            ("removed", "Removed"),
+            ("plots", "Metrics"),
+            ("recipe", "Recipe"),
+        )
+    )
     return (
         '<header><div><div class="brand">synthc report</div>'
-        f"<h1>{escape(report.recipe_name)}</h1></div>"
-        f'<div class="meta">{"".join(lines)}</div></header>'
+        f"<h1>{escape(report.recipe_name)}</h1><nav>{nav}</nav></div>"
+        f'<div class="meta">{"".join(lines)}</div></header>' + _stale_notice(report)
+    )
+
+
+def _last_run(run: Mapping[str, Any]) -> str:
+    if not run.get("status"):
+        return ""
+    text = f"last build: {run['status']}"
+    if run.get("exit_code"):
+        text += f", exit {run['exit_code']}"
+    if run.get("gate_failures"):
+        text += f" (gates failed on {', '.join(map(str, run['gate_failures']))})"
+    tone = "t-fail" if run.get("exit_code") else ""
+    return f'<div class="{tone}">{escape(text)}</div>'
+
+
+def _stale_notice(report: Report) -> str:
+    """A banner when the recipe changed since the build the report shows."""
+    behind = [s for s in report.steps if s.status != "fresh"]
+    if not behind or not report.built_at:
+        return ""
+    names = ", ".join(f"{s.name} ({s.status})" for s in behind)
+    return (
+        f'<div class="notice">{len(behind)} of {len(report.steps)} steps are not fresh: '
+        f"{escape(names)}. This report shows the last build; run <code>synthc build</code> "
+        "to bring it up to date.</div>"
     )
 
 
@@ -262,8 +301,8 @@ def _steps(report: Report) -> str:
     body = "".join(_step_row(step) for step in report.steps)
     graph = pipeline(report.steps, _worst_gates(report)) if report.steps else ""
     return (
-        f'<h2>Steps</h2><div class="card graph">{graph}</div>'
-        '<div class="card"><table id="steps">'
+        f'<h2 id="steps">Steps</h2><div class="card graph">{graph}</div>'
+        '<div class="card"><table id="steps-table">'
         f"<thead>{head}</thead><tbody>{body}</tbody></table></div>"
     )
 
@@ -301,10 +340,8 @@ def _step_row(step: StepReport) -> str:
 def _removals(report: Report) -> str:
     cards = [_removal_card(step) for step in report.steps if step.removals]
     if not cards:
-        return (
-            '<h2>What was removed, and why</h2><div class="card empty">Nothing was removed.</div>'
-        )
-    return f'<h2>What was removed, and why</h2><div class="removals">{"".join(cards)}</div>'
+        return '<h2 id="removed">What was removed, and why</h2><div class="card empty">Nothing was removed.</div>'
+    return f'<h2 id="removed">What was removed, and why</h2><div class="removals">{"".join(cards)}</div>'
 
 
 def _removal_card(step: StepReport) -> str:
@@ -368,7 +405,7 @@ def _recipe(report: Report) -> str:
     )
     models = "".join(f"<li><code>{escape(model)}</code></li>" for model in report.models)
     return (
-        '<h2>Recipe</h2><div class="two">'
+        '<h2 id="recipe">Recipe</h2><div class="two">'
         f'<div class="card removal"><h3>Exports</h3><ul>{exports or "<li class=muted>none</li>"}</ul></div>'
         f'<div class="card removal"><h3>Models</h3><ul>{models or "<li class=muted>no model calls</li>"}</ul></div>'
         '</div><div class="card" style="margin-top:14px"><details>'

@@ -8,7 +8,7 @@ import yaml
 from reportkit import EVAL_ROWS, STEPS, build_project, write_project
 
 from synthc.recipe import load_recipe
-from synthc.report import build_report
+from synthc.report import build_report, render_html
 from synthc.store import Store
 
 
@@ -129,5 +129,7 @@ def test_editing_the_recipe_marks_steps_stale_in_the_report(tmp_path: Path):
     data = yaml.safe_load(path.read_text())
     path.write_text(yaml.safe_dump({**data, "steps": steps}, sort_keys=False))
     recipe = load_recipe(path)
-    status = {s.name: s.status for s in build_report(recipe, Store.for_recipe(recipe)).steps}
+    report = build_report(recipe, Store.for_recipe(recipe))
+    status = {s.name: s.status for s in report.steps}
     assert status == {"seeds": "fresh", "good": "stale", "deduped": "stale", "final": "stale"}
+    assert "3 of 4 steps are not fresh: good (stale)" in render_html(report)
