@@ -32,7 +32,7 @@ from synthc.steps import StepContext, StepKind
 if TYPE_CHECKING:
     import polars as pl
 
-    from synthc.llm.calls import CallRequest, CallResult
+    from synthc.llm.calls import CallResult
 
 MAX_REPAIRS = 2
 REPAIR_PROMPT = (
@@ -123,22 +123,6 @@ def run(ctx: StepContext) -> pl.DataFrame:
     _call_with_repairs(ctx, jobs)
     _account(ctx, jobs)
     return _rows(ctx, frame, [job for job in jobs if job.error is None])
-
-
-def plan_requests(
-    step: str, config: Mapping[str, Any], model: str, frame: pl.DataFrame
-) -> list[CallRequest]:
-    """The first-round requests the step would send for `frame` (its upstream rows),
-    for `synthc plan` to probe the cache and estimate (`synthc.llm.estimate`) without
-    calling a model. `config` is the resolved config (defaults and params applied)."""
-    from synthc.llm.calls import CallRequest
-
-    params = dict(config.get("params") or {})
-    allow_truncated = bool(params.pop("allow_truncated", False))
-    return [
-        CallRequest(model, job.messages, params, job.sample, job.row_id, allow_truncated)
-        for job in _jobs(step, config, frame)
-    ]
 
 
 def _jobs(step: str, config: Mapping[str, Any], frame: pl.DataFrame) -> list[_Job]:

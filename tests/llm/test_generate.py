@@ -237,35 +237,3 @@ def test_schema_errors_say_where() -> None:
         parse_answer('{"x": 1}', config)[1]
         == "does not match the schema at the top level: 'score' is a required property"
     )
-
-
-def test_plan_requests_probe_and_estimate_without_calling(
-    tmp_path: Path, server: LLMTestServer, cache_dir: Path
-) -> None:
-    from synthc.llm.estimate import estimate_calls
-    from synthc.steps.generate import plan_requests
-
-    path = write(tmp_path, server, {"answers": ANSWERS})
-    run(path)
-    recipe = load_recipe(path)
-    planned = compile_plan(recipe).step("answers")
-    seeds = Store.for_recipe(recipe).read_step("seeds")
-    more = pl.concat([seeds, pl.DataFrame({"_id": ["new"], "topic": ["topic new"]})])
-    requests = plan_requests("answers", planned.config, "srv", more)
-    server.reset()
-    estimate = estimate_calls(LLMClient(recipe), requests)
-    assert (estimate.calls, estimate.cached, estimate.to_make) == (14, 12, 2)
-    assert estimate.completion_tokens == 2 * 256 and estimate.usd is None  # echo is not priced
-    assert server.stats.total == 0
-
-
-def test_dollar_estimates_come_from_the_price_table(tmp_path: Path) -> None:
-    from synthc.llm.calls import CallRequest
-    from synthc.llm.estimate import estimate_calls
-
-    request = CallRequest(
-        "openai/gpt-4o-mini", [{"role": "user", "content": "x" * 400}], {"max_tokens": 100}
-    )
-    estimate = estimate_calls(LLMClient(cache_path=tmp_path), [request])
-    assert estimate.prompt_tokens == 108 and estimate.completion_tokens == 100
-    assert estimate.usd == pytest.approx(108 * 0.15e-6 + 100 * 0.6e-6)
