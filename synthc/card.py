@@ -35,6 +35,7 @@ SIZE_CATEGORIES = (
 # One file per exported step goes in `configs` (two formats would double the rows):
 # Parquet first, as it keeps the column types.
 CONFIG_FORMATS = (".parquet", ".jsonl", ".ndjson", ".csv", ".json")
+CARD_MARKER = "<!-- written by synthc export: edit the recipe, not this file -->"
 GENERATING_KINDS = frozenset({"generate", "self_instruct", "distill", "augment", "adversarial"})
 _SECRET_LINE = re.compile(r"^(\s*[\w-]*(?:api_key|secret|token|password)\s*:\s*).+$", re.I | re.M)
 
@@ -61,8 +62,40 @@ def dataset_card(
         _row_counts(recipe, lock),
         _quality(recipe, lock),
         _files(recipe, lock, card_dir),
+        CARD_MARKER + "\n",
     ]
     return "\n".join(section for section in sections if section)
+
+
+def write_card(recipe: Recipe, lock: LockState, store: Store | None = None) -> Path:
+    """Write the card as README.md in the folder holding the exports; return its path.
+
+    A README.md synthc did not write (or one in the recipe's own folder) is never
+    overwritten: the card goes to DATASET_CARD.md beside it instead. Example::
+
+        path = write_card(recipe, store.read_lock(), store)  # out/README.md
+    """
+    from synthc.lock import atomic_write_text
+
+    folder = card_folder(recipe)
+    target = folder / "README.md"
+    foreign = target.exists() and CARD_MARKER not in target.read_text(encoding="utf-8")
+    if folder.resolve() == recipe.root.resolve() or foreign:
+        target = folder / "DATASET_CARD.md"
+    atomic_write_text(target, dataset_card(recipe, lock, store, card_dir=folder))
+    return target
+
+
+def card_folder(recipe: Recipe) -> Path:
+    """The deepest folder holding every export file (the recipe's folder without exports)."""
+    import os
+
+    files = [
+        str((recipe.root / path).resolve()) for paths in recipe.exports.values() for path in paths
+    ]
+    if not files:
+        return recipe.root
+    return Path(os.path.commonpath([os.path.dirname(f) for f in files]))
 
 
 def size_category(rows: int) -> str:

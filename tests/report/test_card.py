@@ -8,7 +8,7 @@ from pathlib import Path
 import yaml
 from reportkit import STEPS, build_project, write_project
 
-from synthc.card import _redacted, dataset_card, size_category, task_categories
+from synthc.card import _redacted, dataset_card, size_category, task_categories, write_card
 from synthc.lock import LockEntry, LockState
 from synthc.store import write_exports
 
@@ -111,3 +111,31 @@ def test_task_categories_come_from_the_exported_columns(built):
     ]
     assert task_categories(recipe, lock_with("text", "label"), ["final"]) == ["text-classification"]
     assert task_categories(recipe, lock_with("instruction", "product"), ["final"]) == []
+
+
+def test_write_card_puts_readme_beside_the_exports(built):
+    recipe, store = built
+    path = write_card(recipe, store.read_lock(), store)
+    assert path == recipe.root / "out" / "README.md"
+    meta = front_matter(path.read_text())
+    assert meta["configs"][0]["data_files"][0]["path"] == "final.parquet"
+    assert write_card(recipe, store.read_lock(), store) == path  # its own card: rewritten
+
+
+def test_write_card_never_overwrites_a_readme_it_did_not_write(built):
+    recipe, store = built
+    mine = recipe.root / "out" / "README.md"
+    mine.parent.mkdir(exist_ok=True)
+    mine.write_text("# my notes\n")
+    path = write_card(recipe, store.read_lock(), store)
+    assert path == recipe.root / "out" / "DATASET_CARD.md"
+    assert mine.read_text() == "# my notes\n"
+
+
+def test_exports_in_the_recipe_folder_get_a_dataset_card_file(tmp_path: Path):
+    path = write_project(tmp_path)
+    data = yaml.safe_load(path.read_text())
+    data["exports"] = {"final": ["final.jsonl"]}
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    recipe, store, _ = build_project(path)
+    assert write_card(recipe, store.read_lock(), store) == tmp_path / "DATASET_CARD.md"
