@@ -155,20 +155,7 @@ def _run_steps(plan: Plan, ctx: BuildContext, selected: set[str], result: BuildR
             blocked[name] = stop
             result.blocked.append(name)
             continue
-        upstream = _upstream_versions(planned, versions, selected)
-        fingerprint = step_fingerprint(planned.config_fingerprint, upstream)
-        rerun = ctx.force or ctx.refresh  # refreshing the cache of a step that does not run is moot
-        fresh = entry is not None and not rerun and _is_fresh(store, planned, entry, fingerprint)
-        if fresh and entry is not None and checks_current(planned, entry):
-            ctx.reporter.step_skipped(name, f"fresh ({entry.rows} rows)")
-            result.skipped.append(name)
-        elif fresh and entry is not None:  # only the checks changed: gate the stored rows again
-            entry = _regate(plan, planned, ctx, entry, versions)
-            result.skipped.append(name)
-        else:
-            entry = _run_one(plan, planned, ctx, upstream, fingerprint, versions)
-            result.built.append(name)
-            result.failures += entry.failures
+        entry = _settle(plan, planned, ctx, entry, versions, result)
         if entry is not state.steps.get(name):
             state = LockState(steps={**state.steps, name: entry}, file_hints=state.file_hints)
             store.write_lock(state)
@@ -182,6 +169,30 @@ def _run_steps(plan: Plan, ctx: BuildContext, selected: set[str], result: BuildR
         store.refresh_catalog(state)
 
 
+def _settle(
+    plan: Plan,
+    planned: PlannedStep,
+    ctx: BuildContext,
+    entry: LockEntry | None,
+    versions: Mapping[str, str],
+    result: BuildResult,
+) -> LockEntry:
+    """Skip, re-gate or run one selected step; return its (possibly new) lock entry."""
+    upstream = _upstream_versions(planned, versions, ctx.select)
+    fingerprint = step_fingerprint(planned.config_fingerprint, upstream)
+    rerun = ctx.force or ctx.refresh  # refreshing the cache of a step that does not run is moot
+    if entry is not None and not rerun and _is_fresh(ctx.store, planned, entry, fingerprint):
+        result.skipped.append(planned.name)
+        if checks_current(planned, entry):
+            ctx.reporter.step_skipped(planned.name, f"fresh ({entry.rows} rows)")
+            return entry
+        return _regate(plan, planned, ctx, entry, versions)  # only the checks changed
+    entry = _run_one(plan, planned, ctx, upstream, fingerprint, versions)
+    result.built.append(planned.name)
+    result.failures += entry.failures
+    return entry
+
+
 def _prune(state: LockState, plan: Plan) -> LockState:
     """Drop lock entries of steps no longer in the plan (their Parquet stays until gc)."""
     names = {planned.name for planned in plan.steps}
@@ -192,13 +203,13 @@ def _prune(state: LockState, plan: Plan) -> LockState:
 
 
 def _upstream_versions(
-    planned: PlannedStep, versions: Mapping[str, str], selected: set[str]
+    planned: PlannedStep, versions: Mapping[str, str], selectors: Sequence[str]
 ) -> dict[str, str]:
     upstream: dict[str, str] = {}
     for name in planned.inputs:
         if name not in versions:
-            hint = f"select '+{planned.name}' to build it too" if name not in selected else ""
-            raise StepFailed(planned.name, f"its input '{name}' has not been built; {hint}".strip())
+            hint = f"; select '+{planned.name}' to build it too" if selectors else ""
+            raise StepFailed(planned.name, f"its input '{name}' has not been built{hint}")
         upstream[name] = versions[name]
     return upstream
 
