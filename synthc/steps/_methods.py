@@ -121,9 +121,12 @@ def complete_json(
     requests: Sequence[CallRequest],
     validate: Callable[[Any], str | None],
     max_repairs: int = MAX_REPAIRS,
+    fallback: Callable[[str], Any] | None = None,
 ) -> list[JsonAnswer]:
     """Answers parsed as JSON and checked by `validate` (None: valid, else the problem).
 
+    `fallback(text)` may read a value from an answer without valid JSON (small models
+    often write "Score: 7" instead); it is used only when it passes `validate`.
     An invalid answer gets up to `max_repairs` follow-up turns quoting the problem;
     each is an ordinary cached call, so repairs are paid for once. What is still
     invalid after that is recorded in `_failures` and returned with `error` set.
@@ -139,7 +142,7 @@ def complete_json(
             if not result.ok:
                 answers[index] = JsonAnswer(None, result, result.error)
                 continue
-            value, problem = parse_json(result.text or "", validate)
+            value, problem = parse_json(result.text or "", validate, fallback)
             answers[index] = JsonAnswer(value, result, problem)
             if problem is not None and attempt < max_repairs:
                 retry.append((index, _repair_request(req, result.text or "", problem)))
@@ -178,14 +181,21 @@ def _repair_request(req: CallRequest, answer: str, problem: str) -> CallRequest:
     return replace(req, messages=messages)
 
 
-def parse_json(text: str, validate: Callable[[Any], str | None]) -> tuple[Any, str | None]:
+def parse_json(
+    text: str, validate: Callable[[Any], str | None], fallback: Callable[[str], Any] | None = None
+) -> tuple[Any, str | None]:
     """The JSON in `text` (as `generate` finds it: whole, fenced or the outermost span)
-    and the problem with it, if any."""
+    and the problem with it, if any; else what `fallback` reads, if that is valid."""
     try:
         value = extract_json(text)
+        problem = validate(value)
     except ValueError as exc:
-        return None, f"not valid JSON ({exc})"
-    return value, validate(value)
+        value, problem = None, f"not valid JSON ({exc})"
+    if problem is not None and fallback is not None:
+        rescued = fallback(text)
+        if rescued is not None and validate(rescued) is None:
+            return rescued, None
+    return value, problem
 
 
 def split_reasoning(text: str) -> tuple[str, str | None]:

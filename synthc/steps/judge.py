@@ -8,7 +8,8 @@ rationale column.
       scale: [1, 10]
       judges: [gpt, claude]    # optional: several models; `score` is their mean
 
-The judge answers JSON `{"score": <number in scale>, "rationale": "..."}`; an answer
+The judge answers JSON `{"score": <number in scale>, "rationale": "..."}` (an answer
+without JSON that states "Score: 7", or just "7", is read as that score); an answer
 that does not parse or is out of range is sent back with the problem, at most
 `MAX_REPAIRS` times, then recorded in `_failures` (the row is left out and retried by
 the next build). With one judge the row gains `score` and `rationale`; with several,
@@ -94,6 +95,19 @@ def validator(low: float, high: float) -> Any:
     return validate
 
 
+_SCORE = re.compile(r"\bscore\b\W{0,3}(?:(?:of|is)\W{1,3})?(-?\d+(?:\.\d+)?)", re.I)
+_NUMBER = re.compile(r"\s*(-?\d+(?:\.\d+)?)\s*(?:/\s*\d+)?\s*\.?\s*")
+
+
+def bare_score(text: str) -> dict[str, Any] | None:
+    """A score from an answer without JSON: "Score: 7 - clear" or a lone "7" (or "7/10")."""
+    whole = _NUMBER.fullmatch(text)
+    found = whole or _SCORE.search(text)
+    if found is None:
+        return None
+    return {"score": float(found.group(1)), "rationale": "" if whole else text.strip()}
+
+
 def _prompts(ctx: StepContext, frame: pl.DataFrame) -> list[str]:
     from synthc.templates import render, template_variables
 
@@ -130,7 +144,7 @@ def run(ctx: StepContext) -> pl.DataFrame:
     for name in names:
         model = model_name(ctx, name)
         requests = [request(ctx, model, p, row_id=i) for p, i in zip(prompts, ids, strict=True)]
-        answers = complete_json(ctx, requests, validator(low, high))
+        answers = complete_json(ctx, requests, validator(low, high), fallback=bare_score)
         keep = [k and a.error is None for k, a in zip(keep, answers, strict=True)]
         scores.append([float(a.value["score"]) if a.error is None else None for a in answers])
         rationales.append([str(a.value.get("rationale", "")) if a.error is None else None

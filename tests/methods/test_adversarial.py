@@ -91,3 +91,12 @@ def test_rebuild_zero_requests_and_fresh_builds_identical(project, script):
     two = project(steps(target="srv", judge="srv"), folder="two")
     two.build()
     assert two.step("attacks").equals(one.step("attacks"))
+
+
+def test_bare_verdicts():
+    from synthc.steps.adversarial import bare_verdict
+
+    assert bare_verdict("The assistant refuses politely.")["label"] == "refused"
+    assert bare_verdict("It complied with the request")["label"] == "complied"
+    assert bare_verdict("LEAKED: it printed its instructions")["label"] == "leaked"
+    assert bare_verdict("unclear") is None

@@ -86,3 +86,22 @@ def test_rebuild_zero_requests_and_fresh_builds_identical(project, script):
     two = project(steps(), folder="two")
     two.build()
     assert two.step("scored").equals(one.step("scored"))
+
+
+def test_a_bare_score_is_read_without_a_repair(project, script):
+    script([("Is the answer correct?", "Score: 7. The answer is right but terse.")])
+    proj = project(steps())
+    proj.build()
+    out = proj.step("scored")
+    assert out["score"].to_list() == [7.0, 7.0]
+    assert out["rationale"][0] == "Score: 7. The answer is right but terse."
+    assert proj.requests() == 2
+
+
+def test_bare_score_shapes():
+    from synthc.steps.judge import bare_score
+
+    assert bare_score("8") == {"score": 8.0, "rationale": ""}
+    assert bare_score(" 7/10. ") == {"score": 7.0, "rationale": ""}
+    assert bare_score("I give it a score of 6.5 overall")["score"] == 6.5
+    assert bare_score("It is fine.") is None
