@@ -22,6 +22,7 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import polars as pl
+import pyarrow.parquet as pq
 import pytest
 from buildkit import run_build, write_recipe
 
@@ -93,8 +94,8 @@ def check_consistent(recipe: Path, read_outputs: bool = True) -> None:
     store = Store(recipe.parent / ".synthc", recipe.with_suffix(".lock"))
     for step, entry in store.read_lock().steps.items():
         path = store.step_path(step, entry.data_version)
-        if read_outputs:  # a torn Parquet file has no footer and fails to read
-            assert pl.read_parquet(path).height == entry.rows, step
+        if read_outputs:  # a torn Parquet file has no footer: reading its metadata fails
+            assert pq.read_metadata(path).num_rows == entry.rows, step
         else:
             assert path.exists(), step
     if store.catalog_path.exists():
