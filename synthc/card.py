@@ -61,6 +61,7 @@ def dataset_card(
         _how_made(recipe, lock),
         _row_counts(recipe, lock),
         _quality(recipe, lock),
+        _text_metrics(recipe, lock, exported, store),
         _files(recipe, lock, card_dir),
         CARD_MARKER + "\n",
     ]
@@ -284,6 +285,32 @@ def _quality(recipe: Recipe, lock: LockState) -> str:
     ]
     if metrics:
         lines += ["", "Metric figures:", "", *metrics]
+    return "\n".join(lines) + "\n"
+
+
+def _text_metrics(recipe: Recipe, lock: LockState, steps: list[str], store: Store | None) -> str:
+    """The report's text metrics for the exported steps (needs the store for the rows)."""
+    from synthc.errors import StoreError
+    from synthc.report_metrics import METRIC_NAMES
+    from synthc.report_plots import step_metrics
+
+    if store is None:
+        return ""
+    try:
+        found = [m for step in steps for m in step_metrics(recipe, store, lock, step)]
+    except StoreError:
+        return ""
+    if not found:
+        return ""
+    lines = ["### Text metrics", "", "| column | rows | " + " | ".join(METRIC_NAMES) + " |"]
+    lines.append("|---|---:|" + "---:|" * len(METRIC_NAMES))
+    for metrics in found:
+        values = dict(metrics.figures)
+        cells = " | ".join(f"{values[n]:.3g}" if n in values else "" for n in METRIC_NAMES)
+        lines.append(f"| `{metrics.step}.{metrics.column}` | {metrics.rows:,} | {cells} |")
+    against = sorted({m.reference for m in found if m.reference})
+    if against:
+        lines += ["", "Divergences (JSD) are measured against " + ", ".join(against) + "."]
     return "\n".join(lines) + "\n"
 
 

@@ -35,6 +35,7 @@ __all__ = [
     "Report",
     "Series",
     "StepReport",
+    "TextMetrics",
     "build_report",
     "render_html",
     "render_summary",
@@ -111,6 +112,17 @@ class GateResult:
 
 
 @dataclass(frozen=True)
+class TextMetrics:
+    """Headline metrics of one text column of a final step (see synthc.report_metrics)."""
+
+    step: str
+    column: str
+    rows: int
+    figures: tuple[tuple[str, float], ...]  # (metric name, value) in METRIC_NAMES order
+    reference: str | None = None  # the reference the divergences are measured against
+
+
+@dataclass(frozen=True)
 class Series:
     """One named sequence of values over a plot's bins (shares of rows, 0..1)."""
 
@@ -146,6 +158,7 @@ class Report:
     steps: tuple[StepReport, ...]
     gates: tuple[GateResult, ...] = ()
     plots: tuple[Plot, ...] = ()
+    metrics: tuple[TextMetrics, ...] = ()
     exports: tuple[tuple[str, str], ...] = ()  # (step, path as written)
     models: tuple[str, ...] = ()
     built_at: str = ""
@@ -196,7 +209,7 @@ def build_report(recipe: Recipe, store: Store) -> Report:
         print(report.gate_counts())
     """
     from synthc.report_gates import gate_results
-    from synthc.report_plots import build_plots
+    from synthc.report_plots import build_figures
 
     lock = store.read_lock()
     order, status = _plan_status(recipe, store, lock)
@@ -209,13 +222,15 @@ def build_report(recipe: Recipe, store: Store) -> Report:
         for gate in gate_results(name, lock.steps.get(name), recipe.steps[name].checks)
     )
     built = [e.built_at for e in lock.steps.values() if e.built_at]
+    figures = build_figures(recipe, store, lock, tables)
     return Report(
         recipe_name=recipe.name,
         recipe_path=str(recipe.path),
         recipe_text=recipe.path.read_text(encoding="utf-8"),
         steps=steps,
         gates=gates,
-        plots=build_plots(recipe, store, lock, tables),
+        plots=figures.plots,
+        metrics=figures.metrics,
         exports=tuple((step, path) for step, paths in recipe.exports.items() for path in paths),
         models=tuple(sorted({e.model for e in lock.steps.values() if e.model})),
         built_at=max(built, default=""),

@@ -86,6 +86,7 @@ tr.status-pass td:first-child{box-shadow:inset 3px 0 var(--pass)}
 .examples .rid{color:var(--muted);font-size:11.5px;margin-right:6px}
 .bar{height:6px;border-radius:3px;background:var(--line);margin-top:6px;overflow:hidden}
 .bar span{display:block;height:100%;background:var(--s1)}
+.metrics{margin-bottom:14px}
 .plots{display:grid;grid-template-columns:repeat(auto-fill,minmax(520px,1fr));gap:14px}
 figure{margin:0;padding:14px 16px 10px}
 figcaption{color:var(--muted);font-size:12.5px;margin-top:4px}
@@ -383,7 +384,40 @@ def _plots(report: Report) -> str:
         if figures
         else '<div class="card empty">No text columns to plot yet.</div>'
     )
-    return f'<section id="plots"><h2>Metrics</h2>{body}</section>'
+    return f'<section id="plots"><h2>Metrics</h2>{_metrics_table(report)}{body}</section>'
+
+
+def _metrics_table(report: Report) -> str:
+    """One row per text column of the final steps: diversity, length, fidelity figures."""
+    from synthc.report_metrics import METRIC_NAMES
+
+    if not report.metrics:
+        return ""
+    head = "<th>column</th><th class=num>rows</th>" + "".join(
+        f"<th class=num>{escape(name)}</th>" for name in METRIC_NAMES
+    )
+    rows = []
+    for metrics in report.metrics:
+        values = dict(metrics.figures)
+        cells = "".join(
+            f'<td class="num">{values[name]:.3g}</td>'
+            if name in values
+            else '<td class="num muted">–</td>'
+            for name in METRIC_NAMES
+        )
+        against = (
+            f'<div class="desc">against {escape(metrics.reference)}</div>'
+            if metrics.reference
+            else ""
+        )
+        rows.append(
+            f"<tr><td><strong>{escape(metrics.step)}.{escape(metrics.column)}</strong>{against}</td>"
+            f'<td class="num">{metrics.rows:,}</td>{cells}</tr>'
+        )
+    return (
+        '<div class="card metrics"><table id="metrics">'
+        f"<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table></div>"
+    )
 
 
 def _figure(plot: Plot) -> str:

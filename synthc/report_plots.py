@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from synthc.report import Plot, Series, _lit
+from synthc.report import Plot, Series, TextMetrics, _lit
 
 if TYPE_CHECKING:
     import polars as pl
@@ -50,34 +50,64 @@ class Reference:
     texts: pl.Series
 
 
-def build_plots(
-    recipe: Recipe, store: Store, lock: LockState, tables: set[str]
-) -> tuple[Plot, ...]:
-    """Every plot the report shows, in a stable order (step order, then column)."""
+@dataclass(frozen=True)
+class Figures:
+    """The report's plots and text metrics."""
+
+    plots: tuple[Plot, ...]
+    metrics: tuple[TextMetrics, ...]
+
+
+def build_figures(recipe: Recipe, store: Store, lock: LockState, tables: set[str]) -> Figures:
+    """Every plot and text metric the report shows, in step order, then column order."""
     plots: list[Plot] = []
+    metrics: list[TextMetrics] = []
     for step in _plotted_steps(recipe, lock, tables):
         frame = store.read_step(step, lock.steps[step])
         for column in _text_columns(frame)[:MAX_TEXT_COLUMNS]:
-            plots += _column_plots(recipe, store, lock, step, column, _sample(frame[column]))
+            texts = _sample(frame[column])
+            if is_categorical(texts):
+                plots.append(category_plot(step, column, texts))
+                continue
+            reference = _reference(recipe, store, lock, step, column)
+            plots += _text_plots(step, column, texts, reference)
+            metrics.append(_metrics(step, column, texts, reference))
     for step in recipe.steps:
         if recipe.steps[step].kind == "dedup" and "_dedup_matches" in tables and step in tables:
             similarity = similarity_plot(store, step)
             plots += [similarity] if similarity is not None else []
-    return tuple(plots)
+    return Figures(tuple(plots), tuple(metrics))
 
 
-def _column_plots(
-    recipe: Recipe, store: Store, lock: LockState, step: str, column: str, texts: pl.Series
+def step_metrics(recipe: Recipe, store: Store, lock: LockState, step: str) -> list[TextMetrics]:
+    """Text metrics of a built step's text columns (labels excluded), as the report has them."""
+    frame = store.read_step(step, lock.steps[step])
+    found = []
+    for column in _text_columns(frame)[:MAX_TEXT_COLUMNS]:
+        texts = _sample(frame[column])
+        if not is_categorical(texts):
+            reference = _reference(recipe, store, lock, step, column)
+            found.append(_metrics(step, column, texts, reference))
+    return found
+
+
+def _text_plots(
+    step: str, column: str, texts: pl.Series, reference: Reference | None
 ) -> list[Plot]:
-    """Value shares for a label-like column; else lengths, and topics against a reference."""
-    if is_categorical(texts):
-        return [category_plot(step, column, texts)]
-    reference = _reference(recipe, store, lock, step, column)
+    """Lengths, and topic clusters against a reference."""
     plots = [length_plot(step, column, texts, reference)]
     if reference is not None:
         clusters = cluster_plot(step, column, texts, reference)
         plots += [clusters] if clusters is not None else []
     return plots
+
+
+def _metrics(step: str, column: str, texts: pl.Series, reference: Reference | None) -> TextMetrics:
+    from synthc.report_metrics import text_metrics
+
+    if reference is None:
+        return text_metrics(step, column, texts)
+    return text_metrics(step, column, texts, reference.texts, reference.label)
 
 
 def _sample(texts: pl.Series) -> pl.Series:

@@ -44,6 +44,8 @@ def test_the_card_tells_how_the_data_was_made_and_how_good_it_is(built):
     assert "| `final` | sql | 33 |" in card
     assert "| `final` | leakage | instruction |" in card and "| ≤ 0 | fail |" in card
     assert "unigram_jsd" in card  # the fidelity gate's metric figures
+    assert "| `final.instruction` | 33 | " in card  # text metrics of the exported step
+    assert "against data/eval.jsonl" in card
     assert "- `out/final.jsonl`: `final`, 33 rows" in card
     assert '"instruction": ' in card  # an example row
     assert "_id" not in card.split("## Dataset structure")[1].split("## How")[0]

@@ -133,3 +133,22 @@ def test_editing_the_recipe_marks_steps_stale_in_the_report(tmp_path: Path):
     status = {s.name: s.status for s in report.steps}
     assert status == {"seeds": "fresh", "good": "stale", "deduped": "stale", "final": "stale"}
     assert "3 of 4 steps are not fresh: good (stale)" in render_html(report)
+
+
+def test_text_metrics_are_reported_for_final_text_columns_against_their_reference(built):
+    from synthc.quality.diversity import distinct_n
+    from synthc.quality.fidelity import length_jsd
+
+    recipe, store = built
+    (metrics,) = build_report(recipe, store).metrics  # `product` is a label: no text metrics
+    assert (metrics.step, metrics.column, metrics.reference) == (
+        "final",
+        "instruction",
+        "data/eval.jsonl",
+    )
+    figures = dict(metrics.figures)
+    texts = store.read_step("final")["instruction"]
+    assert figures["distinct-2"] == distinct_n(texts, ns=(2,))[2]
+    reference = [row["instruction"] for row in EVAL_ROWS]
+    assert figures["length JSD"] == length_jsd(texts.to_list(), reference)
+    assert 0 < figures["distinct-1"] <= 1 and figures["compression"] > 1

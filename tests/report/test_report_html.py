@@ -50,6 +50,13 @@ def test_the_pipeline_graph_draws_every_step_and_marks_failing_gates(built):
     assert [d.classes for d in dots] == [{"dot", "fail"}]  # final: the leakage gate failed
 
 
+def test_the_metrics_table_has_a_row_per_text_column(built):
+    elements = parse(render_html(build_report(*built)))
+    rows = [e for e in elements if e.tag == "tr" and e.inside("table#metrics")]
+    assert len(rows) == 2  # the header and final.instruction
+    assert "final.instruction" in rows[1].text and "against data/eval.jsonl" in rows[1].text
+
+
 def test_the_page_needs_no_network(built):
     html = render_html(build_report(*built))
     assert external_references(html) == []
