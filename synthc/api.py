@@ -80,9 +80,18 @@ def build_recipe(
         if llm is not None:
             llm.close()
     if result.exit_code == 0 and not select and _exports_outdated(recipe, result):
-        for written in write_exports(recipe, store.read_lock(), store):
+        for written in _write_exports(recipe, store):
             context.reporter.message(f"exported {written}")
     return result
+
+
+def _write_exports(recipe: Recipe, store: Store) -> list[Path]:
+    """The `exports:` files, then the dataset card (README.md) beside them."""
+    from synthc.card import write_card
+
+    lock = store.read_lock()
+    written = write_exports(recipe, lock, store)
+    return [*written, write_card(recipe, lock, store)]
 
 
 def _exports_outdated(recipe: Recipe, result: BuildResult) -> bool:
@@ -101,7 +110,8 @@ def query_recipe(path: str | Path, sql: str, format: str = "table") -> str:
 
 
 def export_recipe(path: str | Path) -> list[Path]:
-    """Write the recipe's `exports:` files from its built steps; return their paths."""
+    """Write the recipe's `exports:` files from its built steps, and a Hugging Face-style
+    dataset card (README.md) beside them; return the paths written."""
     recipe = load_recipe(path)
     store = Store.for_recipe(recipe)
     plan = compile_plan(recipe, store.read_lock(), output_exists=_output_exists(store))
@@ -110,7 +120,7 @@ def export_recipe(path: str | Path) -> list[Path]:
         raise StoreError(
             f"exports: step(s) {', '.join(stale)} are not fresh; run `synthc build {path}` first"
         )
-    return write_exports(recipe, store.read_lock(), store)
+    return _write_exports(recipe, store)
 
 
 def _output_exists(store: Store) -> Callable[[str, str], bool]:
