@@ -109,7 +109,7 @@ def test_export_writes_every_format(recipe: Path) -> None:
     assert (out / "billing.parquet").stat().st_size > 0
     card = (out / "README.md").read_text()
     assert card.startswith("---\npretty_name: cli\n")
-    assert "path: billing.jsonl" in card
+    assert "path: billing.parquet" in card
 
 
 def test_export_before_build_says_what_to_do(recipe: Path) -> None:
