@@ -382,9 +382,9 @@ def render_summary(report: Report) -> str:
     widths = [max(len(row[i]) for row in lines) for i in range(len(header))]
     table = [
         "  ".join(
-            c.ljust(w) if i < 2 else c.rjust(w)
+            c.ljust(w) if i in (0, 1, len(header) - 1) else c.rjust(w)
             for i, (c, w) in enumerate(zip(r, widths, strict=True))
-        )
+        ).rstrip()
         for r in lines
     ]
     return "\n".join([f"{report.recipe_name}: {_built(report)}", "", *table, "", *_footer(report)])

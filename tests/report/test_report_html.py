@@ -136,3 +136,38 @@ def test_report_recipe_writes_the_page_and_returns_the_summary(built, tmp_path: 
     assert summary.startswith("support-faq: built ")
     default, _ = report_recipe(str(recipe.path))
     assert default == recipe.root / ".synthc" / "report.html" and default.is_file()
+
+
+def test_the_summary_is_a_stable_aligned_table():
+    report = Report(
+        "demo",
+        "/r/recipe.yaml",
+        "",
+        steps=(
+            StepReport("seeds", "seed", (), status="fresh", rows=1200),
+            StepReport(
+                "answers", "generate", ("seeds",), status="fresh", rows=2400,
+                calls=600, cache_hits=1800, tokens=512_000, cost_usd=1.2345,
+            ),
+            StepReport(
+                "good", "filter", ("answers",), status="stale", rows=2000, rows_in=2400, removed=400
+            ),
+        ),
+        gates=(
+            GateResult("good", "rows", "error", "pass", 2000.0, "≥ 1000", "2000 rows"),
+            GateResult("good", "leakage", "error", "fail", 0.02, "≤ 0", "48 rows leak"),
+        ),
+        built_at="2026-11-21T10:00:00+00:00",
+    )  # fmt: skip
+    assert render_summary(report) == (
+        "demo: built 2026-11-21T10:00:00+00:00\n"
+        "\n"
+        "step     kind       rows  removed  calls  cache hit     cost  status\n"
+        "seeds    seed      1,200        -      -          -        -  fresh\n"
+        "answers  generate  2,400        -    600        75%  $1.2345  fresh\n"
+        "good     filter    2,000      400      -          -        -  stale\n"
+        "\n"
+        "cost $1.2345 · 600 calls sent · 1,800 from cache (75%) · 512,000 tokens\n"
+        "gates: 1 pass · 0 warn · 1 fail\n"
+        "  FAIL good leakage 0.02 (≤ 0): 48 rows leak"
+    )
