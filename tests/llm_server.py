@@ -64,6 +64,7 @@ class ServerStats:
     total: int = 0
     per_prompt: Counter[str] = field(default_factory=Counter)
     statuses: Counter[int] = field(default_factory=Counter)
+    last_body: dict[str, Any] = field(default_factory=dict)  # the latest request, as sent
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -179,6 +180,7 @@ class LLMTestServer:
         markers = {m.group(1): m.group(2) or "" for m in MARKER.finditer(prompt)}
         with self._lock:
             self.stats.total += 1
+            self.stats.last_body = body
             self.stats.per_prompt[prompt] += 1
             seen = self.stats.per_prompt[prompt]
             fault = self._rng.random() < self.config.fault_rate

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from gateway_helpers import ask
@@ -13,6 +14,7 @@ from synthc.llm.cache import call_key
 from synthc.llm.calls import CallRequest
 from synthc.llm.client import LLMClient
 from synthc.llm.models import model_identity, resolve_model
+from synthc.recipe import ModelAlias, Recipe
 
 PROMPTS = [f"question {i}" for i in range(12)]
 
@@ -118,3 +120,21 @@ def test_alias_params_apply_under_request_params(make_client: Callable[..., LLMC
     spec = client.resolve("srv")
     object.__setattr__(spec, "params", {"temperature": 0.1, "max_tokens": 30})
     assert client.params_for(ask("x", temperature=0.9)) == {"temperature": 0.9, "max_tokens": 30}
+
+
+@pytest.mark.parametrize("transport", ["litellm", "auto"])
+def test_requests_are_translated_by_litellm_for_the_model(
+    server: LLMTestServer, tmp_path: Path, transport: str
+) -> None:
+    """o-series models take `max_completion_tokens`, not `max_tokens`: litellm knows."""
+    alias = ModelAlias(
+        "o", "openai/o3-mini", api_base=server.base_url, api_key_env="OPENAI_API_KEY"
+    )
+    recipe = Recipe(
+        path=tmp_path / "r.yaml", name="r", format_version=1, steps={}, models={"o": alias}
+    )
+    request = CallRequest("o", [{"role": "user", "content": "hi"}], {"max_tokens": 50})
+    LLMClient(recipe, cache_path=tmp_path / "c", transport=transport).complete([request])
+    sent = server.stats.last_body
+    assert sent["model"] == "o3-mini" and sent["max_completion_tokens"] == 50
+    assert "max_tokens" not in sent
