@@ -185,32 +185,23 @@ class Store:
     def build_lock(self, wait: bool = False) -> Iterator[None]:
         """Hold `.synthc/build.lock` for a build; a second build fails fast (or waits).
 
-        On POSIX this is `fcntl.flock`, the OS lock filelock itself uses there, taken
-        directly because importing filelock costs ~70 ms on every no-op build. The OS
-        drops the lock when the holder dies, so a killed build never leaves it held.
+        This is `fcntl.flock`, the OS lock filelock itself uses on POSIX, taken directly
+        because importing filelock costs ~70 ms on every no-op build. (synthc is POSIX
+        only already: its atomic writes fsync folders.) The OS drops the lock when the
+        holder dies, so a killed build never leaves it held.
         """
+        import fcntl
+
         self.workdir.mkdir(parents=True, exist_ok=True)
         path = self.workdir / "build.lock"
-        locked = BuildLocked(
-            f"another synthc build is running on {self.recipe_name} (lock file {path}); "
-            "wait for it to finish or pass --wait"
-        )
-        try:
-            import fcntl
-        except ImportError:  # Windows
-            from filelock import FileLock, Timeout
-
-            try:
-                with FileLock(str(path), timeout=-1 if wait else 0):
-                    yield
-            except Timeout:
-                raise locked from None
-            return
         with path.open("a") as handle:
             try:
                 fcntl.flock(handle.fileno(), fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
             except BlockingIOError:
-                raise locked from None
+                raise BuildLocked(
+                    f"another synthc build is running on {self.recipe_name} (lock file {path}); "
+                    "wait for it to finish or pass --wait"
+                ) from None
             try:
                 yield
             finally:
@@ -246,9 +237,10 @@ class Store:
         """Append one build's record to runs.jsonl (never rewritten, so never lost)."""
         self.workdir.mkdir(parents=True, exist_ok=True)
         line = json.dumps(dict(record), sort_keys=True, default=str) + "\n"
-        with self.runs_path.open("ab") as handle:
+        with self.runs_path.open("a+b") as handle:
             # A build killed mid-append leaves a partial line; start ours on a fresh one.
-            if handle.tell() > 0 and not self.runs_path.read_bytes().endswith(b"\n"):
+            end = handle.seek(0, os.SEEK_END)
+            if end and handle.seek(end - 1) is not None and handle.read(1) != b"\n":
                 line = "\n" + line
             handle.write(line.encode("utf-8"))
             handle.flush()
@@ -282,9 +274,11 @@ class Store:
         fsync_dir(self.workdir)
 
     def catalog_statements(self, state: LockState) -> list[str]:
-        """The DDL of the catalog: a view per built step, per emitted table, and `_runs`."""
+        """The DDL of the catalog: a view per built step and per emitted table, `_lineage`
+        (each row's step and parent) and `_runs` (the build log)."""
         statements: list[str] = []
         aux: dict[str, list[tuple[str, Path]]] = {}
+        lineage: list[str] = []
         for step in sorted(state.steps):
             entry = state.steps[step]
             path = self.step_path(step, entry.data_version)
@@ -296,10 +290,19 @@ class Store:
             )
             for table, aux_path in self.aux_tables(step, entry.data_version).items():
                 aux.setdefault(table, []).append((step, aux_path))
+            if "_id" in entry.columns:
+                parent = "_parent_id" if "_parent_id" in entry.columns else "null::varchar"
+                lineage.append(
+                    f"select _id, {parent} as _parent_id, {_sql_string(step)} as _step "
+                    f"from {_sql_name(step)}"
+                )
         for table in sorted(aux):
             if table in state.steps:
                 continue  # a step's own name wins over an emitted table of the same name
             statements.append(_aux_view(table, aux[table]))
+        if lineage and "_lineage" not in state.steps:
+            # Every row of every step with its parent: walk it to see where a row came from.
+            statements.append("create or replace view _lineage as " + " union all ".join(lineage))
         statements.append(self._runs_view())
         return statements
 

@@ -136,7 +136,9 @@ def test_catalog_has_a_view_per_step_and_the_run_log(linear: Path) -> None:
         row[0]
         for row in con.execute("select view_name from duckdb_views() where not internal").fetchall()
     }
-    assert {"seeds", "doubled", "big", "summary", "_runs"} <= views
+    assert {"seeds", "doubled", "big", "summary", "_runs", "_lineage"} <= views
+    lineage = con.execute("select _step, count(*) from _lineage group by _step order by _step")
+    assert lineage.fetchall() == [("big", 15), ("doubled", 20), ("seeds", 20), ("summary", 1)]
     runs = con.execute("select status, exit_code, len(built) from _runs").fetchall()
     assert runs == [("ok", 0, 4), ("ok", 0, 0)]
 
