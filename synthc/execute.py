@@ -136,8 +136,8 @@ def _run_steps(plan: Plan, ctx: BuildContext, selected: set[str], result: BuildR
     store = ctx.store
     previous = store.read_lock()
     state = _prune(previous, plan)
-    if plan.file_hints:  # size/mtime hints let the next plan skip re-hashing unchanged files
-        state = replace(state, file_hints={**state.file_hints, **plan.file_hints})
+    if plan.file_hints != state.file_hints:  # size/mtime hints: the next plan skips re-hashing
+        state = replace(state, file_hints=dict(plan.file_hints))
     changed = state.steps != previous.steps or not store.catalog_path.exists()
     if state != previous:
         store.write_lock(state)

@@ -60,6 +60,8 @@ def test_touching_a_seed_file_without_changing_it_reruns_nothing(linear: Path) -
     seeds.write_bytes(seeds.read_bytes())  # rewritten, same bytes, new mtime
     result, _ = run_build(linear)
     assert result.built == []
+    hints = Store.for_recipe(load(linear)).read_lock().file_hints
+    assert hints[str(seeds)]["mtime_ns"] == seeds.stat().st_mtime_ns  # no re-hash next time
 
 
 def test_changing_a_seed_file_reruns_from_the_seed(linear: Path) -> None:
