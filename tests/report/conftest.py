@@ -7,7 +7,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from reportkit import build_project, evaluate_gates, record_calls, record_gates, write_project
+from reportkit import build_project, record_calls, write_project
 
 from synthc.recipe import Recipe
 from synthc.store import Store
@@ -18,13 +18,13 @@ CHROMIUM = Path("/usr/bin/chromium")
 
 @pytest.fixture
 def built(tmp_path: Path) -> tuple[Recipe, Store]:
-    """The support project, built, with gate results and call stats recorded in its lock."""
+    """The support project, built (its gates evaluated by the build), with model-call stats
+    recorded in the lock as a model-calling step would."""
     recipe, store, result = build_project(write_project(tmp_path / "support"))
-    # The leakage gate on `final` fails (error severity): a build that evaluates gates
-    # exits 1 for it, and records every verdict in the lock.
-    assert result.exit_code == 0 or getattr(result, "gate_failures", None) == ["final"]
-    if not store.read_lock().steps["final"].checks:  # a build that does not evaluate gates
-        record_gates(store, "final", evaluate_gates(recipe, store, "final"))
+    # The leakage gate on `final` fails (error severity): the build exits 1 for it and
+    # records every gate's verdict in the lock.
+    assert (result.exit_code, result.gate_failures) == (1, ["final"])
+    assert len(store.read_lock().steps["final"].checks) == 4
     record_calls(store, "good", calls=30, hits=90, tokens=48_000, cost=0.0312)
     return recipe, store
 

@@ -4,12 +4,11 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import polars as pl
 import yaml
 
 from synthc.execute import BuildContext, BuildResult, build
@@ -133,52 +132,6 @@ def build_project(path: Path) -> tuple[Recipe, Store, BuildResult]:
     store = Store.for_recipe(recipe)
     result = build(compile_plan(recipe, store.read_lock()), BuildContext(store=store))
     return recipe, store, result
-
-
-def evaluate_gates(recipe: Recipe, store: Store, step: str) -> list[dict[str, Any]]:
-    """The step's `checks:` evaluated by synthc's gates on its built rows, as lock records."""
-    from synthc.quality.gates import evaluate_check
-    from synthc.steps.seed import _read_file
-
-    frame = store.read_step(step)
-    records = []
-    for check in recipe.steps[step].checks:
-        reference = check.config.get("reference")
-        references = {reference: _read_file(recipe.root / reference)} if reference else {}
-        result = evaluate_check(check, frame, references, _sql, step)
-        failing = result.failing_rows
-        records.append(
-            {
-                "kind": result.kind,
-                "severity": result.severity,
-                "status": result.status,
-                "figure": result.figure,
-                "threshold": result.threshold,
-                "message": result.message,
-                "details": dict(result.details),
-                "failing_rows": failing.head(20).to_dicts() if failing is not None else [],
-            }
-        )
-    return records
-
-
-def _sql(query: str, tables: Mapping[str, pl.DataFrame]) -> pl.DataFrame:
-    import duckdb
-
-    con = duckdb.connect()
-    try:
-        for name, frame in tables.items():
-            con.register(name, frame)
-        return con.sql(query).pl()
-    finally:
-        con.close()
-
-
-def record_gates(store: Store, step: str, gates: Sequence[Mapping[str, Any]]) -> None:
-    """Write gate results into a step's lock entry, as a build with gates wired does."""
-    state = store.read_lock()
-    entry = replace(state.steps[step], checks=tuple(dict(g) for g in gates))
-    store.write_lock(LockState(steps={**state.steps, step: entry}, file_hints=state.file_hints))
 
 
 def record_calls(store: Store, step: str, calls: int, hits: int, tokens: int, cost: float) -> None:

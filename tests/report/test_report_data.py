@@ -152,3 +152,21 @@ def test_text_metrics_are_reported_for_final_text_columns_against_their_referenc
     reference = [row["instruction"] for row in EVAL_ROWS]
     assert figures["length JSD"] == length_jsd(texts.to_list(), reference)
     assert 0 < figures["distinct-1"] <= 1 and figures["compression"] > 1
+
+
+def test_loosening_a_threshold_turns_the_gate_green_in_the_report(tmp_path: Path):
+    path = write_project(tmp_path)
+    build_project(path)
+    final = dict(STEPS["final"])
+    final["checks"] = [
+        {"leakage": {**c["leakage"], "max_rate": 0.2}} if "leakage" in c else c
+        for c in final["checks"]
+    ]
+    data = yaml.safe_load(path.read_text())
+    path.write_text(yaml.safe_dump({**data, "steps": {**STEPS, "final": final}}, sort_keys=False))
+    recipe, store, result = build_project(path)
+    assert result.exit_code == 0 and result.built == []  # re-gated, nothing re-run
+    report = build_report(recipe, store)
+    leakage = next(g for g in report.gates if g.kind == "leakage")
+    assert (leakage.status, leakage.threshold) == ("pass", "≤ 0.2")
+    assert {s.status for s in report.steps} == {"fresh"}
