@@ -54,7 +54,7 @@ def localise(name: str, folder: Path, base_url: str) -> Path:
         ("self_instruct", {"tasks": 4, "final": 4}),
         ("distill", {"answers": 6, "pairs": 6}),
         ("augment", {"variants": 5 + 10 + 10 + 5 + 5 + 5}),
-        ("red_team", {"attacks": 7 * 3, "success_rate": 7}),
+        ("red_team", {"attacks": 7 * 2, "success_rate": 7}),
         ("eval_set", {"questions": 6, "scored": 6, "final": 6}),
     ],
 )
