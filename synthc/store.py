@@ -350,6 +350,9 @@ class Store:
             for statement in statements:
                 result = con.sql(statement)
             return result.pl() if result is not None else pl.DataFrame()
+        except duckdb.CatalogException as exc:  # e.g. a step that is not built (yet)
+            built = ", ".join(sorted(self.read_lock().steps)) or "none yet: run `synthc build`"
+            raise StoreError(f"query failed: {exc}\nbuilt steps: {built}") from exc
         except duckdb.Error as exc:
             raise StoreError(f"query failed: {exc}") from exc
         finally:

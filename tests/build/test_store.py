@@ -121,10 +121,16 @@ def test_query_allows_explain_and_several_selects(linear: Path) -> None:
 
 
 def test_query_reports_bad_sql_as_a_store_error(linear: Path) -> None:
-    run_build(linear)
     store = Store.for_recipe(load(linear))
-    with pytest.raises(StoreError, match="no_such_table"):
+    with pytest.raises(StoreError, match="built steps: none yet: run `synthc build`"):
+        store.query("select * from seeds")
+    run_build(linear)
+    with pytest.raises(
+        StoreError, match=r"(?s)no_such_table.*built steps: big, doubled, seeds, summary"
+    ):
         store.query("select * from no_such_table")
+    with pytest.raises(StoreError, match=r"query failed: Conversion Error"):
+        store.query("select 'a'::int as y")
 
 
 def test_catalog_has_a_view_per_step_and_the_run_log(linear: Path) -> None:
