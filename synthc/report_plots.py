@@ -66,6 +66,8 @@ def build_figures(recipe: Recipe, store: Store, lock: LockState, tables: set[str
         frame = store.read_step(step, lock.steps[step])
         for column in _text_columns(frame)[:MAX_TEXT_COLUMNS]:
             texts = _sample(frame[column])
+            if not texts.len():
+                continue  # no rows, or no values: nothing to plot
             if is_categorical(texts):
                 plots.append(category_plot(step, column, texts))
                 continue
@@ -85,7 +87,7 @@ def step_metrics(recipe: Recipe, store: Store, lock: LockState, step: str) -> li
     found = []
     for column in _text_columns(frame)[:MAX_TEXT_COLUMNS]:
         texts = _sample(frame[column])
-        if not is_categorical(texts):
+        if texts.len() and not is_categorical(texts):
             reference = _reference(recipe, store, lock, step, column)
             found.append(_metrics(step, column, texts, reference))
     return found

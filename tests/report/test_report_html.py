@@ -171,3 +171,19 @@ def test_the_summary_is_a_stable_aligned_table():
         "gates: 1 pass · 0 warn · 1 fail\n"
         "  FAIL good leakage 0.02 (≤ 0): 48 rows leak"
     )
+
+
+def test_a_filter_that_removes_every_row_still_renders(tmp_path: Path):
+    from reportkit import STEPS, build_project, write_project
+
+    steps = {**STEPS, "good": {**STEPS["good"], "where": "score > 100"}}
+    steps["final"] = {k: v for k, v in STEPS["final"].items() if k != "checks"}
+    recipe, store, result = build_project(write_project(tmp_path, steps))
+    assert result.exit_code == 0
+    report = build_report(recipe, store)
+    good = next(s for s in report.steps if s.name == "good")
+    assert (good.rows, good.removed) == (0, 61)
+    html = render_html(report)
+    assert "removed 61 of 61 rows (100%)" in html
+    assert "final.instruction" not in html  # no rows: no plots, no metrics
+    assert [s.rows for s in report.steps] == [61, 0, 0, 0]
