@@ -1,5 +1,6 @@
 """The report in a real browser: headless Chromium renders the gates table and the SVG
-plots, and the run saves a screenshot to test-artifacts/report.png."""
+plots, and the run saves a screenshot to test-artifacts/report.png (and the page itself to
+test-artifacts/report.html) for a person or a CI artifact to look at."""
 
 from __future__ import annotations
 
@@ -26,6 +27,8 @@ def test_chromium_renders_gates_and_plots_and_saves_a_screenshot(
     assert dom.returncode == 0, dom.stderr[-2000:]
     assert len(gate_rows(dom.stdout)) == len(recipe.steps["final"].checks) == 4
     assert len(svgs_in_plots(dom.stdout)) >= 3
+    assert '<svg class="pipeline"' in dom.stdout
+    (artifacts / "report.html").write_text(page.read_text(encoding="utf-8"), encoding="utf-8")
     screenshot = artifacts / "report.png"
     screenshot.unlink(missing_ok=True)
     shot = _chromium(
