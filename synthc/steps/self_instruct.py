@@ -9,7 +9,8 @@ bullets or JSON) and checked in order:
 2. no `filters.blocklist` word or phrase (whole words, case-insensitive);
 3. the first character is not punctuation and is ASCII;
 4. novelty: ROUGE-L F1 against every pool task at most `novelty.max_rouge_l` (0.7),
-   exactly as an all-pairs loop decides it (see `_novelty`), in a few microseconds.
+   exactly as an all-pairs loop decides it (see `_novelty`), in under a millisecond
+   per candidate at a pool of 10,000 (bench/self_instruct.py).
 
 Accepted tasks join the pool at once, so a later candidate of the same round must be
 novel against them too. Rounds stop at `rounds`, or when the pool holds `target` tasks.
