@@ -60,3 +60,24 @@ def test_the_api_key_appears_nowhere(
     for path in cache_dir.rglob("*"):
         if path.is_file():
             assert SECRET.encode() not in path.read_bytes(), path
+
+
+def test_scrub_redacts_known_secrets_and_bearer_tokens() -> None:
+    from synthc.llm.transport import scrub
+
+    text = f"bad key {SECRET} (header 'Authorization: Bearer abc.def-123') sk-live-0123456789"
+    cleaned = scrub(text, [SECRET])
+    assert SECRET not in cleaned and "abc.def-123" not in cleaned and "0123456789" not in cleaned
+    assert "Bearer ***" in cleaned
+
+
+def test_retry_after_reads_seconds_and_http_dates() -> None:
+    import email.utils
+    import time
+
+    from synthc.llm.transport import parse_retry_after
+
+    assert parse_retry_after("2.5") == 2.5
+    assert parse_retry_after(None) is None and parse_retry_after("soon") is None
+    later = email.utils.formatdate(time.time() + 30, usegmt=True)
+    assert 25 <= (parse_retry_after(later) or 0) <= 31
