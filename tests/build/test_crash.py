@@ -3,7 +3,8 @@
 A four-step recipe over ~200k generated seed rows is first built uninterrupted to get
 the reference outputs and the build's duration. Then, trial after trial, a fresh build
 runs in a subprocess and is killed at a seeded random moment (the moments are spread
-evenly across the measured duration). After each kill the on-disk state must be
+evenly across the measured duration; two copies of the project take turns, so one is
+killed while the other recovers). After each kill the on-disk state must be
 consistent (the lock names only complete Parquet files, the DuckDB catalog opens
 read-only and its views work), and the next build must succeed and reproduce the
 reference outputs exactly.
@@ -16,6 +17,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -130,49 +132,78 @@ def reference_build(recipe: Path, command: list[str]) -> tuple[dict[str, str], f
     return outputs, duration
 
 
-def build_killed_at(command: list[str], moment: float) -> bool:
-    """Start a build and SIGKILL it after `moment` seconds; False if it finished first."""
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    time.sleep(moment)
-    killed = process.poll() is None
-    if killed:
-        process.send_signal(signal.SIGKILL)
-    process.wait()
-    return killed
+class KillTrial:
+    """A build started now in a subprocess and SIGKILLed `moment` seconds later.
+
+    A timer thread does the killing, so the test can recover the previous trial's
+    project meanwhile and the kill still lands on time.
+    """
+
+    def __init__(self, command: list[str], moment: float) -> None:
+        self.killed = False
+        self.process = subprocess.Popen(
+            command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        self.timer = threading.Timer(moment, self._kill)
+        self.timer.start()
+
+    def _kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.killed = True
+
+    def wait(self) -> bool:
+        """Wait for the build to end; True if it was killed, False if it finished first."""
+        self.timer.join()
+        self.process.wait()
+        return self.killed
+
+
+def recover(recipe: Path, reference: dict[str, str], final_rows: int) -> None:
+    """Check what the killed build left, then build again and compare with the reference."""
+    check_consistent(recipe)
+    result, _ = run_build(recipe)  # the next build, in this process
+    assert result.exit_code == 0
+    assert versions(recipe) == reference  # same data versions: the same rows, in order
+    assert not list((recipe.parent / ".synthc" / "data").glob("*/.*.tmp"))
+    check_consistent(recipe, read_outputs=False)
+    store = Store(recipe.parent / ".synthc", recipe.with_suffix(".lock"))
+    assert store.query("select count(*) as n from final", "csv") == f"n\n{final_rows}\n"
 
 
 @pytest.mark.slow
 def test_a_build_killed_at_any_moment_recovers_to_the_same_outputs(tmp_path: Path) -> None:
-    recipe = make_project(tmp_path / "project")
-    command = build_command(recipe)
-    reference, duration = reference_build(recipe, command)
-    store = Store(recipe.parent / ".synthc", recipe.with_suffix(".lock"))
+    first = make_project(tmp_path / "a")
+    reference, duration = reference_build(first, build_command(first))
+    store = Store(first.parent / ".synthc", first.with_suffix(".lock"))
     final_rows = (
         pl.scan_parquet(store.step_path("final", reference["final"]))
         .select(pl.len())
         .collect()
         .item()
     )
+    # Two copies of the project: one build is being killed while the other recovers.
+    second = write_recipe(tmp_path / "b", STEPS, name="crash")
+    shutil.copy(first.parent / "seeds.jsonl", second.parent / "seeds.jsonl")
 
     rng = random.Random(20261121)
     moments = [(i + rng.random()) / TRIALS * duration for i in range(TRIALS)]
     rng.shuffle(moments)
-    killed = 0
-    for moment in moments:
+    killed, pending = 0, None
+    for index, moment in enumerate(moments):
+        recipe = (first, second)[index % 2]
         reset(recipe)
-        was_killed = build_killed_at(command, moment)
-        if not was_killed:  # faster than the reference run (less load): once more, earlier
+        trial = KillTrial(build_command(recipe), moment)
+        if pending is not None:
+            recover(pending, reference, final_rows)
+        was_killed = trial.wait()
+        if not was_killed:  # it beat the reference run's time: once more, earlier
             reset(recipe)
-            was_killed = build_killed_at(command, moment / 2)
+            was_killed = KillTrial(build_command(recipe), moment / 2).wait()
         killed += was_killed
-
-        check_consistent(recipe)
-        result, _ = run_build(recipe)  # the next build, in this process
-        assert result.exit_code == 0
-        assert versions(recipe) == reference  # same data versions: the same rows, in order
-        assert not list((recipe.parent / ".synthc" / "data").glob("*/.*.tmp"))
-        check_consistent(recipe, read_outputs=False)
-        assert store.query("select count(*) as n from final", "csv") == f"n\n{final_rows}\n"
+        pending = recipe
+    assert pending is not None
+    recover(pending, reference, final_rows)
     assert killed >= TRIALS * 3 // 4, (
         f"only {killed} of {TRIALS} builds were still running when killed"
     )
