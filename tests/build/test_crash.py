@@ -63,12 +63,7 @@ STEPS = {
 
 
 def build_command(recipe: Path) -> list[str]:
-    """`python -m synthc build` once the CLI has it; until then the same calls via a script."""
-    from synthc import cli
-
-    if "build" in getattr(cli, "cli").commands:  # noqa: B009 - the CLI may not exist yet
-        return [sys.executable, "-m", "synthc", "build", str(recipe)]
-    return [sys.executable, str(Path(__file__).with_name("build_driver.py")), str(recipe)]
+    return [sys.executable, "-m", "synthc", "build", str(recipe)]
 
 
 def make_project(folder: Path) -> Path:
