@@ -9,6 +9,7 @@ error-level gate failed (which stops the steps downstream and the exports).
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -71,7 +72,7 @@ def evaluate_gates(
         record = {
             **declared,
             "status": result.status,
-            "figure": result.figure,
+            "figure": _finite(result.figure),
             "threshold": result.threshold,
             "message": result.message,
             "details": dict(result.details),
@@ -82,6 +83,11 @@ def evaluate_gates(
         # numpy scalars and dates become plain JSON values, so the lock can be written.
         records.append(json.loads(json.dumps(record, default=_plain)))
     return tuple(records)
+
+
+def _finite(value: float | None) -> float | None:
+    """NaN and infinities have no JSON spelling; the lock records them as null."""
+    return None if value is None or not math.isfinite(value) else float(value)
 
 
 def _plain(value: Any) -> Any:
