@@ -271,14 +271,25 @@ def _last_run(store: Store, tables: set[str]) -> dict[str, Any]:
 
 
 def preview(row: Mapping[str, Any], columns: Sequence[str] | None = None) -> str:
-    """A one-line preview of a row's user columns, cut to PREVIEW_CHARS."""
-    names = [c for c in (columns or row.keys()) if c in row and not str(c).startswith("_")]
-    if len(names) == 1:
-        text = str(row[names[0]])
+    """A one-line preview of a row's user columns (nulls left out), cut to PREVIEW_CHARS.
+
+    Asked for one column, it is that column's value; otherwise `name: value` pairs.
+    """
+    names = [
+        c
+        for c in (columns or row.keys())
+        if c in row and not str(c).startswith("_") and row[c] is not None
+    ]
+    if columns is not None and len(columns) == 1 and names:
+        text = _cell(row[names[0]])
     else:
-        text = " · ".join(f"{name}: {row[name]}" for name in names)
+        text = " · ".join(f"{name}: {_cell(row[name])}" for name in names)
     text = " ".join(text.split())
     return text if len(text) <= PREVIEW_CHARS else text[: PREVIEW_CHARS - 1] + "…"
+
+
+def _cell(value: Any) -> str:
+    return f"{value:.3g}" if isinstance(value, float) else str(value)
 
 
 class _Reader:

@@ -25,6 +25,11 @@ DEDUP_REASONS = {
     "against": "near-copy of a reference",
 }
 
+REJECTION_REASONS = {
+    "novelty": "not novel: ROUGE-L against the pool above novelty.max_rouge_l",
+    "too_short": "too short: fewer than filters.min_words",
+    "too_long": "too long: more than filters.max_words",
+}
 # The column that holds the row's text in `_rejections` / `_failures`, in order of preference.
 TEXT_COLUMNS = ("candidate", "instruction", "text", "message")
 
@@ -56,7 +61,7 @@ def removals(
             rows_in = catalog.rows(sources[0])
             groups += _dedup_removals(catalog, name, sources[0], against, _columns(config))
     elif kind == "self_instruct":
-        groups += _grouped(catalog, "_rejections", name, "reason")
+        groups += _grouped(catalog, "_rejections", name, "reason", labels=REJECTION_REASONS)
     groups += _grouped(catalog, "_failures", name, "error_kind", prefix="model call failed: ")
     return rows_in, tuple(groups)
 
@@ -155,7 +160,12 @@ def _file_texts(
 
 
 def _grouped(
-    catalog: Catalog, table: str, name: str, reason: str, prefix: str = ""
+    catalog: Catalog,
+    table: str,
+    name: str,
+    reason: str,
+    prefix: str = "",
+    labels: Mapping[str, str] | None = None,
 ) -> list[RemovalGroup]:
     """Rows of an emitted table for this step, grouped by a reason column."""
     if table not in catalog.tables:
@@ -167,7 +177,8 @@ def _grouped(
         return [RemovalGroup(prefix.rstrip(": ") or table, frame.height, _examples(frame))]
     groups = []
     for (value,), part in frame.group_by(reason, maintain_order=True):
-        groups.append(RemovalGroup(f"{prefix}{value}", part.height, _examples(part)))
+        label = (labels or {}).get(str(value), str(value))
+        groups.append(RemovalGroup(f"{prefix}{label}", part.height, _examples(part)))
     return sorted(groups, key=lambda g: (-g.count, g.reason))
 
 

@@ -75,7 +75,7 @@ def test_a_recorded_config_says_which_column_and_side_of_the_threshold():
     raw = {"kind": "rows", "status": "fail", "figure": 900, "threshold": 500,
            "config": {"max": 500}, "failing_rows": [{"_id": "a", "text": "t"}]}  # fmt: skip
     gate = gate_result("s", raw)
-    assert (gate.threshold, gate.severity, gate.examples) == ("≤ 500", "error", ("t",))
+    assert (gate.threshold, gate.severity, gate.examples) == ("≤ 500", "error", ("text: t",))
     column = gate_result("s", {"kind": "leakage", "config": {"column": "q"}, "passed": True})
     assert (column.column, column.status) == ("q", "pass")
 

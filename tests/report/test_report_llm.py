@@ -107,3 +107,42 @@ def test_calls_cache_hits_and_the_model_reach_the_report(
     card = dataset_card(recipe, store.read_lock(), store)
     assert KEY not in card and f"- `{answers.model}`: `answers`" in card
     assert "text-generation" in yaml.safe_load(card.split("---\n")[1])["task_categories"]
+
+
+# The loopback server answers what [[reply=...]] says: two near-copies of pool tasks, one
+# too short, one new task.
+REPLY = (
+    "[[reply=Here you go:\n"
+    "1. {{ examples[0] }}\n"
+    "2. Please {{ examples[1] | lower }}\n"
+    "3. Be brief.\n"
+    "4. Compose a limerick about a purple giraffe who collects stamps.]]"
+)
+
+
+def test_self_instruct_rejections_are_explained_by_reason(
+    tmp_path: Path, server: LLMTestServer, environment: None
+):
+    path = write(tmp_path, server, topics=1)
+    data = yaml.safe_load(path.read_text())
+    seeds = [
+        {"instruction": "Write a haiku about autumn leaves falling."},
+        {"instruction": "Explain how a bicycle gear system works."},
+        {"instruction": "List three ways to save water at home."},
+    ]
+    data["steps"] = {
+        "seeds": {"kind": "seed", "rows": seeds},
+        "tasks": {"kind": "self_instruct", "from": "seeds", "rounds": 1, "per_round": 4,
+                  "examples": 2, "prompt": REPLY},
+    }  # fmt: skip
+    data["exports"] = {"tasks": ["out/tasks.jsonl"]}
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    store = build_with_model(path)
+    tasks = next(s for s in build_report(load_recipe(path), store).steps if s.name == "tasks")
+    rejected = store.query_frame("select reason, count(*) as n from _rejections group by reason")
+    counts = dict(rejected.iter_rows())
+    assert [g.count for g in tasks.removals] == sorted(counts.values(), reverse=True)
+    assert counts["novelty"] == next(g.count for g in tasks.removals if "novel" in g.reason)
+    assert sum(g.count for g in tasks.removals) >= 3
+    novelty = next(g for g in tasks.removals if any("max_rouge_l" in e.detail for e in g.examples))
+    assert all(e.text for e in novelty.examples)

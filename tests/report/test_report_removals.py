@@ -58,10 +58,15 @@ def test_self_instruct_rejections_are_grouped_by_reason_with_their_candidates():
     catalog = FrameCatalog({"_rejections": REJECTIONS})
     rows_in, groups = removals(catalog, "tasks", "self_instruct", ("seeds",), {})
     assert rows_in is None  # a generator: nothing upstream to subtract from
-    assert [(g.reason, g.count) for g in groups] == [("novelty", 3), ("too_short", 1)]
+    assert [(g.reason.split(":")[0], g.count) for g in groups] == [
+        ("not novel", 3),
+        ("too short", 1),
+    ]
     first = groups[0].examples[0]
     assert first.text == "Write a poem."
     assert "max_rouge_l: 0.91" in first.detail and "Write a poem about cats." in first.detail
+    short = groups[1].examples[0]
+    assert (short.text, short.detail) == ("Hi", "round: 2")  # no "None" for missing values
 
 
 def test_failed_model_calls_are_listed_by_error_kind_for_any_step():
