@@ -7,11 +7,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from synthc.errors import StoreError
+from synthc.errors import PlanError, StoreError
 from synthc.lock import read_lock
-from synthc.plan import FRESH, Plan, compile_plan
+from synthc.plan import DEFAULT_MODEL, FRESH, Plan, compile_plan
 from synthc.recipe import Recipe, load_recipe
 from synthc.reporter import NullReporter, Reporter
+from synthc.semantics import MODEL_FIELDS
 from synthc.steps import registry
 from synthc.store import Store, write_exports
 
@@ -64,6 +65,9 @@ def build_recipe(
     recipe = load_recipe(path)
     store = Store.for_recipe(recipe)
     plan = compile_plan(recipe, store.read_lock(), output_exists=_output_exists(store))
+    needed = missing_keys(plan)
+    if needed and (unpaid := _steps_with_calls_to_make(plan, needed)):
+        raise PlanError(describe_missing_keys(unpaid))
     llm = _llm_client(plan)
     try:
         context = BuildContext(
@@ -83,6 +87,51 @@ def build_recipe(
         for written in _write_exports(recipe, store):
             context.reporter.message(f"exported {written}")
     return result
+
+
+def missing_keys(plan: Plan) -> dict[str, list[str]]:
+    """API-key environment variables that stale model-calling steps need and that are
+    unset: variable -> the steps needing it. Fresh steps need no key."""
+    from synthc.llm.models import missing_keys as unset_variables
+
+    kinds = registry()
+    needed: dict[str, list[str]] = {}
+    for planned in plan.steps:
+        if not kinds[planned.kind].calls_model or planned.status == FRESH:
+            continue
+        models = {planned.step.model or plan.recipe.model or DEFAULT_MODEL}
+        for field in MODEL_FIELDS.get(planned.kind, ()):
+            value = planned.config.get(field)
+            models.update([value] if isinstance(value, str) else value or [])
+        for variable in unset_variables(
+            plan.recipe, sorted(m for m in models if isinstance(m, str))
+        ):
+            needed.setdefault(variable, []).append(planned.name)
+    return needed
+
+
+def _steps_with_calls_to_make(plan: Plan, needed: dict[str, list[str]]) -> dict[str, list[str]]:
+    """Keep the steps that would really send calls: all-cached steps need no key."""
+    estimates = estimate_recipe(plan)
+    return {
+        variable: kept
+        for variable, steps in needed.items()
+        if (
+            kept := [
+                s for s in steps if s not in estimates or estimates[s].to_make or estimates[s].note
+            ]
+        )
+    }
+
+
+def describe_missing_keys(needed: dict[str, list[str]]) -> str:
+    lines = [
+        f"{variable} is not set; step(s) {', '.join(steps)} need it to call their model"
+        for variable, steps in sorted(needed.items())
+    ]
+    return (
+        "\n".join(lines) + "\nset it in the environment (keys never go in a recipe) and build again"
+    )
 
 
 def _write_exports(recipe: Recipe, store: Store) -> list[Path]:

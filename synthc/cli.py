@@ -86,12 +86,14 @@ def plan(recipe: str, as_json: bool, check: bool, no_estimate: bool) -> None:
     Example:
       synthc plan recipes/quickstart.yaml --check
     """
-    from synthc.api import estimate_recipe, plan_recipe
+    from synthc.api import describe_missing_keys, estimate_recipe, missing_keys, plan_recipe
     from synthc.plan import FRESH
     from synthc.render import plan_json, plan_table
 
     compiled = plan_recipe(recipe)
     estimates = None if no_estimate else estimate_recipe(compiled)
+    if needed := missing_keys(compiled):
+        click.echo("warning: " + describe_missing_keys(needed), err=True)
     text = plan_json(compiled, estimates) if as_json else plan_table(compiled, estimates)
     click.echo(text, nl=False)
     if check and any(step.status != FRESH for step in compiled.steps):
