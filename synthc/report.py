@@ -184,6 +184,16 @@ class Report:
     def hit_rate(self) -> float | None:
         return _rate(self.cache_hits, self.calls)
 
+    @property
+    def rows_removed(self) -> int:
+        """Rows filters and dedup removed, plus rows rejected or lost by generating steps."""
+        return sum(
+            max(step.removed, 0)
+            if step.removed is not None
+            else sum(g.count for g in step.removals)
+            for step in self.steps
+        )
+
     def gate_counts(self) -> dict[str, int]:
         """How many gates passed, warned and failed."""
         counts = {PASS: 0, WARN: 0, FAIL: 0}

@@ -212,7 +212,7 @@ def _verdict(counts: dict[str, int]) -> tuple[str, str]:
 def _tiles(report: Report) -> str:
     finals = [s for s in report.steps if s.rows is not None and s.name in _final_names(report)]
     rows = sum(s.rows or 0 for s in finals)
-    removed = sum(s.removed or 0 for s in report.steps if s.removed and s.removed > 0)
+    removed = report.rows_removed
     counts = report.gate_counts()
     gates = (
         f'<span class="t-pass">{counts["pass"]} pass</span> · '
@@ -240,7 +240,7 @@ def _tiles(report: Report) -> str:
 
 def _gate_tile(counts: dict[str, int], badges: str) -> tuple[str, str, str]:
     verdict, tone = _verdict(counts)
-    return verdict, badges, tone
+    return verdict, badges if any(counts.values()) else "no checks declared", tone
 
 
 def _final_names(report: Report) -> set[str]:
@@ -346,7 +346,7 @@ def _removals(report: Report) -> str:
 
 
 def _removal_card(step: StepReport) -> str:
-    summary = f"{step.kind} · {sum(g.count for g in step.removals):,} rows"
+    summary = f"{step.kind} · rejected or lost {_rows(sum(g.count for g in step.removals))}"
     if step.rows_in:
         share = (step.removed or 0) / step.rows_in
         summary = (
@@ -362,7 +362,9 @@ def _removal_card(step: StepReport) -> str:
 
 def _reason(reason: str, count: int, examples: tuple[Removal, ...]) -> str:
     items = "".join(
-        f'<li><span class="rid">{escape(e.row_id[:12])}</span>{escape(e.text)}'
+        "<li>"
+        + (f'<span class="rid">{escape(e.row_id[:12])}</span>' if e.row_id else "")
+        + escape(e.text)
         + (f'<span class="detail">{escape(e.detail)}</span>' if e.detail else "")
         + "</li>"
         for e in examples

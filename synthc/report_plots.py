@@ -231,7 +231,8 @@ def _quantiles(lengths: Sequence[int]) -> str:
     def at(q: float) -> int:
         return ordered[min(len(ordered) - 1, int(q * (len(ordered) - 1) + 0.5))]
 
-    return f"median {at(0.5)} words (p1 {at(0.01)}, p99 {at(0.99)}), {len(ordered):,} rows"
+    rows = f"{len(ordered):,} row" + ("" if len(ordered) == 1 else "s")
+    return f"median {at(0.5)} words (p1 {at(0.01)}, p99 {at(0.99)}), {rows}"
 
 
 # -- categories ---------------------------------------------------------------------

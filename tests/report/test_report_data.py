@@ -43,6 +43,7 @@ def test_dedup_removals_come_from_the_matches_table_with_the_row_they_duplicate(
     matches = store.query_frame("select reason, count(*) as n from _dedup_matches group by reason")
     assert deduped.removed == sum(matches["n"]) == 10
     assert sum(g.count for g in deduped.removals) == deduped.removed
+    assert build_report(recipe, store).rows_removed == 18 + 10
     against = next(g for g in deduped.removals if "reference" in g.reason)
     (example,) = against.examples
     assert example.text.startswith("HOW DO I CHANGE MY PASSWORD")
