@@ -168,14 +168,13 @@ def _reference(
 
 
 def _read_reference_file(recipe: Recipe, target: str) -> pl.DataFrame | None:
-    from synthc.steps.seed import _read_file, resolve_paths
+    """A reference file's rows (or a glob's); None when it is gone or unreadable."""
+    from synthc.steps.seed import read_files
 
-    files = [path for path in resolve_paths(recipe.root, target) if path.is_file()]
-    if not files:
+    try:
+        return read_files(recipe.root, target)
+    except (OSError, ValueError):
         return None
-    import polars as pl
-
-    return pl.concat([_read_file(path) for path in files], how="diagonal_relaxed")
 
 
 # -- lengths ------------------------------------------------------------------------

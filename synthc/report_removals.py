@@ -114,12 +114,16 @@ def _dedup_removals(
             Removal(
                 row_id=str(removed_id),
                 text=removed.get(str(removed_id), ""),
-                detail=f"similarity {similarity:.2f} to {kept_id}: {kept.get(str(kept_id), '')}",
+                detail=_duplicate_of(similarity, str(kept_id), kept.get(str(kept_id), "")),
             )
             for removed_id, kept_id, similarity in sample.iter_rows()
         )
         groups.append(RemovalGroup(DEDUP_REASONS.get(reason, str(reason)), int(count), examples))
     return groups
+
+
+def _duplicate_of(similarity: float, kept_id: str, text: str) -> str:
+    return f"similarity {similarity:.2f} to {kept_id}" + (f": {text}" if text else "")
 
 
 def _texts(
@@ -143,15 +147,17 @@ def _file_texts(
     root: Path, against: list[str], ids: pl.Series, columns: list[str]
 ) -> dict[str, str]:
     """Previews of reference-file rows named `path#line` (1-based row of the file)."""
-    from synthc.steps.seed import _read_file
+    from synthc.steps.seed import read_files
 
     found: dict[str, str] = {}
     for entry in against:
         lines = [str(i) for i in ids.to_list() if str(i).startswith(f"{entry}#")]
-        path = root / entry
-        if not lines or not path.is_file():
+        if not lines:
             continue
-        frame = _read_file(path)
+        try:
+            frame = read_files(root, entry)
+        except (OSError, ValueError):
+            continue  # the file is gone or unreadable: the ids still say where they were
         for row_id in lines:
             line = int(row_id.rpartition("#")[2])
             if 1 <= line <= frame.height:

@@ -171,3 +171,14 @@ def test_loosening_a_threshold_turns_the_gate_green_in_the_report(tmp_path: Path
     leakage = next(g for g in report.gates if g.kind == "leakage")
     assert (leakage.status, leakage.threshold) == ("pass", "≤ 0.2")
     assert {s.status for s in report.steps} == {"fresh"}
+
+
+def test_a_reference_file_deleted_after_the_build_leaves_plots_without_it(built):
+    recipe, store = built
+    (recipe.root / "data" / "eval.jsonl").unlink()
+    report = build_report(recipe, store)
+    length = next(p for p in report.plots if p.key == "length-final-instruction")
+    assert [s.label for s in length.series] == ["final"]
+    deduped = next(s for s in report.steps if s.name == "deduped")
+    against = next(g for g in deduped.removals if "reference" in g.reason)
+    assert against.examples[0].detail == "similarity 1.00 to data/eval.jsonl#1"
