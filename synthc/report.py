@@ -14,7 +14,7 @@ and whether its gates passed.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -322,8 +322,6 @@ class _Reader:
         )
         if entry is None or name not in self.tables:
             return base
-        from dataclasses import replace
-
         from synthc.report_removals import removals
 
         rows_in, groups = removals(self, name, step.kind, step.inputs, step.config)
