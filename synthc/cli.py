@@ -73,7 +73,9 @@ def validate(recipe: str) -> None:
 @cli.command()
 @recipe_argument
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
-@click.option("--check", is_flag=True, help="Exit 1 if any step is stale or missing.")
+@click.option(
+    "--check", is_flag=True, help="Exit 1 if a build would do anything (run a step or a gate)."
+)
 @click.option(
     "--no-estimate", is_flag=True, help="Skip counting the model calls a build would make."
 )
@@ -96,7 +98,7 @@ def plan(recipe: str, as_json: bool, check: bool, no_estimate: bool) -> None:
         click.echo("warning: " + describe_missing_keys(needed), err=True)
     text = plan_json(compiled, estimates) if as_json else plan_table(compiled, estimates)
     click.echo(text, nl=False)
-    if check and any(step.status != FRESH for step in compiled.steps):
+    if check and any(step.status != FRESH or step.checks_stale for step in compiled.steps):
         sys.exit(1)
 
 
@@ -182,6 +184,36 @@ def export(recipe: str) -> None:
 
     for path in export_recipe(recipe):
         click.echo(str(path))
+
+
+@cli.command()
+@recipe_argument
+@click.option(
+    "--out",
+    "out_path",
+    type=click.Path(dir_okay=False),
+    help="Where to write the HTML (default: the recipe's .synthc/report.html).",
+)
+@click.option("--open", "open_page", is_flag=True, help="Open the report in a web browser.")
+def report(recipe: str, out_path: str | None, open_page: bool) -> None:
+    """The quality report: rows per step, what filters and dedup removed and why, cost
+    and cache hits, every metric with its plot, every gate. Writes one self-contained
+    HTML file and prints a summary. Reads the last build; never builds.
+
+    \b
+    Example:
+      synthc report recipes/quickstart.yaml
+      synthc report recipes/quickstart.yaml --out report.html --open
+    """
+    from synthc.report import report_recipe
+
+    page, summary = report_recipe(recipe, out_path)
+    click.echo(summary, nl=not summary.endswith("\n"))
+    click.echo(f"report: {page}", err=True)
+    if open_page:
+        import webbrowser
+
+        webbrowser.open(page.resolve().as_uri())
 
 
 @cli.group()

@@ -183,7 +183,7 @@ def _settle(
     rerun = ctx.force or ctx.refresh  # refreshing the cache of a step that does not run is moot
     if entry is not None and not rerun and _is_fresh(ctx.store, planned, entry, fingerprint):
         result.skipped.append(planned.name)
-        if checks_current(planned, entry):
+        if checks_current(planned, entry, versions):
             ctx.reporter.step_skipped(planned.name, f"fresh ({entry.rows} rows)")
             return entry
         return _regate(plan, planned, ctx, entry, versions)  # only the checks changed
@@ -243,7 +243,7 @@ def _run_one(
     try:
         frame = finish_frame(planned.name, kind.run(step_ctx))
         references = gate_references(planned, ctx.store, versions, plan.recipe)
-        checks = evaluate_gates(planned, step_ctx, frame, references)
+        checks = evaluate_gates(planned, step_ctx, frame, references, versions)
         if checks:
             step_ctx.emit("_checks", checks_frame(checks))
         version = ctx.store.write_step(planned.name, frame, step_ctx.emitted)
@@ -473,7 +473,7 @@ def _regate(
         fingerprint=entry.fingerprint,
     )
     references = gate_references(planned, ctx.store, versions, plan.recipe)
-    checks = evaluate_gates(planned, step_ctx, frame, references)
+    checks = evaluate_gates(planned, step_ctx, frame, references, versions)
     table = checks_frame(checks) if checks else None
     ctx.store.write_aux(planned.name, entry.data_version, "_checks", table)
     ctx.reporter.step_skipped(planned.name, f"fresh ({entry.rows} rows); checks re-evaluated")

@@ -29,20 +29,33 @@ if TYPE_CHECKING:
 FAILED_ROWS_KEPT = 20  # failing rows recorded in the lock per check; the rest are in the data
 
 
-def declared_checks(planned: PlannedStep) -> list[dict[str, Any]]:
-    return [
-        {"kind": c.kind, "severity": c.severity, "config": dict(c.config)}
-        for c in planned.step.checks
-    ]
+def declared_checks(planned: PlannedStep, versions: Mapping[str, str]) -> list[dict[str, Any]]:
+    """What a gate's verdict depends on: its settings and what its reference holds (a
+    file's hash, or a step's data version in `versions`)."""
+    declared = []
+    for check in planned.step.checks:
+        record: dict[str, Any] = {
+            "kind": check.kind,
+            "severity": check.severity,
+            "config": dict(check.config),
+        }
+        reference = check.config.get("reference")
+        if isinstance(reference, str):
+            record["reference_version"] = planned.check_files.get(reference) or versions.get(
+                reference
+            )
+        declared.append(record)
+    return declared
 
 
-def checks_current(planned: PlannedStep, entry: LockEntry) -> bool:
-    """Whether the lock's gate results were measured with the checks declared now."""
+def checks_current(planned: PlannedStep, entry: LockEntry, versions: Mapping[str, str]) -> bool:
+    """Whether the lock's gate results were measured with the checks declared now, on
+    the same reference data. `versions`: data version of each step by name."""
+    declared = declared_checks(planned, versions)
     recorded = [
-        {"kind": c.get("kind"), "severity": c.get("severity"), "config": c.get("config")}
-        for c in entry.checks
+        {key: c.get(key) for key in d} for c, d in zip(entry.checks, declared, strict=False)
     ]
-    return fingerprint(recorded) == fingerprint(declared_checks(planned))
+    return len(entry.checks) == len(declared) and fingerprint(recorded) == fingerprint(declared)
 
 
 def evaluate_gates(
@@ -50,6 +63,7 @@ def evaluate_gates(
     step_ctx: StepContext,
     frame: pl.DataFrame,
     references: Mapping[str, pl.DataFrame],
+    versions: Mapping[str, str],
 ) -> tuple[dict[str, Any], ...]:
     """Evaluate the step's `checks:` on its rows; JSON-ready records for the lock.
 
@@ -62,7 +76,7 @@ def evaluate_gates(
 
     records = []
     for index, (check, declared) in enumerate(
-        zip(planned.step.checks, declared_checks(planned), strict=True)
+        zip(planned.step.checks, declared_checks(planned, versions), strict=True)
     ):
         try:
             result = evaluate_check(check, frame, references, step_ctx.sql, table=planned.name)

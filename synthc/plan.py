@@ -18,8 +18,10 @@ from typing import Any
 
 from synthc.errors import Problem, RecipeError
 from synthc.fingerprint import file_sha256, fingerprint
+from synthc.gating import checks_current
 from synthc.lock import LockEntry, LockState
 from synthc.recipe import Recipe, Step
+from synthc.semantics import looks_like_file
 from synthc.steps import registry
 
 FRESH, STALE, MISSING = "fresh", "stale", "missing"
@@ -36,10 +38,14 @@ class PlannedStep:
     model: str | None = None  # model identity for the cache and fingerprint
     columns: tuple[str, ...] | None = None  # output columns, where known before running
     files: Mapping[str, str] = field(default_factory=dict)  # path as written -> sha256
+    # files the step's checks compare against: not part of the step's fingerprint (a gate
+    # never changes data), but a changed one re-evaluates the gates
+    check_files: Mapping[str, str] = field(default_factory=dict)
     config_fingerprint: str = ""
     fingerprint: str | None = None  # None while an upstream step is not fresh
     status: str = MISSING
     stale_reason: str | None = None
+    checks_stale: bool = False  # fresh, but its gates will be re-evaluated (checks changed)
 
 
 @dataclass(frozen=True)
@@ -271,17 +277,43 @@ def hash_files(plan: Plan) -> Plan:
     hints: dict[str, Mapping[str, Any]] = {}
     resolved: dict[str, PlannedStep] = {}
     for planned in plan.steps:
-        files: dict[str, str] = {}
-        for _field_path, written in kinds[planned.kind].files(planned.config):
-            matches = _expand(root, written)
-            digests = [_hash_with_hint(path, plan.state.file_hints, hints) for path in matches]
-            if glob.has_magic(written):
-                named = [_display(root, p) for p in matches]
-                files[written] = fingerprint(list(zip(named, digests, strict=True)))
-            else:
-                files[written] = digests[0]
-        resolved[planned.name] = replace(planned, files=files)
+        written = [path for _field, path in kinds[planned.kind].files(planned.config)]
+        files = _hash_written(root, written, plan.state.file_hints, hints)
+        check_files = _hash_written(
+            root, _check_reference_files(planned), plan.state.file_hints, hints
+        )
+        resolved[planned.name] = replace(planned, files=files, check_files=check_files)
     return replace(plan.with_steps(resolved), file_hints=hints)
+
+
+def _hash_written(
+    root: Path,
+    written: list[str],
+    old: Mapping[str, Mapping[str, Any]],
+    new: dict[str, Mapping[str, Any]],
+) -> dict[str, str]:
+    """path as written -> sha256 (a glob: the hash of its sorted matches and their hashes)."""
+    files: dict[str, str] = {}
+    for path in written:
+        matches = _expand(root, path)
+        digests = [_hash_with_hint(match, old, new) for match in matches]
+        if glob.has_magic(path):
+            named = [_display(root, match) for match in matches]
+            files[path] = fingerprint(list(zip(named, digests, strict=True)))
+        else:
+            files[path] = digests[0]
+    return files
+
+
+def _check_reference_files(planned: PlannedStep) -> list[str]:
+    """`reference:` values of the step's checks that are files, not steps."""
+    return sorted(
+        {
+            ref
+            for check in planned.step.checks
+            if isinstance(ref := check.config.get("reference"), str) and looks_like_file(ref)
+        }
+    )
 
 
 def _display(root: Path, path: Path) -> str:
@@ -358,8 +390,10 @@ def mark_status(plan: Plan) -> Plan:
             elif entry.failures:
                 reason = f"{entry.failures} row(s) failed in the last build"
         status = FRESH if reason is None else STALE
+        versions = {name: step.data_version for name, step in lock.items()}
+        checks_stale = status == FRESH and not checks_current(planned, entry, versions)
         decided[planned.name] = replace(
-            planned, fingerprint=full, status=status, stale_reason=reason
+            planned, fingerprint=full, status=status, stale_reason=reason, checks_stale=checks_stale
         )
     return plan.with_steps(decided)
 

@@ -25,6 +25,7 @@ def plan_rows(plan: Plan) -> list[dict[str, Any]]:
                 "from": list(planned.inputs),
                 "status": planned.status,
                 "reason": planned.stale_reason,
+                "checks_stale": planned.checks_stale,
                 "model": planned.model,
                 "columns": list(planned.columns) if planned.columns is not None else None,
                 "config_fingerprint": planned.config_fingerprint,
@@ -68,7 +69,7 @@ def plan_table(plan: Plan, estimates: Mapping[str, CallEstimate] | None = None) 
             p.kind,
             ", ".join(p.inputs) or "-",
             p.status,
-            p.stale_reason or "-",
+            p.stale_reason or ("checks changed: gates re-evaluated" if p.checks_stale else "-"),
             short(p.config_fingerprint)[:8],
         )
         for p in plan.steps
@@ -85,11 +86,12 @@ def plan_table(plan: Plan, estimates: Mapping[str, CallEstimate] | None = None) 
         for row in [header, *body]
     ]
     stale = sum(1 for p in plan.steps if p.status != FRESH)
-    summary = (
-        "everything is fresh; `synthc build` has nothing to do"
-        if stale == 0
-        else f"{stale} of {len(plan.steps)} step(s) to build"
-    )
+    regate = sum(1 for p in plan.steps if p.checks_stale)
+    if stale == 0 and regate == 0:
+        summary = "everything is fresh; `synthc build` has nothing to do"
+    else:
+        summary = f"{stale} of {len(plan.steps)} step(s) to build"
+        summary += f", {regate} to re-check" if regate else ""
     if estimates:
         summary += "; " + estimate_summary(estimates.values())
     return "\n".join([f"recipe: {plan.recipe.name}", *lines, summary]) + "\n"
