@@ -106,7 +106,8 @@ def _json_task(item: Any) -> str | None:
 def _from_lines(text: str) -> list[str]:
     lines = text.replace("\r\n", "\n").split("\n")
     if not any(_ITEM.match(line) for line in lines):
-        return [line for line in lines if line.strip()]
+        # One task per line; a line ending in ":" introduces the others ("Here they are:").
+        return [line for line in lines if line.strip() and not line.rstrip().endswith(":")]
     items: list[str] = []
     open_item = False  # a blank line closes an item: what follows unmarked is an epilogue
     for line in lines:

@@ -41,6 +41,10 @@ def test_continuation_lines_join_their_item() -> None:
 
 def test_no_markers_means_one_task_per_line() -> None:
     assert parse_tasks("Write a haiku.\n\nName a colour.\n") == ["Write a haiku.", "Name a colour."]
+    assert parse_tasks("Here are two prompts:\nWrite a haiku.\nName a colour.") == [
+        "Write a haiku.",
+        "Name a colour.",
+    ]
 
 
 @given(
