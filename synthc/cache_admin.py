@@ -93,7 +93,7 @@ def cache_stats(path: str | Path) -> CacheStats:
     import polars as pl
 
     recipe = load_recipe(path)
-    directory = cache_dir(recipe.workdir)
+    directory = cache_dir(recipe.state_dir)
     cache = CallCache(directory)
     try:
         keys = set(cache.keys()) if directory.exists() else set()
@@ -140,7 +140,7 @@ def cache_gc(paths: Sequence[str | Path], dry_run: bool = False) -> GcResult:
     concurrent build waits rather than losing entries it just paid for.
     """
     recipes = [load_recipe(p) for p in paths]
-    directories = {cache_dir(r.workdir).resolve() for r in recipes}
+    directories = {cache_dir(r.state_dir).resolve() for r in recipes}
     if len(directories) != 1:
         from synthc.errors import StoreError
 

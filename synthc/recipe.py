@@ -99,8 +99,16 @@ class Recipe:
         return self.path.with_suffix(".lock")
 
     @property
-    def workdir(self) -> Path:
+    def state_dir(self) -> Path:
+        """`.synthc/` beside the recipe: shared by the recipes of one folder (the call
+        cache lives here, content-addressed, so they share paid calls)."""
         return self.root / ".synthc"
+
+    @property
+    def workdir(self) -> Path:
+        """This recipe's own state: `.synthc/<recipe file name>/` (outputs, catalog, runs,
+        build lock, report), so several recipes in one folder never share a catalog."""
+        return self.state_dir / self.path.stem
 
     def where(self, dotted_path: str) -> Location | None:
         """Best known location for a recipe path, falling back to its nearest parent."""

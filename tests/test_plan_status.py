@@ -69,7 +69,7 @@ def test_touching_a_file_without_changing_it_keeps_everything_fresh(project: Pat
 
 
 def test_a_deleted_output_makes_its_step_stale(project: Path) -> None:
-    for parquet in (project.parent / ".synthc" / "data" / "billing").glob("*.parquet"):
+    for parquet in (project.parent / ".synthc" / "recipe" / "data" / "billing").glob("*.parquet"):
         parquet.unlink()
     assert statuses(project)["billing"] == ("stale", "stored output is missing")
     assert statuses(project)["final"] == ("stale", "upstream 'billing' is stale")

@@ -50,7 +50,8 @@ TRANSPORT_PARAMS = frozenset(
 
 
 def cache_dir(workdir: Path | None = None) -> Path:
-    """`$SYNTHC_CACHE_DIR` if set, else `<workdir>/cache` (workdir: the recipe's `.synthc/`)."""
+    """`$SYNTHC_CACHE_DIR` if set, else `<workdir>/cache` (workdir: the `.synthc/` folder
+    beside the recipe, which every recipe in that folder shares)."""
     shared = os.environ.get("SYNTHC_CACHE_DIR")
     if shared:
         return Path(shared)

@@ -77,8 +77,8 @@ class LLMClient:
         transport: str = "auto",
     ) -> None:
         self.recipe = recipe
-        workdir = recipe.workdir if recipe is not None else None
-        self.cache = CallCache(cache_path or cache_dir(workdir))
+        state_dir = recipe.state_dir if recipe is not None else None
+        self.cache = CallCache(cache_path or cache_dir(state_dir))
         self.limits = dict(limits if limits is not None else (recipe.limits if recipe else {}))
         self.budget = Budget.from_config(
             budget if budget is not None else (recipe.budget if recipe else {})

@@ -15,6 +15,7 @@ register is left as they set it.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import os
 import threading
 from collections.abc import Iterator
@@ -51,9 +52,13 @@ def load_model() -> Any:
     # Half the logical CPUs (llama.cpp's own default): its threads spin while waiting,
     # and on a busy 2-core machine 2 threads measured 3x slower than 1.
     threads = int(os.environ.get("SYNTHC_LOCAL_THREADS") or max(1, (os.cpu_count() or 2) // 2))
-    return llama_cpp.Llama(
+    model = llama_cpp.Llama(
         model_path=str(path), n_ctx=CONTEXT_TOKENS, n_threads=threads, verbose=False, seed=0
     )
+    # Free it while llama_cpp's module globals still exist: left to `__del__` at
+    # interpreter shutdown, it prints a TypeError traceback after every run.
+    atexit.register(model.close)
+    return model
 
 
 def generate(messages: list[dict[str, Any]], params: dict[str, Any]) -> dict[str, Any]:

@@ -88,7 +88,7 @@ def reset(recipe: Path) -> None:
 
 def check_consistent(recipe: Path, read_outputs: bool = True) -> None:
     """What a killed build leaves: every locked output complete, the catalog readable."""
-    store = Store(recipe.parent / ".synthc", recipe.with_suffix(".lock"))
+    store = Store(recipe.parent / ".synthc" / recipe.stem, recipe.with_suffix(".lock"))
     for step, entry in store.read_lock().steps.items():
         path = store.step_path(step, entry.data_version)
         if read_outputs:  # a torn Parquet file has no footer: reading its metadata fails
@@ -108,7 +108,7 @@ def check_consistent(recipe: Path, read_outputs: bool = True) -> None:
 
 
 def versions(recipe: Path) -> dict[str, str]:
-    state = Store(recipe.parent / ".synthc", recipe.with_suffix(".lock")).read_lock()
+    state = Store(recipe.parent / ".synthc" / recipe.stem, recipe.with_suffix(".lock")).read_lock()
     return {step: entry.data_version for step, entry in state.steps.items()}
 
 
@@ -160,9 +160,9 @@ def recover(recipe: Path, reference: dict[str, str], final_rows: int) -> None:
     result, _ = run_build(recipe)  # the next build, in this process
     assert result.exit_code == 0
     assert versions(recipe) == reference  # same data versions: the same rows, in order
-    assert not list((recipe.parent / ".synthc" / "data").glob("*/.*.tmp"))
+    assert not list((recipe.parent / ".synthc" / recipe.stem / "data").glob("*/.*.tmp"))
     check_consistent(recipe, read_outputs=False)
-    store = Store(recipe.parent / ".synthc", recipe.with_suffix(".lock"))
+    store = Store(recipe.parent / ".synthc" / recipe.stem, recipe.with_suffix(".lock"))
     assert store.query("select count(*) as n from final", "csv") == f"n\n{final_rows}\n"
 
 
@@ -170,7 +170,7 @@ def recover(recipe: Path, reference: dict[str, str], final_rows: int) -> None:
 def test_a_build_killed_at_any_moment_recovers_to_the_same_outputs(tmp_path: Path) -> None:
     first = make_project(tmp_path / "a")
     reference, duration = reference_build(first, build_command(first))
-    store = Store(first.parent / ".synthc", first.with_suffix(".lock"))
+    store = Store(first.parent / ".synthc" / first.stem, first.with_suffix(".lock"))
     final_rows = (
         pl.scan_parquet(store.step_path("final", reference["final"]))
         .select(pl.len())

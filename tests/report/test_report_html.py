@@ -120,7 +120,7 @@ def test_a_gate_result_without_status_is_judged_by_passed_and_severity():
 def test_write_report_writes_the_page_under_synthc_by_default(built, tmp_path: Path):
     recipe, store = built
     path = write_report(recipe, store)
-    assert path == recipe.root / ".synthc" / "report.html"
+    assert path == recipe.workdir / "report.html"
     assert len(gate_rows(path.read_text(encoding="utf-8"))) == 4
     elsewhere = write_report(recipe, store, tmp_path / "pages" / "quality.html")
     assert elsewhere.read_text(encoding="utf-8") == path.read_text(encoding="utf-8")
@@ -135,7 +135,7 @@ def test_report_recipe_writes_the_page_and_returns_the_summary(built, tmp_path: 
     assert page == tmp_path / "r.html" and len(gate_rows(page.read_text())) == 4
     assert summary.startswith("support-faq: built ")
     default, _ = report_recipe(str(recipe.path))
-    assert default == recipe.root / ".synthc" / "report.html" and default.is_file()
+    assert default == recipe.workdir / "report.html" and default.is_file()
 
 
 def test_the_summary_is_a_stable_aligned_table():
