@@ -51,6 +51,8 @@ class CallEstimate:
         if self.note:
             return self.note
         at_least = "" if self.exact else "≥"
+        if self.exact and not self.to_make:
+            return f"{self.cached} cached, 0 to make"
         cost = "$?" if self.usd is None else f"${self.usd:.4f}"
         return (
             f"{self.cached} cached, {at_least}{self.to_make} to make "
