@@ -85,7 +85,7 @@ def build_recipe(
             llm.close()
     if result.exit_code == 0 and not select and _exports_outdated(recipe, result):
         for written in _write_exports(recipe, store):
-            context.reporter.message(f"exported {written}")
+            context.reporter.message(f"exported {shown_path(written)}")
     return result
 
 
@@ -132,6 +132,14 @@ def describe_missing_keys(needed: dict[str, list[str]]) -> str:
     return (
         "\n".join(lines) + "\nset it in the environment (keys never go in a recipe) and build again"
     )
+
+
+def shown_path(path: Path) -> str:
+    """A path as the user would type it: relative to the working directory when inside it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
 
 
 def _write_exports(recipe: Recipe, store: Store) -> list[Path]:

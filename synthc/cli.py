@@ -49,7 +49,7 @@ def cli(ctx: click.Context, debug: bool) -> None:
     Example:
       synthc plan recipes/quickstart.yaml
       synthc build recipes/quickstart.yaml
-      synthc query recipes/quickstart.yaml "select * from seeds limit 5"
+      synthc query recipes/quickstart.yaml "select * from final limit 5"
     """
     ctx.ensure_object(dict)
     ctx.obj["debug"] = debug
@@ -180,10 +180,10 @@ def export(recipe: str) -> None:
     Example:
       synthc export recipes/quickstart.yaml
     """
-    from synthc.api import export_recipe
+    from synthc.api import export_recipe, shown_path
 
     for path in export_recipe(recipe):
-        click.echo(str(path))
+        click.echo(shown_path(path))
 
 
 @cli.command()
