@@ -22,7 +22,7 @@ from synthc.gating import checks_current
 from synthc.lock import LockEntry, LockState
 from synthc.recipe import Recipe, Step
 from synthc.semantics import looks_like_file
-from synthc.steps import registry
+from synthc.steps import StepKind, registry
 
 FRESH, STALE, MISSING = "fresh", "stale", "missing"
 DEFAULT_MODEL = "local/smollm2"  # the embedded model: works with no key and no network
@@ -218,6 +218,7 @@ def apply_defaults(plan: Plan) -> Plan:
 def check_columns(plan: Plan) -> Plan:
     """Infer each step's output columns and check template variables against its inputs."""
     from synthc.templates import template_variables
+    from synthc.validate import did_you_mean
 
     kinds = registry()
     recipe = plan.recipe
@@ -239,15 +240,28 @@ def check_columns(plan: Plan) -> Plan:
                         recipe.where(path),
                         path,
                         f"template variable '{variable}' is not a column of "
-                        f"{_describe_inputs(planned.step.inputs)}; columns: {', '.join(available) or '(none)'}",
+                        f"{_describe_inputs(planned.step.inputs)}{did_you_mean(variable, available)}; "
+                        f"columns: {', '.join(available) or '(none)'}",
                     )
                 )
-        columns = kind.columns(planned.config, upstream)
+        columns = kind.columns(_with_absolute_files(kind, planned.config, recipe.root), upstream)
         known[planned.name] = tuple(columns) if columns is not None else None
         resolved[planned.name] = replace(planned, columns=known[planned.name])
     if problems:
         raise RecipeError(problems)
     return plan.with_steps(resolved)
+
+
+def _with_absolute_files(
+    kind: StepKind, config: Mapping[str, Any], root: Path
+) -> Mapping[str, Any]:
+    """The config with each field that is wholly a file path made absolute, so a kind can
+    read a file's columns without knowing the recipe's folder."""
+    absolute = dict(config)
+    for field_path, written in kind.files(config):
+        if config.get(field_path) == written and not Path(written).is_absolute():
+            absolute[field_path] = str(root / written)
+    return absolute
 
 
 def _single_input_columns(upstream: Mapping[str, tuple[str, ...] | None]) -> list[str] | None:

@@ -129,8 +129,7 @@ def columns(
 ) -> Sequence[str] | None:
     """Output columns: inline rows' keys, or a file's schema (read cheaply); else None.
 
-    This hook does not receive the recipe folder, so it answers for a relative `path:`
-    only through `columns_in(root, config)`, which the compiler can call instead.
+    The compiler passes `path:` already resolved against the recipe's folder.
     """
     return columns_in(None, config)
 
