@@ -28,7 +28,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from synthc.errors import BuildLocked, StoreError
-from synthc.lock import LockEntry, LockState, atomic_write_bytes, fsync_dir, read_lock, write_lock
+from synthc.lock import (
+    LockEntry,
+    LockState,
+    atomic_file,
+    atomic_write_bytes,
+    fsync_dir,
+    read_lock,
+    write_lock,
+)
 
 if TYPE_CHECKING:
     import duckdb
@@ -63,19 +71,9 @@ def data_version(frame: pl.DataFrame) -> str:
 
 
 def _atomic_write_parquet(frame: pl.DataFrame, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            # zstd level 1: as small as the default level here, and faster to write.
-            frame.write_parquet(handle, compression="zstd", compression_level=1, statistics=True)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    fsync_dir(path.parent)
+    with atomic_file(path) as handle:
+        # zstd level 1: as small as the default level here, and faster to write.
+        frame.write_parquet(handle, compression="zstd", compression_level=1, statistics=True)
 
 
 def _sql_string(text: str) -> str:
