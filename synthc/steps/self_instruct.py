@@ -104,6 +104,10 @@ def run(ctx: StepContext) -> pl.DataFrame:
         found = _round(ctx, pool, number, target)
         accepted += [(text, key, k, number) for text, key, k in found.accepted]
         rejections += found.rejections
+        ctx.reporter.message(
+            f"{ctx.name}: round {number}: {len(found.accepted)} accepted, "
+            f"{len(found.rejections)} rejected; pool {len(pool)}"
+        )
     _emit_rejections(ctx, rejections)
     return _frame(ctx, column, accepted)
 

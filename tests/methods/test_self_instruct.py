@@ -30,9 +30,13 @@ def steps(**options: object) -> dict[str, dict[str, object]]:
 
 
 def test_near_copies_rejected_for_novelty_with_their_rouge_l(project):
+    from synthc.reporter import RecordingReporter
+
     proj = project(steps())
-    result = proj.build()
+    reporter = RecordingReporter()
+    result = proj.build(reporter=reporter)
     assert result.exit_code == 0
+    assert ("message", "tasks: round 1: 1 accepted, 4 rejected; pool 4") in reporter.events
     tasks = proj.step("tasks")
     assert tasks["instruction"].to_list() == [
         "Compose a limerick about a purple giraffe who collects stamps."
