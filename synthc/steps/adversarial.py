@@ -125,27 +125,28 @@ def _contexts(ctx: StepContext) -> list[tuple[str | None, str | None]]:
     ]
 
 
+ROW_FIELDS = ("_id", "category", "attack", "context", "_parent_id", "_call_key")
+
+
 def _generate(ctx: StepContext) -> dict[str, list[Any]]:
     """One call per (batch, category); the attack rows, as columns."""
     from synthc.rows import derived_row_ids
     from synthc.templates import render
 
     count, model = int(ctx.config["per_category"]), model_name(ctx)
-    jobs = [(parent, context, category) for parent, context in _contexts(ctx)
-            for category in categories(ctx.config)]  # fmt: skip
-    requests = [
-        request(ctx, model, render(GENERATE_PROMPT, {"count": count, "name": c.name,
-                "description": c.description, "context": context}), row_id=parent or c.name)
-        for parent, context, c in jobs
-    ]  # fmt: skip
-    rows: dict[str, list[Any]] = {k: [] for k in ("_id", "category", "attack", "context",
-                                                  "_parent_id", "_call_key")}  # fmt: skip
+    jobs = [(p, c, kind) for p, c in _contexts(ctx) for kind in categories(ctx.config)]
+    requests = []
+    for parent, context, category in jobs:
+        variables = {"count": count, "name": category.name,
+                     "description": category.description, "context": context}  # fmt: skip
+        prompt = render(GENERATE_PROMPT, variables)
+        requests.append(request(ctx, model, prompt, row_id=parent or category.name))
+    rows: dict[str, list[Any]] = {name: [] for name in ROW_FIELDS}
     for (parent, context, category), result in zip(jobs, complete(ctx, requests), strict=True):
         attacks = parse_tasks(result.text or "")[:count] if result.ok else []
-        key = f"{ctx.name}:{category.name}"
-        rows["_id"] += derived_row_ids(
-            key, [parent or "-"] * len(attacks), range(len(attacks))
-        ).to_list()
+        parents = [parent or "-"] * len(attacks)
+        ids = derived_row_ids(f"{ctx.name}:{category.name}", parents, range(len(attacks)))
+        rows["_id"] += ids.to_list()
         rows["category"] += [category.name] * len(attacks)
         rows["attack"] += attacks
         rows["context"] += [context] * len(attacks)
