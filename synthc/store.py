@@ -433,6 +433,8 @@ def format_frame(frame: pl.DataFrame, format: str) -> str:
     if format == "csv":
         return _flatten_nested(frame).write_csv()
     if format == "table":
+        # One line per row: a newline inside a cell would break the table apart.
+        frame = frame.with_columns(pl.col(pl.String).str.replace_all(r"\r?\n", " ⏎ "))
         with pl.Config(
             tbl_rows=-1,
             tbl_cols=-1,

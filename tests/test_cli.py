@@ -152,3 +152,15 @@ def test_help_does_not_import_the_heavy_libraries() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_a_table_keeps_one_line_per_row(tmp_path: Path) -> None:
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(
+        'synthc: 1\nname: lines\nsteps:\n  notes:\n    kind: seed\n    rows: [{text: "Dear James,\\n\\nThanks!"}]\n'
+    )
+    synthc("build", str(recipe))
+    table = synthc("query", str(recipe), "select text from notes").stdout
+    assert table.splitlines()[2] == "| Dear James, ⏎  ⏎ Thanks! |"
+    jsonl = synthc("query", str(recipe), "select text from notes", "-f", "jsonl").stdout
+    assert json.loads(jsonl) == {"text": "Dear James,\n\nThanks!"}
