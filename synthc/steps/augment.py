@@ -115,7 +115,6 @@ def _seeded_jobs(
 def _variants(
     ctx: StepContext, frame: pl.DataFrame, index: int, op: Mapping[str, Any], salt: str
 ) -> pl.DataFrame:
-
     ((name, settings),) = op.items()
     column = str(settings["column"])
     if column not in frame.columns:
