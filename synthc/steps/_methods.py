@@ -32,12 +32,18 @@ def model_name(ctx: StepContext, name: str | None = None) -> str:
 
 
 def params_for(ctx: StepContext, model: str) -> dict[str, Any]:
-    """The step's resolved `params` for its own model; for another model (a teacher, a
-    judge) the recipe's and the step's params, leaving that model's alias defaults to it."""
+    """The parameters for calls to `model`: the step's resolved `params` for its own
+    model; for another (a teacher, a judge) the same layering the compiler applies to
+    the step's model: recipe `params`, then that model's alias `params`, then the step's."""
     if model == model_name(ctx):
         return dict(ctx.config.get("params") or {})
     step = ctx.recipe.steps.get(ctx.name)
-    return {**ctx.recipe.params, **(step.params if step is not None else {})}
+    alias = ctx.recipe.models.get(model)
+    return {
+        **ctx.recipe.params,
+        **(alias.params if alias is not None else {}),
+        **(step.params if step is not None else {}),
+    }
 
 
 def request(

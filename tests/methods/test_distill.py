@@ -71,3 +71,21 @@ def test_allow_truncated_keeps_cut_off_answers(project):
     proj.set_params(max_tokens=2, allow_truncated=True)
     assert proj.build().exit_code == 0
     assert proj.step("answers")["response"].str.split(" ").list.len().to_list() == [2, 2]
+
+
+def test_teacher_alias_params_beat_recipe_params(project):
+    from types import SimpleNamespace
+
+    from synthc.recipe import load_recipe
+    from synthc.steps._methods import params_for
+
+    proj = project(
+        steps(teacher="big"),
+        models={"big": {"model": "openai/big", "params": {"temperature": 0.1}}},
+    )
+    recipe = load_recipe(proj.path)
+    ctx = SimpleNamespace(name="answers", recipe=recipe, config={"params": {"temperature": 0.7}})
+    assert params_for(ctx, "big") == {
+        "temperature": 0.1
+    }  # alias over recipe, as for a step's own model
+    assert params_for(ctx, "srv") == {"temperature": 0.7}
