@@ -183,7 +183,7 @@ def _settle(
     rerun = ctx.force or ctx.refresh  # refreshing the cache of a step that does not run is moot
     if entry is not None and not rerun and _is_fresh(ctx.store, planned, entry, fingerprint):
         result.skipped.append(planned.name)
-        if checks_current(planned, entry, versions):
+        if checks_current(planned, entry, versions, plan.recipe):
             ctx.reporter.step_skipped(planned.name, f"fresh ({entry.rows} rows)")
             return entry
         return _regate(plan, planned, ctx, entry, versions)  # only the checks changed
@@ -280,6 +280,7 @@ def _lock_entry(
         config_fingerprint=planned.config_fingerprint,
         config=dict(planned.config),
         model=planned.model,
+        models=dict(planned.models),
         files=dict(planned.files),
         upstream=dict(upstream),
         data_version=version,

@@ -39,6 +39,7 @@ class LockEntry:
     failures: int = 0  # rows whose model calls failed; a step with failures stays stale
     stats: Mapping[str, Any] = field(default_factory=dict)  # calls, cache_hits, tokens, cost_usd
     checks: tuple[Mapping[str, Any], ...] = ()  # gate results
+    models: Mapping[str, str] = field(default_factory=dict)  # teacher, judge, ... -> identity
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)

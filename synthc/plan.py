@@ -21,7 +21,7 @@ from synthc.fingerprint import file_sha256, fingerprint
 from synthc.gating import checks_current
 from synthc.lock import LockEntry, LockState
 from synthc.recipe import Recipe, Step
-from synthc.semantics import looks_like_file
+from synthc.semantics import MODEL_FIELDS, looks_like_file
 from synthc.steps import StepKind, registry
 
 FRESH, STALE, MISSING = "fresh", "stale", "missing"
@@ -36,6 +36,7 @@ class PlannedStep:
     inputs: tuple[str, ...]  # upstream steps whose rows this step reads (`from`, `against`)
     config: Mapping[str, Any] = field(default_factory=dict)  # defaults applied
     model: str | None = None  # model identity for the cache and fingerprint
+    models: Mapping[str, str] = field(default_factory=dict)  # other model fields -> identity
     columns: tuple[str, ...] | None = None  # output columns, where known before running
     files: Mapping[str, str] = field(default_factory=dict)  # path as written -> sha256
     # files the step's checks compare against: not part of the step's fingerprint (a gate
@@ -208,8 +209,27 @@ def apply_defaults(plan: Plan) -> Plan:
                 **planned.step.params,
             }
             model = model_identity(recipe, model_name)
-        resolved[planned.name] = replace(planned, config=config, model=model)
+        models = {
+            field: model_identity(recipe, name)
+            for field, name in _other_models(planned.kind, config)
+        }
+        resolved[planned.name] = replace(planned, config=config, model=model, models=models)
     return plan.with_steps(resolved)
+
+
+def _other_models(kind: str, config: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(field, model name) for the models a step names besides `model:` (teacher,
+    student, target, judge, judges): where their aliases point is part of its identity."""
+    named: list[tuple[str, str]] = []
+    for field_name in MODEL_FIELDS.get(kind, ()):
+        value = config.get(field_name)
+        if isinstance(value, str):
+            named.append((field_name, value))
+        elif isinstance(value, list):
+            named.extend(
+                (f"{field_name}.{i}", v) for i, v in enumerate(value) if isinstance(v, str)
+            )
+    return named
 
 
 # -- pass 3: columns and templates -----------------------------------------------------
@@ -364,21 +384,18 @@ def _hash_with_hint(
 def fingerprint_steps(plan: Plan) -> Plan:
     """config_fingerprint = hash(kind, implementation version, resolved config, model, files)."""
     kinds = registry()
-    resolved = {
-        planned.name: replace(
-            planned,
-            config_fingerprint=fingerprint(
-                {
-                    "kind": planned.kind,
-                    "version": kinds[planned.kind].version,
-                    "config": planned.config,
-                    "model": planned.model,
-                    "files": planned.files,
-                }
-            ),
-        )
-        for planned in plan.steps
-    }
+    resolved = {}
+    for planned in plan.steps:
+        identity: dict[str, Any] = {
+            "kind": planned.kind,
+            "version": kinds[planned.kind].version,
+            "config": planned.config,
+            "model": planned.model,
+            "files": planned.files,
+        }
+        if planned.models:  # only when present, so other steps' fingerprints stay as they were
+            identity["models"] = dict(planned.models)
+        resolved[planned.name] = replace(planned, config_fingerprint=fingerprint(identity))
     return plan.with_steps(resolved)
 
 
@@ -405,7 +422,7 @@ def mark_status(plan: Plan) -> Plan:
                 reason = f"{entry.failures} row(s) failed in the last build"
         status = FRESH if reason is None else STALE
         versions = {name: step.data_version for name, step in lock.items()}
-        checks_stale = status == FRESH and not checks_current(planned, entry, versions)
+        checks_stale = status == FRESH and not checks_current(planned, entry, versions, plan.recipe)
         decided[planned.name] = replace(
             planned, fingerprint=full, status=status, stale_reason=reason, checks_stale=checks_stale
         )
@@ -433,6 +450,15 @@ def _config_reason(planned: PlannedStep, entry: LockEntry) -> str | None:
         return f"file changed: {', '.join(changed_files)}"
     if planned.model != entry.model:
         return f"model changed: {entry.model} -> {planned.model}"
+    changed = sorted(
+        name
+        for name in set(planned.models) | set(entry.models)
+        if planned.models.get(name) != entry.models.get(name)
+    )
+    if changed:
+        return "model changed: " + ", ".join(
+            f"{name} {entry.models.get(name)} -> {planned.models.get(name)}" for name in changed
+        )
     return f"implementation of '{planned.kind}' changed"
 
 
