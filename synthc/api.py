@@ -188,11 +188,21 @@ def _output_exists(store: Store) -> Callable[[str, str], bool]:
 
 
 def _llm_client(plan: Plan) -> Any:
-    """An LLM client only for recipes with a model-calling step; it imports no litellm
-    until a call actually misses the cache."""
+    """An LLM client only for recipes with a model-calling step or a check embedding with
+    a gateway model; it imports no litellm until a call actually misses the cache."""
     kinds = registry()
-    if not any(kinds[p.kind].calls_model for p in plan.steps):
+    if not any(kinds[p.kind].calls_model for p in plan.steps) and not _embeds_via_gateway(plan):
         return None
     from synthc.llm.client import LLMClient
 
     return LLMClient(plan.recipe)
+
+
+def _embeds_via_gateway(plan: Plan) -> bool:
+    from synthc.quality.embeddings import EMBEDDING_CHECKS, embedding_settings, uses_gateway
+
+    return any(
+        check.kind in EMBEDDING_CHECKS and uses_gateway(embedding_settings(check, plan.recipe))
+        for planned in plan.steps
+        for check in planned.step.checks
+    )

@@ -29,9 +29,15 @@ if TYPE_CHECKING:
 FAILED_ROWS_KEPT = 20  # failing rows recorded in the lock per check; the rest are in the data
 
 
-def declared_checks(planned: PlannedStep, versions: Mapping[str, str]) -> list[dict[str, Any]]:
-    """What a gate's verdict depends on: its settings and what its reference holds (a
-    file's hash, or a step's data version in `versions`)."""
+def declared_checks(
+    planned: PlannedStep, versions: Mapping[str, str], recipe: Recipe
+) -> list[dict[str, Any]]:
+    """What a gate's verdict depends on: its settings, what its reference holds (a
+    file's hash, or a step's data version in `versions`) and, for checks measured on
+    embeddings, which embeddings (the recipe's `embeddings:` unless the check has its
+    own; absent for the default)."""
+    from synthc.quality.embeddings import embedding_identity
+
     declared = []
     for check in planned.step.checks:
         record: dict[str, Any] = {
@@ -44,14 +50,19 @@ def declared_checks(planned: PlannedStep, versions: Mapping[str, str]) -> list[d
             record["reference_version"] = planned.check_files.get(reference) or versions.get(
                 reference
             )
+        embeddings = embedding_identity(check, recipe)
+        if embeddings is not None:
+            record["embeddings"] = embeddings
         declared.append(record)
     return declared
 
 
-def checks_current(planned: PlannedStep, entry: LockEntry, versions: Mapping[str, str]) -> bool:
+def checks_current(
+    planned: PlannedStep, entry: LockEntry, versions: Mapping[str, str], recipe: Recipe
+) -> bool:
     """Whether the lock's gate results were measured with the checks declared now, on
-    the same reference data. `versions`: data version of each step by name."""
-    declared = declared_checks(planned, versions)
+    the same reference data and embeddings. `versions`: data version of each step by name."""
+    declared = declared_checks(planned, versions, recipe)
     recorded = [
         {key: c.get(key) for key in d} for c, d in zip(entry.checks, declared, strict=False)
     ]
@@ -72,14 +83,21 @@ def evaluate_gates(
     """
     if not planned.step.checks:
         return ()
+    from synthc.quality.embeddings import EMBEDDING_CHECKS, embedder_for, embedding_settings
     from synthc.quality.gates import evaluate_check
 
+    recipe = step_ctx.recipe
     records = []
     for index, (check, declared) in enumerate(
-        zip(planned.step.checks, declared_checks(planned, versions), strict=True)
+        zip(planned.step.checks, declared_checks(planned, versions, recipe), strict=True)
     ):
         try:
-            result = evaluate_check(check, frame, references, step_ctx.sql, table=planned.name)
+            embed = None
+            if check.kind in EMBEDDING_CHECKS:
+                embed = embedder_for(embedding_settings(check, recipe), recipe, step_ctx.llm)
+            result = evaluate_check(
+                check, frame, references, step_ctx.sql, table=planned.name, embed=embed
+            )
         except Exception as exc:
             raise StepFailed(planned.name, f"checks[{index}] ({check.kind}): {exc}") from exc
         failing = result.failing_rows

@@ -86,6 +86,7 @@ class Recipe:
     seed: int = 0
     budget: Mapping[str, Any] = field(default_factory=dict)
     limits: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    embeddings: Mapping[str, Any] = field(default_factory=dict)  # `{model, dimensions}`; {} = tfidf
     exports: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     positions: Mapping[str, Location] = field(default_factory=dict)
 
@@ -205,6 +206,7 @@ def _build_recipe(path: Path, parsed: Parsed) -> Recipe:
         seed=data.get("seed", 0),
         budget=data.get("budget") or {},
         limits=data.get("limits") or {},
+        embeddings=data.get("embeddings") or {},
         exports=exports,
         positions=dict(parsed.positions),
     )

@@ -31,6 +31,7 @@ _REF_LABELS = {
     "check": "check",
     "model_alias": "model alias",
     "limit": "limit",
+    "embeddings": "`{model, dimensions}`",
 }
 
 # Fields every step takes, documented once rather than in each kind's table.
@@ -55,6 +56,7 @@ def schema_reference_markdown() -> str:
     for title, name in (
         ("Model aliases (`models.<alias>`)", "model_alias"),
         ("Rate limits (`limits.<model>`)", "limit"),
+        ("Embeddings (`embeddings`, or a check's own)", "embeddings"),
     ):
         lines += [f"### {title}", "", defs[name]["description"], "", *_table(defs[name]), ""]
     budget = schema["properties"]["budget"]

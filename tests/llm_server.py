@@ -26,6 +26,13 @@ Every request to /v1/chat/completions is counted: `server.stats.total` and
 `server.stats.per_prompt[<last user message>]`; ``GET /_stats`` returns them and
 ``POST /_reset`` clears them.
 
+``POST /v1/embeddings`` answers each input with a hashed bag of its lowercased words
+(`EMBEDDING_DIMENSIONS` wide, or the request's `dimensions`), not normalised, so texts
+sharing words get similar vectors; float lists, or base64 float32 when the request asks
+for `encoding_format: base64` (the openai SDK's default). Requests and texts are counted
+in `server.stats.embedding_requests` and `server.stats.embedded_texts`; the server-wide
+`fault_rate` applies to them too.
+
 Standalone, for benchmarks::
 
     python tests/llm_server.py --port 8765 --latency 0.1
@@ -35,11 +42,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import hashlib
 import json
 import random
 import re
 import socket
+import struct
 import threading
 import time
 from collections import Counter
@@ -49,6 +58,7 @@ from typing import Any
 from aiohttp import web
 
 MARKER = re.compile(r"\[\[(\w+)(?:=([^\]]*))?\]\]")
+EMBEDDING_DIMENSIONS = 64
 
 
 @dataclass
@@ -65,12 +75,16 @@ class ServerStats:
     per_prompt: Counter[str] = field(default_factory=Counter)
     statuses: Counter[int] = field(default_factory=Counter)
     last_body: dict[str, Any] = field(default_factory=dict)  # the latest request, as sent
+    embedding_requests: int = 0
+    embedded_texts: int = 0
 
     def as_json(self) -> dict[str, Any]:
         return {
             "total": self.total,
             "per_prompt": dict(self.per_prompt),
             "statuses": {str(k): v for k, v in self.statuses.items()},
+            "embedding_requests": self.embedding_requests,
+            "embedded_texts": self.embedded_texts,
         }
 
 
@@ -143,6 +157,37 @@ def completion_body(body: dict[str, Any], markers: dict[str, str]) -> dict[str, 
     }
 
 
+def hashed_bag_of_words(text: str, dimensions: int = EMBEDDING_DIMENSIONS) -> list[float]:
+    """Each lowercased word adds +-1 at a position its hash picks (not normalised)."""
+    vector = [0.0] * dimensions
+    for word in re.findall(r"\w+", text.lower()):
+        digest = hashlib.blake2b(word.encode(), digest_size=8).digest()
+        sign = 1.0 if digest[0] & 1 else -1.0
+        vector[int.from_bytes(digest[1:], "little") % dimensions] += sign
+    return vector
+
+
+def embedding_body(body: dict[str, Any]) -> dict[str, Any]:
+    """The JSON a real server would send for an embeddings request."""
+    texts = body.get("input") or []
+    texts = [texts] if isinstance(texts, str) else texts
+    dimensions = int(body.get("dimensions") or EMBEDDING_DIMENSIONS)
+    data = []
+    for index, text in enumerate(texts):
+        vector: Any = hashed_bag_of_words(str(text), dimensions)
+        if body.get("encoding_format") == "base64":
+            packed = struct.pack(f"<{dimensions}f", *vector)
+            vector = base64.b64encode(packed).decode()
+        data.append({"object": "embedding", "index": index, "embedding": vector})
+    tokens = sum(_words(str(text)) for text in texts)
+    return {
+        "object": "list",
+        "data": data,
+        "model": body.get("model", "test"),
+        "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+    }
+
+
 class LLMTestServer:
     """The server's state and handlers; `start()` runs it on a background thread."""
 
@@ -169,6 +214,8 @@ class LLMTestServer:
         app = web.Application()
         app.router.add_post("/v1/chat/completions", self.chat_completions)
         app.router.add_post("/chat/completions", self.chat_completions)
+        app.router.add_post("/v1/embeddings", self.embeddings)
+        app.router.add_post("/embeddings", self.embeddings)
         app.router.add_get("/_stats", self._get_stats)
         app.router.add_post("/_reset", self._post_reset)
         app.router.add_post("/_config", self._post_config)
@@ -207,6 +254,26 @@ class LLMTestServer:
         if "garbage" in markers:
             return web.Response(text="<html>not json", content_type="application/json")
         return web.json_response(completion_body(body, markers))
+
+    async def embeddings(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        texts = body.get("input") or []
+        with self._lock:
+            self.stats.embedding_requests += 1
+            self.stats.embedded_texts += 1 if isinstance(texts, str) else len(texts)
+            self.stats.last_body = body
+            fault = self._rng.random() < self.config.fault_rate
+            fault_status = self._rng.choice((429, 500))
+        if self.config.latency:
+            await asyncio.sleep(self.config.latency)
+        if fault and fault_status == 429:
+            error = {"error": {"message": "rate limited", "type": "rate_limit_exceeded"}}
+            headers = {"Retry-After": str(self.config.retry_after)}
+            return web.json_response(error, status=429, headers=headers)
+        if fault:
+            error = {"error": {"message": "server error", "type": "server_error"}}
+            return web.json_response(error, status=500)
+        return web.json_response(embedding_body(body))
 
     def _status_for(
         self, markers: dict[str, str], seen: int, fault: bool, fault_status: int

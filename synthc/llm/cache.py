@@ -1,4 +1,5 @@
-"""The LLM call cache: one diskcache entry per successful call, keyed by content.
+"""The LLM call cache: one diskcache entry per successful call, keyed by content
+(and one per embedded text, see `synthc.llm.embed`).
 
 A call key is the fingerprint of everything that changes a model's answer (DESIGN §3):
 the key-format version, the model identity, the rendered messages, every
@@ -140,7 +141,17 @@ class CallCache:
 
     def get(self, key: str) -> CachedResponse | None:
         value = self._open().get(key)
-        return CachedResponse(**value) if isinstance(value, dict) else None
+        return CachedResponse(**value) if isinstance(value, dict) and "text" in value else None
+
+    def get_embedding(self, key: str) -> bytes | None:
+        """A cached embedding vector (float32 bytes), or None."""
+        value = self._open().get(key)
+        return value["embedding"] if isinstance(value, dict) and "embedding" in value else None
+
+    def put_embedding(self, key: str, vector: bytes, model: str, prompt_tokens: int) -> None:
+        """Store one text's embedding (see `synthc.llm.embed`)."""
+        entry = {"embedding": vector, "model": model, "prompt_tokens": prompt_tokens}
+        self._open().set(key, entry)
 
     def __contains__(self, key: str) -> bool:
         return key in self._open()

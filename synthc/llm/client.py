@@ -42,6 +42,8 @@ from synthc.llm.models import ModelSpec, resolve_model
 from synthc.llm.transport import CallFailure, Outcome, Transports, scrub
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from synthc.recipe import Recipe
     from synthc.reporter import Reporter
 
@@ -178,6 +180,44 @@ class LLMClient:
             return dict(pairs)
         finally:
             await transports.close()
+
+    def embed(
+        self,
+        texts: Sequence[str],
+        model: str,
+        params: Mapping[str, Any] | None = None,
+        batch_size: int = 128,
+    ) -> np.ndarray:
+        """One embedding row per text (as the model returns it, not normalised).
+
+        Each text's vector comes from the cache, else from batched requests to `model`
+        (an alias or a litellm embedding model string) under the same limits, retries
+        and budget as completions; litellm is imported only on a miss. `params`: only
+        `dimensions` is sent. Raises `EmbeddingFailed`. Example::
+
+            vectors = client.embed(["a cat", "a dog"], "openai/text-embedding-3-small")
+        """
+        import numpy as np
+
+        from synthc.llm.embed import decode, embed_missing, embedding_key, embedding_params
+
+        spec = self.resolve(model)
+        sent = embedding_params(spec, params)
+        keys = [embedding_key(spec, text, sent) for text in texts]
+        stored: dict[str, bytes] = {}
+        missing: dict[str, str] = {}
+        for key, text in zip(keys, texts, strict=True):
+            if key not in stored and key not in missing:
+                hit = self.cache.get_embedding(key)
+                if hit is None:
+                    missing[key] = text
+                else:
+                    stored[key] = hit
+        if missing:
+            stored.update(_run_coroutine(embed_missing(self, spec, missing, sent, batch_size)))
+        if not keys:
+            return np.zeros((0, 0))
+        return np.stack([decode(stored[key]) for key in keys])
 
     def limiter(self, spec: ModelSpec) -> ModelLimiter:
         limiter = self._limiters.get(spec.model)

@@ -255,12 +255,7 @@ class Transports:
         self, spec: ModelSpec, messages: Sequence[Mapping[str, Any]], params: Mapping[str, Any]
     ) -> Outcome:
         litellm = self.litellm()
-        extra: dict[str, Any] = {}
-        if spec.api_base:
-            extra["api_base"] = spec.api_base
-        key = spec.api_key()
-        if key:
-            extra["api_key"] = key
+        extra = _credentials(spec)
         try:
             response = await litellm.acompletion(
                 model=spec.model, messages=list(messages), timeout=self.timeout,
@@ -276,6 +271,30 @@ class Transports:
             prompt_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
             completion_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
         )
+
+    async def embed(
+        self, spec: ModelSpec, texts: Sequence[str], params: Mapping[str, Any]
+    ) -> tuple[list[list[float]], int]:
+        """One embeddings request through `litellm.aembedding`: a vector per text, in
+        order, and the prompt tokens used. Raises `CallFailure`."""
+        litellm = self.litellm()
+        try:
+            response = await litellm.aembedding(
+                model=spec.model, input=list(texts), timeout=self.timeout,
+                num_retries=0, max_retries=0, **_credentials(spec), **params,
+            )  # fmt: skip
+        except Exception as exc:
+            raise classify(exc, litellm) from None
+        try:
+            rows = sorted(response.data, key=lambda row: _field(row, "index"))
+            vectors = [list(_field(row, "embedding")) for row in rows]
+        except (KeyError, TypeError, AttributeError):
+            vectors = []
+        if len(vectors) != len(texts) or any(isinstance(v, str) for v in vectors):
+            message = f"{len(texts)} texts sent, {len(vectors)} float vectors returned"
+            raise CallFailure(TRANSIENT, "APIResponseValidationError", message)
+        usage = getattr(response, "usage", None)
+        return vectors, int(getattr(usage, "prompt_tokens", 0) or 0)
 
     def cost(self, spec: ModelSpec, prompt_tokens: int, completion_tokens: int) -> float | None:
         """Dollars from litellm's price table, as per-token rates memoised per model
@@ -311,6 +330,22 @@ class Transports:
         self._sessions.clear()
         if self._litellm is not None:
             self._litellm.suppress_debug_info = self._saved_suppress
+
+
+def _credentials(spec: ModelSpec) -> dict[str, Any]:
+    """api_base and api_key arguments for litellm, where the model has them."""
+    extra: dict[str, Any] = {}
+    if spec.api_base:
+        extra["api_base"] = spec.api_base
+    key = spec.api_key()
+    if key:
+        extra["api_key"] = key
+    return extra
+
+
+def _field(row: Any, name: str) -> Any:
+    """A field of an embedding row: litellm gives dicts or objects depending on version."""
+    return row[name] if isinstance(row, Mapping) else getattr(row, name)
 
 
 def classify(exc: BaseException, litellm: Any) -> CallFailure:

