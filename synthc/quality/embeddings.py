@@ -235,9 +235,12 @@ def _load_minilm(folder: str) -> Any:
 
 @contextmanager
 def _offline() -> Iterator[None]:
-    """Hugging Face libraries told to stay offline while they load (this process only:
-    the variables are restored afterwards); the weights come from a local folder."""
-    names = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_HUB_DISABLE_TELEMETRY")
+    """Hugging Face libraries told to stay offline (and print no progress bars) while
+    they load; the weights come from a local folder. The variables are restored
+    afterwards, but huggingface_hub reads them when first imported, so in a process
+    where this imports it, it stays offline."""
+    names = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_HUB_DISABLE_TELEMETRY",
+             "HF_HUB_DISABLE_PROGRESS_BARS")  # fmt: skip
     saved = {name: os.environ.get(name) for name in names}
     os.environ.update(dict.fromkeys(names, "1"))
     try:

@@ -147,3 +147,28 @@ def test_bad_embeddings_are_recipe_errors(
 ) -> None:
     with pytest.raises(RecipeError, match=message):
         load_recipe(write(tmp_path, embeddings))
+
+
+def test_fidelity_and_tail_coverage_can_embed_through_the_gateway(
+    server: LLMTestServer, tmp_path: Path
+) -> None:
+    (tmp_path / "real.jsonl").write_text(
+        "".join(f'{{"text": "real {TOPICS[i % 5]} question {i}"}}\n' for i in range(30))
+    )
+    own = {"model": "emb", "dimensions": 32}
+    path = write(tmp_path, None, server)
+    recipe = yaml.safe_load(path.read_text())
+    recipe["steps"]["questions"]["checks"] = [
+        {"fidelity": {"column": "text", "reference": "real.jsonl", "max_mmd": 1.0,
+                      "embeddings": own}},
+        {"tail_coverage": {"column": "text", "reference": "real.jsonl", "min": 0.0,
+                           "embeddings": own}},
+    ]  # fmt: skip
+    path.write_text(yaml.safe_dump(recipe, sort_keys=False))
+    result, _ = build(path)
+    assert result.exit_code == 0
+    checks = Store.for_recipe(load_recipe(path)).read_lock().steps["questions"].checks
+    assert [c["status"] for c in checks] == ["pass", "pass"]
+    assert all(c["embeddings"]["params"] == {"dimensions": 32} for c in checks)
+    assert server.stats.last_body["dimensions"] == 32
+    assert server.stats.embedded_texts == 60  # both checks embed the same 60 texts once
