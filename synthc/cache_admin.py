@@ -1,10 +1,11 @@
 """`synthc cache stats` and `synthc cache gc`: what the LLM call cache holds, and removing
 what no current build uses.
 
-The cache never evicts on its own (every entry is a paid call). An entry is *referenced*
-when a step output named by a recipe's lock lists its call key in `_calls`. `gc` keeps
-the referenced entries of every recipe it is given and removes the rest, holding each
-recipe's build lock so no build adds entries while it runs.
+The cache never evicts on its own (every entry is a paid call). A completion is
+*referenced* when a step output named by a recipe's lock lists its call key in `_calls`.
+`gc` keeps the referenced completions of every recipe it is given and removes the other
+completions, holding each recipe's build lock so no build adds entries while it runs.
+Embedding vectors (used by quality gates, recorded in no `_calls`) are always kept.
 """
 
 from __future__ import annotations
@@ -155,7 +156,10 @@ def cache_gc(paths: Sequence[str | Path], dry_run: bool = False) -> GcResult:
         keep = referenced_keys(recipes)
         cache = CallCache(directory)
         try:
-            stale = [k for k in cache.keys() if k not in keep] if directory.exists() else []  # noqa: SIM118
+            unreferenced = [k for k in cache.keys() if k not in keep] if directory.exists() else []  # noqa: SIM118
+            # Embedding vectors are reused by gates and listed in no `_calls` table: keep
+            # them. Only completions (which `get` decodes) are collected.
+            stale = [key for key in unreferenced if cache.get(key) is not None]
             if not dry_run:
                 for key in stale:
                     cache.delete(key)

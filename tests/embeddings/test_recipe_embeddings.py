@@ -172,3 +172,18 @@ def test_fidelity_and_tail_coverage_can_embed_through_the_gateway(
     assert all(c["embeddings"]["params"] == {"dimensions": 32} for c in checks)
     assert server.stats.last_body["dimensions"] == 32
     assert server.stats.embedded_texts == 60  # both checks embed the same 60 texts once
+
+
+def test_cache_gc_keeps_the_embedding_vectors_gates_reuse(
+    server: LLMTestServer, tmp_path: Path
+) -> None:
+    from synthc.cache_admin import cache_gc
+
+    path = write(tmp_path, {"model": "emb"}, server)
+    build(path)
+    assert server.stats.embedding_requests == 1
+    assert cache_gc([path]).removed == 0
+    write(tmp_path, {"model": "emb"}, server, {"column": "text", "min_vendi": 1.2})
+    _, reporter = build(path)
+    assert regated(reporter)
+    assert server.stats.embedding_requests == 1  # re-gated from vectors gc kept
