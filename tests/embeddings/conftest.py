@@ -4,35 +4,11 @@ beyond 127.0.0.1."""
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from llm_server import LLMTestServer, ServerConfig
-
 SECRET = "sk-synthc-embed-test-9c1e7d5f3a"
-
-
-@pytest.fixture(scope="session")
-def llm_server() -> Iterator[LLMTestServer]:
-    server = LLMTestServer(ServerConfig()).start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def server(llm_server: LLMTestServer) -> Iterator[LLMTestServer]:
-    """The loopback server with counters cleared and default settings."""
-    llm_server.reset()
-    llm_server.config.latency = 0.0
-    llm_server.config.fault_rate = 0.0
-    llm_server.config.retry_after = 0.01
-    yield llm_server
-    llm_server.reset()
 
 
 @pytest.fixture(autouse=True)

@@ -1,10 +1,10 @@
-"""Fixtures for the LLM gateway tests: a loopback OpenAI-compatible server, a private
+"""Fixtures for the LLM gateway tests (the loopback server is in tests/conftest.py): a private
 cache folder, and a dummy API key. Nothing here reaches beyond 127.0.0.1."""
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -12,30 +12,10 @@ import pytest
 
 from synthc.llm.client import LLMClient
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from gateway_helpers import SECRET, server_recipe
-from llm_server import LLMTestServer, ServerConfig
-
-
-@pytest.fixture(scope="session")
-def llm_server() -> Iterator[LLMTestServer]:
-    """One server for the session; `server` resets it for each test."""
-    server = LLMTestServer(ServerConfig()).start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def server(llm_server: LLMTestServer) -> Iterator[LLMTestServer]:
-    """The loopback server with counters cleared and default settings."""
-    llm_server.reset()
-    llm_server.config.latency = 0.0
-    llm_server.config.fault_rate = 0.0
-    llm_server.config.retry_after = 0.05
-    yield llm_server
-    llm_server.reset()
+from llm_server import LLMTestServer
 
 
 @pytest.fixture

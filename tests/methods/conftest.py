@@ -4,7 +4,6 @@ tests' own fixtures, imported), and helpers that write a recipe whose model alia
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -23,20 +22,6 @@ from synthc.store import Store
 TESTS = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(TESTS))
 
-
-def _load_llm_fixtures() -> Any:
-    """tests/llm/conftest.py as a module of its own (a second `conftest` import would
-    collide with pytest's), so its fixtures are reused rather than copied."""
-    spec = importlib.util.spec_from_file_location("llm_fixtures", TESTS / "llm" / "conftest.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-_llm = _load_llm_fixtures()
-llm_server = _llm.llm_server
-server = _llm.server
 
 from llm_server import LLMTestServer  # noqa: E402
 

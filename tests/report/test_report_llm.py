@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,7 +13,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from llm_server import LLMTestServer, ServerConfig
+from llm_server import LLMTestServer
 
 from synthc.card import dataset_card
 from synthc.execute import BuildContext, build
@@ -25,13 +24,6 @@ from synthc.report import build_report, render_html, render_summary
 from synthc.store import Store
 
 KEY = "sk-report-test-NOT-A-REAL-KEY-42"
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[LLMTestServer]:
-    running = LLMTestServer(ServerConfig()).start()
-    yield running
-    running.stop()
 
 
 @pytest.fixture
