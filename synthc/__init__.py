@@ -9,6 +9,7 @@ The public API, imported lazily so `synthc --help` and `import synthc` stay inst
 - `build(plan, ctx) -> BuildResult`      run the stale steps into the store (synthc.execute)
 - `build_recipe`, `plan_recipe`, `query_recipe`, `export_recipe`, `validate_recipe`:
   the same by recipe path, as the CLI uses them (synthc.api)
+- `report_recipe(path) -> (html_path, summary)`  the quality report (synthc.report)
 
 Errors a user can act on are `SynthcError`s (synthc.errors).
 """
@@ -31,6 +32,7 @@ _LAZY = {
     "query_recipe": "synthc.api",
     "export_recipe": "synthc.api",
     "validate_recipe": "synthc.api",
+    "report_recipe": "synthc.report",
 }
 
 __all__ = [
