@@ -72,6 +72,10 @@ def generate(messages: list[dict[str, Any]], params: dict[str, Any]) -> dict[str
     }
     if params.get("stop"):
         options["stop"] = params["stop"]
+    if params.get("response_format"):
+        # {"type": "json_object", "schema": {...}}: llama.cpp constrains decoding with a
+        # grammar, so even a 135M model answers in parseable JSON.
+        options["response_format"] = params["response_format"]
     with _lock:
         return dict(model.create_chat_completion(messages=messages, **options))
 

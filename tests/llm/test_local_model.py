@@ -97,3 +97,44 @@ def test_a_recipe_generates_with_the_local_model(
     assert frame.height == 2 and all(frame["question"].str.len_chars() > 0)
     assert frame["_model"].to_list() == ["local/smollm2"] * 2
     assert build_recipe(path, force=True).exit_code == 0  # every call now cached
+
+
+JUDGED_LOCALLY = """\
+synthc: 1
+name: local-json
+model: local/smollm2
+params: {temperature: 0.7, max_tokens: 60}
+steps:
+  items:
+    kind: seed
+    rows: [{q: "Is the sky blue?"}, {q: "What is 2+2?"}, {q: "Name a fruit."}]
+  judged:
+    kind: judge
+    from: items
+    rubric: "Is the question clear? Score 1-10."
+    params:
+      response_format:
+        type: json_object
+        schema:
+          type: object
+          properties: {score: {type: integer}, rationale: {type: string}}
+          required: [score, rationale]
+"""
+
+
+@pytest.mark.local_model
+@needs_local
+def test_response_format_makes_the_local_model_answer_in_json(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from synthc.api import build_recipe
+    from synthc.recipe import load_recipe
+    from synthc.store import Store
+
+    monkeypatch.delenv("SYNTHC_CACHE_DIR", raising=False)
+    path = tmp_path / "recipe.yaml"
+    path.write_text(JUDGED_LOCALLY)
+    result = build_recipe(path)
+    assert (result.exit_code, result.failures) == (0, 0)  # every verdict parsed
+    frame = Store.for_recipe(load_recipe(path)).read_step("judged")
+    assert frame.height == 3 and frame["score"].is_not_null().all()
