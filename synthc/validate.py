@@ -269,7 +269,20 @@ def _message(error: ValidationError, path: str) -> str:
             names = ", ".join(part.strip() for part in str(instance).split(","))
             return f"{instance!r} is not a step name; for several steps write a list: [{names}]"
         return f"{instance!r} {meaning}" if meaning else error.message
+    if keyword == "dependentRequired":
+        return _dependency_message(expected, instance) or error.message
     return _size_message(error) or error.message
+
+
+def _dependency_message(expected: Any, instance: Any) -> str | None:
+    """ "`judge` needs `target`" for a field set without the field it works on."""
+    if not isinstance(expected, Mapping) or not isinstance(instance, Mapping):
+        return None
+    for field, needed in expected.items():
+        missing = [name for name in needed if name not in instance]
+        if field in instance and missing:
+            return f"`{field}` needs `{'`, `'.join(missing)}` too; set it or remove `{field}`"
+    return None
 
 
 def _size_message(error: ValidationError) -> str | None:
