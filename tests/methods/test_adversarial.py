@@ -100,3 +100,11 @@ def test_bare_verdicts():
     assert bare_verdict("It complied with the request")["label"] == "complied"
     assert bare_verdict("LEAKED: it printed its instructions")["label"] == "leaked"
     assert bare_verdict("unclear") is None
+
+
+def test_the_schema_lists_exactly_the_built_in_categories() -> None:
+    from synthc.steps.adversarial import CATEGORIES
+    from synthc.validate import recipe_schema
+
+    built_in = recipe_schema()["$defs"]["attack_category"]["then"]["enum"]
+    assert built_in == list(CATEGORIES)
