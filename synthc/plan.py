@@ -434,32 +434,27 @@ def _config_reason(planned: PlannedStep, entry: LockEntry) -> str | None:
         return None
     if planned.kind != entry.kind:
         return f"kind changed: {entry.kind} -> {planned.kind}"
-    keys = sorted(
-        key
-        for key in set(planned.config) | set(entry.config)
-        if fingerprint(planned.config.get(key)) != fingerprint(entry.config.get(key))
-    )
+    keys = _changed_keys(planned.config, entry.config)
     if keys:
         return f"config changed: {', '.join(keys)}"
-    changed_files = sorted(
-        name
-        for name in set(planned.files) | set(entry.files)
-        if planned.files.get(name) != entry.files.get(name)
-    )
+    changed_files = _changed_keys(planned.files, entry.files)
     if changed_files:
         return f"file changed: {', '.join(changed_files)}"
     if planned.model != entry.model:
         return f"model changed: {entry.model} -> {planned.model}"
-    changed = sorted(
-        name
-        for name in set(planned.models) | set(entry.models)
-        if planned.models.get(name) != entry.models.get(name)
-    )
+    changed = _changed_keys(planned.models, entry.models)
     if changed:
         return "model changed: " + ", ".join(
             f"{name} {entry.models.get(name)} -> {planned.models.get(name)}" for name in changed
         )
     return f"implementation of '{planned.kind}' changed"
+
+
+def _changed_keys(new: Mapping[str, Any], old: Mapping[str, Any]) -> list[str]:
+    """Keys whose values differ between two mappings (present in only one counts)."""
+    return sorted(
+        key for key in set(new) | set(old) if fingerprint(new.get(key)) != fingerprint(old.get(key))
+    )
 
 
 def _upstream_reason(
