@@ -146,8 +146,8 @@ class NoveltyPool:
             return NoveltyCheck(novel=True)
         best, best_index = -1.0, -1
         for index, bound in self._suspects(ids):
-            if bound <= best:
-                break  # sorted by bound: nothing further can beat the best
+            if bound + _BOUND_SLACK <= best:
+                break  # sorted by bound: nothing further can beat the best (float slack)
             self.verified += 1
             lcs = _lcs_with_masks(ids, self._masks[index], self._lengths[index])
             score = _f1(lcs, len(ids), self._lengths[index])
