@@ -35,7 +35,7 @@ from llm_server import free_port  # noqa: E402
 
 from synthc.llm.calls import CallRequest  # noqa: E402
 from synthc.llm.client import LLMClient  # noqa: E402
-from synthc.recipe import ModelAlias, Recipe  # noqa: E402
+from synthc.recipe.load import ModelAlias, Recipe  # noqa: E402
 
 
 def start_server(latency: float) -> tuple[subprocess.Popen[bytes], str]:
@@ -187,7 +187,7 @@ def main() -> None:
     args = parser.parse_args()
     os.environ["BENCH_KEY"] = "bench-key"
     started = time.perf_counter()
-    from synthc.llm.transport import load_litellm
+    from synthc.llm.loader import load_litellm
 
     load_litellm()  # a build pays this once; keep it out of the per-call figures
     print(

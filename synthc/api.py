@@ -8,17 +8,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from synthc.errors import PlanError, StoreError
-from synthc.lock import read_lock
-from synthc.plan import DEFAULT_MODEL, FRESH, Plan, compile_plan
-from synthc.recipe import Recipe, load_recipe
-from synthc.reporter import NullReporter, Reporter
-from synthc.semantics import MODEL_FIELDS
+from synthc.llm.models import DEFAULT_MODEL
+from synthc.plan.compile import compile_plan
+from synthc.plan.model import FRESH, Plan
+from synthc.progress import NullReporter, Reporter
+from synthc.recipe.load import Recipe, load_recipe
+from synthc.recipe.semantics import MODEL_FIELDS
 from synthc.steps import registry
-from synthc.store import Store, write_exports
+from synthc.store.exports import write_exports
+from synthc.store.lock import read_lock
+from synthc.store.store import Store
 
 if TYPE_CHECKING:
-    from synthc.estimate import CallEstimate
-    from synthc.execute import BuildResult
+    from synthc.execute.build import BuildResult
+    from synthc.plan.model import CallEstimate
 
 
 def validate_recipe(path: str | Path) -> Plan:
@@ -38,7 +41,7 @@ def estimate_recipe(plan: Plan) -> dict[str, CallEstimate]:
     Runs steps in memory against the call cache; never calls a model."""
     if not any(registry()[p.kind].calls_model and p.status != FRESH for p in plan.steps):
         return {}
-    from synthc.estimate import estimate_plan
+    from synthc.execute.estimate import estimate_plan
 
     return estimate_plan(plan, Store.for_recipe(plan.recipe))
 
@@ -60,7 +63,7 @@ def build_recipe(
     result = build_recipe("recipes/quickstart.yaml", select=["answers+"])
     print(result.built, result.rows)
     """
-    from synthc.execute import BuildContext, build
+    from synthc.execute.build import BuildContext, build
 
     recipe = load_recipe(path)
     store = Store.for_recipe(recipe)
@@ -144,7 +147,7 @@ def shown_path(path: Path) -> str:
 
 def _write_exports(recipe: Recipe, store: Store) -> list[Path]:
     """The `exports:` files, then the dataset card (README.md) beside them."""
-    from synthc.card import write_card
+    from synthc.report.card import write_card
 
     lock = store.read_lock()
     written = write_exports(recipe, lock, store)
@@ -199,7 +202,7 @@ def _llm_client(plan: Plan) -> Any:
 
 
 def _embeds_via_gateway(plan: Plan) -> bool:
-    from synthc.quality.embeddings import EMBEDDING_CHECKS, embedding_settings, uses_gateway
+    from synthc.llm.embedders import EMBEDDING_CHECKS, embedding_settings, uses_gateway
 
     return any(
         check.kind in EMBEDDING_CHECKS and uses_gateway(embedding_settings(check, plan.recipe))

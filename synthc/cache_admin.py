@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from synthc.llm.cache import CallCache, cache_dir
-from synthc.recipe import Recipe, load_recipe
-from synthc.store import Store
+from synthc.recipe.load import Recipe, load_recipe
+from synthc.store.store import Store
 
 if TYPE_CHECKING:
     import polars as pl

@@ -89,8 +89,8 @@ def plan(recipe: str, as_json: bool, check: bool, no_estimate: bool) -> None:
       synthc plan recipes/quickstart.yaml --check
     """
     from synthc.api import describe_missing_keys, estimate_recipe, missing_keys, plan_recipe
-    from synthc.plan import FRESH
-    from synthc.render import plan_json, plan_table
+    from synthc.plan.model import FRESH
+    from synthc.plan.render import plan_json, plan_table
 
     compiled = plan_recipe(recipe)
     estimates = None if no_estimate else estimate_recipe(compiled)
@@ -132,7 +132,7 @@ def build(
       synthc build recipes/quickstart.yaml --select answers+ -B
     """
     from synthc.api import build_recipe
-    from synthc.reporter import ConsoleReporter
+    from synthc.progress import ConsoleReporter
 
     reporter = ConsoleReporter(quiet=quiet)
     result = build_recipe(
@@ -205,7 +205,7 @@ def report(recipe: str, out_path: str | None, open_page: bool) -> None:
       synthc report recipes/quickstart.yaml
       synthc report recipes/quickstart.yaml --out report.html --open
     """
-    from synthc.report import report_recipe
+    from synthc.report.write import report_recipe
 
     page, summary = report_recipe(recipe, out_path)
     click.echo(summary, nl=not summary.endswith("\n"))

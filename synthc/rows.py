@@ -112,3 +112,10 @@ def derived_row_ids(
         for parent, sample in zip(parents, samples, strict=True)
     ]
     return pl.Series("_id", ids, dtype=pl.String)
+
+
+# Columns synthc adds to every step's rows.
+ROW_ID = "_id"
+
+
+LINEAGE_COLUMNS = ("_id", "_parent_id", "_step", "_model", "_call_key")

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from synthc.api import plan_recipe
-from synthc.render import plan_json, plan_table
+from synthc.plan.render import plan_json, plan_table
 
 CASES = sorted(p for p in (Path(__file__).parent / "cases" / "plan").iterdir() if p.is_dir())
 

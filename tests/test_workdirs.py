@@ -9,7 +9,7 @@ import pytest
 
 from synthc.api import build_recipe, query_recipe
 from synthc.errors import StoreError
-from synthc.recipe import load_recipe
+from synthc.recipe.load import load_recipe
 
 RECIPE = """\
 synthc: 1

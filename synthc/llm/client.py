@@ -19,8 +19,6 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import dataclasses
-import os
-import random
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -29,8 +27,6 @@ from typing import TYPE_CHECKING, Any
 from synthc.llm.cache import CachedResponse, CallCache, cache_dir, call_key, rejection_reason
 from synthc.llm.calls import (
     BUDGET,
-    FATAL,
-    RATE_LIMITED,
     REJECTED,
     Budget,
     CallRequest,
@@ -39,15 +35,15 @@ from synthc.llm.calls import (
 )
 from synthc.llm.limits import DEFAULT_CONCURRENCY, LOCAL_CONCURRENCY, ModelLimiter, ModelLimits
 from synthc.llm.models import ModelSpec, resolve_model
-from synthc.llm.transport import CallFailure, Outcome, Transports, scrub
+from synthc.llm.retry import RetryPolicy, attempt
+from synthc.llm.transport import Outcome, Transports, scrub, secret_values
 
 if TYPE_CHECKING:
     import numpy as np
 
-    from synthc.recipe import Recipe
-    from synthc.reporter import Reporter
+    from synthc.progress import Reporter
+    from synthc.recipe.load import Recipe
 
-MAX_RETRY_AFTER = 120.0  # seconds; a longer Retry-After is treated as this
 # Parameters the gateway handles itself and never forwards to a provider.
 GATEWAY_PARAMS = frozenset({"n", "allow_truncated", "concurrency", "rpm", "tpm", "stream"})
 
@@ -85,10 +81,8 @@ class LLMClient:
         self.budget = Budget.from_config(
             budget if budget is not None else (recipe.budget if recipe else {})
         )
-        self.max_attempts = max(1, max_attempts)
+        self.retry = RetryPolicy(max(1, max_attempts), backoff_base, backoff_max)
         self.timeout = timeout
-        self.backoff_base = backoff_base
-        self.backoff_max = backoff_max
         self.transport = transport
         self.budget_stop: str | None = None  # why the budget stopped calls, if it did
         self._specs: dict[str, ModelSpec] = {}
@@ -199,7 +193,14 @@ class LLMClient:
         """
         import numpy as np
 
-        from synthc.llm.embed import decode, embed_missing, embedding_key, embedding_params
+        from synthc.llm.embed import (
+            EmbeddingFailed,
+            EmbedSession,
+            decode,
+            embed_missing,
+            embedding_key,
+            embedding_params,
+        )
 
         spec = self.resolve(model)
         sent = embedding_params(spec, params)
@@ -214,7 +215,16 @@ class LLMClient:
                 else:
                     stored[key] = hit
         if missing:
-            stored.update(_run_coroutine(embed_missing(self, spec, missing, sent, batch_size)))
+            session = EmbedSession(
+                self.cache, self.budget, self.limiter(spec), self.retry, self.timeout
+            )
+            try:
+                stored.update(
+                    _run_coroutine(embed_missing(session, spec, missing, sent, batch_size))
+                )
+            except EmbeddingFailed as exc:
+                self.budget_stop = self.budget_stop or exc.budget_stop
+                raise
         if not keys:
             return np.zeros((0, 0))
         return np.stack([decode(stored[key]) for key in keys])
@@ -238,44 +248,21 @@ class LLMClient:
         if stop is not None:
             self.budget_stop = self.budget_stop or stop
             return _failed(key, request, spec, "budget " + stop, "BudgetExceeded", BUDGET, 0)
-        limiter = self.limiter(spec)
         started = time.perf_counter()
-        failure: CallFailure | None = None
-        for attempt in range(1, self.max_attempts + 1):
-            await limiter.enter(estimate)
-            used = estimate
-            try:
-                outcome = await transports.send(
-                    spec, request.messages, params, request.sample_index
-                )
-                used = outcome.prompt_tokens + outcome.completion_tokens
-            except CallFailure as exc:
-                failure = exc
-            finally:
-                await limiter.leave(estimate, used)
-            if failure is None:
-                return self._succeeded(
-                    transports,
-                    key,
-                    request,
-                    spec,
-                    outcome,
-                    attempt,
-                    started,
-                    estimate,
-                    estimate_usd,
-                )
-            if failure.kind == FATAL or attempt == self.max_attempts:
-                break
-            if failure.kind == RATE_LIMITED:
-                limiter.slots.rate_limited()
-            await asyncio.sleep(self._backoff(attempt, failure.retry_after))
-            failure = None
-        assert failure is not None
+
+        async def send() -> tuple[Outcome, int]:
+            outcome = await transports.send(spec, request.messages, params, request.sample_index)
+            return outcome, outcome.prompt_tokens + outcome.completion_tokens
+
+        tried = await attempt(send, self.limiter(spec), estimate, self.retry)
+        if tried.value is not None:
+            return self._succeeded(transports, key, request, spec, tried.value, tried.attempts,
+                                   started, estimate, estimate_usd)  # fmt: skip
+        assert tried.failure is not None
         self.budget.settle(estimate, estimate_usd, 0, 0.0)
-        message = scrub(failure.message, self._secrets(spec))
-        return _failed(key, request, spec, message, failure.error_class, failure.kind, attempt,
-                       time.perf_counter() - started)  # fmt: skip
+        message = scrub(tried.failure.message, secret_values(spec))
+        return _failed(key, request, spec, message, tried.failure.error_class, tried.failure.kind,
+                       tried.attempts, time.perf_counter() - started)  # fmt: skip
 
     def _succeeded(
         self,
@@ -293,7 +280,6 @@ class LLMClient:
         self.budget.settle(
             estimate, estimate_usd, outcome.prompt_tokens + outcome.completion_tokens, cost or 0.0
         )
-        self.limiter(spec).slots.succeeded()
         latency = time.perf_counter() - started
         reason = rejection_reason(outcome.text, outcome.finish_reason, request.allow_truncated)
         if reason is not None:
@@ -314,20 +300,6 @@ class LLMClient:
         return CallResult(key, request.row_id, spec.model, outcome.text, outcome.finish_reason,
                           outcome.prompt_tokens, outcome.completion_tokens, cost, latency,
                           cached=False, attempts=attempts)  # fmt: skip
-
-    def _backoff(self, attempt: int, retry_after: float | None) -> float:
-        """Jittered exponential backoff; a server's Retry-After is a floor."""
-        delay = min(self.backoff_max, self.backoff_base * 2 ** (attempt - 1))
-        delay *= random.uniform(0.5, 1.5)
-        if retry_after is not None:
-            # Honoured beyond backoff_max (the server knows best), within reason.
-            delay = max(delay, min(retry_after, max(self.backoff_max, MAX_RETRY_AFTER)))
-        return delay
-
-    def _secrets(self, spec: ModelSpec) -> list[str]:
-        values = [spec.api_key() or ""]
-        values += [v for k, v in os.environ.items() if k.endswith(("_API_KEY", "_KEY", "_TOKEN"))]
-        return [v for v in values if len(v) >= 6]
 
     def close(self) -> None:
         """Close the cache (the client can be used again; it reopens lazily)."""

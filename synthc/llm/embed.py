@@ -11,19 +11,19 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from synthc.errors import SynthcError
 from synthc.fingerprint import fingerprint
-from synthc.llm.cache import KEY_VERSION, output_params
-from synthc.llm.calls import FATAL, RATE_LIMITED
+from synthc.llm.cache import KEY_VERSION, CallCache, output_params
+from synthc.llm.calls import Budget
+from synthc.llm.limits import ModelLimiter
 from synthc.llm.models import ModelSpec
-from synthc.llm.transport import CallFailure, Transports, scrub
-
-if TYPE_CHECKING:
-    from synthc.llm.client import LLMClient
+from synthc.llm.retry import RetryPolicy, attempt
+from synthc.llm.transport import Transports, scrub, secret_values
 
 BATCH_SIZE = 128  # texts per request; providers accept 2048, but a failed batch costs less
 # Parameters that change an embedding; an alias's chat parameters are not sent.
@@ -32,6 +32,10 @@ EMBEDDING_PARAMS = frozenset({"dimensions"})
 
 class EmbeddingFailed(SynthcError):
     """An embedding request failed after its retries (or the budget stopped it)."""
+
+    def __init__(self, message: str, budget_stop: str | None = None) -> None:
+        super().__init__(message)
+        self.budget_stop = budget_stop
 
 
 def embedding_params(spec: ModelSpec, params: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -61,21 +65,34 @@ def decode(stored: bytes) -> np.ndarray:
     return np.frombuffer(stored, dtype=np.float32).astype(np.float64)
 
 
+@dataclass(frozen=True)
+class EmbedSession:
+    """What embedding calls share with the client that opened them: its cache, budget,
+    the model's limiter, the retry policy and the request timeout."""
+
+    cache: CallCache
+    budget: Budget
+    limiter: ModelLimiter
+    retry: RetryPolicy
+    timeout: float
+
+
 async def embed_missing(
-    client: LLMClient,
+    session: EmbedSession,
     spec: ModelSpec,
     missing: Mapping[str, str],
     params: Mapping[str, Any],
     batch_size: int = BATCH_SIZE,
 ) -> dict[str, bytes]:
     """Embed `missing` (key -> text) in batches, caching each vector as it arrives;
-    return key -> stored vector. Raises `EmbeddingFailed`."""
+    return key -> stored vector. Raises `EmbeddingFailed` (with `budget_stop` set when
+    the budget stopped it)."""
     items = list(missing.items())
     batches = [items[i : i + batch_size] for i in range(0, len(items), max(1, batch_size))]
-    transports = Transports(client.timeout, force_litellm=True)
+    transports = Transports(session.timeout, force_litellm=True)
     try:
         results = await asyncio.gather(
-            *(_embed_batch(client, transports, spec, batch, params) for batch in batches)
+            *(_embed_batch(session, transports, spec, batch, params) for batch in batches)
         )
     finally:
         await transports.close()
@@ -83,7 +100,7 @@ async def embed_missing(
 
 
 async def _embed_batch(
-    client: LLMClient,
+    session: EmbedSession,
     transports: Transports,
     spec: ModelSpec,
     batch: Sequence[tuple[str, str]],
@@ -92,39 +109,31 @@ async def _embed_batch(
     texts = [text for _, text in batch]
     estimate = sum(len(text) for text in texts) // 4 + len(texts)
     estimate_usd = transports.cost(spec, estimate, 0) or 0.0
-    stop = client.budget.reserve(estimate, estimate_usd)
+    stop = session.budget.reserve(estimate, estimate_usd)
     if stop is not None:
-        client.budget_stop = client.budget_stop or stop
-        raise EmbeddingFailed(f"embeddings with {spec.name}: budget {stop}")
-    limiter = client.limiter(spec)
-    for attempt in range(1, client.max_attempts + 1):
-        await limiter.enter(estimate)
-        used = estimate
-        try:
-            vectors, used = await transports.embed(spec, texts, params)
-        except CallFailure as failure:
-            await limiter.leave(estimate, used)
-            if failure.kind == FATAL or attempt == client.max_attempts:
-                client.budget.settle(estimate, estimate_usd, 0, 0.0)
-                message = scrub(failure.message, client._secrets(spec))
-                raise EmbeddingFailed(
-                    f"embeddings with {spec.name} failed after {attempt} attempt(s): "
-                    f"{failure.error_class}: {message}"
-                ) from None
-            if failure.kind == RATE_LIMITED:
-                limiter.slots.rate_limited()
-            await asyncio.sleep(client._backoff(attempt, failure.retry_after))
-            continue
-        await limiter.leave(estimate, used)
-        limiter.slots.succeeded()
-        cost = transports.cost(spec, used, 0)
-        client.budget.settle(estimate, estimate_usd, used, cost or 0.0)
-        return _store(client, spec, batch, vectors, used)
-    raise AssertionError("unreachable: the last attempt returns or raises")
+        raise EmbeddingFailed(f"embeddings with {spec.name}: budget {stop}", budget_stop=stop)
+
+    async def send() -> tuple[tuple[Sequence[Sequence[float]], int], int]:
+        vectors, used = await transports.embed(spec, texts, params)
+        return (vectors, used), used
+
+    tried = await attempt(send, session.limiter, estimate, session.retry)
+    if tried.value is None:
+        assert tried.failure is not None
+        session.budget.settle(estimate, estimate_usd, 0, 0.0)
+        message = scrub(tried.failure.message, secret_values(spec))
+        raise EmbeddingFailed(
+            f"embeddings with {spec.name} failed after {tried.attempts} attempt(s): "
+            f"{tried.failure.error_class}: {message}"
+        )
+    vectors, used = tried.value
+    cost = transports.cost(spec, used, 0)
+    session.budget.settle(estimate, estimate_usd, used, cost or 0.0)
+    return _store(session.cache, spec, batch, vectors, used)
 
 
 def _store(
-    client: LLMClient,
+    cache: CallCache,
     spec: ModelSpec,
     batch: Sequence[tuple[str, str]],
     vectors: Sequence[Sequence[float]],
@@ -134,6 +143,6 @@ def _store(
     stored = {}
     for (key, _), vector in zip(batch, vectors, strict=True):
         data = np.asarray(vector, dtype=np.float32).tobytes()
-        client.cache.put_embedding(key, data, spec.model, tokens // max(1, len(batch)))
+        cache.put_embedding(key, data, spec.model, tokens // max(1, len(batch)))
         stored[key] = data
     return stored

@@ -85,7 +85,7 @@ def handler() -> Any:
     """The litellm `CustomLLM` for `local/...` models (checks the extra is installed)."""
     require_llama_cpp()
     smollm2_gguf_path()
-    from synthc.llm.transport import load_litellm
+    from synthc.llm.loader import load_litellm
 
     litellm = load_litellm()
     CustomLLM, ModelResponse = litellm.CustomLLM, litellm.ModelResponse

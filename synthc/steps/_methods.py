@@ -14,9 +14,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from synthc.steps import StepContext
 from synthc.steps.generate import MAX_REPAIRS, REPAIR_PROMPT, extract_json
 from synthc.steps.generate import model_name as step_model
+from synthc.steps.kind import StepContext
 
 if TYPE_CHECKING:
     import polars as pl
@@ -32,18 +32,14 @@ def model_name(ctx: StepContext, name: str | None = None) -> str:
 
 
 def params_for(ctx: StepContext, model: str) -> dict[str, Any]:
-    """The parameters for calls to `model`: the step's resolved `params` for its own
-    model; for another (a teacher, a judge) the same layering the compiler applies to
-    the step's model: recipe `params`, then that model's alias `params`, then the step's."""
+    """The parameters for calls to `model`, as the compiler resolved them: the step's
+    `params` for its own model, `model_params` for another it names (a teacher, a
+    judge). Layering happens once, in the compiler, so the fingerprint covers it."""
     if model == model_name(ctx):
         return dict(ctx.config.get("params") or {})
-    step = ctx.recipe.steps.get(ctx.name)
-    alias = ctx.recipe.models.get(model)
-    return {
-        **ctx.recipe.params,
-        **(alias.params if alias is not None else {}),
-        **(step.params if step is not None else {}),
-    }
+    if model not in ctx.model_params:
+        raise ValueError(f"step '{ctx.name}' calls model '{model}', which its plan does not name")
+    return dict(ctx.model_params[model])
 
 
 def request(

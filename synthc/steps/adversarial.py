@@ -31,7 +31,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from synthc.steps import StepContext, StepKind
 from synthc.steps._methods import (
     complete,
     complete_json,
@@ -40,6 +39,7 @@ from synthc.steps._methods import (
     row_dicts,
 )
 from synthc.steps._tasklist import parse_tasks
+from synthc.steps.kind import StepContext, StepKind
 
 if TYPE_CHECKING:
     import polars as pl
@@ -114,7 +114,7 @@ def categories(config: Mapping[str, Any]) -> list[Category]:
 
 def _contexts(ctx: StepContext) -> list[tuple[str | None, str | None]]:
     """(parent id, rendered context) per batch: one per upstream row, or one in all."""
-    from synthc.templates import render
+    from synthc.recipe.templates import render
 
     template = ctx.config.get("context")
     if not ctx.inputs:
@@ -130,8 +130,8 @@ ROW_FIELDS = ("_id", "category", "attack", "context", "_parent_id", "_call_key")
 
 def _generate(ctx: StepContext) -> dict[str, list[Any]]:
     """One call per (batch, category); the attack rows, as columns."""
+    from synthc.recipe.templates import render
     from synthc.rows import derived_row_ids
-    from synthc.templates import render
 
     count, model = int(ctx.config["per_category"]), model_name(ctx)
     jobs = [(p, c, kind) for p, c in _contexts(ctx) for kind in categories(ctx.config)]
@@ -167,7 +167,7 @@ def _attack(ctx: StepContext, rows: dict[str, list[Any]]) -> list[bool]:
 
 def _judge(ctx: StepContext, rows: dict[str, list[Any]]) -> list[bool]:
     """The judge's labels into rows["outcome"] and rows["attack_success"]."""
-    from synthc.templates import render
+    from synthc.recipe.templates import render
 
     judge = model_name(ctx, str(ctx.config["judge"]))
     described = {c.name: c.description for c in categories(ctx.config)}

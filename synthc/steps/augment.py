@@ -27,9 +27,9 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from synthc.steps import StepContext, StepKind
 from synthc.steps._methods import complete, model_name, request, upstream_columns
 from synthc.steps._perturb import noise, perturb_numbers
+from synthc.steps.kind import StepContext, StepKind
 
 if TYPE_CHECKING:
     import polars as pl

@@ -10,8 +10,8 @@ from __future__ import annotations
 import importlib
 from functools import cache
 
-from synthc.recipe import STEP_KINDS
-from synthc.steps import StepKind
+from synthc.recipe.load import STEP_KINDS
+from synthc.steps.kind import StepKind
 
 
 @cache

@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from synthc.semantics import looks_like_file
-from synthc.steps import StepContext, StepKind
+from synthc.datafiles import looks_like_file
+from synthc.steps.kind import StepContext, StepKind
 
 if TYPE_CHECKING:
     import polars as pl
@@ -62,7 +62,7 @@ def _reference(ctx: StepContext, entry: str) -> pl.DataFrame:
     """An `against` entry's rows: a step's output, or a file's rows identified as path#line."""
     import polars as pl
 
-    from synthc.steps.seed import _read_file
+    from synthc.datafiles import _read_file
 
     if entry in ctx.inputs and not looks_like_file(entry):
         return ctx.inputs[entry]

@@ -23,7 +23,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from synthc.steps import StepContext, StepKind
 from synthc.steps._methods import (
     complete,
     model_name,
@@ -32,6 +31,7 @@ from synthc.steps._methods import (
     split_reasoning,
     upstream_columns,
 )
+from synthc.steps.kind import StepContext, StepKind
 
 if TYPE_CHECKING:
     import polars as pl
@@ -74,8 +74,8 @@ def reasoning_column(config: Mapping[str, Any]) -> str | None:
 def run(ctx: StepContext) -> pl.DataFrame:
     import polars as pl
 
+    from synthc.recipe.templates import render
     from synthc.rows import derived_row_ids
-    from synthc.templates import render
 
     frame = ctx.input()
     template = _prompt(ctx, frame)

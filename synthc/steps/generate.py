@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from synthc.errors import SynthcError
-from synthc.steps import StepContext, StepKind
+from synthc.steps.kind import StepContext, StepKind
 
 if TYPE_CHECKING:
     import polars as pl
@@ -144,14 +144,14 @@ def _jobs(step: str, config: Mapping[str, Any], frame: pl.DataFrame) -> list[_Jo
 
 def model_name(ctx: StepContext) -> str:
     """The model the step calls, as written: the step's, the recipe's, or the default."""
-    from synthc.plan import DEFAULT_MODEL
+    from synthc.llm.models import DEFAULT_MODEL
 
     step = ctx.recipe.steps.get(ctx.name)
     return (step.model if step is not None else None) or ctx.recipe.model or DEFAULT_MODEL
 
 
 def _render_messages(config: Mapping[str, Any], row: Mapping[str, Any]) -> list[dict[str, str]]:
-    from synthc.templates import render
+    from synthc.recipe.templates import render
 
     messages: list[dict[str, str]] = []
     if config.get("system"):

@@ -28,7 +28,6 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from synthc.steps import StepContext, StepKind
 from synthc.steps._methods import (
     complete_json,
     data_columns,
@@ -38,6 +37,7 @@ from synthc.steps._methods import (
     upstream_columns,
     with_declared,
 )
+from synthc.steps.kind import StepContext, StepKind
 
 if TYPE_CHECKING:
     import polars as pl
@@ -109,7 +109,7 @@ def bare_score(text: str) -> dict[str, Any] | None:
 
 
 def _prompts(ctx: StepContext, frame: pl.DataFrame) -> list[str]:
-    from synthc.templates import render, template_variables
+    from synthc.recipe.templates import render, template_variables
 
     config = ctx.config
     low, high = config["scale"]

@@ -28,10 +28,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from synthc.steps import StepContext, StepKind
 from synthc.steps._methods import complete, model_name, request, with_declared
 from synthc.steps._novelty import NoveltyPool
 from synthc.steps._tasklist import parse_tasks
+from synthc.steps.kind import StepContext, StepKind
 
 if TYPE_CHECKING:
     import polars as pl
@@ -142,7 +142,7 @@ def _sample(
 
 
 def _render(template: str, variables: Mapping[str, Any]) -> str:
-    from synthc.templates import render
+    from synthc.recipe.templates import render
 
     return render(template, variables)
 

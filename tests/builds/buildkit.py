@@ -10,11 +10,12 @@ from typing import Any
 import polars as pl
 import yaml
 
-from synthc.execute import BuildContext, BuildResult, build
-from synthc.plan import Plan, compile_plan
-from synthc.recipe import Recipe, load_recipe
-from synthc.reporter import RecordingReporter
-from synthc.store import Store
+from synthc.execute.build import BuildContext, BuildResult, build
+from synthc.plan.compile import compile_plan
+from synthc.plan.model import Plan
+from synthc.progress import RecordingReporter
+from synthc.recipe.load import Recipe, load_recipe
+from synthc.store.store import Store
 
 
 def write_recipe(

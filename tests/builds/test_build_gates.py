@@ -12,7 +12,7 @@ from buildkit import LINEAR, load, run_build, write_jsonl, write_recipe
 
 from synthc.api import build_recipe
 from synthc.errors import StepFailed
-from synthc.store import Store
+from synthc.store.store import Store
 
 
 def gated(project: Path, *checks: dict[str, object]) -> Path:

@@ -28,7 +28,7 @@ import pyarrow.parquet as pq
 import pytest
 from buildkit import run_build, write_recipe
 
-from synthc.store import Store
+from synthc.store.store import Store
 
 TRIALS = 20
 SEED_ROWS = 200_000

@@ -13,9 +13,10 @@ import yaml
 from buildkit import LINEAR, load, plan_of, run_build, step_frame, write_recipe
 
 from synthc.errors import PlanError, StepFailed, StoreError
-from synthc.execute import ExecStepContext, select_steps
-from synthc.reporter import NullReporter
-from synthc.store import Store
+from synthc.execute.build import select_steps
+from synthc.execute.context import ExecStepContext
+from synthc.progress import NullReporter
+from synthc.store.store import Store
 
 ALL = ["seeds", "doubled", "big", "summary"]
 

@@ -10,9 +10,9 @@ import pytest
 from buildkit import plan_of, run_build, step_frame, write_jsonl, write_recipe
 
 from synthc.errors import StepFailed
-from synthc.execute import BuildContext, build
+from synthc.execute.build import BuildContext, build
 from synthc.steps import seed as seed_kind
-from synthc.store import Store
+from synthc.store.store import Store
 
 
 def seed_rows(project: Path, seeds: dict[str, object]) -> list[dict[str, object]]:

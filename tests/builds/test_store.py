@@ -18,7 +18,8 @@ from polars.testing import assert_frame_equal
 from polars.testing.parametric import dataframes
 
 from synthc.errors import BuildLocked, StoreError
-from synthc.store import Store, data_version, format_frame, write_exports
+from synthc.store.exports import write_exports
+from synthc.store.store import Store, data_version, format_frame
 
 SIMPLE_DTYPES = [pl.Int64, pl.Float64, pl.String, pl.Boolean, pl.List(pl.String)]
 
@@ -160,7 +161,7 @@ def test_a_broken_catalog_is_rebuilt_on_query(linear: Path) -> None:
 
 def test_emitted_tables_get_a_view_unioned_across_steps(project: Path) -> None:
     store = make_store(project)
-    from synthc.lock import LockEntry, LockState
+    from synthc.store.lock import LockEntry, LockState
 
     entries = {}
     for step in ("a", "b"):

@@ -13,8 +13,9 @@ from llm_server import LLMTestServer
 
 from synthc.llm.client import LLMClient
 from synthc.llm.embed import EmbeddingFailed
-from synthc.quality.embeddings import embedder_for
-from synthc.recipe import ModelAlias, Recipe
+from synthc.llm.embedders import embedder_for
+from synthc.llm.retry import RetryPolicy
+from synthc.recipe.load import ModelAlias, Recipe
 
 TEXTS = [f"row {i} talks about {('cats', 'dogs', 'tax law')[i % 3]}" for i in range(300)]
 
@@ -86,7 +87,7 @@ def test_failures_are_retried_then_reported(
     assert vectors.shape == (300, 64) and server.stats.embedding_requests > 3
     server.config.fault_rate = 1.0
     with client_for(recipe_for(server, tmp_path), offline) as client:
-        client.max_attempts = 2
+        client.retry = RetryPolicy(max_attempts=2, backoff_base=0.01, backoff_max=0.05)
         with pytest.raises(EmbeddingFailed, match="failed after 2 attempt"):
             client.embed(["never embedded"], "emb")
 
@@ -100,7 +101,7 @@ def test_cache_hits_do_not_import_litellm(
         "import sys\n"
         "from pathlib import Path\n"
         "from synthc.llm.client import LLMClient\n"
-        "from synthc.recipe import ModelAlias, Recipe\n"
+        "from synthc.recipe.load import ModelAlias, Recipe\n"
         f"alias = ModelAlias(name='emb', model='openai/text-embedding-3-small', api_base={server.base_url!r})\n"
         f"recipe = Recipe(path=Path({str(tmp_path / 'recipe.yaml')!r}), name='t', format_version=1, steps={{}}, models={{'emb': alias}})\n"
         f"vectors = LLMClient(recipe, cache_path=Path({str(offline)!r})).embed({TEXTS[:5]!r}, 'emb')\n"

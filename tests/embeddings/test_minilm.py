@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from synthc.errors import SynthcError
-from synthc.quality.embeddings import embedder, embedder_for, minilm_folder
+from synthc.llm.embedders import embedder_for
+from synthc.quality.embeddings import embedder, minilm_folder
 
 # Checked without importing torch, so collecting this folder stays fast.
 needs_extra = pytest.mark.skipif(

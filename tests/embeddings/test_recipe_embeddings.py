@@ -16,9 +16,9 @@ from llm_server import LLMTestServer
 
 from synthc.api import build_recipe, plan_recipe
 from synthc.errors import RecipeError
-from synthc.recipe import load_recipe
-from synthc.reporter import RecordingReporter
-from synthc.store import Store
+from synthc.progress import RecordingReporter
+from synthc.recipe.load import load_recipe
+from synthc.store.store import Store
 
 TOPICS = ("cooking pasta", "fixing a bicycle", "tax returns", "planting tomatoes", "chess")
 ROWS = [

@@ -8,7 +8,7 @@ from typing import Any
 from llm_server import LLMTestServer
 
 from synthc.llm.calls import CallRequest
-from synthc.recipe import ModelAlias, Recipe
+from synthc.recipe.load import ModelAlias, Recipe
 
 SECRET = "sk-synthc-test-SECRET-5f3a9c1e7d"
 

@@ -14,7 +14,7 @@ from synthc.llm.cache import call_key
 from synthc.llm.calls import CallRequest
 from synthc.llm.client import LLMClient
 from synthc.llm.models import model_identity, resolve_model
-from synthc.recipe import ModelAlias, Recipe
+from synthc.recipe.load import ModelAlias, Recipe
 
 PROMPTS = [f"question {i}" for i in range(12)]
 

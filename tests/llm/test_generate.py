@@ -13,13 +13,13 @@ import yaml
 from gateway_helpers import SECRET
 from llm_server import LLMTestServer
 
-from synthc.execute import BuildContext, BuildResult, build
+from synthc.execute.build import BuildContext, BuildResult, build
 from synthc.llm.client import LLMClient
-from synthc.plan import compile_plan
-from synthc.recipe import load_recipe
-from synthc.reporter import RecordingReporter
+from synthc.plan.compile import compile_plan
+from synthc.progress import RecordingReporter
+from synthc.recipe.load import load_recipe
 from synthc.steps.generate import extract_json, parse_answer
-from synthc.store import Store
+from synthc.store.store import Store
 
 
 def write(

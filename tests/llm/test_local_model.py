@@ -83,8 +83,8 @@ def test_a_recipe_generates_with_the_local_model(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from synthc.api import build_recipe
-    from synthc.recipe import load_recipe
-    from synthc.store import Store
+    from synthc.recipe.load import load_recipe
+    from synthc.store.store import Store
 
     monkeypatch.delenv("SYNTHC_CACHE_DIR", raising=False)
     for name in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY"):
@@ -103,7 +103,7 @@ JUDGED_LOCALLY = """\
 synthc: 1
 name: local-json
 model: local/smollm2
-params: {temperature: 0.7, max_tokens: 60}
+params: {temperature: 0, max_tokens: 200}
 steps:
   items:
     kind: seed
@@ -117,7 +117,7 @@ steps:
         type: json_object
         schema:
           type: object
-          properties: {score: {type: integer}, rationale: {type: string}}
+          properties: {score: {type: integer}, rationale: {type: string, maxLength: 160}}
           required: [score, rationale]
 """
 
@@ -128,8 +128,8 @@ def test_response_format_makes_the_local_model_answer_in_json(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from synthc.api import build_recipe
-    from synthc.recipe import load_recipe
-    from synthc.store import Store
+    from synthc.recipe.load import load_recipe
+    from synthc.store.store import Store
 
     monkeypatch.delenv("SYNTHC_CACHE_DIR", raising=False)
     path = tmp_path / "recipe.yaml"

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from synthc.llm.models import SMOLLM2, missing_keys, model_identity, resolve_model
-from synthc.recipe import ModelAlias, Recipe
+from synthc.recipe.load import ModelAlias, Recipe
 
 
 def recipe_with(**aliases: ModelAlias) -> Recipe:

@@ -9,8 +9,8 @@ from llm_server import LLMTestServer
 from test_generate import ANSWERS, run, write
 
 from synthc.api import estimate_recipe, plan_recipe
-from synthc.estimate import price_per_token
-from synthc.render import plan_table
+from synthc.execute.estimate import price_per_token
+from synthc.plan.render import plan_table
 
 
 def test_a_fresh_recipe_estimates_every_call_and_sends_none(

@@ -15,9 +15,9 @@ import pytest
 import yaml
 
 from synthc.api import build_recipe
-from synthc.execute import BuildResult
-from synthc.recipe import load_recipe
-from synthc.store import Store
+from synthc.execute.build import BuildResult
+from synthc.recipe.load import load_recipe
+from synthc.store.store import Store
 
 TESTS = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(TESTS))

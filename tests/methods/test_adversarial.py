@@ -103,8 +103,8 @@ def test_bare_verdicts():
 
 
 def test_the_schema_lists_exactly_the_built_in_categories() -> None:
+    from synthc.recipe.schema import recipe_schema
     from synthc.steps.adversarial import CATEGORIES
-    from synthc.validate import recipe_schema
 
     built_in = recipe_schema()["$defs"]["attack_category"]["then"]["enum"]
     assert built_in == list(CATEGORIES)

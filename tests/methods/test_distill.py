@@ -74,18 +74,38 @@ def test_allow_truncated_keeps_cut_off_answers(project):
 
 
 def test_teacher_alias_params_beat_recipe_params(project):
-    from types import SimpleNamespace
-
+    """The compiler layers a teacher's params as for the step's own model: recipe,
+    then alias, then step."""
+    from synthc.plan import compile_plan
     from synthc.recipe import load_recipe
-    from synthc.steps._methods import params_for
 
     proj = project(
         steps(teacher="big"),
         models={"big": {"model": "openai/big", "params": {"temperature": 0.1}}},
     )
-    recipe = load_recipe(proj.path)
-    ctx = SimpleNamespace(name="answers", recipe=recipe, config={"params": {"temperature": 0.7}})
-    assert params_for(ctx, "big") == {
-        "temperature": 0.1
-    }  # alias over recipe, as for a step's own model
-    assert params_for(ctx, "srv") == {"temperature": 0.7}
+    answers = compile_plan(load_recipe(proj.path)).step("answers")
+    assert answers.model_params == {"big": {"temperature": 0.1}}  # alias over recipe
+    assert answers.config["params"] == {"temperature": 0.7}  # the step's own model: srv
+
+
+def test_changing_a_teacher_alias_params_makes_the_step_stale_and_repays_it(project):
+    """A teacher alias's params reach its calls, so they are part of the step's identity:
+    editing them makes the step stale, `plan` names the model and the key, and the
+    build sends the new calls (server-side count)."""
+    import yaml
+
+    from synthc.api import plan_recipe
+
+    proj = project(steps(teacher="big"), models={"big": {"model": "openai/big"}})
+    assert proj.build().exit_code == 0
+    assert proj.requests() == 2
+    data = yaml.safe_load(proj.path.read_text())
+    data["models"]["big"]["params"] = {"temperature": 0.1}
+    proj.path.write_text(yaml.safe_dump(data, sort_keys=False))
+
+    answers = plan_recipe(proj.path).step("answers")
+    assert answers.status == "stale"
+    assert answers.stale_reason == "params of model 'big' changed: temperature"
+    assert proj.build().exit_code == 0
+    assert proj.requests() == 4  # two new calls at the new temperature
+    assert proj.build().built == []  # and fresh afterwards

@@ -83,3 +83,32 @@ def test_recipes_use_the_local_model_by_default():
         aliases = {name: spec["model"] for name, spec in (data.get("models") or {}).items()}
         models = {aliases.get(data["model"], data["model"]), *aliases.values()}
         assert models == {"local/smollm2"}, name
+
+
+GOLDEN_KEYS = Path(__file__).resolve().parents[1] / "cases" / "call_keys"
+
+
+@pytest.mark.parametrize(
+    "name", ["quickstart", "self_instruct", "distill", "augment", "red_team", "eval_set"]
+)
+def test_call_keys_of_bundled_recipes_never_change(name, tmp_path, server, script, project_at):
+    """Every call key a bundled recipe's build sends equals the recorded one: upgrading
+    synthc never re-pays a cached call. SYNTHC_UPDATE_GOLDEN=1 rewrites the files (only
+    ever on purpose, with a note in the CHANGELOG: every user's cache is invalidated)."""
+    import os
+
+    from synthc.recipe import load_recipe
+    from synthc.store import Store
+
+    script(ANSWERS)
+    project = project_at(localise(name, tmp_path, server.base_url))
+    result = project.build()
+    assert result.failures == 0 and result.built, result  # a gate may fail on echo answers
+    store = Store.for_recipe(load_recipe(project.path))
+    keys = store.query_frame("select distinct step, call_key from _calls order by step, call_key")
+    text = "".join(f"{row['step']} {row['call_key']}\n" for row in keys.iter_rows(named=True))
+    golden = GOLDEN_KEYS / f"{name}.txt"
+    if os.environ.get("SYNTHC_UPDATE_GOLDEN") == "1":
+        golden.parent.mkdir(parents=True, exist_ok=True)
+        golden.write_text(text)
+    assert text == golden.read_text()

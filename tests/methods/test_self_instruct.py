@@ -30,7 +30,7 @@ def steps(**options: object) -> dict[str, dict[str, object]]:
 
 
 def test_near_copies_rejected_for_novelty_with_their_rouge_l(project):
-    from synthc.reporter import RecordingReporter
+    from synthc.progress import RecordingReporter
 
     proj = project(steps())
     reporter = RecordingReporter()

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import yaml
 
-from synthc.execute import BuildContext, build
-from synthc.plan import compile_plan
-from synthc.recipe import load_recipe
-from synthc.store import Store
+from synthc.execute.build import BuildContext, build
+from synthc.plan.compile import compile_plan
+from synthc.recipe.load import load_recipe
+from synthc.store.store import Store
 
 TEXT = "how do i reset my password if i no longer have access to my email account"
 

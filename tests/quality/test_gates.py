@@ -8,7 +8,7 @@ import pytest
 from test_planted_defects import run_sql
 
 from synthc.quality.gates import CHECKS, evaluate_check
-from synthc.recipe import Check
+from synthc.recipe.load import Check
 
 FRAME = pl.DataFrame(
     {"_id": ["a", "b", "c"], "text": ["one two", "three four", None], "n": [1, 5, 9]}

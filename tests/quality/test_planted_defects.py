@@ -12,7 +12,7 @@ import pytest
 from textgen import collapsed_set, text_set
 
 from synthc.quality.gates import evaluate_check
-from synthc.recipe import Check
+from synthc.recipe.load import Check
 
 REFERENCE = text_set(seed=1)
 EVAL = text_set(seed=99, count=50)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from synthc.recipe import Recipe
+from synthc.recipe.load import Recipe
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 RECIPES = Path(__file__).resolve().parent / "recipes"

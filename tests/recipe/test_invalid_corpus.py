@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from synthc.errors import RecipeError
-from synthc.recipe import load_recipe
+from synthc.recipe.load import load_recipe
 
 from .conftest import INVALID, REPO_ROOT
 

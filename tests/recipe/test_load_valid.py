@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from synthc.errors import Location
-from synthc.recipe import COMMON_STEP_FIELDS, STEP_KINDS, Check, ModelAlias, load_recipe
+from synthc.recipe.load import COMMON_STEP_FIELDS, STEP_KINDS, Check, ModelAlias, load_recipe
 
 from .conftest import RECIPES
 

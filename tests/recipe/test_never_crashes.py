@@ -13,8 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from synthc.errors import RecipeError
-from synthc.recipe import Recipe, load_recipe
-from synthc.validate import recipe_schema
+from synthc.recipe.load import Recipe, load_recipe
+from synthc.recipe.schema import recipe_schema
 
 
 def _field_names() -> list[str]:

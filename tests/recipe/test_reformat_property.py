@@ -13,7 +13,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from synthc.recipe import load_recipe
+from synthc.recipe.load import load_recipe
 
 from .conftest import RECIPES, without_positions
 

@@ -8,8 +8,8 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
-from synthc.recipe import COMMON_STEP_FIELDS, STEP_KINDS
-from synthc.validate import recipe_schema
+from synthc.recipe.load import COMMON_STEP_FIELDS, STEP_KINDS
+from synthc.recipe.schema import recipe_schema
 
 from .conftest import REPO_ROOT
 
@@ -81,7 +81,7 @@ def test_every_field_is_described_for_the_reference() -> None:
 
 
 def test_step_defaults_come_from_the_schema() -> None:
-    from synthc.validate import step_defaults
+    from synthc.recipe.schema import step_defaults
 
     assert step_defaults("generate") == {
         "n": 1,

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from synthc.recipe import STEP_KINDS
-from synthc.schema_doc import schema_reference_markdown, type_label
+from synthc.recipe.load import STEP_KINDS
+from synthc.recipe.reference import schema_reference_markdown, type_label
 
 
 def test_reference_has_a_section_per_kind_op_and_check() -> None:

@@ -6,7 +6,7 @@ import jinja2
 import pytest
 from jinja2.exceptions import SecurityError
 
-from synthc.templates import check_syntax, compile_template, render, template_variables
+from synthc.recipe.templates import check_syntax, compile_template, render, template_variables
 
 
 def test_render_fills_columns_from_the_row() -> None:

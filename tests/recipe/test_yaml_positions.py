@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from synthc.errors import Location
-from synthc.yaml_positions import parse_yaml
+from synthc.recipe.positions import parse_yaml
 
 TEXT = """\
 synthc: 1
@@ -52,7 +52,7 @@ def test_alternatives_report_the_most_relevant_branch() -> None:
     # the first that does: the user sees the closest branch's problem, not a oneOf mush.
     from jsonschema import Draft202012Validator
 
-    from synthc.validate import _problems_for
+    from synthc.recipe.schema import _problems_for
 
     parsed = parse_yaml("n: 1\n", "r.yaml")
     schema = {

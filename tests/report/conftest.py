@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from reportkit import build_project, record_calls, write_project
 
-from synthc.recipe import Recipe
-from synthc.store import Store
+from synthc.recipe.load import Recipe
+from synthc.store.store import Store
 
 HERE = Path(__file__).parent
 CHROMIUM = Path("/usr/bin/chromium")

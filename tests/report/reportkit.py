@@ -11,11 +11,11 @@ from typing import Any
 
 import yaml
 
-from synthc.execute import BuildContext, BuildResult, build
-from synthc.lock import LockState
-from synthc.plan import compile_plan
-from synthc.recipe import Recipe, load_recipe
-from synthc.store import Store
+from synthc.execute.build import BuildContext, BuildResult, build
+from synthc.plan.compile import compile_plan
+from synthc.recipe.load import Recipe, load_recipe
+from synthc.store.lock import LockState
+from synthc.store.store import Store
 
 TOPICS = ("password", "invoice", "refund", "shipping", "account", "upgrade", "export", "login")
 TEMPLATES = (

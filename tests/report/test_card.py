@@ -8,9 +8,9 @@ from pathlib import Path
 import yaml
 from reportkit import STEPS, build_project, write_project
 
-from synthc.card import _redacted, dataset_card, size_category, task_categories, write_card
-from synthc.lock import LockEntry, LockState
-from synthc.store import write_exports
+from synthc.report.card import _redacted, dataset_card, size_category, task_categories, write_card
+from synthc.store.exports import write_exports
+from synthc.store.lock import LockEntry, LockState
 
 
 def front_matter(card: str) -> dict:
@@ -72,7 +72,7 @@ def test_several_exported_steps_get_one_config_each(tmp_path: Path):
 
 
 def test_an_unbuilt_recipe_still_gets_a_card(tmp_path: Path):
-    from synthc.recipe import load_recipe
+    from synthc.recipe.load import load_recipe
 
     recipe = load_recipe(write_project(tmp_path, STEPS))
     card = dataset_card(recipe, LockState())

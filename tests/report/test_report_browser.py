@@ -10,7 +10,7 @@ from pathlib import Path
 from htmlkit import gate_rows, svgs_in_plots
 from reportkit import chromium_command
 
-from synthc.report import write_report
+from synthc.report.write import write_report
 
 
 def _chromium(binary: Path, profile: Path, *arguments: str) -> subprocess.CompletedProcess[str]:

@@ -7,9 +7,10 @@ from pathlib import Path
 import yaml
 from reportkit import EVAL_ROWS, STEPS, build_project, write_project
 
-from synthc.recipe import load_recipe
-from synthc.report import build_report, render_html
-from synthc.store import Store
+from synthc.recipe.load import load_recipe
+from synthc.report.gather import build_report
+from synthc.report.html import render_html
+from synthc.store.store import Store
 
 
 def test_steps_appear_in_plan_order_with_their_rows(built):
@@ -71,7 +72,7 @@ def test_gate_results_come_from_the_lock(built):
 
 
 def test_a_recorded_config_says_which_column_and_side_of_the_threshold():
-    from synthc.report_gates import gate_result
+    from synthc.report.gates import gate_result
 
     raw = {"kind": "rows", "status": "fail", "figure": 900, "threshold": 500,
            "config": {"max": 500}, "failing_rows": [{"_id": "a", "text": "t"}]}  # fmt: skip
@@ -82,7 +83,7 @@ def test_a_recorded_config_says_which_column_and_side_of_the_threshold():
 
 
 def test_a_threshold_reads_as_the_condition_that_passes():
-    from synthc.report_gates import describe_threshold
+    from synthc.report.gates import describe_threshold
 
     assert describe_threshold("rows", 10, {"min": 10}) == "≥ 10"
     assert describe_threshold("rows", 500, {"max": 500}) == "≤ 500"

@@ -7,15 +7,11 @@ from pathlib import Path
 
 from htmlkit import external_references, gate_rows, parse, svgs_in_plots
 
-from synthc.report import (
-    GateResult,
-    Report,
-    StepReport,
-    build_report,
-    render_html,
-    render_summary,
-    write_report,
-)
+from synthc.report.gather import build_report
+from synthc.report.html import render_html
+from synthc.report.model import GateResult, Report, StepReport
+from synthc.report.summary import render_summary
+from synthc.report.write import write_report
 
 
 def test_the_gates_table_has_one_row_per_gate_with_its_status(built):
@@ -108,7 +104,7 @@ def test_the_summary_of_an_unbuilt_recipe_says_to_build():
 
 
 def test_a_gate_result_without_status_is_judged_by_passed_and_severity():
-    from synthc.report_gates import gate_result
+    from synthc.report.gates import gate_result
 
     assert gate_result("s", {"kind": "rows", "passed": False, "severity": "warn"}).status == "warn"
     assert gate_result("s", {"kind": "rows", "passed": False}).status == "fail"
@@ -128,7 +124,7 @@ def test_write_report_writes_the_page_under_synthc_by_default(built, tmp_path: P
 
 
 def test_report_recipe_writes_the_page_and_returns_the_summary(built, tmp_path: Path):
-    from synthc.report import report_recipe
+    from synthc.report.write import report_recipe
 
     recipe, _ = built
     page, summary = report_recipe(recipe.path, tmp_path / "r.html")

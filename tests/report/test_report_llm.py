@@ -15,13 +15,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from llm_server import LLMTestServer
 
-from synthc.card import dataset_card
-from synthc.execute import BuildContext, build
+from synthc.execute.build import BuildContext, build
 from synthc.llm.client import LLMClient
-from synthc.plan import compile_plan
-from synthc.recipe import load_recipe
-from synthc.report import build_report, render_html, render_summary
-from synthc.store import Store
+from synthc.plan.compile import compile_plan
+from synthc.recipe.load import load_recipe
+from synthc.report.card import dataset_card
+from synthc.report.gather import build_report
+from synthc.report.html import render_html
+from synthc.report.summary import render_summary
+from synthc.store.store import Store
 
 KEY = "sk-report-test-NOT-A-REAL-KEY-42"
 

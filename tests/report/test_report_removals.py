@@ -8,7 +8,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from synthc.report_removals import removals
+from synthc.report.removals import removals
 
 
 @dataclass

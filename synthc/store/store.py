@@ -28,21 +28,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from synthc.errors import BuildLocked, StoreError
-from synthc.lock import (
-    LockEntry,
-    LockState,
-    atomic_file,
-    atomic_write_bytes,
-    fsync_dir,
-    read_lock,
-    write_lock,
-)
+from synthc.store.atomic import atomic_file, fsync_dir
+from synthc.store.lock import LockEntry, LockState, read_lock, write_lock
 
 if TYPE_CHECKING:
     import duckdb
     import polars as pl
 
-    from synthc.recipe import Recipe
+    from synthc.recipe.load import Recipe
 
 QUERY_FORMATS = ("table", "csv", "json", "jsonl")
 # Statement types `query` runs; everything else (DDL, DML, COPY, ATTACH, SET...) is refused.
@@ -448,6 +441,9 @@ def format_frame(frame: pl.DataFrame, format: str) -> str:
     raise StoreError(f"unknown format '{format}'; use one of: {', '.join(QUERY_FORMATS)}")
 
 
+# -- exports ------------------------------------------------------------------------
+
+
 def _flatten_nested(frame: pl.DataFrame) -> pl.DataFrame:
     """CSV has no lists or structs: write those cells as JSON text."""
     import polars as pl
@@ -459,62 +455,3 @@ def _flatten_nested(frame: pl.DataFrame) -> pl.DataFrame:
         pl.Series(name, [json.dumps(v, default=str) for v in frame.get_column(name).to_list()])
         for name in nested
     )
-
-
-# -- exports ------------------------------------------------------------------------
-
-EXPORT_FORMATS = {
-    ".jsonl": "jsonl",
-    ".ndjson": "jsonl",
-    ".json": "json",
-    ".csv": "csv",
-    ".parquet": "parquet",
-}
-
-
-def export_frame(frame: pl.DataFrame, fmt: str) -> bytes:
-    """A step's rows as an export file's bytes.
-
-    Parquet keeps every column, lineage included (`_id`, `_parent_id`, `_step`, `_model`,
-    `_call_key`), since it is the format for tools that join back to the store. Text
-    formats (jsonl, json, csv) are what fine-tuning and eval tooling read, so they carry
-    exactly the user's columns: every column but synthc's lineage columns (a user column
-    that merely starts with `_` is kept).
-    """
-    import io
-
-    from synthc.steps import LINEAGE_COLUMNS
-
-    if fmt == "parquet":
-        buffer = io.BytesIO()
-        frame.write_parquet(buffer, statistics=True)
-        return buffer.getvalue()
-    user = frame.drop([c for c in LINEAGE_COLUMNS if c in frame.columns])
-    return format_frame(user, fmt).encode("utf-8")
-
-
-def write_exports(recipe: Recipe, lock: LockState, store: Store | None = None) -> list[Path]:
-    """Write every `exports:` file of the recipe from the built steps; return the paths.
-
-    Paths are relative to the recipe folder; the format follows the extension (.jsonl,
-    .ndjson, .json, .csv, .parquet). Each file is written atomically, so a reader never
-    sees a half-written export. Raises StoreError for a step that is not built.
-    """
-    store = store or Store.for_recipe(recipe)
-    written: list[Path] = []
-    for step, paths in recipe.exports.items():
-        entry = lock.steps.get(step)
-        if entry is None:
-            raise StoreError(f"exports: step '{step}' has not been built; run `synthc build` first")
-        frame = store.read_step(step, entry)
-        for relative in paths:
-            target = recipe.root / relative
-            fmt = EXPORT_FORMATS.get(target.suffix.lower())
-            if fmt is None:
-                raise StoreError(
-                    f"exports.{step}: cannot tell the format of '{relative}'; "
-                    f"use one of the extensions {', '.join(sorted(EXPORT_FORMATS))}"
-                )
-            atomic_write_bytes(target, export_frame(frame, fmt))
-            written.append(target)
-    return written

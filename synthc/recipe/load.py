@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from synthc.errors import Location, Problem, RecipeError
-from synthc.semantics import semantic_problems
-from synthc.validate import describe_value, schema_problems
-from synthc.yaml_positions import Parsed, parse_yaml
+from synthc.recipe.positions import Parsed, parse_yaml
+from synthc.recipe.schema import describe_value, schema_problems
+from synthc.recipe.semantics import semantic_problems
 
 RECIPE_FORMAT_VERSION = 1
 

@@ -15,14 +15,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from synthc.report import Plot, Series, TextMetrics, _lit
+from synthc.report.model import Plot, Series, TextMetrics, _lit
 
 if TYPE_CHECKING:
     import polars as pl
 
-    from synthc.lock import LockState
-    from synthc.recipe import Recipe
-    from synthc.store import Store
+    from synthc.recipe.load import Recipe
+    from synthc.store.lock import LockState
+    from synthc.store.store import Store
 
 REFERENCE_CHECKS = ("fidelity", "leakage", "tail_coverage")
 MAX_TEXT_COLUMNS = 3  # per step
@@ -105,7 +105,7 @@ def _text_plots(
 
 
 def _metrics(step: str, column: str, texts: pl.Series, reference: Reference | None) -> TextMetrics:
-    from synthc.report_metrics import text_metrics
+    from synthc.report.metrics import text_metrics
 
     if reference is None:
         return text_metrics(step, column, texts)
@@ -146,7 +146,7 @@ def _reference(
     recipe: Recipe, store: Store, lock: LockState, step: str, column: str
 ) -> Reference | None:
     """Texts of the reference named by the step's first check that covers `column`."""
-    from synthc.semantics import looks_like_file
+    from synthc.datafiles import looks_like_file
 
     for check in recipe.steps[step].checks:
         target = check.config.get("reference")
@@ -169,7 +169,7 @@ def _reference(
 
 def _read_reference_file(recipe: Recipe, target: str) -> pl.DataFrame | None:
     """A reference file's rows (or a glob's); None when it is gone or unreadable."""
-    from synthc.steps.seed import read_files
+    from synthc.datafiles import read_files
 
     try:
         return read_files(recipe.root, target)

@@ -7,15 +7,13 @@ disk, so the lock never names data that does not exist. Commit it with the recip
 from __future__ import annotations
 
 import json
-import os
-import tempfile
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 from synthc.errors import StoreError
+from synthc.store.atomic import atomic_write_text
 
 LOCK_FORMAT_VERSION = 1
 
@@ -40,6 +38,8 @@ class LockEntry:
     stats: Mapping[str, Any] = field(default_factory=dict)  # calls, cache_hits, tokens, cost_usd
     checks: tuple[Mapping[str, Any], ...] = ()  # gate results
     models: Mapping[str, str] = field(default_factory=dict)  # teacher, judge, ... -> identity
+    # params for calls to each model named besides `model:` (by name as written)
+    model_params: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -95,40 +95,3 @@ def write_lock(path: Path, state: LockState, recipe_name: str) -> None:
     }
     text = json.dumps(payload, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
     atomic_write_text(path, text)
-
-
-@contextmanager
-def atomic_file(path: Path) -> Iterator[BinaryIO]:
-    """A handle on a temp file beside `path`; on success it is fsynced, renamed over `path`
-    and the folder fsynced, so a reader sees the old file or the new one, never half.
-    On error the temp file is removed and `path` is untouched."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            yield handle
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    fsync_dir(path.parent)
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write `data` to `path` atomically (see `atomic_file`)."""
-    with atomic_file(path) as handle:
-        handle.write(data)
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    atomic_write_bytes(path, text.encode("utf-8"))
-
-
-def fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

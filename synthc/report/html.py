@@ -12,10 +12,10 @@ from collections.abc import Mapping
 from html import escape
 from typing import TYPE_CHECKING, Any
 
-from synthc.report_svg import chart, pipeline
+from synthc.report.svg import chart, pipeline
 
 if TYPE_CHECKING:
-    from synthc.report import GateResult, Plot, Removal, Report, StepReport
+    from synthc.report.model import GateResult, Plot, Removal, Report, StepReport
 
 STATUS_LABEL = {"pass": "PASS", "warn": "WARN", "fail": "FAIL"}
 
@@ -391,7 +391,7 @@ def _plots(report: Report) -> str:
 
 def _metrics_table(report: Report) -> str:
     """One row per text column of the final steps: diversity, length, fidelity figures."""
-    from synthc.report_metrics import METRIC_NAMES
+    from synthc.report.metrics import METRIC_NAMES
 
     if not report.metrics:
         return ""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from synthc.report import TextMetrics
+from synthc.report.model import TextMetrics
 
 if TYPE_CHECKING:
     import polars as pl

@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from synthc.lock import LockEntry, LockState
-    from synthc.recipe import Recipe
-    from synthc.store import Store
+    from synthc.recipe.load import Recipe
+    from synthc.store.lock import LockEntry, LockState
+    from synthc.store.store import Store
 
 # The Hub's size buckets: upper bound (exclusive) -> label.
 SIZE_CATEGORIES = (
@@ -76,7 +76,7 @@ def write_card(recipe: Recipe, lock: LockState, store: Store | None = None) -> P
 
         path = write_card(recipe, store.read_lock(), store)  # out/README.md
     """
-    from synthc.lock import atomic_write_text
+    from synthc.store.atomic import atomic_write_text
 
     folder = card_folder(recipe)
     target = folder / "README.md"
@@ -185,7 +185,7 @@ def _description(recipe: Recipe, lock: LockState, steps: list[str]) -> str:
 
 
 def _structure(lock: LockState, steps: list[str], store: Store | None) -> str:
-    from synthc.steps import LINEAGE_COLUMNS
+    from synthc.rows import LINEAGE_COLUMNS
 
     if not steps:
         return ""
@@ -258,7 +258,7 @@ def _row_counts(recipe: Recipe, lock: LockState) -> str:
 
 
 def _quality(recipe: Recipe, lock: LockState) -> str:
-    from synthc.report_gates import gate_results
+    from synthc.report.gates import gate_results
 
     gates = [
         gate
@@ -291,8 +291,8 @@ def _quality(recipe: Recipe, lock: LockState) -> str:
 def _text_metrics(recipe: Recipe, lock: LockState, steps: list[str], store: Store | None) -> str:
     """The report's text metrics for the exported steps (needs the store for the rows)."""
     from synthc.errors import StoreError
-    from synthc.report_metrics import METRIC_NAMES
-    from synthc.report_plots import step_metrics
+    from synthc.report.metrics import METRIC_NAMES
+    from synthc.report.plots import step_metrics
 
     if store is None:
         return ""

@@ -14,59 +14,18 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from synthc.errors import StepFailed
-from synthc.fingerprint import fingerprint
+from synthc.plan.checks import declared_checks
 
 if TYPE_CHECKING:
     import polars as pl
 
-    from synthc.lock import LockEntry
-    from synthc.plan import PlannedStep
-    from synthc.recipe import Recipe
-    from synthc.reporter import Reporter
-    from synthc.steps import StepContext
-    from synthc.store import Store
+    from synthc.plan.model import PlannedStep
+    from synthc.progress import Reporter
+    from synthc.recipe.load import Recipe
+    from synthc.steps.kind import StepContext
+    from synthc.store.store import Store
 
 FAILED_ROWS_KEPT = 20  # failing rows recorded in the lock per check; the rest are in the data
-
-
-def declared_checks(
-    planned: PlannedStep, versions: Mapping[str, str], recipe: Recipe
-) -> list[dict[str, Any]]:
-    """What a gate's verdict depends on: its settings, what its reference holds (a
-    file's hash, or a step's data version in `versions`) and, for checks measured on
-    embeddings, which embeddings (the recipe's `embeddings:` unless the check has its
-    own; absent for the default)."""
-    from synthc.quality.embeddings import embedding_identity
-
-    declared = []
-    for check in planned.step.checks:
-        record: dict[str, Any] = {
-            "kind": check.kind,
-            "severity": check.severity,
-            "config": dict(check.config),
-        }
-        reference = check.config.get("reference")
-        if isinstance(reference, str):
-            record["reference_version"] = planned.check_files.get(reference) or versions.get(
-                reference
-            )
-        embeddings = embedding_identity(check, recipe)
-        if embeddings is not None:
-            record["embeddings"] = embeddings
-        declared.append(record)
-    return declared
-
-
-def checks_current(
-    planned: PlannedStep, entry: LockEntry, versions: Mapping[str, str], recipe: Recipe
-) -> bool:
-    """Whether the lock's gate results were measured with the checks declared now, on
-    the same reference data and embeddings. `versions`: data version of each step by name."""
-    declared = declared_checks(planned, versions, recipe)
-    recorded = [
-        {key: c.get(key) for key in d} for c, d in zip(entry.checks, declared, strict=False)
-    ]
-    return len(entry.checks) == len(declared) and fingerprint(recorded) == fingerprint(declared)
 
 
 def evaluate_gates(
@@ -83,7 +42,7 @@ def evaluate_gates(
     """
     if not planned.step.checks:
         return ()
-    from synthc.quality.embeddings import EMBEDDING_CHECKS, embedder_for, embedding_settings
+    from synthc.llm.embedders import EMBEDDING_CHECKS, embedder_for, embedding_settings
     from synthc.quality.gates import evaluate_check
 
     recipe = step_ctx.recipe
@@ -132,7 +91,7 @@ def gate_references(
     """Frames of every `reference:` the step's checks name: a step (as built) or a file."""
     import polars as pl
 
-    from synthc.steps.seed import read_files
+    from synthc.datafiles import read_files
 
     frames: dict[str, pl.DataFrame] = {}
     for check in planned.step.checks:

@@ -8,10 +8,10 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from synthc.fingerprint import short
-from synthc.plan import FRESH, Plan
+from synthc.plan.model import FRESH, Plan
 
 if TYPE_CHECKING:
-    from synthc.estimate import CallEstimate
+    from synthc.plan.model import CallEstimate
 
 
 def plan_rows(plan: Plan) -> list[dict[str, Any]]:

@@ -1,7 +1,7 @@
 """Render the recipe reference (Markdown) from the JSON Schema's descriptions.
 
 The schema is the one source of truth for the recipe's shape, so the reference is
-generated, never written by hand: `python -m synthc.schema_doc > docs/recipe-reference.md`.
+generated, never written by hand: `python -m synthc.recipe.reference > docs/recipe-reference.md`.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import sys
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from synthc.validate import recipe_schema
+from synthc.recipe.schema import recipe_schema
 
 # How a `$ref` reads in the type column; unlisted refs render their target's type.
 _REF_LABELS = {
@@ -40,14 +40,14 @@ _LLM_FIELDS = ("model", "params")
 
 _HEADER = (
     "<!-- Generated from schema/recipe.schema.json by "
-    "`python -m synthc.schema_doc > docs/recipe-reference.md`. Do not edit by hand. -->"
+    "`python -m synthc.recipe.reference > docs/recipe-reference.md`. Do not edit by hand. -->"
 )
 
 
 def schema_reference_markdown() -> str:
     """The recipe language reference as Markdown, generated from the schema.
 
-    Example: `python -m synthc.schema_doc > docs/recipe-reference.md`.
+    Example: `python -m synthc.recipe.reference > docs/recipe-reference.md`.
     """
     schema = recipe_schema()
     defs = schema["$defs"]

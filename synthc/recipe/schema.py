@@ -18,7 +18,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError, best_match
 
 from synthc.errors import Location, Problem
-from synthc.yaml_positions import Parsed, join_path
+from synthc.recipe.positions import Parsed, join_path
 
 IDENTIFIER_PATTERN = "^[A-Za-z_][A-Za-z0-9_]*$"
 

@@ -12,75 +12,21 @@ from __future__ import annotations
 import glob
 import heapq
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from synthc.datafiles import looks_like_file
 from synthc.errors import Problem, RecipeError
 from synthc.fingerprint import file_sha256, fingerprint
-from synthc.gating import checks_current
-from synthc.lock import LockEntry, LockState
-from synthc.recipe import Recipe, Step
-from synthc.semantics import MODEL_FIELDS, looks_like_file
-from synthc.steps import StepKind, registry
-
-FRESH, STALE, MISSING = "fresh", "stale", "missing"
-DEFAULT_MODEL = "local/smollm2"  # the embedded model: works with no key and no network
-
-
-@dataclass(frozen=True)
-class PlannedStep:
-    name: str
-    kind: str
-    step: Step
-    inputs: tuple[str, ...]  # upstream steps whose rows this step reads (`from`, `against`)
-    config: Mapping[str, Any] = field(default_factory=dict)  # defaults applied
-    model: str | None = None  # model identity for the cache and fingerprint
-    models: Mapping[str, str] = field(default_factory=dict)  # other model fields -> identity
-    columns: tuple[str, ...] | None = None  # output columns, where known before running
-    files: Mapping[str, str] = field(default_factory=dict)  # path as written -> sha256
-    # files the step's checks compare against: not part of the step's fingerprint (a gate
-    # never changes data), but a changed one re-evaluates the gates
-    check_files: Mapping[str, str] = field(default_factory=dict)
-    config_fingerprint: str = ""
-    fingerprint: str | None = None  # None while an upstream step is not fresh
-    status: str = MISSING
-    stale_reason: str | None = None
-    checks_stale: bool = False  # fresh, but its gates will be re-evaluated (checks changed)
-
-
-@dataclass(frozen=True)
-class Plan:
-    recipe: Recipe
-    steps: tuple[PlannedStep, ...]  # topological order, ties broken by name
-    state: LockState = field(default_factory=LockState)
-    # file -> {size, mtime_ns, sha256}; the executor saves it in the lock
-    file_hints: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
-
-    def step(self, name: str) -> PlannedStep:
-        for planned in self.steps:
-            if planned.name == name:
-                return planned
-        raise KeyError(name)
-
-    @property
-    def names(self) -> tuple[str, ...]:
-        return tuple(p.name for p in self.steps)
-
-    def with_steps(self, steps: Mapping[str, PlannedStep]) -> Plan:
-        return replace(self, steps=tuple(steps[p.name] for p in self.steps))
-
-
-Pass = Callable[[Plan], Plan]
-
-
-def step_fingerprint(config_fingerprint: str, upstream: Mapping[str, str]) -> str:
-    """A step's full fingerprint: its own config plus the data versions it reads.
-
-    The executor calls this after upstream steps have run, so a re-run upstream step
-    whose rows did not change leaves this step fresh (early cutoff).
-    """
-    return fingerprint({"config": config_fingerprint, "upstream": dict(upstream)})
+from synthc.llm.models import DEFAULT_MODEL
+from synthc.plan.checks import checks_current
+from synthc.plan.model import FRESH, MISSING, STALE, Pass, Plan, PlannedStep, step_fingerprint
+from synthc.recipe.load import Recipe, Step
+from synthc.recipe.semantics import MODEL_FIELDS
+from synthc.steps import registry
+from synthc.steps.kind import StepKind
+from synthc.store.lock import LockEntry, LockState
 
 
 def compile_plan(
@@ -202,19 +148,22 @@ def apply_defaults(plan: Plan) -> Plan:
         model: str | None = None
         if kind.calls_model:
             model_name = planned.step.model or recipe.model or DEFAULT_MODEL
-            alias = recipe.models.get(model_name)
-            config["params"] = {
-                **recipe.params,
-                **(alias.params if alias else {}),
-                **planned.step.params,
-            }
+            config["params"] = layered_params(recipe, planned.step, model_name)
             model = model_identity(recipe, model_name)
-        models = {
-            field: model_identity(recipe, name)
-            for field, name in _other_models(planned.kind, config)
-        }
-        resolved[planned.name] = replace(planned, config=config, model=model, models=models)
+        others = _other_models(planned.kind, config)
+        models = {field: model_identity(recipe, name) for field, name in others}
+        model_params = {name: layered_params(recipe, planned.step, name) for _f, name in others}
+        resolved[planned.name] = replace(
+            planned, config=config, model=model, models=models, model_params=model_params
+        )
     return plan.with_steps(resolved)
+
+
+def layered_params(recipe: Recipe, step: Step, model_name: str) -> dict[str, Any]:
+    """The params calls to `model_name` from `step` are sent with: the recipe's, then the
+    model alias's, then the step's. The only place params are layered."""
+    alias = recipe.models.get(model_name)
+    return {**recipe.params, **(alias.params if alias else {}), **step.params}
 
 
 def _other_models(kind: str, config: Mapping[str, Any]) -> list[tuple[str, str]]:
@@ -237,8 +186,8 @@ def _other_models(kind: str, config: Mapping[str, Any]) -> list[tuple[str, str]]
 
 def check_columns(plan: Plan) -> Plan:
     """Infer each step's output columns and check template variables against its inputs."""
-    from synthc.templates import template_variables
-    from synthc.validate import did_you_mean
+    from synthc.recipe.schema import did_you_mean
+    from synthc.recipe.templates import template_variables
 
     kinds = registry()
     recipe = plan.recipe
@@ -395,6 +344,7 @@ def fingerprint_steps(plan: Plan) -> Plan:
         }
         if planned.models:  # only when present, so other steps' fingerprints stay as they were
             identity["models"] = dict(planned.models)
+            identity["model_params"] = {k: dict(v) for k, v in planned.model_params.items()}
         resolved[planned.name] = replace(planned, config_fingerprint=fingerprint(identity))
     return plan.with_steps(resolved)
 
@@ -446,6 +396,17 @@ def _config_reason(planned: PlannedStep, entry: LockEntry) -> str | None:
     if changed:
         return "model changed: " + ", ".join(
             f"{name} {entry.models.get(name)} -> {planned.models.get(name)}" for name in changed
+        )
+    changed = _changed_keys(planned.model_params, entry.model_params)
+    if changed:
+        return "; ".join(
+            f"params of model '{name}' changed: "
+            + ", ".join(
+                _changed_keys(
+                    planned.model_params.get(name) or {}, entry.model_params.get(name) or {}
+                )
+            )
+            for name in changed
         )
     return f"implementation of '{planned.kind}' changed"
 

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from synthc.report import EXAMPLES_PER_REASON, Removal, RemovalGroup, _lit, _name, preview
+from synthc.report.model import EXAMPLES_PER_REASON, Removal, RemovalGroup, _lit, _name, preview
 
 if TYPE_CHECKING:
     import polars as pl
@@ -147,7 +147,7 @@ def _file_texts(
     root: Path, against: list[str], ids: pl.Series, columns: list[str]
 ) -> dict[str, str]:
     """Previews of reference-file rows named `path#line` (1-based row of the file)."""
-    from synthc.steps.seed import read_files
+    from synthc.datafiles import read_files
 
     found: dict[str, str] = {}
     for entry in against:

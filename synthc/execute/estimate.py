@@ -16,48 +16,20 @@ from __future__ import annotations
 import importlib.util
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from synthc.llm.calls import BUDGET, CallRequest, CallResult, estimate_tokens
 from synthc.llm.client import LLMClient
-from synthc.plan import FRESH, Plan, PlannedStep
-from synthc.reporter import NullReporter, Reporter
+from synthc.plan.model import FRESH, NOT_CALLED, CallEstimate, Plan, PlannedStep
+from synthc.progress import NullReporter, Reporter
 from synthc.steps import registry
 
 if TYPE_CHECKING:
     import polars as pl
 
-    from synthc.store import Store
-
-NOT_CALLED = "not called: estimating"
-
-
-@dataclass
-class CallEstimate:
-    """One step's model calls in a build: cached, to make, and what those would cost."""
-
-    step: str
-    cached: int = 0
-    to_make: int = 0
-    tokens: int = 0  # estimated prompt + completion tokens of the calls to make
-    usd: float | None = 0.0  # None when a model is not in litellm's price table
-    exact: bool = True  # False: more calls may follow once earlier answers exist
-    note: str | None = None  # why there is no estimate, when there is none
-
-    def describe(self) -> str:
-        if self.note:
-            return self.note
-        at_least = "" if self.exact else "≥"
-        if self.exact and not self.to_make:
-            return f"{self.cached} cached, 0 to make"
-        cost = "$?" if self.usd is None else f"${self.usd:.4f}"
-        return (
-            f"{self.cached} cached, {at_least}{self.to_make} to make "
-            f"(~{at_least}{self.tokens} tokens, ~{cost})"
-        )
+    from synthc.store.store import Store
 
 
 class ProbeClient(LLMClient):
@@ -96,7 +68,7 @@ class ProbeClient(LLMClient):
 def estimate_plan(plan: Plan, store: Store) -> dict[str, CallEstimate]:
     """Estimate every stale model-calling step of `plan` (steps calling no model are
     run in memory only as far as their outputs feed one)."""
-    from synthc.execute import ExecStepContext
+    from synthc.execute.context import ExecStepContext
 
     kinds = registry()
     needed = _steps_feeding_models(plan)
@@ -123,6 +95,7 @@ def estimate_plan(plan: Plan, store: Store) -> dict[str, CallEstimate]:
             name=planned.name, kind=planned.kind, config=planned.config, recipe=plan.recipe,
             inputs=inputs, reporter=NullReporter(),
             llm=probe, fingerprint="", model=planned.model,
+            model_params=planned.model_params,
         )  # fmt: skip
         frames[planned.name] = _run_quietly(planned, context)
         if probe is not None:

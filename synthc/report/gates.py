@@ -13,11 +13,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from synthc.report import EXAMPLES_PER_REASON, FAIL, PASS, WARN, GateResult, number, preview
+from synthc.report.model import EXAMPLES_PER_REASON, FAIL, PASS, WARN, GateResult, number, preview
 
 if TYPE_CHECKING:
-    from synthc.lock import LockEntry
-    from synthc.recipe import Check
+    from synthc.recipe.load import Check
+    from synthc.store.lock import LockEntry
 
 # Checks whose figure must reach the threshold; every other kind must stay at or below it.
 AT_LEAST = frozenset({"distinct_n", "diversity", "tail_coverage"})

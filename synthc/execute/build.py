@@ -15,62 +15,20 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from synthc.errors import PlanError, StepFailed, SynthcError
-from synthc.gating import (
-    checks_current,
-    checks_frame,
-    evaluate_gates,
-    gate_references,
-    report_gates,
-)
-from synthc.lock import LockEntry, LockState
-from synthc.plan import Plan, PlannedStep, step_fingerprint
-from synthc.reporter import NullReporter, Reporter
-from synthc.store import Store
+from synthc.execute.context import BuildContext, BuildResult, ExecStepContext, finish_frame
+from synthc.execute.gates import checks_frame, evaluate_gates, gate_references, report_gates
+from synthc.plan.checks import checks_current
+from synthc.plan.model import Plan, PlannedStep, step_fingerprint
+from synthc.store.lock import LockEntry, LockState
+from synthc.store.store import Store
 
 if TYPE_CHECKING:
-    import numpy as np
     import polars as pl
-
-    from synthc.recipe import Recipe
-
-
-@dataclass
-class BuildContext:
-    """What a build may touch. The CLI builds one; tests build their own.
-
-    `select` holds selectors: "step", "step+" (with its descendants), "+step" (with its
-    ancestors), "+step+". Empty selects every step. `force` re-runs the selected steps
-    even when fresh (their model calls still hit the cache); `refresh` re-runs them too,
-    and tells the steps (`ctx.refresh`) to bypass the LLM cache.
-    """
-
-    store: Store
-    reporter: Reporter = field(default_factory=NullReporter)
-    llm: Any = None
-    select: Sequence[str] = ()
-    force: bool = False
-    refresh: bool = False
-    wait_for_lock: bool = False
-
-
-@dataclass
-class BuildResult:
-    """What a build did: the steps it ran and skipped, rows per step, failed rows."""
-
-    built: list[str] = field(default_factory=list)
-    skipped: list[str] = field(default_factory=list)
-    rows: dict[str, int] = field(default_factory=dict)
-    failures: int = 0
-    gate_failures: list[str] = field(default_factory=list)  # steps an error-level check failed
-    blocked: list[str] = field(default_factory=list)  # not run: an upstream step failed a gate
-    exit_code: int = 0
-    seconds: float = 0.0
 
 
 def _now() -> str:
@@ -281,6 +239,7 @@ def _lock_entry(
         config=dict(planned.config),
         model=planned.model,
         models=dict(planned.models),
+        model_params={name: dict(p) for name, p in planned.model_params.items()},
         files=dict(planned.files),
         upstream=dict(upstream),
         data_version=version,
@@ -329,131 +288,6 @@ def _closure(start: str, edges: Mapping[str, set[str]]) -> set[str]:
     return seen
 
 
-@dataclass
-class ExecStepContext:
-    """The executor's StepContext: what a running step sees (see synthc.steps.StepContext).
-
-    Steps report model-call failures by emitting a `_failures` table (or setting
-    `failures`); a step with failures stays stale, so the next build retries it. `stats`
-    (calls, cache_hits, tokens, cost_usd...) lands in the lock entry as written.
-    """
-
-    name: str
-    kind: str
-    config: Mapping[str, Any]
-    recipe: Recipe
-    inputs: Mapping[str, pl.DataFrame]
-    reporter: Reporter
-    llm: Any
-    fingerprint: str  # this run's full step fingerprint
-    model: str | None = None
-    refresh: bool = False  # bypass the LLM cache for this step
-    emitted: dict[str, pl.DataFrame] = field(default_factory=dict)
-    failures: int = 0
-    stats: dict[str, Any] = field(default_factory=dict)
-
-    @classmethod
-    def create(
-        cls,
-        plan: Plan,
-        planned: PlannedStep,
-        ctx: BuildContext,
-        upstream: Mapping[str, str],
-        fingerprint: str,
-    ) -> ExecStepContext:
-        """A context whose inputs are the upstream outputs this build fingerprinted."""
-        import polars as pl
-
-        inputs = {
-            name: pl.read_parquet(ctx.store.step_path(name, version))
-            for name, version in upstream.items()
-        }
-        return cls(
-            name=planned.name,
-            kind=planned.kind,
-            config=planned.config,
-            recipe=plan.recipe,
-            inputs=inputs,
-            reporter=ctx.reporter,
-            llm=ctx.llm,
-            fingerprint=fingerprint,
-            model=planned.model,
-            refresh=ctx.refresh,
-        )
-
-    def input(self) -> pl.DataFrame:
-        if len(self.inputs) != 1:
-            raise ValueError(
-                f"step '{self.name}' needs exactly one input (`from:`), it has {len(self.inputs)}"
-            )
-        return next(iter(self.inputs.values()))
-
-    def sql(self, query: str, tables: Mapping[str, pl.DataFrame]) -> pl.DataFrame:
-        """Run DuckDB SQL over `tables` in a private in-memory database.
-
-        Relative file paths in the query resolve against the recipe folder (DuckDB's
-        `file_search_path`), not the shell's working directory. One thread: DuckDB's
-        parallel operators may emit rows in a different order each run, and row order is
-        part of a step's data version, so a parallel plan would defeat early cutoff.
-        """
-        import duckdb
-
-        con = duckdb.connect(":memory:")
-        try:
-            con.execute("set threads = 1")
-            con.execute(f"set file_search_path = '{_sql_literal(str(self.recipe.root))}'")
-            for table, frame in tables.items():
-                con.register(table, frame)
-            relation = con.sql(query)
-            if relation is None:
-                raise ValueError("the query returns no rows; it must be a SELECT")
-            return relation.pl()
-        finally:
-            con.close()
-
-    def resolve_path(self, path: str) -> Path:
-        return (self.recipe.root / path).absolute()
-
-    def rng(self, *keys: Any) -> np.random.Generator:
-        import numpy as np
-
-        from synthc.fingerprint import fingerprint
-
-        seed = fingerprint([self.recipe.seed, self.name, list(keys)])
-        return np.random.default_rng(int(seed[:32], 16))
-
-    def emit(self, table: str, frame: pl.DataFrame) -> None:
-        """Record an auxiliary table; emitting the same table twice appends the rows."""
-        import polars as pl
-
-        if not table.startswith("_") or not table[1:].replace("_", "").isalnum():
-            raise ValueError(f"emitted table name '{table}' must look like _calls or _failures")
-        if table in self.emitted:
-            frame = pl.concat([self.emitted[table], frame], how="diagonal_relaxed")
-        self.emitted[table] = frame
-
-    def failure_count(self) -> int:
-        emitted = self.emitted.get("_failures")
-        return max(self.failures, emitted.height if emitted is not None else 0)
-
-
-def _sql_literal(text: str) -> str:
-    return text.replace("'", "''")
-
-
-def finish_frame(step: str, frame: Any) -> pl.DataFrame:
-    """Check a step's output and give every row an `_id` (first column) if it has none."""
-    import polars as pl
-
-    from synthc.rows import content_row_ids
-
-    if not isinstance(frame, pl.DataFrame):
-        raise TypeError(f"the step returned {type(frame).__name__}, not a polars DataFrame")
-    if "_id" not in frame.columns:
-        frame = frame.with_columns(content_row_ids(frame, salt=step))
-    return frame.select("_id", pl.exclude("_id"))
-
-
 def _regate(
     plan: Plan,
     planned: PlannedStep,
@@ -472,6 +306,7 @@ def _regate(
         reporter=ctx.reporter,
         llm=ctx.llm,
         fingerprint=entry.fingerprint,
+        model_params=planned.model_params,
     )
     references = gate_references(planned, ctx.store, versions, plan.recipe)
     checks = evaluate_gates(planned, step_ctx, frame, references, versions)

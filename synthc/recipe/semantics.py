@@ -14,12 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from synthc.datafiles import looks_like_file
 from synthc.errors import Location, Problem
-from synthc.templates import check_syntax, syntax_error
-from synthc.validate import IDENTIFIER_PATTERN, did_you_mean, location_of
-from synthc.yaml_positions import Parsed, join_path
-
-FILE_SUFFIXES = (".jsonl", ".ndjson", ".csv", ".parquet", ".json")
+from synthc.recipe.positions import Parsed, join_path
+from synthc.recipe.schema import IDENTIFIER_PATTERN, did_you_mean, location_of
+from synthc.recipe.templates import check_syntax, syntax_error
 
 # Template fields by step kind: (field, is a list of chat messages).
 TEMPLATE_FIELDS: Mapping[str, tuple[str, ...]] = {
@@ -38,11 +37,6 @@ MODEL_FIELDS: Mapping[str, tuple[str, ...]] = {
 }
 
 _IDENTIFIER = re.compile(IDENTIFIER_PATTERN)
-
-
-def looks_like_file(reference: str) -> bool:
-    """True when a `reference`/`against` string names a file rather than a step."""
-    return "/" in reference or reference.endswith(FILE_SUFFIXES)
 
 
 @dataclass

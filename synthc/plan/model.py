@@ -1,0 +1,102 @@
+"""The plan's data model: `PlannedStep`, `Plan`, the step statuses, the full step
+fingerprint, and `CallEstimate` (what `plan` says a stale step will call). Plain
+frozen data; the compiler (`synthc.plan.compile`) fills it in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from synthc.fingerprint import fingerprint
+from synthc.recipe.load import Recipe, Step
+from synthc.store.lock import LockState
+
+FRESH, STALE, MISSING = "fresh", "stale", "missing"
+
+
+@dataclass(frozen=True)
+class PlannedStep:
+    name: str
+    kind: str
+    step: Step
+    inputs: tuple[str, ...]  # upstream steps whose rows this step reads (`from`, `against`)
+    config: Mapping[str, Any] = field(default_factory=dict)  # defaults applied
+    model: str | None = None  # model identity for the cache and fingerprint
+    models: Mapping[str, str] = field(default_factory=dict)  # other model fields -> identity
+    # other models by name as written -> the params their calls are sent with, layered
+    # once here (recipe, alias, step) so a changed alias param makes the step stale
+    model_params: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    columns: tuple[str, ...] | None = None  # output columns, where known before running
+    files: Mapping[str, str] = field(default_factory=dict)  # path as written -> sha256
+    # files the step's checks compare against: not part of the step's fingerprint (a gate
+    # never changes data), but a changed one re-evaluates the gates
+    check_files: Mapping[str, str] = field(default_factory=dict)
+    config_fingerprint: str = ""
+    fingerprint: str | None = None  # None while an upstream step is not fresh
+    status: str = MISSING
+    stale_reason: str | None = None
+    checks_stale: bool = False  # fresh, but its gates will be re-evaluated (checks changed)
+
+
+@dataclass(frozen=True)
+class Plan:
+    recipe: Recipe
+    steps: tuple[PlannedStep, ...]  # topological order, ties broken by name
+    state: LockState = field(default_factory=LockState)
+    # file -> {size, mtime_ns, sha256}; the executor saves it in the lock
+    file_hints: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+    def step(self, name: str) -> PlannedStep:
+        for planned in self.steps:
+            if planned.name == name:
+                return planned
+        raise KeyError(name)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(p.name for p in self.steps)
+
+    def with_steps(self, steps: Mapping[str, PlannedStep]) -> Plan:
+        return replace(self, steps=tuple(steps[p.name] for p in self.steps))
+
+
+Pass = Callable[[Plan], Plan]
+
+
+def step_fingerprint(config_fingerprint: str, upstream: Mapping[str, str]) -> str:
+    """A step's full fingerprint: its own config plus the data versions it reads.
+
+    The executor calls this after upstream steps have run, so a re-run upstream step
+    whose rows did not change leaves this step fresh (early cutoff).
+    """
+    return fingerprint({"config": config_fingerprint, "upstream": dict(upstream)})
+
+
+NOT_CALLED = "not called: estimating"
+
+
+@dataclass
+class CallEstimate:
+    """One step's model calls in a build: cached, to make, and what those would cost."""
+
+    step: str
+    cached: int = 0
+    to_make: int = 0
+    tokens: int = 0  # estimated prompt + completion tokens of the calls to make
+    usd: float | None = 0.0  # None when a model is not in litellm's price table
+    exact: bool = True  # False: more calls may follow once earlier answers exist
+    note: str | None = None  # why there is no estimate, when there is none
+
+    def describe(self) -> str:
+        if self.note:
+            return self.note
+        at_least = "" if self.exact else "≥"
+        if self.exact and not self.to_make:
+            return f"{self.cached} cached, 0 to make"
+        cost = "$?" if self.usd is None else f"${self.usd:.4f}"
+        return (
+            f"{self.cached} cached, {at_least}{self.to_make} to make "
+            f"(~{at_least}{self.tokens} tokens, ~{cost})"
+        )

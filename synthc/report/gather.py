@@ -1,0 +1,175 @@
+"""The quality report: what a build produced, what it removed and why, what it cost,
+and whether its gates passed.
+
+`build_report(recipe, store)` gathers everything into a `Report` of plain frozen data
+(the only function here that reads the store); `render_html` (synthc.report_html) and
+`render_summary` turn it into one self-contained HTML page and a terminal summary;
+`write_report` writes the page to `.synthc/report.html`. Example::
+
+    recipe = load_recipe("recipe.yaml")
+    report = build_report(recipe, Store.for_recipe(recipe))
+    print(render_summary(report))
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from synthc.report.model import (
+    Report,
+    StepReport,
+    _lit,
+)
+from synthc.store.lock import LockEntry, LockState
+
+if TYPE_CHECKING:
+    import polars as pl
+
+    from synthc.recipe.load import Recipe
+    from synthc.store.store import Store
+
+
+# -- building -----------------------------------------------------------------------
+
+
+def build_report(recipe: Recipe, store: Store) -> Report:
+    """Gather a recipe's last build into a `Report`: steps, removals, cost, gates, plots.
+
+    Reads the lock and the catalog (read-only); never runs a step or calls a model.
+    Steps not built yet appear with `rows=None`. Example::
+
+        report = build_report(recipe, Store.for_recipe(recipe))
+        print(report.gate_counts())
+    """
+    from synthc.report.gates import gate_results
+    from synthc.report.plots import build_figures
+
+    lock = store.read_lock()
+    order, status = _plan_status(recipe, store, lock)
+    tables = _catalog_tables(store) if lock.steps else set()
+    reader = _Reader(recipe, store, lock, tables)
+    steps = tuple(reader.step(name, *status.get(name, ("missing", None))) for name in order)
+    gates = tuple(
+        gate
+        for name in order
+        for gate in gate_results(name, lock.steps.get(name), recipe.steps[name].checks)
+    )
+    built = [e.built_at for e in lock.steps.values() if e.built_at]
+    figures = build_figures(recipe, store, lock, tables)
+    return Report(
+        recipe_name=recipe.name,
+        recipe_path=str(recipe.path),
+        recipe_text=recipe.path.read_text(encoding="utf-8"),
+        steps=steps,
+        gates=gates,
+        plots=figures.plots,
+        metrics=figures.metrics,
+        exports=tuple((step, path) for step, paths in recipe.exports.items() for path in paths),
+        models=tuple(sorted({e.model for e in lock.steps.values() if e.model})),
+        built_at=max(built, default=""),
+        last_run=_last_run(store, tables),
+    )
+
+
+def _plan_status(
+    recipe: Recipe, store: Store, lock: LockState
+) -> tuple[list[str], dict[str, tuple[str, str | None]]]:
+    """Steps in plan order with their status; file order when the recipe cannot compile."""
+    from synthc.errors import SynthcError
+    from synthc.plan.compile import compile_plan
+
+    try:
+        plan = compile_plan(recipe, lock, output_exists=lambda s, v: store.step_path(s, v).exists())
+    except SynthcError:
+        return list(recipe.steps), {}
+    return list(plan.names), {p.name: (p.status, p.stale_reason) for p in plan.steps}
+
+
+def _catalog_tables(store: Store) -> set[str]:
+    frame = store.query_frame("select table_name from information_schema.tables")
+    return set(frame.get_column("table_name").to_list()) if frame.height else set()
+
+
+def _last_run(store: Store, tables: set[str]) -> dict[str, Any]:
+    if "_runs" not in tables:
+        return {}
+    frame = store.query_frame(
+        "select * from _runs where finished_at is not null order by finished_at desc limit 1"
+    )
+    if not frame.height:
+        return {}
+    row = frame.row(0, named=True)
+    keep = ("started_at", "finished_at", "status", "exit_code", "seconds", "gate_failures")
+    return {key: row[key] for key in keep if key in row and row[key] is not None}
+
+
+class _Reader:
+    """Reads one step's figures and removals from the lock and the catalog."""
+
+    def __init__(self, recipe: Recipe, store: Store, lock: LockState, tables: set[str]) -> None:
+        self.recipe, self.store, self.lock, self.tables = recipe, store, lock, tables
+        self.root = recipe.root
+
+    def step(self, name: str, status: str, reason: str | None) -> StepReport:
+        step = self.recipe.steps[name]
+        entry = self.lock.steps.get(name)
+        base = StepReport(
+            name=name,
+            kind=step.kind,
+            inputs=step.inputs,
+            description=step.description,
+            status=status,
+            stale_reason=reason,
+        )
+        if entry is None or name not in self.tables:
+            return base
+        from synthc.report.removals import removals
+
+        rows_in, groups = removals(self, name, step.kind, step.inputs, step.config)
+        removed = rows_in - entry.rows if rows_in is not None else None
+        return replace(
+            base,
+            rows=entry.rows,
+            rows_in=rows_in,
+            removed=removed,
+            removals=groups,
+            seconds=entry.seconds,
+            model=entry.model,
+            failures=entry.failures,
+            built_at=entry.built_at,
+            **self.call_stats(name, entry),
+        )
+
+    def call_stats(self, name: str, entry: LockEntry) -> dict[str, Any]:
+        """Calls sent, cache hits, tokens and cost: the lock's stats, else `_calls`."""
+        stats = dict(entry.stats)
+        if not stats and "_calls" in self.tables:
+            frame = self.frame(
+                "select count(*) filter (where not cached) as calls, "
+                "count(*) filter (where cached) as cache_hits, "
+                "coalesce(sum(prompt_tokens), 0) as prompt_tokens, "
+                "coalesce(sum(completion_tokens), 0) as completion_tokens, "
+                "coalesce(sum(cost_usd) filter (where not cached), 0) as cost_usd "
+                f"from _calls where _step = {_lit(name)}"
+            )
+            stats = frame.row(0, named=True) if frame.height else {}
+        tokens = stats.get("tokens")
+        if tokens is None:
+            tokens = int(stats.get("prompt_tokens") or 0) + int(stats.get("completion_tokens") or 0)
+        return {
+            "calls": int(stats.get("calls") or 0),
+            "cache_hits": int(stats.get("cache_hits") or 0),
+            "tokens": int(tokens or 0),
+            "cost_usd": float(stats.get("cost_usd") or 0.0),
+        }
+
+    def frame(self, sql: str) -> pl.DataFrame:
+        return self.store.query_frame(sql)
+
+    def rows(self, name: str) -> int | None:
+        entry = self.lock.steps.get(name)
+        return entry.rows if entry is not None else None
+
+
+# -- terminal summary ---------------------------------------------------------------

@@ -1,0 +1,215 @@
+"""The report's data model: plain frozen records (`Report`, `StepReport`, `GateResult`,
+`Plot`, ...) and the small formatting helpers every page shares. Pages (summary,
+HTML, card) import only this module; `gather` fills it in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    pass
+
+
+PASS, WARN, FAIL = "pass", "warn", "fail"
+EXAMPLES_PER_REASON = 3
+
+
+PREVIEW_CHARS = 160
+
+
+@dataclass(frozen=True)
+class Removal:
+    """One removed row, as the report shows it."""
+
+    row_id: str
+    text: str  # a preview of the row's text columns
+    detail: str = ""  # e.g. "similarity 0.83 to 3f2a…: <its text>"
+
+
+@dataclass(frozen=True)
+class RemovalGroup:
+    """Rows a step removed (or lost) for one reason, with a few examples."""
+
+    reason: str
+    count: int
+    examples: tuple[Removal, ...] = ()
+
+
+@dataclass(frozen=True)
+class StepReport:
+    """One step of the recipe and what its last build produced."""
+
+    name: str
+    kind: str
+    inputs: tuple[str, ...]
+    description: str | None = None
+    status: str = "missing"  # fresh | stale | missing, against the recipe as it is now
+    stale_reason: str | None = None
+    rows: int | None = None  # None: never built
+    rows_in: int | None = None  # rows of the `from:` steps, for steps that remove rows
+    removed: int | None = None
+    removals: tuple[RemovalGroup, ...] = ()
+    seconds: float = 0.0
+    model: str | None = None
+    calls: int = 0  # model calls sent (cache misses)
+    cache_hits: int = 0  # requests answered from the cache
+    tokens: int = 0
+    cost_usd: float = 0.0
+    failures: int = 0
+    built_at: str = ""
+
+    @property
+    def hit_rate(self) -> float | None:
+        """Share of model requests answered from the cache; None for steps that made none."""
+        return _rate(self.cache_hits, self.calls)
+
+
+@dataclass(frozen=True)
+class GateResult:
+    """A quality gate's outcome, as recorded in the lock."""
+
+    step: str
+    kind: str
+    severity: str  # error | warn
+    status: str  # pass | warn | fail
+    figure: float | None = None
+    threshold: str = ""
+    message: str = ""
+    column: str | None = None
+    examples: tuple[str, ...] = ()  # previews of failing rows
+    details: tuple[tuple[str, float], ...] = ()  # secondary figures (e.g. length_jsd)
+
+
+@dataclass(frozen=True)
+class TextMetrics:
+    """Headline metrics of one text column of a final step (see synthc.report_metrics)."""
+
+    step: str
+    column: str
+    rows: int
+    figures: tuple[tuple[str, float], ...]  # (metric name, value) in METRIC_NAMES order
+    reference: str | None = None  # the reference the divergences are measured against
+
+
+@dataclass(frozen=True)
+class Series:
+    """One named sequence of values over a plot's bins (shares of rows, 0..1)."""
+
+    label: str
+    values: tuple[float, ...]
+    total: int  # rows behind the shares
+
+
+@dataclass(frozen=True)
+class Plot:
+    """Bars over labelled bins.
+
+    kind: "histogram" (ordered bins, values are shares of rows), "counts" (ordered bins,
+    values are row counts) or "bars" (categories, values are shares of rows).
+    """
+
+    key: str  # stable id, e.g. "length-final-instruction"
+    title: str
+    caption: str
+    x_label: str
+    bins: tuple[str, ...]
+    series: tuple[Series, ...]
+    kind: str = "histogram"
+
+
+@dataclass(frozen=True)
+class Report:
+    """Everything the report shows, as plain data; rendering reads nothing else."""
+
+    recipe_name: str
+    recipe_path: str
+    recipe_text: str
+    steps: tuple[StepReport, ...]
+    gates: tuple[GateResult, ...] = ()
+    plots: tuple[Plot, ...] = ()
+    metrics: tuple[TextMetrics, ...] = ()
+    exports: tuple[tuple[str, str], ...] = ()  # (step, path as written)
+    models: tuple[str, ...] = ()
+    built_at: str = ""
+    last_run: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def calls(self) -> int:
+        return sum(s.calls for s in self.steps)
+
+    @property
+    def cache_hits(self) -> int:
+        return sum(s.cache_hits for s in self.steps)
+
+    @property
+    def tokens(self) -> int:
+        return sum(s.tokens for s in self.steps)
+
+    @property
+    def cost_usd(self) -> float:
+        return sum(s.cost_usd for s in self.steps)
+
+    @property
+    def hit_rate(self) -> float | None:
+        return _rate(self.cache_hits, self.calls)
+
+    @property
+    def rows_removed(self) -> int:
+        """Rows filters and dedup removed, plus rows rejected or lost by generating steps."""
+        return sum(
+            max(step.removed, 0)
+            if step.removed is not None
+            else sum(g.count for g in step.removals)
+            for step in self.steps
+        )
+
+    def gate_counts(self) -> dict[str, int]:
+        """How many gates passed, warned and failed."""
+        counts = {PASS: 0, WARN: 0, FAIL: 0}
+        for gate in self.gates:
+            counts[gate.status] = counts.get(gate.status, 0) + 1
+        return counts
+
+
+def preview(row: Mapping[str, Any], columns: Sequence[str] | None = None) -> str:
+    """A one-line preview of a row's user columns (nulls left out), cut to PREVIEW_CHARS.
+
+    Asked for one column, it is that column's value; otherwise `name: value` pairs.
+    """
+    names = [
+        c
+        for c in (columns or row.keys())
+        if c in row and not str(c).startswith("_") and row[c] is not None
+    ]
+    if columns is not None and len(columns) == 1 and names:
+        text = _cell(row[names[0]])
+    else:
+        text = " · ".join(f"{name}: {_cell(row[name])}" for name in names)
+    text = " ".join(text.split())
+    return text if len(text) <= PREVIEW_CHARS else text[: PREVIEW_CHARS - 1] + "…"
+
+
+def _cell(value: Any) -> str:
+    return f"{value:.3g}" if isinstance(value, float) else str(value)
+
+
+def _lit(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _name(text: str) -> str:
+    return '"' + text.replace('"', '""') + '"'
+
+
+def number(value: Any) -> str:
+    """A figure as the report prints it: floats to 4 significant digits."""
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def _rate(hits: int, misses: int) -> float | None:
+    return hits / (hits + misses) if hits + misses else None

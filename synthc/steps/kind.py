@@ -1,0 +1,85 @@
+"""The contract between a step kind and the compiler and executor: `StepKind` (what a
+kind declares) and `StepContext` (what a running step may use).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    import numpy as np
+    import polars as pl
+
+    from synthc.progress import Reporter
+    from synthc.recipe.load import Recipe
+
+
+class StepContext(Protocol):
+    """What a running step may use. Built by the executor (or by tests)."""
+
+    name: str
+    kind: str
+    config: Mapping[str, Any]  # resolved: defaults applied
+    recipe: Recipe
+    inputs: Mapping[str, pl.DataFrame]  # upstream step name -> its rows, in `from:` order
+    reporter: Reporter
+    llm: Any  # synthc.llm.LLMClient | None; typed loosely so steps need not import it
+    # params for each other model the step names (teacher, judge, ...), resolved by the compiler
+    model_params: Mapping[str, Mapping[str, Any]]
+
+    def input(self) -> pl.DataFrame:
+        """The single upstream frame (error if the step has several or none)."""
+        ...
+
+    def sql(self, query: str, tables: Mapping[str, pl.DataFrame]) -> pl.DataFrame:
+        """Run a DuckDB query with `tables` visible by name; returns a polars frame."""
+        ...
+
+    def resolve_path(self, path: str) -> Path:
+        """A path from the recipe, resolved against the recipe's folder."""
+        ...
+
+    def rng(self, *keys: Any) -> np.random.Generator:
+        """A generator seeded by (recipe seed, step name, *keys): never a global stream."""
+        ...
+
+    def emit(self, table: str, frame: pl.DataFrame) -> None:
+        """Record an auxiliary table (e.g. "_calls", "_failures", "_rejections")."""
+        ...
+
+
+ColumnsFn = Callable[[Mapping[str, Any], Mapping[str, Sequence[str] | None]], Sequence[str] | None]
+
+
+def _unknown_columns(
+    config: Mapping[str, Any], inputs: Mapping[str, Sequence[str] | None]
+) -> Sequence[str] | None:
+    return None
+
+
+def _no_strings(config: Mapping[str, Any]) -> list[tuple[str, str]]:
+    return []
+
+
+@dataclass(frozen=True)
+class StepKind:
+    """A step kind's contract with the compiler and executor.
+
+    `version` is part of every fingerprint: bump it when a change to `run` changes
+    output, so existing builds of that kind become stale.
+    """
+
+    name: str
+    version: int
+    run: Callable[[StepContext], pl.DataFrame] | None  # None: declared but not implemented yet
+    defaults: Mapping[str, Any] = field(default_factory=dict)
+    # Output columns from config and the upstream columns (None where unknown).
+    columns: ColumnsFn = _unknown_columns
+    # (recipe path relative to the step, template text) pairs the compiler checks.
+    templates: Callable[[Mapping[str, Any]], list[tuple[str, str]]] = _no_strings
+    # (recipe path relative to the step, file path as written) pairs the compiler hashes.
+    files: Callable[[Mapping[str, Any]], list[tuple[str, str]]] = _no_strings
+    calls_model: bool = False
