@@ -12,7 +12,7 @@ import pytest
 from synthc.api import plan_recipe
 from synthc.plan.render import plan_json, plan_table
 
-CASES = sorted(p for p in (Path(__file__).parent / "cases" / "plan").iterdir() if p.is_dir())
+CASES = sorted(p for p in (Path(__file__).parents[1] / "cases" / "plan").iterdir() if p.is_dir())
 
 
 @pytest.fixture(params=CASES, ids=[c.name for c in CASES])

@@ -12,7 +12,7 @@ import pytest
 from synthc.api import validate_recipe
 from synthc.errors import RecipeError
 
-FOLDER = Path(__file__).parent / "cases" / "invalid_plan"
+FOLDER = Path(__file__).parents[1] / "cases" / "invalid_plan"
 CASES = sorted(FOLDER.glob("*.yaml"))
 
 
