@@ -1,5 +1,5 @@
 #!/bin/sh
-# Install Debian's headless-capable Chromium for the report browser test (needs root).
+# Install Debian's headless Chromium for the report browser test (needs root): `make browser`.
 set -eu
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
