@@ -72,16 +72,13 @@ def complete(ctx: StepContext, requests: Sequence[CallRequest]) -> list[CallResu
         return []
     if ctx.llm is None:
         raise ValueError("this step calls a model, but the build was given no LLM client")
-    refresh = bool(getattr(ctx, "refresh", False))
-    results: list[CallResult] = ctx.llm.complete(
-        requests, step=ctx.name, reporter=ctx.reporter, refresh=refresh
-    )
+    results = ctx.llm.complete(requests, step=ctx.name, reporter=ctx.reporter, refresh=ctx.refresh)
     ctx.emit("_calls", pl.DataFrame([r.call_record(ctx.name) for r in results]))
     failed = [r.failure_record(ctx.name) for r in results if not r.ok]
     if failed:
         ctx.emit("_failures", pl.DataFrame(failed))
     _count(ctx, results)
-    stop = getattr(ctx.llm, "budget_stop", None)
+    stop = ctx.llm.budget_stop
     if stop and any(r.error_kind == "budget" for r in results):
         made = sum(1 for r in results if r.error_kind != "budget")
         ctx.reporter.warning(
@@ -93,9 +90,7 @@ def complete(ctx: StepContext, requests: Sequence[CallRequest]) -> list[CallResu
 
 def _count(ctx: StepContext, results: Sequence[CallResult]) -> None:
     """Add to the step's statistics (the lock records them), as `generate` counts them."""
-    stats = getattr(ctx, "stats", None)
-    if not isinstance(stats, dict):
-        return
+    stats = ctx.stats
     made = [r for r in results if not r.cached]
     figures = {
         "calls": sum(1 for r in made if r.attempts),
@@ -154,11 +149,10 @@ def complete_json(
     final = [answer for answer in answers if answer is not None]
     invalid = [i for i, a in enumerate(final) if a.error is not None and a.result.ok]
     _record_invalid(ctx, [final[i] for i in invalid])
-    forget = getattr(ctx.llm, "forget", None)
-    if invalid and forget is not None:
+    if invalid and ctx.llm is not None:
         # Unusable answers leave the cache, so the next build asks again instead of
         # replaying them (the gateway cached them: they were well-formed responses).
-        forget([key for i in invalid for key in keys[i]])
+        ctx.llm.forget([key for i in invalid for key in keys[i]])
     return final
 
 

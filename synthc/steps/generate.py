@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from synthc.errors import SynthcError
-from synthc.steps.kind import StepContext, StepKind
+from synthc.steps.kind import StepContext, StepKind, StepLLM
 
 if TYPE_CHECKING:
     import polars as pl
@@ -120,7 +120,7 @@ def run(ctx: StepContext) -> pl.DataFrame:
     jobs = _jobs(ctx.name, ctx.config, frame)
     n = int(ctx.config.get("n") or 1)
     ctx.reporter.message(f"{ctx.name}: {len(jobs)} calls ({len(frame)} rows x n={n})")
-    _call_with_repairs(ctx, jobs)
+    _call_with_repairs(ctx, ctx.llm, jobs)
     _account(ctx, jobs)
     return _rows(ctx, frame, [job for job in jobs if job.error is None])
 
@@ -165,21 +165,20 @@ def _render_messages(config: Mapping[str, Any], row: Mapping[str, Any]) -> list[
     return messages
 
 
-def _call_with_repairs(ctx: StepContext, jobs: list[_Job]) -> None:
+def _call_with_repairs(ctx: StepContext, llm: StepLLM, jobs: list[_Job]) -> None:
     """Call for every job; send unparsable JSON back with its error, MAX_REPAIRS times."""
     from synthc.llm.calls import CallRequest
 
     model = model_name(ctx)
     params = dict(ctx.config.get("params") or {})
     allow_truncated = bool(params.pop("allow_truncated", False))
-    refresh = bool(getattr(ctx, "refresh", False))
     todo = jobs
     for attempt in range(MAX_REPAIRS + 1):
         requests = [
             CallRequest(model, _conversation(job), params, job.sample, job.row_id, allow_truncated)
             for job in todo
         ]
-        results = ctx.llm.complete(requests, step=ctx.name, reporter=ctx.reporter, refresh=refresh)
+        results = llm.complete(requests, step=ctx.name, reporter=ctx.reporter, refresh=ctx.refresh)
         retry: list[_Job] = []
         for job, result in zip(todo, results, strict=True):
             job.results.append(result)
@@ -191,8 +190,8 @@ def _call_with_repairs(ctx: StepContext, jobs: list[_Job]) -> None:
     unusable = [
         r.call_key for job in jobs if job.error_class == "UnparsableResponse" for r in job.results
     ]
-    ctx.llm.forget(unusable)
-    stop = getattr(ctx.llm, "budget_stop", None)
+    llm.forget(unusable)
+    stop = llm.budget_stop
     if stop:
         made = sum(1 for job in jobs if job.error_class != "BudgetExceeded")
         ctx.reporter.warning(f"{ctx.name}: budget {stop}; {made} of {len(jobs)} calls answered, "
@@ -279,16 +278,14 @@ def _account(ctx: StepContext, jobs: list[_Job]) -> None:
     failures = [_failure(ctx.name, job) for job in jobs if job.error is not None]
     if failures:
         ctx.emit("_failures", pl.DataFrame(failures, infer_schema_length=None))
-    stats = getattr(ctx, "stats", None)
-    if isinstance(stats, dict):
-        stats.update(
-            calls=sum(1 for r in results if not r.cached and r.attempts),
-            cache_hits=sum(1 for r in results if r.cached),
-            prompt_tokens=sum(r.prompt_tokens for r in results),
-            completion_tokens=sum(r.completion_tokens for r in results),
-            cost_usd=round(sum(r.cost_usd or 0.0 for r in results if not r.cached), 6),
-            failures=len(failures),
-        )
+    ctx.stats.update(
+        calls=sum(1 for r in results if not r.cached and r.attempts),
+        cache_hits=sum(1 for r in results if r.cached),
+        prompt_tokens=sum(r.prompt_tokens for r in results),
+        completion_tokens=sum(r.completion_tokens for r in results),
+        cost_usd=round(sum(r.cost_usd or 0.0 for r in results if not r.cached), 6),
+        failures=len(failures),
+    )
 
 
 def _failure(step: str, job: _Job) -> dict[str, Any]:
