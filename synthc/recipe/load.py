@@ -18,19 +18,6 @@ from synthc.recipe.semantics import semantic_problems
 
 RECIPE_FORMAT_VERSION = 1
 
-STEP_KINDS = (
-    "seed",
-    "generate",
-    "self_instruct",
-    "distill",
-    "augment",
-    "adversarial",
-    "judge",
-    "filter",
-    "sql",
-    "dedup",
-)
-
 # Fields every step may carry; everything else in a step mapping is kind-specific config.
 COMMON_STEP_FIELDS = ("kind", "from", "checks", "description", "model", "params")
 

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from synthc.recipe.kinds import model_fields, template_fields
+
 if TYPE_CHECKING:
     import numpy as np
     import polars as pl
@@ -121,3 +123,15 @@ class StepKind:
     # (recipe path relative to the step, file path as written) pairs the compiler hashes.
     files: Callable[[Mapping[str, Any]], list[tuple[str, str]]] = _no_strings
     calls_model: bool = False
+
+    # What the schema marks in this kind's branch (synthc.recipe.kinds): the one record
+    # of a recipe's shape, which the recipe's own checks read too.
+    @property
+    def template_fields(self) -> tuple[str, ...]:
+        """Fields holding a Jinja2 template (or chat messages whose content is one)."""
+        return template_fields(self.name)
+
+    @property
+    def model_fields(self) -> tuple[str, ...]:
+        """Fields naming models besides the step's own `model:` (teacher, judges, ...)."""
+        return model_fields(self.name)
