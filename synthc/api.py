@@ -201,10 +201,12 @@ def _llm_client(plan: Plan) -> Any:
 
 
 def _embeds_via_gateway(plan: Plan) -> bool:
-    from synthc.llm.embedders import EMBEDDING_CHECKS, embedding_settings, uses_gateway
+    from synthc.llm.embedders import embedding_settings, uses_gateway
+    from synthc.quality.gates import gate_kind
 
     return any(
-        check.kind in EMBEDDING_CHECKS and uses_gateway(embedding_settings(check, plan.recipe))
+        gate_kind(check.kind).uses_embeddings
+        and uses_gateway(embedding_settings(check, plan.recipe))
         for planned in plan.steps
         for check in planned.step.checks
     )
