@@ -24,13 +24,14 @@ from synthc.llm.params import split_params
 KEY_VERSION = 1
 
 
-def cache_dir(workdir: Path | None = None) -> Path:
-    """`$SYNTHC_CACHE_DIR` if set, else `<workdir>/cache` (workdir: the `.synthc/` folder
-    beside the recipe, which every recipe in that folder shares)."""
+def cache_dir(state_dir: Path | None = None) -> Path:
+    """`$SYNTHC_CACHE_DIR` if set, else `<state_dir>/cache`: `.synthc/cache/` beside the
+    recipe, which every recipe in that folder shares (each recipe's own state is in
+    `.synthc/<recipe>/`)."""
     shared = os.environ.get("SYNTHC_CACHE_DIR")
     if shared:
         return Path(shared)
-    return (workdir or Path(".synthc")) / "cache"
+    return (state_dir or Path(".synthc")) / "cache"
 
 
 def call_key(

@@ -94,8 +94,9 @@ class Recipe:
 
     @property
     def workdir(self) -> Path:
-        """This recipe's own state: `.synthc/<recipe file name>/` (outputs, catalog, runs,
-        build lock, report), so several recipes in one folder never share a catalog."""
+        """This recipe's own state: `.synthc/<recipe>/`, named by the recipe file without
+        its extension (outputs, catalog, runs, build lock, report), so several recipes in
+        one folder never share a catalog."""
         return self.state_dir / self.path.stem
 
     def where(self, dotted_path: str) -> Location | None:

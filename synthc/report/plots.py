@@ -3,7 +3,7 @@ reference, topic-cluster shares against that reference, and dedup similarity.
 
 A step's reference is the `reference:` of one of its fidelity, leakage or tail_coverage
 checks (a step name or a file). Everything here returns plain `Plot`s: shares or counts
-per labelled bin, which `synthc.report_svg` draws.
+per labelled bin, which `synthc.report.svg` draws.
 """
 
 from __future__ import annotations
