@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from synthc.errors import SynthcError
-from synthc.steps.kind import StepContext
+from synthc.steps.kind import StepContext, StepLLM
 
 if TYPE_CHECKING:
     import polars as pl
@@ -133,6 +133,28 @@ def call_and_repair(
     llm = ctx.llm
     if llm is None:
         raise SynthcError(f"step '{ctx.name}' calls a model but the build has no LLM client")
+    answers = _ask(ctx, llm, requests, read, max_repairs)
+    _record(ctx, requests, answers, failure_columns)
+    unusable = [r.call_key for a in answers if a.error_class == UNPARSABLE for r in a.results]
+    if unusable:
+        llm.forget(unusable)
+    if llm.budget_stop and any(r.error_kind == "budget" for a in answers for r in a.results):
+        sent = sum(1 for a in answers if a.result.error_kind != "budget")
+        ctx.reporter.warning(
+            f"{ctx.name}: budget {llm.budget_stop}; {sent} of {len(answers)} calls answered, "
+            "the rest were not sent (raise `budget:` and build again)"
+        )
+    return answers
+
+
+def _ask(
+    ctx: StepContext,
+    llm: StepLLM,
+    requests: Sequence[CallRequest],
+    read: Reader | None,
+    max_repairs: int,
+) -> list[Answer]:
+    """The calls and repairs of `call_and_repair`, each round one batch to the gateway."""
     made: list[list[CallResult]] = [[] for _ in requests]
     found: list[tuple[Any, str | None]] = [(None, None)] * len(requests)
     pending = list(enumerate(requests))
@@ -153,21 +175,10 @@ def call_and_repair(
         pending = retry
         if not pending:
             break
-    answers = [
+    return [
         Answer(value, tuple(calls), error)
         for (value, error), calls in zip(found, made, strict=True)
     ]
-    _record(ctx, requests, answers, failure_columns)
-    unusable = [r.call_key for a in answers if a.error_class == UNPARSABLE for r in a.results]
-    if unusable:
-        llm.forget(unusable)
-    if llm.budget_stop and any(r.error_kind == "budget" for a in answers for r in a.results):
-        sent = sum(1 for a in answers if a.result.error_kind != "budget")
-        ctx.reporter.warning(
-            f"{ctx.name}: budget {llm.budget_stop}; {sent} of {len(answers)} calls answered, "
-            "the rest were not sent (raise `budget:` and build again)"
-        )
-    return answers
 
 
 def complete(ctx: StepContext, requests: Sequence[CallRequest]) -> list[CallResult]:
@@ -196,23 +207,20 @@ def _record(
     ctx: StepContext,
     requests: Sequence[CallRequest],
     answers: Sequence[Answer],
-    failure_columns: Sequence[Mapping[str, Any]],
+    columns: Sequence[Mapping[str, Any]],
 ) -> None:
-    """Emit `_calls` and `_failures`, and add to the step's statistics (the lock's)."""
+    """Emit `_calls` and `_failures` (`columns[i]` added to request i's row), and add to
+    the step's statistics (the lock's)."""
     import polars as pl
 
     results = [r for answer in answers for r in answer.results]
     ctx.emit("_calls", pl.DataFrame([r.call_record(ctx.name) for r in results],
                                     infer_schema_length=None))  # fmt: skip
     failed = [
-        {**answer.result.failure_record(ctx.name), "error_class": answer.error_class,
-         "error_kind": "rejected" if answer.result.ok else answer.result.error_kind,
-         "message": answer.error, "attempts": sum(r.attempts for r in answer.results),
-         "sample": req.sample_index,
-         **(failure_columns[index] if index < len(failure_columns) else {})}
-        for index, (req, answer) in enumerate(zip(requests, answers, strict=True))
+        {**_failure_row(ctx.name, req, answer), **(columns[i] if i < len(columns) else {})}
+        for i, (req, answer) in enumerate(zip(requests, answers, strict=True))
         if answer.error is not None
-    ]  # fmt: skip
+    ]
     if failed:
         ctx.emit("_failures", pl.DataFrame(failed, infer_schema_length=None))
     fresh = [r for r in results if not r.cached]
@@ -226,6 +234,18 @@ def _record(
     }
     for key, value in figures.items():
         ctx.stats[key] = round(ctx.stats.get(key, 0) + value, 8)
+
+
+def _failure_row(step: str, req: CallRequest, answer: Answer) -> dict[str, Any]:
+    """One failed answer: its last call, why it failed, every attempt its calls made."""
+    return {
+        **answer.result.failure_record(step),
+        "error_class": answer.error_class,
+        "error_kind": "rejected" if answer.result.ok else answer.result.error_kind,
+        "message": answer.error,
+        "attempts": sum(r.attempts for r in answer.results),
+        "sample": req.sample_index,
+    }
 
 
 def _repair_request(req: CallRequest, answer: str, problem: str) -> CallRequest:
