@@ -13,7 +13,6 @@ from synthc.plan.compile import compile_plan
 from synthc.plan.model import FRESH, Plan
 from synthc.progress import NullReporter, Reporter
 from synthc.recipe.load import Recipe, load_recipe
-from synthc.recipe.semantics import MODEL_FIELDS
 from synthc.steps import registry
 from synthc.store.exports import write_exports
 from synthc.store.lock import read_lock
@@ -103,7 +102,7 @@ def missing_keys(plan: Plan) -> dict[str, list[str]]:
         if not kinds[planned.kind].calls_model or planned.status == FRESH:
             continue
         models = {planned.step.model or plan.recipe.model or DEFAULT_MODEL}
-        for field in MODEL_FIELDS.get(planned.kind, ()):
+        for field in kinds[planned.kind].model_fields:
             value = planned.config.get(field)
             models.update([value] if isinstance(value, str) else value or [])
         for variable in unset_variables(
@@ -202,10 +201,12 @@ def _llm_client(plan: Plan) -> Any:
 
 
 def _embeds_via_gateway(plan: Plan) -> bool:
-    from synthc.llm.embedders import EMBEDDING_CHECKS, embedding_settings, uses_gateway
+    from synthc.llm.embedders import embedding_settings, uses_gateway
+    from synthc.quality.gates import gate_kind
 
     return any(
-        check.kind in EMBEDDING_CHECKS and uses_gateway(embedding_settings(check, plan.recipe))
+        gate_kind(check.kind).uses_embeddings
+        and uses_gateway(embedding_settings(check, plan.recipe))
         for planned in plan.steps
         for check in planned.step.checks
     )

@@ -192,7 +192,7 @@ def export(recipe: str) -> None:
     "--out",
     "out_path",
     type=click.Path(dir_okay=False),
-    help="Where to write the HTML (default: the recipe's .synthc/report.html).",
+    help="Where to write the HTML (default: .synthc/<recipe>/report.html beside the recipe).",
 )
 @click.option("--open", "open_page", is_flag=True, help="Open the report in a web browser.")
 def report(recipe: str, out_path: str | None, open_page: bool) -> None:

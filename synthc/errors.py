@@ -62,7 +62,7 @@ class StepFailed(SynthcError):
 
 
 class StoreError(SynthcError):
-    """The on-disk state (.synthc/, recipe.lock, DuckDB) cannot be read or written."""
+    """The on-disk state (.synthc/<recipe>/, recipe.lock, DuckDB) cannot be read or written."""
 
 
 class BuildLocked(StoreError):

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     import polars as pl
 
     from synthc.recipe.load import Recipe
+    from synthc.steps.kind import StepLLM
     from synthc.store.store import Store
 
 
@@ -36,7 +37,7 @@ class ExecStepContext:
     recipe: Recipe
     inputs: Mapping[str, pl.DataFrame]
     reporter: Reporter
-    llm: Any
+    llm: StepLLM | None
     fingerprint: str  # this run's full step fingerprint
     model: str | None = None
     # params for calls to each other model the step names (teacher, judge, ...), layered
@@ -162,7 +163,7 @@ class BuildContext:
 
     store: Store
     reporter: Reporter = field(default_factory=NullReporter)
-    llm: Any = None
+    llm: StepLLM | None = None
     select: Sequence[str] = ()
     force: bool = False
     refresh: bool = False

@@ -42,8 +42,8 @@ def evaluate_gates(
     """
     if not planned.step.checks:
         return ()
-    from synthc.llm.embedders import EMBEDDING_CHECKS, embedder_for, embedding_settings
-    from synthc.quality.gates import evaluate_check
+    from synthc.llm.embedders import embedder_for, embedding_settings
+    from synthc.quality.gates import evaluate_check, gate_kind
 
     recipe = step_ctx.recipe
     records = []
@@ -52,11 +52,10 @@ def evaluate_gates(
     ):
         try:
             embed = None
-            if check.kind in EMBEDDING_CHECKS:
+            if gate_kind(check.kind).uses_embeddings:
                 embed = embedder_for(embedding_settings(check, recipe), recipe, step_ctx.llm)
-            result = evaluate_check(
-                check, frame, references, step_ctx.sql, table=planned.name, embed=embed
-            )
+            result = evaluate_check(check.kind, check.config, frame, references, step_ctx.sql,
+                                    severity=check.severity, table=planned.name, embed=embed)  # fmt: skip
         except Exception as exc:
             raise StepFailed(planned.name, f"checks[{index}] ({check.kind}): {exc}") from exc
         failing = result.failing_rows

@@ -4,7 +4,8 @@
 A call key is the fingerprint of everything that changes a model's answer (DESIGN §3):
 the key-format version, the model identity, the rendered messages, every
 output-affecting parameter (provider-specific ones included) and the sample index.
-Keys, timeouts, retry and concurrency settings are not part of it. Only successes are
+Keys, timeouts, retry and concurrency settings are not part of it (which parameters
+are keyed is decided in `synthc.llm.params`). Only successes are
 stored, and the cache never evicts on its own.
 """
 
@@ -18,50 +19,19 @@ from typing import Any
 
 from synthc.fingerprint import fingerprint
 from synthc.llm.models import ModelSpec
+from synthc.llm.params import split_params
 
 KEY_VERSION = 1
 
-# Parameters that change how a call is made, never what it answers.
-TRANSPORT_PARAMS = frozenset(
-    {
-        "api_key",
-        "api_base",
-        "base_url",
-        "api_version",
-        "timeout",
-        "request_timeout",
-        "stream_timeout",
-        "num_retries",
-        "max_retries",
-        "retries",
-        "concurrency",
-        "rpm",
-        "tpm",
-        "stream",
-        "metadata",
-        "user",
-        "extra_headers",
-        "headers",
-        "allow_truncated",
-        "mock_response",
-        "caching",
-        "no-log",
-    }
-)
 
-
-def cache_dir(workdir: Path | None = None) -> Path:
-    """`$SYNTHC_CACHE_DIR` if set, else `<workdir>/cache` (workdir: the `.synthc/` folder
-    beside the recipe, which every recipe in that folder shares)."""
+def cache_dir(state_dir: Path | None = None) -> Path:
+    """`$SYNTHC_CACHE_DIR` if set, else `<state_dir>/cache`: `.synthc/cache/` beside the
+    recipe, which every recipe in that folder shares (each recipe's own state is in
+    `.synthc/<recipe>/`)."""
     shared = os.environ.get("SYNTHC_CACHE_DIR")
     if shared:
         return Path(shared)
-    return (workdir or Path(".synthc")) / "cache"
-
-
-def output_params(params: Mapping[str, Any]) -> dict[str, Any]:
-    """The parameters that can change a response: everything but transport settings."""
-    return {k: v for k, v in params.items() if k not in TRANSPORT_PARAMS and v is not None}
+    return (state_dir or Path(".synthc")) / "cache"
 
 
 def call_key(
@@ -81,7 +51,7 @@ def call_key(
             "key_version": KEY_VERSION,
             "model": spec.identity,
             "messages": [dict(m) for m in messages],
-            "params": output_params(params),
+            "params": dict(split_params(params).keyed),
             "sample": sample_index,
         }
     )

@@ -35,6 +35,7 @@ from synthc.llm.calls import (
 )
 from synthc.llm.limits import DEFAULT_CONCURRENCY, LOCAL_CONCURRENCY, ModelLimiter, ModelLimits
 from synthc.llm.models import ModelSpec, resolve_model
+from synthc.llm.params import CallParams, split_params
 from synthc.llm.retry import RetryPolicy, attempt
 from synthc.llm.transport import Outcome, Transports, scrub, secret_values
 
@@ -43,9 +44,6 @@ if TYPE_CHECKING:
 
     from synthc.progress import Reporter
     from synthc.recipe.load import Recipe
-
-# Parameters the gateway handles itself and never forwards to a provider.
-GATEWAY_PARAMS = frozenset({"n", "allow_truncated", "concurrency", "rpm", "tpm", "stream"})
 
 
 class LLMClient:
@@ -97,16 +95,21 @@ class LLMClient:
             spec = self._specs[name] = resolve_model(name, self.recipe)
         return spec
 
-    def params_for(self, request: CallRequest) -> dict[str, Any]:
-        """The parameters a call is made with: the alias's defaults under the request's."""
+    def call_params(self, request: CallRequest) -> CallParams:
+        """The request's parameters (the alias's defaults under its own), sorted into
+        sent, keyed and the gateway's own (`synthc.llm.params`)."""
         spec = self.resolve(request.model)
-        merged = {**spec.params, **request.params}
-        return {k: v for k, v in merged.items() if k not in GATEWAY_PARAMS and v is not None}
+        return split_params({**spec.params, **request.params})
+
+    def params_for(self, request: CallRequest) -> dict[str, Any]:
+        """The parameters a call is sent with."""
+        return dict(self.call_params(request).sent)
 
     def key(self, request: CallRequest) -> str:
         """The request's call key (see `synthc.llm.cache.call_key`)."""
         spec = self.resolve(request.model)
-        return call_key(spec, request.messages, self.params_for(request), request.sample_index)
+        keyed = self.call_params(request).keyed
+        return call_key(spec, request.messages, keyed, request.sample_index)
 
     def probe(self, requests: Sequence[CallRequest]) -> list[bool]:
         """For each request, whether its answer is already cached. Never calls a model."""
@@ -281,7 +284,8 @@ class LLMClient:
             estimate, estimate_usd, outcome.prompt_tokens + outcome.completion_tokens, cost or 0.0
         )
         latency = time.perf_counter() - started
-        reason = rejection_reason(outcome.text, outcome.finish_reason, request.allow_truncated)
+        allow_truncated = self.call_params(request).allow_truncated
+        reason = rejection_reason(outcome.text, outcome.finish_reason, allow_truncated)
         if reason is not None:
             failed = _failed(
                 key, request, spec, reason, "RejectedResponse", REJECTED, attempts, latency

@@ -23,7 +23,6 @@ from synthc.llm.models import DEFAULT_MODEL
 from synthc.plan.checks import checks_current
 from synthc.plan.model import FRESH, MISSING, STALE, Pass, Plan, PlannedStep, step_fingerprint
 from synthc.recipe.load import Recipe, Step
-from synthc.recipe.semantics import MODEL_FIELDS
 from synthc.steps import registry
 from synthc.steps.kind import StepKind
 from synthc.store.lock import LockEntry, LockState
@@ -150,7 +149,7 @@ def apply_defaults(plan: Plan) -> Plan:
             model_name = planned.step.model or recipe.model or DEFAULT_MODEL
             config["params"] = layered_params(recipe, planned.step, model_name)
             model = model_identity(recipe, model_name)
-        others = _other_models(planned.kind, config)
+        others = _other_models(kind, config)
         models = {field: model_identity(recipe, name) for field, name in others}
         model_params = {name: layered_params(recipe, planned.step, name) for _f, name in others}
         resolved[planned.name] = replace(
@@ -166,11 +165,11 @@ def layered_params(recipe: Recipe, step: Step, model_name: str) -> dict[str, Any
     return {**recipe.params, **(alias.params if alias else {}), **step.params}
 
 
-def _other_models(kind: str, config: Mapping[str, Any]) -> list[tuple[str, str]]:
+def _other_models(kind: StepKind, config: Mapping[str, Any]) -> list[tuple[str, str]]:
     """(field, model name) for the models a step names besides `model:` (teacher,
     student, target, judge, judges): where their aliases point is part of its identity."""
     named: list[tuple[str, str]] = []
-    for field_name in MODEL_FIELDS.get(kind, ()):
+    for field_name in kind.model_fields:
         value = config.get(field_name)
         if isinstance(value, str):
             named.append((field_name, value))

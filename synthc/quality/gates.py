@@ -1,23 +1,30 @@
 """Quality gates: evaluate one `checks:` entry of a step on its output frame.
 
-`evaluate_check` is pure: the executor passes the step's rows, the frames of every
-`reference` the check names (already read from files or steps) and a SQL runner, and
-records the `CheckResult` (in `_checks` and the lock). A gate never changes data.
+`evaluate_check` is pure: the executor passes the check's kind and settings, the step's
+rows, the frames of every `reference` the check names (already read from files or
+steps), a SQL runner and an embedder, and records the `CheckResult` (in `_checks` and
+the lock). A gate never changes data.
+
+Each gate kind is one `GateKind` record in `GATE_KINDS`, beside its measure: which
+side of the threshold passes, whether it is measured on embeddings (so the embeddings
+are part of its identity), and what its `reference:` holds. The identity
+(synthc.plan.checks), the evaluation in a build (synthc.execute.gates) and the report
+all read these records; adding a gate kind is its record plus its schema definition.
+Importing this module is cheap (numpy and polars load when a gate is measured).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import polars as pl
+if TYPE_CHECKING:
+    import polars as pl
 
-from synthc.quality.embeddings import Embedder
-from synthc.recipe.load import Check
+    from synthc.quality.embeddings import Embedder
 
-SqlRunner = Callable[[str, Mapping[str, pl.DataFrame]], pl.DataFrame]
+    SqlRunner = Callable[[str, Mapping[str, pl.DataFrame]], pl.DataFrame]
 
 
 @dataclass(frozen=True)
@@ -57,16 +64,15 @@ class Outcome:
 
 @dataclass(frozen=True)
 class Inputs:
-    check: Check
+    """What a measure sees: the check's kind and settings, the rows, the references."""
+
+    kind: str
+    config: Mapping[str, Any]
     frame: pl.DataFrame
     references: Mapping[str, pl.DataFrame]
     sql: SqlRunner
     table: str
     embed: Embedder | None = None
-
-    @property
-    def config(self) -> Mapping[str, Any]:
-        return self.check.config
 
     def texts(self, key: str = "column") -> list[str]:
         return _column(self.frame, str(self.config[key]), "the step's output")
@@ -74,16 +80,18 @@ class Inputs:
     def reference(self) -> pl.DataFrame:
         name = str(self.config["reference"])
         if name not in self.references:
-            raise ValueError(f"{self.check.kind} check: reference '{name}' was not provided")
+            raise ValueError(f"{self.kind} check: reference '{name}' was not provided")
         return self.references[name]
 
     def reference_texts(self, key: str = "column") -> list[str]:
+        import polars as pl
+
         frame, column = self.reference(), str(self.config[key])
         if column not in frame.columns:
             texts = [c for c, t in frame.schema.items() if t == pl.String and not c.startswith("_")]
             if len(texts) != 1:
                 raise ValueError(
-                    f"{self.check.kind} check: reference '{self.config['reference']}' has no column "
+                    f"{self.kind} check: reference '{self.config['reference']}' has no column "
                     f"'{column}' and {len(texts)} text columns {texts}; rename one to '{column}'"
                 )
             column = texts[0]
@@ -91,36 +99,41 @@ class Inputs:
 
 
 def _column(frame: pl.DataFrame, column: str, where: str) -> list[str]:
+    import polars as pl
+
     if column not in frame.columns:
         raise ValueError(f"no column '{column}' in {where}; columns: {', '.join(frame.columns)}")
     return frame.get_column(column).cast(pl.String).fill_null("").to_list()
 
 
 def evaluate_check(
-    check: Check,
+    kind: str,
+    config: Mapping[str, Any],
     frame: pl.DataFrame,
     references: Mapping[str, pl.DataFrame],
     sql: SqlRunner,
+    *,
+    severity: str = "error",
     table: str = "this",
     embed: Embedder | None = None,
 ) -> CheckResult:
-    """Evaluate `check` on `frame`. Example::
+    """Evaluate the `kind` check with its settings `config` on `frame`. Example::
 
-        result = evaluate_check(Check("rows", {"min": 100}, "error"), frame, {}, ctx.sql)
+        result = evaluate_check("rows", {"min": 100}, frame, {}, ctx.sql)
         if result.status == "fail": ...
 
     `sql` runs a query with frames visible as tables: the step's rows as `table` (the
     step name) and as `this`, each reference by its name. `embed` replaces the offline
-    TF-IDF + SVD embeddings (diversity, fidelity, tail_coverage). Raises ValueError for a check
-    that cannot be evaluated (unknown kind, missing column or reference).
+    TF-IDF + SVD embeddings (diversity, fidelity, tail_coverage). A failure is a "warn"
+    with `severity` "warn". Raises ValueError for a check that cannot be evaluated
+    (unknown kind, missing column or reference).
     """
-    if check.kind not in CHECKS:
-        raise ValueError(f"unknown check '{check.kind}'; known: {', '.join(sorted(CHECKS))}")
-    outcome = CHECKS[check.kind](Inputs(check, frame, references, sql, table, embed))
-    status = "pass" if outcome.ok else ("warn" if check.severity == "warn" else "fail")
+    gate = gate_kind(kind)
+    outcome = gate.measure(Inputs(kind, config, frame, references, sql, table, embed))
+    status = "pass" if outcome.ok else ("warn" if severity == "warn" else "fail")
     return CheckResult(
-        kind=check.kind,
-        severity=check.severity,
+        kind=kind,
+        severity=severity,
         status=status,
         figure=outcome.figure,
         threshold=outcome.threshold,
@@ -161,6 +174,9 @@ def _distinct_n(inputs: Inputs) -> Outcome:
 
 
 def _near_duplicates(inputs: Inputs) -> Outcome:
+    import numpy as np
+    import polars as pl
+
     from synthc.quality.diversity import near_duplicates
 
     limit = float(inputs.config.get("max_rate", 0.0))
@@ -217,6 +233,8 @@ def _fidelity(inputs: Inputs) -> Outcome:
 
 
 def _leakage(inputs: Inputs) -> Outcome:
+    import polars as pl
+
     from synthc.quality.leakage import ngram_overlap
 
     n, limit = int(inputs.config.get("ngram", 13)), float(inputs.config.get("max_rate", 0.0))
@@ -228,6 +246,8 @@ def _leakage(inputs: Inputs) -> Outcome:
 
 
 def _utility(inputs: Inputs) -> Outcome:
+    import numpy as np
+
     from synthc.quality.utility import utility_drop
 
     text, label = str(inputs.config.get("text", "text")), str(inputs.config.get("label", "label"))
@@ -268,14 +288,54 @@ def _tail_coverage(inputs: Inputs) -> Outcome:
     return Outcome(found.figure >= low, found.figure, low, message, details=details)
 
 
-CHECKS: Mapping[str, Callable[[Inputs], Outcome]] = {
-    "rows": _rows,
-    "sql": _sql,
-    "distinct_n": _distinct_n,
-    "near_duplicates": _near_duplicates,
-    "diversity": _diversity,
-    "fidelity": _fidelity,
-    "leakage": _leakage,
-    "utility": _utility,
-    "tail_coverage": _tail_coverage,
-}
+def _rows_at_least(config: Mapping[str, Any], threshold: float) -> bool:
+    """`rows` is compared with its `min` unless the threshold is its `max`."""
+    return config.get("max") != threshold
+
+
+# What a gate's `reference:` holds.
+TEXTS = "texts"  # texts compared with a column of the step's rows (plotted side by side)
+LABELLED = "labelled"  # labelled texts a model is trained on (utility)
+
+
+@dataclass(frozen=True)
+class GateKind:
+    """A `checks:` kind: its measure and what the rest of synthc needs to know of it."""
+
+    name: str
+    measure: Callable[[Inputs], Outcome]
+    # Which side of the threshold passes: True when the figure must reach it, else it
+    # must stay at or below it; a function of (config, threshold) where the check says.
+    at_least: bool | Callable[[Mapping[str, Any], float], bool] = False
+    uses_embeddings: bool = (
+        False  # measured in a vector space: the embedder is part of its identity
+    )
+    reference: str | None = None  # TEXTS or LABELLED when the check compares with a `reference:`
+
+    def must_reach(self, threshold: float, config: Mapping[str, Any]) -> bool:
+        """Whether a figure passes by reaching `threshold` (else by staying at or below it)."""
+        return self.at_least(config, threshold) if callable(self.at_least) else self.at_least
+
+
+GATE_KINDS: Mapping[str, GateKind] = {
+    gate.name: gate
+    for gate in (
+        GateKind("rows", _rows, at_least=_rows_at_least),
+        GateKind("sql", _sql),
+        GateKind("distinct_n", _distinct_n, at_least=True),
+        GateKind("near_duplicates", _near_duplicates),
+        GateKind("diversity", _diversity, at_least=True, uses_embeddings=True),
+        GateKind("fidelity", _fidelity, uses_embeddings=True, reference=TEXTS),
+        GateKind("leakage", _leakage, reference=TEXTS),
+        GateKind("utility", _utility, reference=LABELLED),
+        GateKind("tail_coverage", _tail_coverage, at_least=True, uses_embeddings=True,
+                 reference=TEXTS),
+    )
+}  # fmt: skip
+
+
+def gate_kind(name: str) -> GateKind:
+    """The record of gate kind `name`. Raises ValueError for an unknown one."""
+    if name not in GATE_KINDS:
+        raise ValueError(f"unknown check '{name}'; known: {', '.join(sorted(GATE_KINDS))}")
+    return GATE_KINDS[name]

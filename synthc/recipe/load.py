@@ -18,19 +18,6 @@ from synthc.recipe.semantics import semantic_problems
 
 RECIPE_FORMAT_VERSION = 1
 
-STEP_KINDS = (
-    "seed",
-    "generate",
-    "self_instruct",
-    "distill",
-    "augment",
-    "adversarial",
-    "judge",
-    "filter",
-    "sql",
-    "dedup",
-)
-
 # Fields every step may carry; everything else in a step mapping is kind-specific config.
 COMMON_STEP_FIELDS = ("kind", "from", "checks", "description", "model", "params")
 
@@ -107,8 +94,9 @@ class Recipe:
 
     @property
     def workdir(self) -> Path:
-        """This recipe's own state: `.synthc/<recipe file name>/` (outputs, catalog, runs,
-        build lock, report), so several recipes in one folder never share a catalog."""
+        """This recipe's own state: `.synthc/<recipe>/`, named by the recipe file without
+        its extension (outputs, catalog, runs, build lock, report), so several recipes in
+        one folder never share a catalog."""
         return self.state_dir / self.path.stem
 
     def where(self, dotted_path: str) -> Location | None:

@@ -16,25 +16,10 @@ from typing import Any
 
 from synthc.datafiles import looks_like_file
 from synthc.errors import Location, Problem
+from synthc.recipe.kinds import model_fields, step_kinds, template_fields
 from synthc.recipe.positions import Parsed, join_path
 from synthc.recipe.schema import IDENTIFIER_PATTERN, did_you_mean, location_of
 from synthc.recipe.templates import check_syntax, syntax_error
-
-# Template fields by step kind: (field, is a list of chat messages).
-TEMPLATE_FIELDS: Mapping[str, tuple[str, ...]] = {
-    "generate": ("prompt", "system", "messages"),
-    "self_instruct": ("prompt",),
-    "distill": ("prompt",),
-    "judge": ("rubric", "prompt"),
-    "adversarial": ("context",),
-}
-
-# Fields naming a model (an alias or a litellm model string) by step kind.
-MODEL_FIELDS: Mapping[str, tuple[str, ...]] = {
-    "distill": ("teacher", "student"),
-    "adversarial": ("target", "judge"),
-    "judge": ("judges",),
-}
 
 _IDENTIFIER = re.compile(IDENTIFIER_PATTERN)
 
@@ -148,11 +133,10 @@ def _check_seed_files(context: _Context, name: str, step: Mapping[str, Any]) -> 
 
 
 def _check_templates(context: _Context, name: str, step: Mapping[str, Any]) -> None:
-    kind = step.get("kind")
-    for field in TEMPLATE_FIELDS.get(kind, ()) if isinstance(kind, str) else ():
+    for field in template_fields(kind) if (kind := _known_kind(step)) else ():
         value = step.get(field)
         path = f"steps.{name}.{field}"
-        if field == "messages" and isinstance(value, list):
+        if isinstance(value, list):  # chat messages: each content is a template
             for index, message in enumerate(value):
                 if isinstance(message, Mapping) and isinstance(message.get("content"), str):
                     _check_template(context, f"{path}.{index}.content", message["content"])
@@ -175,11 +159,16 @@ def _check_template(context: _Context, path: str, text: str) -> None:
 
 
 def _check_models(context: _Context, name: str, step: Mapping[str, Any]) -> None:
-    kind = step.get("kind")
-    fields = ("model", *MODEL_FIELDS.get(kind, ())) if isinstance(kind, str) else ("model",)
-    for field in fields:
+    kind = _known_kind(step)
+    for field in ("model", *(model_fields(kind) if kind else ())):
         for path, value in _strings(step.get(field), f"steps.{name}.{field}"):
             _check_model(context, path, value)
+
+
+def _known_kind(step: Mapping[str, Any]) -> str | None:
+    """The step's kind when it is one the schema knows (else the schema reports it)."""
+    kind = step.get("kind")
+    return kind if isinstance(kind, str) and kind in step_kinds() else None
 
 
 def _check_model(context: _Context, path: str, value: str) -> None:

@@ -2,9 +2,10 @@
 and whether its gates passed.
 
 `build_report(recipe, store)` gathers everything into a `Report` of plain frozen data
-(the only function here that reads the store); `render_html` (synthc.report_html) and
-`render_summary` turn it into one self-contained HTML page and a terminal summary;
-`write_report` writes the page to `.synthc/report.html`. Example::
+(the only function here that reads the store); `render_html` (synthc.report.html) and
+`render_summary` (synthc.report.summary) turn it into one self-contained HTML page and a
+terminal summary; `write_report` (synthc.report.write) writes the page to
+`.synthc/<recipe>/report.html`. Example::
 
     recipe = load_recipe("recipe.yaml")
     report = build_report(recipe, Store.for_recipe(recipe))

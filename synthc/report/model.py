@@ -85,7 +85,7 @@ class GateResult:
 
 @dataclass(frozen=True)
 class TextMetrics:
-    """Headline metrics of one text column of a final step (see synthc.report_metrics)."""
+    """Headline metrics of one text column of a final step (see synthc.report.metrics)."""
 
     step: str
     column: str

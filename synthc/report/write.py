@@ -23,7 +23,8 @@ if TYPE_CHECKING:
 def write_report(recipe: Recipe, store: Store | None = None, out_path: Path | None = None) -> Path:
     """Build the report and write its HTML atomically; return the path written.
 
-    The default path is `.synthc/report.html` next to the recipe. Example::
+    The default path is `.synthc/<recipe>/report.html` beside the recipe (`<recipe>`: its
+    file name without `.yaml`). Example::
 
         path = write_report(load_recipe("recipe.yaml"))
     """

@@ -1,12 +1,16 @@
 """The store: immutable Parquet step outputs plus a DuckDB catalog derived from the lock.
 
-Layout, next to the recipe::
+Layout, next to the recipe (`<recipe>`: the recipe file's name without its extension,
+so several recipes in one folder never share a catalog; `Recipe.workdir`)::
 
-    .synthc/data/<step>/<data-version>.parquet           # a step's rows, named by content
-    .synthc/data/<step>/<data-version>.<table>.parquet   # tables it emitted (_calls, _failures...)
-    .synthc/runs.jsonl                                    # one line per build, append-only
-    .synthc/synthc.duckdb                                 # views over the above; derived
-    .synthc/build.lock                                    # held by the running build
+    recipe.lock                                  # what was built, per step
+    .synthc/<recipe>/data/<step>/<version>.parquet          # a step's rows, named by content
+    .synthc/<recipe>/data/<step>/<version>.<table>.parquet  # its tables (_calls, _failures...)
+    .synthc/<recipe>/runs.jsonl                  # one line per build, append-only
+    .synthc/<recipe>/synthc.duckdb               # views over the above; derived
+    .synthc/<recipe>/build.lock                  # held by the running build
+    .synthc/<recipe>/report.html                 # `synthc report`
+    .synthc/cache/                               # the call cache, shared by the folder's recipes
 
 Parquet files are written to a temp file, fsynced and renamed, and the lock names a file
 only after it is on disk. The DuckDB file holds nothing that cannot be rebuilt from the
@@ -78,7 +82,8 @@ def _sql_name(name: str) -> str:
 
 
 class Store:
-    """A recipe's on-disk state: `.synthc/` and the lock file beside the recipe.
+    """A recipe's on-disk state: its `.synthc/<recipe>/` folder and the lock file beside
+    the recipe.
 
     Example::
 
@@ -174,7 +179,7 @@ class Store:
 
     @contextmanager
     def build_lock(self, wait: bool = False) -> Iterator[None]:
-        """Hold `.synthc/build.lock` for a build; a second build fails fast (or waits).
+        """Hold `.synthc/<recipe>/build.lock` for a build; a second build fails fast (or waits).
 
         This is `fcntl.flock`, the OS lock filelock itself uses on POSIX, taken directly
         because importing filelock costs ~70 ms on every no-op build. (synthc is POSIX

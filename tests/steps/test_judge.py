@@ -61,6 +61,20 @@ def test_out_of_range_scores_fail_after_the_repairs(project, script):
     assert failures.height == 2
     assert "between 1 and 10" in failures["message"][0]
     assert proj.requests() == 2 * 3  # one call and two repairs per row, no more
+    # recorded as `generate` records an unusable answer: the same call path
+    recorded = failures.select("error_class", "error_kind", "attempts", "sample").to_dicts()
+    assert (
+        recorded
+        == [
+            {
+                "error_class": "UnparsableResponse",
+                "error_kind": "rejected",
+                "attempts": 3,
+                "sample": 0,
+            }
+        ]
+        * 2
+    )
 
 
 def test_several_judges_mean_and_agreement(project, script):
