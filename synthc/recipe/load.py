@@ -20,6 +20,7 @@ RECIPE_FORMAT_VERSION = 1
 
 STEP_KINDS = (
     "seed",
+    "sample",
     "generate",
     "self_instruct",
     "distill",
