@@ -89,7 +89,21 @@ def build_recipe(
     if result.exit_code == 0 and not select and _exports_outdated(recipe, result):
         for written in _write_exports(recipe, store):
             context.reporter.message(f"exported {shown_path(written)}")
+    elif result.exit_code != 0 and not select and recipe.exports:
+        context.reporter.error(_blocked_exports(recipe, result))
     return result
+
+
+def _blocked_exports(recipe: Recipe, result: BuildResult) -> str:
+    """Which export files a failed build did not write, and why."""
+    reasons = [f"'{step}' failed an error-level check" for step in result.gate_failures]
+    if result.failures:
+        reasons.append(f"{result.failures} row(s) failed (see _failures)")
+    files = [str(path) for paths in recipe.exports.values() for path in paths]
+    return (
+        f"exports not written: {', '.join(files)} ({'; '.join(reasons) or 'the build failed'}); "
+        "files from an earlier build are left as they were"
+    )
 
 
 def missing_keys(plan: Plan) -> dict[str, list[str]]:

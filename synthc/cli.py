@@ -143,6 +143,8 @@ def build(
     summary += f"; {len(result.skipped)} fresh; {result.seconds:.2f}s"
     if result.failures:
         summary += f"; {result.failures} row(s) failed (see _failures; the next build retries them)"
+    if result.gate_failures:
+        summary += f"; {len(result.gate_failures)} error-level check(s) failed (see _checks)"
     click.echo(summary, err=True)
     sys.exit(result.exit_code)
 
