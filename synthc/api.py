@@ -87,7 +87,7 @@ def build_recipe(
         if llm is not None:
             llm.close()
     if result.exit_code == 0 and not select and _exports_outdated(recipe, result):
-        for written in _write_exports(recipe, store):
+        for written in _write_exports(recipe, store, context.reporter):
             context.reporter.message(f"exported {shown_path(written)}")
     elif result.exit_code != 0 and not select and recipe.exports:
         context.reporter.error(_blocked_exports(recipe, result))
@@ -159,12 +159,20 @@ def shown_path(path: Path) -> str:
         return str(path)
 
 
-def _write_exports(recipe: Recipe, store: Store) -> list[Path]:
-    """The `exports:` files, then the dataset card (README.md) beside them."""
+def _write_exports(recipe: Recipe, store: Store, reporter: Reporter) -> list[Path]:
+    """The `exports:` files, then the dataset card (README.md) beside them; a warning for
+    each file of a step with no rows (written all the same, so no stale file survives)."""
     from synthc.report.card import write_card
 
     lock = store.read_lock()
     written = write_exports(recipe, lock, store)
+    for step, paths in recipe.exports.items():
+        entry = lock.steps.get(step)
+        if entry is not None and entry.rows == 0:
+            reporter.warning(
+                f"exports: {', '.join(paths)} empty: step '{step}' has 0 rows "
+                f"(see `synthc report {shown_path(recipe.path)}` for what removed them)"
+            )
     return [*written, write_card(recipe, lock, store)]
 
 
@@ -183,7 +191,7 @@ def query_recipe(path: str | Path, sql: str, format: str = "table") -> str:
     return Store.for_recipe(recipe).query(sql, format)
 
 
-def export_recipe(path: str | Path) -> list[Path]:
+def export_recipe(path: str | Path, reporter: Reporter | None = None) -> list[Path]:
     """Write the recipe's `exports:` files from its built steps, and a Hugging Face-style
     dataset card (README.md) beside them; return the paths written."""
     recipe = load_recipe(path)
@@ -194,7 +202,7 @@ def export_recipe(path: str | Path) -> list[Path]:
         raise StoreError(
             f"exports: step(s) {', '.join(stale)} are not fresh; run `synthc build {path}` first"
         )
-    return _write_exports(recipe, store)
+    return _write_exports(recipe, store, reporter or NullReporter())
 
 
 def _output_exists(store: Store) -> Callable[[str, str], bool]:

@@ -145,6 +145,8 @@ def build(
         summary += f"; {result.failures} row(s) failed (see _failures; the next build retries them)"
     if result.gate_failures:
         summary += f"; {len(result.gate_failures)} error-level check(s) failed (see _checks)"
+    if reporter.warnings:
+        summary += f"; {reporter.warnings} warning(s) above"
     click.echo(summary, err=True)
     sys.exit(result.exit_code)
 
@@ -183,8 +185,9 @@ def export(recipe: str) -> None:
       synthc export recipes/quickstart.yaml
     """
     from synthc.api import export_recipe, shown_path
+    from synthc.progress import ConsoleReporter
 
-    for path in export_recipe(recipe):
+    for path in export_recipe(recipe, reporter=ConsoleReporter()):
         click.echo(shown_path(path))
 
 

@@ -84,6 +84,7 @@ class ConsoleReporter:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
         self.quiet = quiet
+        self.warnings = 0  # counted for the build's summary line
         self.console = Console(stderr=True, highlight=False)
         self._progress = Progress(
             "[progress.description]{task.description}",
@@ -127,6 +128,7 @@ class ConsoleReporter:
             self.console.print(text)
 
     def warning(self, text: str) -> None:
+        self.warnings += 1
         self.console.print(f"[yellow]warning:[/] {text}", soft_wrap=True)  # one line: greppable
 
     def error(self, text: str) -> None:
