@@ -20,6 +20,8 @@ from synthc.store.lock import read_lock
 from synthc.store.store import Store
 
 if TYPE_CHECKING:
+    import polars as pl
+
     from synthc.execute.build import BuildResult
     from synthc.plan.model import CallEstimate
 
@@ -104,6 +106,30 @@ def _blocked_exports(recipe: Recipe, result: BuildResult) -> str:
         f"exports not written: {', '.join(files)} ({'; '.join(reasons) or 'the build failed'}); "
         "files from an earlier build are left as they were"
     )
+
+
+def preview_recipe(
+    path: str | Path, step: str, limit: int = 5, reporter: Reporter | None = None
+) -> pl.DataFrame:
+    """The rows `step` makes from the first `limit` rows of the steps it starts from,
+    computed in memory: the lock, catalog, step outputs and exports are not touched,
+    while model calls go through the call cache. Example::
+
+        rows = preview_recipe("recipes/quickstart.yaml", "questions", limit=3)
+    """
+    from synthc.execute.preview import ancestors, preview
+
+    if limit < 1:
+        raise PlanError(f"--limit must be at least 1, got {limit}")
+    recipe = load_recipe(path)
+    plan = compile_plan(recipe, read_lock(recipe.lock_path))
+    ancestors(plan, step)  # an unknown step is reported before a client is opened
+    llm = _llm_client(plan)
+    try:
+        return preview(plan, step, limit, llm, reporter)
+    finally:
+        if llm is not None:
+            llm.close()
 
 
 def missing_keys(plan: Plan) -> dict[str, list[str]]:

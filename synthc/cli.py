@@ -153,6 +153,46 @@ def build(
 
 @cli.command()
 @recipe_argument
+@click.option("--step", "-s", required=True, help="The step to preview.")
+@click.option(
+    "--limit", "-n", default=5, show_default=True, help="Rows taken from each starting step."
+)
+@click.option(
+    "--format",
+    "-f",
+    "fmt",
+    type=click.Choice(["table", "csv", "json", "jsonl"]),
+    default="table",
+    show_default=True,
+)
+def preview(recipe: str, step: str, limit: int, fmt: str) -> None:
+    """Run STEP and the steps it reads on the first rows, in memory, and print its rows.
+
+    Nothing is written (no lock, catalog or exports); model calls go through the cache,
+    so after a prompt edit only the changed prompts are paid for. Lineage columns are
+    left out.
+
+    \b
+    Example:
+      synthc preview recipes/quickstart.yaml -s questions --limit 3
+      synthc preview recipes/quickstart.yaml -s final -f jsonl
+    """
+    from synthc.api import preview_recipe
+    from synthc.progress import ConsoleReporter
+    from synthc.rows import LINEAGE_COLUMNS
+    from synthc.store.store import format_frame
+
+    frame = preview_recipe(recipe, step, limit, reporter=ConsoleReporter(quiet=True))
+    shown = frame.drop([c for c in LINEAGE_COLUMNS if c in frame.columns])
+    click.echo(format_frame(shown, fmt), nl=False)
+    click.echo(
+        f"{frame.height} row(s) of '{step}' from the first {limit} row(s); nothing written",
+        err=True,
+    )
+
+
+@cli.command()
+@recipe_argument
 @click.argument("sql")
 @click.option(
     "--format",

@@ -115,3 +115,18 @@ def test_unknown_faker_provider_suggests_one(project):
         StepFailed, match=r"'nmae' is not a Faker provider \(did you mean 'name'\?\)"
     ):
         proj.build()
+
+
+def test_preview_takes_the_first_sampled_rows_and_writes_nothing(project):
+    from synthc.api import preview_recipe
+
+    people = sampled(1000, n={"integer": {"min": 0, "max": 10**12}})
+    answers = {"kind": "generate", "from": "people", "prompt": "Client {{ n }}."}
+    proj = project({"people": people, "answers": answers})
+    rows = preview_recipe(proj.path, "answers", limit=4)
+    assert rows.height == 4 and proj.requests() == 4
+    assert not (proj.path.parent / ".synthc" / "methods").exists()
+    assert not proj.path.with_suffix(".lock").exists()
+    proj.build()
+    assert proj.step("people").head(4)["n"].to_list() == rows["n"].to_list()
+    assert proj.requests() == 1000  # the 4 previewed prompts came from the cache
