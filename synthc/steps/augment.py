@@ -114,6 +114,13 @@ def _seeded_jobs(
             jobs.append((row, name, 0, new))
             changes.append(changed)
             kept.append(json.dumps(protected_numbers(text, keep) if keep else []))
+    unchanged = sum(1 for text in texts if text) - len(jobs)
+    if unchanged:
+        why = "no number it may change" if name == "perturb_numbers" else "the edit changed nothing"
+        ctx.reporter.warning(
+            f"{ctx.name}: {name} on '{settings['column']}': {unchanged} of {len(texts)} row(s) "
+            f"gave no variant ({why})"
+        )
     return jobs, changes, kept
 
 

@@ -113,3 +113,17 @@ def test_variants_differing_only_in_numbers_survive_dedup(project):
     proj.build()
     assert proj.step("variants").height == 6
     assert proj.step("unique").height == 6
+
+
+def test_rows_that_give_no_seeded_variant_are_a_warning(project):
+    from synthc.progress import RecordingReporter
+
+    ops = [{"perturb_numbers": {"column": "question", "relative": 0.2}}]
+    proj = project(steps(ops=ops, keep_original=False))
+    reporter = RecordingReporter()
+    proj.build(reporter=reporter)
+    assert proj.step("variants").height == 1
+    assert reporter.of("warning") == [
+        ("warning", "variants: perturb_numbers on 'question': 1 of 2 row(s) gave no variant "
+                    "(no number it may change)")
+    ]  # fmt: skip
