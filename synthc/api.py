@@ -19,6 +19,8 @@ from synthc.store.lock import read_lock
 from synthc.store.store import Store
 
 if TYPE_CHECKING:
+    import polars as pl
+
     from synthc.execute.build import BuildResult
     from synthc.plan.model import CallEstimate
 
@@ -86,9 +88,47 @@ def build_recipe(
         if llm is not None:
             llm.close()
     if result.exit_code == 0 and not select and _exports_outdated(recipe, result):
-        for written in _write_exports(recipe, store):
+        for written in _write_exports(recipe, store, context.reporter):
             context.reporter.message(f"exported {shown_path(written)}")
+    elif result.exit_code != 0 and not select and recipe.exports:
+        context.reporter.error(_blocked_exports(recipe, result))
     return result
+
+
+def _blocked_exports(recipe: Recipe, result: BuildResult) -> str:
+    """Which export files a failed build did not write, and why."""
+    reasons = [f"'{step}' failed an error-level check" for step in result.gate_failures]
+    if result.failures:
+        reasons.append(f"{result.failures} row(s) failed (see _failures)")
+    files = [str(path) for paths in recipe.exports.values() for path in paths]
+    return (
+        f"exports not written: {', '.join(files)} ({'; '.join(reasons) or 'the build failed'}); "
+        "files from an earlier build are left as they were"
+    )
+
+
+def preview_recipe(
+    path: str | Path, step: str, limit: int = 5, reporter: Reporter | None = None
+) -> pl.DataFrame:
+    """The rows `step` makes from the first `limit` rows of the steps it starts from,
+    computed in memory: the lock, catalog, step outputs and exports are not touched,
+    while model calls go through the call cache. Example::
+
+        rows = preview_recipe("recipes/quickstart.yaml", "questions", limit=3)
+    """
+    from synthc.execute.preview import ancestors, preview
+
+    if limit < 1:
+        raise PlanError(f"--limit must be at least 1, got {limit}")
+    recipe = load_recipe(path)
+    plan = compile_plan(recipe, read_lock(recipe.lock_path))
+    ancestors(plan, step)  # an unknown step is reported before a client is opened
+    llm = _llm_client(plan)
+    try:
+        return preview(plan, step, limit, llm, reporter)
+    finally:
+        if llm is not None:
+            llm.close()
 
 
 def missing_keys(plan: Plan) -> dict[str, list[str]]:
@@ -144,12 +184,20 @@ def shown_path(path: Path) -> str:
         return str(path)
 
 
-def _write_exports(recipe: Recipe, store: Store) -> list[Path]:
-    """The `exports:` files, then the dataset card (README.md) beside them."""
+def _write_exports(recipe: Recipe, store: Store, reporter: Reporter) -> list[Path]:
+    """The `exports:` files, then the dataset card (README.md) beside them; a warning for
+    each file of a step with no rows (written all the same, so no stale file survives)."""
     from synthc.report.card import write_card
 
     lock = store.read_lock()
     written = write_exports(recipe, lock, store)
+    for step, paths in recipe.exports.items():
+        entry = lock.steps.get(step)
+        if entry is not None and entry.rows == 0:
+            reporter.warning(
+                f"exports: {', '.join(paths)} empty: step '{step}' has 0 rows "
+                f"(see `synthc report {shown_path(recipe.path)}` for what removed them)"
+            )
     return [*written, write_card(recipe, lock, store)]
 
 
@@ -168,7 +216,7 @@ def query_recipe(path: str | Path, sql: str, format: str = "table") -> str:
     return Store.for_recipe(recipe).query(sql, format)
 
 
-def export_recipe(path: str | Path) -> list[Path]:
+def export_recipe(path: str | Path, reporter: Reporter | None = None) -> list[Path]:
     """Write the recipe's `exports:` files from its built steps, and a Hugging Face-style
     dataset card (README.md) beside them; return the paths written."""
     recipe = load_recipe(path)
@@ -179,7 +227,7 @@ def export_recipe(path: str | Path) -> list[Path]:
         raise StoreError(
             f"exports: step(s) {', '.join(stale)} are not fresh; run `synthc build {path}` first"
         )
-    return _write_exports(recipe, store)
+    return _write_exports(recipe, store, reporter or NullReporter())
 
 
 def _output_exists(store: Store) -> Callable[[str, str], bool]:

@@ -143,8 +143,52 @@ def build(
     summary += f"; {len(result.skipped)} fresh; {result.seconds:.2f}s"
     if result.failures:
         summary += f"; {result.failures} row(s) failed (see _failures; the next build retries them)"
+    if result.gate_failures:
+        summary += f"; {len(result.gate_failures)} error-level check(s) failed (see _checks)"
+    if reporter.warnings:
+        summary += f"; {reporter.warnings} warning(s) above"
     click.echo(summary, err=True)
     sys.exit(result.exit_code)
+
+
+@cli.command()
+@recipe_argument
+@click.option("--step", "-s", required=True, help="The step to preview.")
+@click.option(
+    "--limit", "-n", default=5, show_default=True, help="Rows taken from each starting step."
+)
+@click.option(
+    "--format",
+    "-f",
+    "fmt",
+    type=click.Choice(["table", "csv", "json", "jsonl"]),
+    default="table",
+    show_default=True,
+)
+def preview(recipe: str, step: str, limit: int, fmt: str) -> None:
+    """Run STEP and the steps it reads on the first rows, in memory, and print its rows.
+
+    Nothing is written (no lock, catalog or exports); model calls go through the cache,
+    so after a prompt edit only the changed prompts are paid for. Lineage columns are
+    left out.
+
+    \b
+    Example:
+      synthc preview recipes/quickstart.yaml -s questions --limit 3
+      synthc preview recipes/quickstart.yaml -s final -f jsonl
+    """
+    from synthc.api import preview_recipe
+    from synthc.progress import ConsoleReporter
+    from synthc.rows import LINEAGE_COLUMNS
+    from synthc.store.store import format_frame
+
+    frame = preview_recipe(recipe, step, limit, reporter=ConsoleReporter(quiet=True))
+    shown = frame.drop([c for c in LINEAGE_COLUMNS if c in frame.columns])
+    click.echo(format_frame(shown, fmt), nl=False)
+    click.echo(
+        f"{frame.height} row(s) of '{step}' from the first {limit} row(s); nothing written",
+        err=True,
+    )
 
 
 @cli.command()
@@ -181,8 +225,9 @@ def export(recipe: str) -> None:
       synthc export recipes/quickstart.yaml
     """
     from synthc.api import export_recipe, shown_path
+    from synthc.progress import ConsoleReporter
 
-    for path in export_recipe(recipe):
+    for path in export_recipe(recipe, reporter=ConsoleReporter()):
         click.echo(shown_path(path))
 
 

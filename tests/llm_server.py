@@ -206,9 +206,11 @@ class LLMTestServer:
         return f"http://127.0.0.1:{self.port}/v1"
 
     def reset(self) -> None:
-        """Forget every counted request."""
+        """Forget every counted request and restart the fault sequence, so a test sees
+        the same faults whichever tests ran before it."""
         with self._lock:
             self.stats = ServerStats()
+            self._rng = random.Random(self.config.seed)
 
     def app(self) -> web.Application:
         app = web.Application()

@@ -138,7 +138,7 @@ def test_missing_recipe_file_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_help_lists_every_command_with_an_example() -> None:
-    for command in ("validate", "plan", "build", "query", "export"):
+    for command in ("validate", "plan", "build", "preview", "query", "export"):
         done = synthc(command, "--help")
         assert done.returncode == 0
         assert "Example:" in done.stdout
@@ -164,3 +164,18 @@ def test_a_table_keeps_one_line_per_row(tmp_path: Path) -> None:
     assert table.splitlines()[2] == "| Dear James, ⏎  ⏎ Thanks! |"
     jsonl = synthc("query", str(recipe), "select text from notes", "-f", "jsonl").stdout
     assert json.loads(jsonl) == {"text": "Dear James,\n\nThanks!"}
+
+
+def test_an_empty_export_is_a_warning_counted_in_the_summary(recipe: Path) -> None:
+    recipe.write_text(RECIPE.replace("topic = 'billing'", "topic = 'refunds'"))
+    done = synthc("build", str(recipe))
+    assert done.returncode == 0, done.stderr
+    lines = done.stderr.splitlines()
+    assert (
+        "warning: exports: out/billing.jsonl, out/billing.csv, out/billing.parquet empty: "
+        f"step 'billing' has 0 rows (see `synthc report {recipe}` for what removed them)"
+    ) in lines
+    assert lines[-1].endswith("; 1 warning(s) above")
+    assert (recipe.parent / "out" / "billing.jsonl").read_text() == ""
+    exported = synthc("export", str(recipe))
+    assert "warning: exports: out/billing.jsonl" in exported.stderr

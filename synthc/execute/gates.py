@@ -116,9 +116,11 @@ def report_gates(
         if check["status"] == "pass":
             if not quiet_pass:
                 reporter.message(text)
+        elif check["status"] == "fail":
+            reporter.error(text)
+            failed = True
         else:
             reporter.warning(text)
-            failed = failed or check["status"] == "fail"
     return failed
 
 

@@ -45,6 +45,7 @@ class Corpus:
     parts: tuple[tuple[pl.DataFrame, tuple[str, ...]], ...]
     starts: np.ndarray  # first corpus row of each part, plus the total
     frame_rows: int
+    fold_digits: bool = False
 
     @property
     def rows(self) -> int:
@@ -57,7 +58,7 @@ class Corpus:
         for part in np.unique(part_of):
             frame, names = self.parts[part]
             local = rows[part_of == part] - self.starts[part]
-            pieces.append(_normalised(frame, list(names), local))
+            pieces.append(_normalised(frame, list(names), local, self.fold_digits))
         return pl.concat(pieces) if pieces else pl.Series("text", [], dtype=pl.String)
 
     def ids(self, rows: np.ndarray) -> list[str]:
@@ -86,6 +87,7 @@ def dedup(
     against: Sequence[pl.DataFrame] | None = None,
     seed: int = 1,
     shingle_hash: str = "sha1",
+    fold_digits: bool = False,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Remove exact and near-duplicate rows; returns ``(kept_frame, matches_frame)``.
 
@@ -96,6 +98,8 @@ def dedup(
         cluster survives: "first", "longest" or "highest(<column>)". against: reference
         frames whose (near-)copies are removed too; their `_id` is reported as kept_id.
         shingle_hash: "sha1" (datasketch-identical signatures) or "xxh3" (faster).
+        fold_digits: compare texts with every digit read as 0 (by default numbers count,
+        so problems that differ only in their numbers are kept).
 
     Rows are identified by `_id` (row positions when the frame has none). The result is
     idempotent, dedup of the kept frame removing nothing more, because whether two rows
@@ -108,7 +112,7 @@ def dedup(
     if method not in ("exact", "minhash"):
         raise ValueError(f"method must be 'exact' or 'minhash', got {method!r}")
     names = [columns] if isinstance(columns, str) else list(columns)
-    corpus = _corpus(frame, names, list(against or []))
+    corpus = _corpus(frame, names, list(against or []), fold_digits)
     priority = _priority(frame, names, keep)
     n = ngram or choose_ngram(*(frame.get_column(c) for c in names))
     perms = Permutations.create(num_perm, seed)
@@ -129,14 +133,16 @@ def dedup(
     return frame.filter(pl.Series(~removed)), pl.concat(matches, how="vertical")
 
 
-def _corpus(frame: pl.DataFrame, names: list[str], against: list[pl.DataFrame]) -> Corpus:
+def _corpus(
+    frame: pl.DataFrame, names: list[str], against: list[pl.DataFrame], fold_digits: bool
+) -> Corpus:
     missing = [c for c in names if c not in frame.columns]
     if missing:
         raise ValueError(f"dedup: no column {missing} in the frame (columns: {frame.columns})")
     parts = [(frame, tuple(names))]
     parts += [(ref, tuple(_reference_columns(ref, names))) for ref in against]
     starts = np.concatenate([[0], np.cumsum([p[0].height for p in parts])]).astype(np.int64)
-    return Corpus(parts=tuple(parts), starts=starts, frame_rows=frame.height)
+    return Corpus(tuple(parts), starts, frame.height, fold_digits)
 
 
 def _reference_columns(reference: pl.DataFrame, names: list[str]) -> list[str]:
@@ -152,8 +158,10 @@ def _reference_columns(reference: pl.DataFrame, names: list[str]) -> list[str]:
     return texts
 
 
-def _normalised(frame: pl.DataFrame, names: list[str], rows: np.ndarray) -> pl.Series:
-    parts = [normalise(frame.get_column(c).gather(rows)) for c in names]
+def _normalised(
+    frame: pl.DataFrame, names: list[str], rows: np.ndarray, fold_digits: bool
+) -> pl.Series:
+    parts = [normalise(frame.get_column(c).gather(rows), fold_digits) for c in names]
     if len(parts) == 1:
         return parts[0].rename("text")
     return (

@@ -75,6 +75,7 @@ class Recipe:
     limits: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     embeddings: Mapping[str, Any] = field(default_factory=dict)  # `{model, dimensions}`; {} = tfidf
     exports: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    license: str | None = None  # the data's license, for the dataset card (e.g. cc-by-4.0)
     positions: Mapping[str, Location] = field(default_factory=dict)
 
     @property
@@ -196,6 +197,7 @@ def _build_recipe(path: Path, parsed: Parsed) -> Recipe:
         limits=data.get("limits") or {},
         embeddings=data.get("embeddings") or {},
         exports=exports,
+        license=data.get("license"),
         positions=dict(parsed.positions),
     )
 

@@ -48,6 +48,7 @@ def semantic_problems(parsed: Parsed, recipe_file: str) -> list[Problem]:
         if isinstance(step, Mapping):
             edges[name] = _check_references(context, name, step)
             _check_seed_files(context, name, step)
+            _check_sample(context, name, step)
             _check_templates(context, name, step)
             _check_models(context, name, step)
     _check_cycles(context, edges)
@@ -130,6 +131,38 @@ def _check_seed_files(context: _Context, name: str, step: Mapping[str, Any]) -> 
         for path, written in _strings(step.get("path"), f"steps.{name}.path"):
             if written:
                 _check_file(context, path, written)
+
+
+def _check_sample(context: _Context, name: str, step: Mapping[str, Any]) -> None:
+    """A sample step's attributes: weights match values, ranges are not reversed, and a
+    `column:` attribute has exactly one `from:` step to draw from."""
+    if step.get("kind") != "sample":
+        return
+    sources = step.get("from")
+    single_source = isinstance(sources, str) or (isinstance(sources, list) and len(sources) == 1)
+    for attribute, spec in _mapping(step.get("attributes")).items():
+        path = f"steps.{name}.attributes.{attribute}"
+        spec = _mapping(spec)
+        values, weights = spec.get("values"), spec.get("weights")
+        if isinstance(values, list) and isinstance(weights, list):
+            if len(values) != len(weights):
+                context.report(
+                    f"{path}.weights",
+                    f"{len(weights)} weights for {len(values)} values; give one weight per value",
+                )
+            elif not any(w > 0 for w in weights if isinstance(w, int | float)):
+                context.report(f"{path}.weights", "at least one weight must be above 0")
+        for field in ("uniform", "integer"):
+            bounds = _mapping(spec.get(field))
+            low, high = bounds.get("min"), bounds.get("max")
+            if isinstance(low, int | float) and isinstance(high, int | float) and low > high:
+                context.report(f"{path}.{field}", f"min {low} is above max {high}")
+        if "column" in spec and not single_source:
+            context.report(
+                f"{path}.column",
+                "a `column:` attribute draws from the step named in `from:`; "
+                "give the step exactly one `from:`",
+            )
 
 
 def _check_templates(context: _Context, name: str, step: Mapping[str, Any]) -> None:

@@ -127,7 +127,10 @@ def _front_matter(recipe: Recipe, lock: LockState, steps: list[str], card_dir: P
     import yaml
 
     rows = max((lock.steps[step].rows for step in steps), default=0)
-    data: dict[str, Any] = {"pretty_name": recipe.name, "size_categories": [size_category(rows)]}
+    data: dict[str, Any] = {"pretty_name": recipe.name}
+    if recipe.license:
+        data["license"] = recipe.license
+    data["size_categories"] = [size_category(rows)]
     tasks = task_categories(recipe, lock, steps)
     if tasks:
         data["task_categories"] = tasks
@@ -177,6 +180,8 @@ def _description(recipe: Recipe, lock: LockState, steps: list[str]) -> str:
         f"A synthetic dataset compiled by synthc from the recipe `{recipe.path.name}`"
         + (f"; it exports {rows}." if rows else "; nothing is exported yet.")
     )
+    if recipe.license:
+        lines += ["", f"License: `{recipe.license}` (the recipe's `license:`)."]
     described = [(name, s.description) for name, s in recipe.steps.items() if s.description]
     if described:
         lines.append("")
@@ -226,13 +231,31 @@ def _how_made(recipe: Recipe, lock: LockState) -> str:
     lines += ["", "### Models", ""]
     models: dict[str, list[str]] = {}
     for name, entry in lock.steps.items():
-        if entry.model:
-            models.setdefault(entry.model, []).append(name)
+        for role, identity in models_used(entry):
+            models.setdefault(identity, []).append(f"`{name}` ({role})")
     if not models:
         lines.append("No step called a model.")
-    for model, names in sorted(models.items()):
-        lines.append(f"- `{model}`: " + ", ".join(f"`{n}`" for n in sorted(names)))
+    for model, uses in sorted(models.items()):
+        lines.append(f"- `{model}`: " + ", ".join(sorted(uses)))
     return "\n".join(lines) + "\n"
+
+
+def models_used(entry: LockEntry) -> list[tuple[str, str]]:
+    """(role, model identity) for every model a built step called: its own `model` unless
+    a teacher or judges replaced it, then the teacher, student, target, judge(s)."""
+    stats: Mapping[str, Any] = entry.stats
+    if not (stats.get("calls") or stats.get("cache_hits")):
+        return []  # e.g. an augment step with only seeded ops: no call at all
+    roles = [
+        ("judge" if role.startswith("judges") else role, identity)
+        for role, identity in entry.models.items()
+    ]
+    replaced = (entry.kind == "distill" and "teacher" in entry.models) or (
+        entry.kind == "judge" and any(role == "judge" for role, _ in roles)
+    )
+    if entry.model and not replaced:
+        roles.insert(0, ("model", entry.model))
+    return list(dict.fromkeys(roles))
 
 
 def _redacted(text: str) -> str:

@@ -27,6 +27,7 @@ is the success rate per category.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -221,8 +222,26 @@ def run(ctx: StepContext) -> pl.DataFrame:
     rows[str(config["output"])] = rows.pop("attack")
     rows["_model"] = [model_name(ctx)] * len(keep)
     schema = {name: pl.Boolean if name == "attack_success" else pl.String for name in rows}
+    listed = Counter(rows["category"])
     frame = pl.DataFrame(rows, schema=schema).filter(pl.Series(keep, dtype=pl.Boolean))
+    _warn_short(ctx, listed, Counter(frame.get_column("category").to_list()))
     return frame.select(columns(config, {}) or [])
+
+
+def _warn_short(ctx: StepContext, listed: Counter[str], kept: Counter[str]) -> None:
+    """One warning per category that ended with fewer attacks than asked, and why."""
+    asked = int(ctx.config["per_category"]) * len(_contexts(ctx))
+    for category in categories(ctx.config):
+        name = category.name
+        if kept[name] >= asked:
+            continue
+        why = f"the model listed {listed[name]}"
+        if listed[name] > kept[name]:
+            why += f", {listed[name] - kept[name]} lost to failed target or judge calls"
+        ctx.reporter.warning(
+            f"{ctx.name}: category '{name}' has {kept[name]} of {asked} attacks ({why}; "
+            "failed calls are in _failures)"
+        )
 
 
 def columns(

@@ -5,6 +5,9 @@ Rows pass through unchanged, in upstream order. Every removal is recorded in the
 `_dedup_matches` table: removed_id, kept_id (a kept row, or the reference row:
 its `_id` for a step, `path#line` for a file), similarity and reason
 (exact | near | against).
+
+Texts are compared normalised (case, width, punctuation and spacing folded); digits are
+kept unless `normalize: {digits: fold}`, so "2 + 3" and "4 + 5" are not duplicates.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ DEFAULTS: Mapping[str, Any] = {
     "num_perm": 128,
     "keep": "first",
     "against": [],
+    "normalize": {"digits": "keep"},
 }
 
 
@@ -45,6 +49,7 @@ def run(ctx: StepContext) -> pl.DataFrame:
         num_perm=int(config.get("num_perm", 128)),
         keep=str(config.get("keep", "first")),
         against=references,
+        fold_digits=(config.get("normalize") or {}).get("digits") == "fold",
     )
     ctx.emit("_dedup_matches", matches)
     return kept
@@ -92,4 +97,4 @@ def files(config: Mapping[str, Any]) -> list[tuple[str, str]]:
     ]
 
 
-KIND = StepKind(name="dedup", version=1, run=run, defaults=DEFAULTS, columns=columns, files=files)
+KIND = StepKind(name="dedup", version=2, run=run, defaults=DEFAULTS, columns=columns, files=files)

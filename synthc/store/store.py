@@ -296,6 +296,9 @@ class Store:
             if table in state.steps:
                 continue  # a step's own name wins over an emitted table of the same name
             statements.append(_aux_view(table, aux[table]))
+        for table, declared in EMPTY_TABLES.items():
+            if table not in aux and table not in state.steps:
+                statements.append(_empty_view(table, declared))
         if lineage and "_lineage" not in state.steps:
             # Every row of every step with its parent: walk it to see where a row came from.
             statements.append("create or replace view _lineage as " + " union all ".join(lineage))
@@ -365,6 +368,30 @@ class Store:
         if format not in QUERY_FORMATS:
             raise StoreError(f"unknown format '{format}'; use one of: {', '.join(QUERY_FORMATS)}")
         return format_frame(self.query_frame(sql), format)
+
+
+# Auxiliary tables that exist even when no step emitted rows into them, so a monitoring
+# query (`select count(*) from _failures`) answers 0 instead of a Catalog Error.
+EMPTY_TABLES: dict[str, dict[str, str]] = {
+    "_calls": {"call_key": "varchar", "step": "varchar", "row_id": "varchar",
+               "model": "varchar", "prompt_tokens": "bigint", "completion_tokens": "bigint",
+               "cost_usd": "double", "latency_s": "double", "cached": "boolean",
+               "attempts": "bigint", "error": "varchar"},
+    "_failures": {"row_id": "varchar", "step": "varchar", "call_key": "varchar",
+                  "model": "varchar", "error_class": "varchar", "error_kind": "varchar",
+                  "message": "varchar", "attempts": "bigint"},
+    "_rejections": {"candidate": "varchar", "reason": "varchar", "max_rouge_l": "double",
+                    "most_similar": "varchar", "round": "bigint", "call_key": "varchar"},
+    "_dedup_matches": {"removed_id": "varchar", "kept_id": "varchar", "similarity": "double",
+                       "reason": "varchar"},
+    "_checks": {"kind": "varchar", "severity": "varchar", "status": "varchar",
+                "figure": "double", "message": "varchar"},
+}  # fmt: skip
+
+
+def _empty_view(table: str, declared: Mapping[str, str]) -> str:
+    columns = ", ".join(f"null::{kind} as {_sql_name(name)}" for name, kind in declared.items())
+    return f"create or replace view {_sql_name(table)} as select {columns}, null::varchar as _step where false"
 
 
 def _aux_view(table: str, sources: list[tuple[str, Path]]) -> str:

@@ -4,6 +4,8 @@ failure stops the steps downstream and makes the build exit non-zero."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -35,8 +37,9 @@ def test_a_failed_error_gate_blocks_downstream_and_fails_the_build(project: Path
     [check] = recorded(recipe, "big")
     assert check["status"] == "fail" and check["figure"] == 15 and check["config"] == {"min": 100}
     assert any(
-        "big: check rows fail: 15 rows, fewer than min 100" in e[1] for e in reporter.of("warning")
+        "big: check rows fail: 15 rows, fewer than min 100" in e[1] for e in reporter.of("error")
     )
+    assert not any("check rows" in e[1] for e in reporter.of("warning"))
     assert not (project / "out").exists()
     assert build_recipe(recipe).exit_code == 1  # the CLI's path: no exports either
     assert not (project / "out").exists()
@@ -47,6 +50,25 @@ def test_a_failed_error_gate_blocks_downstream_and_fails_the_build(project: Path
     )
     again, _ = run_build(recipe)  # nothing changed: still failing, still blocked
     assert again.exit_code == 1 and again.built == [] and again.blocked == ["summary"]
+
+
+def test_the_cli_prints_a_failed_gate_as_an_error_naming_the_blocked_exports(
+    project: Path,
+) -> None:
+    recipe = gated(project, {"rows": {"min": 100}}, {"rows": {"min": 1000, "severity": "warn"}})
+    done = subprocess.run(
+        [sys.executable, "-m", "synthc", "build", str(recipe)],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 1
+    lines = done.stderr.splitlines()
+    assert "error: big: check rows fail: 15 rows, fewer than min 100" in lines
+    assert "warning: big: check rows warn: 15 rows, fewer than min 1000" in lines
+    assert (
+        "error: exports not written: out/summary.jsonl ('big' failed an error-level check); "
+        "files from an earlier build are left as they were"
+    ) in lines
+    assert "1 error-level check(s) failed" in lines[-1]
 
 
 def test_a_warning_gate_lets_the_build_go_on(project: Path) -> None:

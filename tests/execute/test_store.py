@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import re
 import threading
 from pathlib import Path
@@ -183,6 +184,51 @@ def test_emitted_tables_get_a_view_unioned_across_steps(project: Path) -> None:
     store.refresh_catalog(LockState(steps=entries))
     rows = store.query_frame("select _step, call_key from _calls order by _step").rows()
     assert rows == [("a", "k-a"), ("b", "k-b")]
+
+
+def test_auxiliary_tables_exist_and_are_empty_when_no_step_emitted_rows(linear: Path) -> None:
+    run_build(linear)
+    store = Store.for_recipe(load(linear))
+    for table in ("_failures", "_rejections", "_dedup_matches", "_checks", "_calls"):
+        assert store.query(f"select count(*) as n from {table}", "csv") == "n\n0\n"
+    columns = store.query_frame("select * from _failures").columns
+    assert columns[:3] == ["row_id", "step", "call_key"] and columns[-1] == "_step"
+    assert (
+        store.query_frame("select removed_id, kept_id, similarity from _dedup_matches").height == 0
+    )
+
+
+@pytest.mark.parametrize(("umask", "mode"), [(0o022, 0o644), (0o002, 0o664), (0o077, 0o600)])
+def test_files_synthc_writes_honour_the_umask(linear: Path, umask: int, mode: int) -> None:
+    from synthc.api import build_recipe
+
+    old = os.umask(umask)
+    try:
+        build_recipe(linear)
+    finally:
+        os.umask(old)
+    out = linear.parent / "out"
+    written = [
+        linear.with_suffix(".lock"),
+        out / "big.jsonl",
+        out / "big.parquet",
+        out / "README.md",
+    ]
+    assert {p.name: oct(p.stat().st_mode & 0o777) for p in written} == {
+        p.name: oct(mode) for p in written
+    }
+
+
+def test_rewriting_a_file_keeps_the_mode_its_owner_gave_it(linear: Path) -> None:
+    from synthc.api import build_recipe, export_recipe
+
+    build_recipe(linear)
+    export = linear.parent / "out" / "big.jsonl"
+    export.chmod(0o640)
+    export.write_text("stale")
+    export_recipe(linear)
+    assert export.stat().st_mode & 0o777 == 0o640
+    assert export.read_text() != "stale"
 
 
 def test_exports_write_each_format_atomically(linear: Path) -> None:

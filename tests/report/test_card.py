@@ -56,7 +56,7 @@ def test_models_are_listed_by_identity(built):
     state = store.read_lock()
     entry = replace(state.steps["good"], model="openai/gpt-4o-mini")
     card = dataset_card(recipe, replace(state, steps={**state.steps, "good": entry}))
-    assert "- `openai/gpt-4o-mini`: `good`" in card
+    assert "- `openai/gpt-4o-mini`: `good` (model)" in card
 
 
 def test_several_exported_steps_get_one_config_each(tmp_path: Path):

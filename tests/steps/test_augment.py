@@ -30,7 +30,7 @@ def test_columns_and_lineage(project):
     out = proj.step("variants")
     seeds = proj.step("seeds")
     assert out.columns == ["_id", "question", "answer", "_parent_id", "_op", "_number_changes",
-                           "_model", "_call_key"]  # fmt: skip
+                           "_numbers_kept", "_model", "_call_key"]  # fmt: skip
     ops = out["_op"].to_list()
     assert ops.count("original") == 2
     assert ops.count("paraphrase") == 4 and ops.count("translate:es") == 2
@@ -83,3 +83,47 @@ def test_changing_one_op_repays_only_that_op(project):
     out = proj.step("variants")
     assert out["_op"].to_list().count("translate:fr") == 2
     assert "translate:de" not in out["_op"].to_list()
+
+
+def test_perturb_numbers_leaves_years_and_ids_alone_and_says_so(project):
+    question = "In 2024 order #5512 shipped 120 boxes at 9:30; how many by 2030?"
+    ops = [{"perturb_numbers": {"column": "question", "relative": 0.3}}]
+    proj = project({"seeds": {"kind": "seed", "rows": [{"question": question}]},
+                    "variants": {"kind": "augment", "from": "seeds", "ops": ops,
+                                 "keep_original": False}})  # fmt: skip
+    proj.build()
+    [row] = proj.step("variants").rows(named=True)
+    assert [old for old, _ in json.loads(row["_number_changes"])] == ["120"]
+    assert json.loads(row["_numbers_kept"]) == [["2024", "years"], ["5512", "ids"], ["9", "times"],
+                                                ["30", "times"], ["2030", "years"]]  # fmt: skip
+    assert row["question"].startswith("In 2024 order #5512 shipped ")
+    assert row["question"].endswith(" boxes at 9:30; how many by 2030?")
+    assert row["question"] != question
+
+
+def test_variants_differing_only_in_numbers_survive_dedup(project):
+    rows = [
+        {"question": f"A train travels {d} km in 2 hours. What is its speed?"}
+        for d in (120, 150, 180)
+    ]
+    ops = [{"perturb_numbers": {"column": "question", "relative": 0.3}}]
+    proj = project({"seeds": {"kind": "seed", "rows": rows},
+                    "variants": {"kind": "augment", "from": "seeds", "ops": ops},
+                    "unique": {"kind": "dedup", "from": "variants", "column": "question"}})  # fmt: skip
+    proj.build()
+    assert proj.step("variants").height == 6
+    assert proj.step("unique").height == 6
+
+
+def test_rows_that_give_no_seeded_variant_are_a_warning(project):
+    from synthc.progress import RecordingReporter
+
+    ops = [{"perturb_numbers": {"column": "question", "relative": 0.2}}]
+    proj = project(steps(ops=ops, keep_original=False))
+    reporter = RecordingReporter()
+    proj.build(reporter=reporter)
+    assert proj.step("variants").height == 1
+    assert reporter.of("warning") == [
+        ("warning", "variants: perturb_numbers on 'question': 1 of 2 row(s) gave no variant "
+                    "(no number it may change)")
+    ]  # fmt: skip

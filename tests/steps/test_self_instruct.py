@@ -126,3 +126,23 @@ def test_a_pool_of_ten_thousand_seeds(project, tmp_path):
     assert rejected["max_rouge_l"].to_list()[0] == 1.0
     assert rejected["most_similar"][0] == rejected["candidate"][0]
     assert 0.9 < rejected["max_rouge_l"][1] < 1.0
+
+
+def test_a_target_not_reached_is_a_warning_with_the_count_and_reasons(project):
+    from synthc.progress import RecordingReporter
+
+    proj = project(steps(target=60))
+    reporter = RecordingReporter()
+    assert proj.build(reporter=reporter).exit_code == 0
+    assert proj.step("tasks").height == 1
+    assert ("warning", "tasks: target not reached: the pool holds 4 of 60 tasks after 2 round(s) "
+            "(1 new; rejected: 5 novelty, 2 blocklist: draw, 2 too_short; see _rejections); "
+            "raise `rounds` or `per_round`") in reporter.events  # fmt: skip
+
+
+def test_a_reached_target_warns_nothing(project):
+    from synthc.progress import RecordingReporter
+
+    reporter = RecordingReporter()
+    project(steps(target=4)).build(reporter=reporter)
+    assert reporter.of("warning") == []
