@@ -100,7 +100,7 @@ def _blocked_exports(recipe: Recipe, result: BuildResult) -> str:
     reasons = [f"'{step}' failed an error-level check" for step in result.gate_failures]
     if result.failures:
         reasons.append(f"{result.failures} row(s) failed (see _failures)")
-    files = [str(path) for paths in recipe.exports.values() for path in paths]
+    files = [export.path for exports in recipe.exports.values() for export in exports]
     return (
         f"exports not written: {', '.join(files)} ({'; '.join(reasons) or 'the build failed'}); "
         "files from an earlier build are left as they were"
@@ -191,11 +191,11 @@ def _write_exports(recipe: Recipe, store: Store, reporter: Reporter) -> list[Pat
 
     lock = store.read_lock()
     written = write_exports(recipe, lock, store)
-    for step, paths in recipe.exports.items():
+    for step, exports in recipe.exports.items():
         entry = lock.steps.get(step)
         if entry is not None and entry.rows == 0:
             reporter.warning(
-                f"exports: {', '.join(paths)} empty: step '{step}' has 0 rows "
+                f"exports: {', '.join(export.path for export in exports)} empty: step '{step}' has 0 rows "
                 f"(see `synthc report {shown_path(recipe.path)}` for what removed them)"
             )
     return [*written, write_card(recipe, lock, store)]
@@ -204,9 +204,9 @@ def _write_exports(recipe: Recipe, store: Store, reporter: Reporter) -> list[Pat
 def _exports_outdated(recipe: Recipe, result: BuildResult) -> bool:
     """Exports are rewritten when an exported step was built or an export file is gone."""
     return any(
-        step in result.built or not (recipe.root / path).exists()
-        for step, paths in recipe.exports.items()
-        for path in paths
+        step in result.built or not (recipe.root / export.path).exists()
+        for step, exports in recipe.exports.items()
+        for export in exports
     )
 
 

@@ -35,6 +35,39 @@ class ModelAlias:
 
 
 @dataclass(frozen=True)
+class Export:
+    """One file (or, for `datasets`, folder) under `exports:`, in a named format.
+
+    `prompt`, `response`, `system`, `chosen` and `rejected` name the columns the trainer
+    formats read; `splits` maps a split name to its share of the rows (`datasets`).
+    """
+
+    path: str  # relative to the recipe folder, as written
+    format: str  # jsonl, csv, parquet, messages, preference or datasets
+    prompt: str = "prompt"
+    response: str = "response"
+    system: str | None = None
+    chosen: str | None = None  # None: `chosen`, or a distill step's teacher column
+    rejected: str | None = None  # None: `rejected`, or a distill step's student column
+    splits: Mapping[str, float] = field(default_factory=lambda: {"train": 1.0})
+
+
+# The plain formats, by extension; a mapping export may name a trainer format instead.
+EXTENSION_FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".parquet": "parquet"}
+
+
+def export_of(target: str | Mapping[str, Any]) -> Export:
+    """An `exports:` entry as written (a path, or a mapping with `path:`) as an `Export`."""
+    if isinstance(target, str):
+        target = {"path": target}
+    extension = Path(target["path"]).suffix.lower()
+    fmt = target.get("format") or EXTENSION_FORMATS.get(extension, "jsonl")
+    fields = {k: v for k, v in target.items() if k not in ("path", "format", "splits")}
+    splits = {name: float(share) for name, share in (target.get("splits") or {"train": 1}).items()}
+    return Export(path=target["path"], format=fmt, splits=splits, **fields)
+
+
+@dataclass(frozen=True)
 class Check:
     """One quality gate declared under a step's `checks:`."""
 
@@ -74,7 +107,7 @@ class Recipe:
     budget: Mapping[str, Any] = field(default_factory=dict)
     limits: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     embeddings: Mapping[str, Any] = field(default_factory=dict)  # `{model, dimensions}`; {} = tfidf
-    exports: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    exports: Mapping[str, tuple[Export, ...]] = field(default_factory=dict)
     license: str | None = None  # the data's license, for the dataset card (e.g. cc-by-4.0)
     positions: Mapping[str, Location] = field(default_factory=dict)
 
@@ -180,7 +213,7 @@ def _build_recipe(path: Path, parsed: Parsed) -> Recipe:
         name: ModelAlias(name=name, **alias) for name, alias in (data.get("models") or {}).items()
     }
     exports = {
-        step: (targets,) if isinstance(targets, str) else tuple(targets)
+        step: tuple(export_of(t) for t in (targets if isinstance(targets, list) else [targets]))
         for step, targets in (data.get("exports") or {}).items()
     }
     steps = {name: _build_step(name, raw, parsed.positions) for name, raw in data["steps"].items()}

@@ -57,6 +57,7 @@ def schema_reference_markdown() -> str:
         ("Model aliases (`models.<alias>`)", "model_alias"),
         ("Rate limits (`limits.<model>`)", "limit"),
         ("Embeddings (`embeddings`, or a check's own)", "embeddings"),
+        ("Exports (each entry of `exports.<step>`)", "export"),
     ):
         lines += [f"### {title}", "", defs[name]["description"], "", *_table(defs[name]), ""]
     budget = schema["properties"]["budget"]

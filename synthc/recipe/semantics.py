@@ -227,6 +227,50 @@ def _check_exports(context: _Context, exports: Any) -> None:
             location = context.parsed.key_positions.get(path) or location_of(context.parsed, path)
             message = f"cannot export unknown step '{key}'{hint}; steps in this recipe: {known}"
             context.problems.append(Problem(location, path, message))
+        targets = exports[key]
+        for index, target in enumerate(targets if isinstance(targets, list) else [targets]):
+            if isinstance(target, Mapping) and isinstance(target.get("path"), str):
+                where = join_path("exports", str(key))
+                where = join_path(where, str(index)) if isinstance(targets, list) else where
+                _check_export(context, where, target)
+
+
+# The fields each named format reads; the plain formats read none of them.
+_FORMAT_FIELDS = {
+    "messages": ("prompt", "response", "system"),
+    "preference": ("prompt", "chosen", "rejected"),
+    "datasets": ("splits",),
+}
+_EXTENSIONS = (".jsonl", ".ndjson", ".csv", ".parquet")
+
+
+def _check_export(context: _Context, path: str, target: Mapping[str, Any]) -> None:
+    """A mapping export: its format is known, its fields fit it, its splits sum to 1."""
+    fmt = target.get("format")
+    suffix = Path(target["path"]).suffix.lower()
+    if fmt is None and suffix not in _EXTENSIONS:
+        context.report(
+            join_path(path, "path"),
+            f"cannot tell the format of '{target['path']}'; add `format:` "
+            "(messages, preference, datasets, jsonl, csv, parquet) or use .jsonl, .csv or .parquet",
+        )
+    if fmt in ("messages", "preference") and suffix != ".jsonl":
+        context.report(join_path(path, "path"), f"a {fmt} export is JSONL; end the path in .jsonl")
+    fitting = _FORMAT_FIELDS.get(str(fmt or ""), ())
+    for name in ("prompt", "response", "system", "chosen", "rejected", "splits"):
+        if name in target and name not in fitting:
+            owners = [f for f, names in _FORMAT_FIELDS.items() if name in names]
+            context.report(
+                join_path(path, name),
+                f"`{name}` applies to `format: {' or '.join(owners)}`, not to {fmt or suffix}",
+            )
+    splits = target.get("splits")
+    if fmt == "datasets" and isinstance(splits, Mapping):
+        shares = [s for s in splits.values() if isinstance(s, int | float)]
+        if len(shares) == len(splits) and abs(sum(shares) - 1) > 1e-9:
+            context.report(
+                join_path(path, "splits"), f"the split shares must sum to 1, got {sum(shares):g}"
+            )
 
 
 def _check_cycles(context: _Context, edges: Mapping[str, list[tuple[str, str]]]) -> None:

@@ -35,6 +35,13 @@ SIZE_CATEGORIES = (
 # One file per exported step goes in `configs` (two formats would double the rows):
 # Parquet first, as it keeps the column types.
 CONFIG_FORMATS = (".parquet", ".jsonl", ".ndjson", ".csv", ".json")
+
+# What a trainer-format export holds, after its line in the card's file list.
+_FORMAT_NOTES = {
+    "messages": " (chat `messages`, for SFT)",
+    "preference": " (`prompt`/`chosen`/`rejected` pairs, for DPO)",
+    "datasets": " (a Hugging Face `datasets` folder, one Parquet file per split)",
+}
 CARD_MARKER = "<!-- written by synthc export: edit the recipe, not this file -->"
 GENERATING_KINDS = frozenset({"generate", "self_instruct", "distill", "augment", "adversarial"})
 _SECRET_LINE = re.compile(r"^(\s*[\w-]*(?:api_key|secret|token|password)\s*:\s*).+$", re.I | re.M)
@@ -92,7 +99,9 @@ def card_folder(recipe: Recipe) -> Path:
     import os
 
     files = [
-        str((recipe.root / path).resolve()) for paths in recipe.exports.values() for path in paths
+        str((recipe.root / export.path).resolve())
+        for exports in recipe.exports.values()
+        for export in exports
     ]
     if not files:
         return recipe.root
@@ -149,7 +158,8 @@ def _configs(recipe: Recipe, steps: list[str], card_dir: Path) -> list[dict[str,
     """One config per exported step (the first is the default), one file each."""
     configs = []
     for index, step in enumerate(steps):
-        paths = sorted(recipe.exports[step], key=_format_rank)
+        plain = [e.path for e in recipe.exports[step] if e.format in ("jsonl", "csv", "parquet")]
+        paths = sorted(plain, key=_format_rank)
         if not paths or _format_rank(paths[0]) == len(CONFIG_FORMATS):
             continue
         name = "default" if len(steps) == 1 else step
@@ -341,11 +351,12 @@ def _files(recipe: Recipe, lock: LockState, card_dir: Path) -> str:
     if not recipe.exports:
         return ""
     lines = ["## Files", ""]
-    for step, paths in recipe.exports.items():
+    for step, exports in recipe.exports.items():
         entry = lock.steps.get(step)
         rows = f"{entry.rows:,} rows" if entry else "not built"
-        for path in paths:
-            lines.append(f"- `{_relative(recipe.root / path, card_dir)}`: `{step}`, {rows}")
+        for export in exports:
+            path = _relative(recipe.root / export.path, card_dir)
+            lines.append(f"- `{path}`: `{step}`, {rows}{_FORMAT_NOTES.get(export.format, '')}")
     lines += [
         "",
         "Text formats (jsonl, json, csv) carry the dataset's columns; Parquet also keeps "

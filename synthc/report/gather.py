@@ -66,7 +66,9 @@ def build_report(recipe: Recipe, store: Store) -> Report:
         gates=gates,
         plots=figures.plots,
         metrics=figures.metrics,
-        exports=tuple((step, path) for step, paths in recipe.exports.items() for path in paths),
+        exports=tuple(
+            (step, export.path) for step, exports in recipe.exports.items() for export in exports
+        ),
         models=tuple(sorted({e.model for e in lock.steps.values() if e.model})),
         built_at=max(built, default=""),
         last_run=_last_run(store, tables),

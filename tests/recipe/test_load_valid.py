@@ -27,7 +27,8 @@ def test_the_design_example_loads(in_repo_root: Path) -> None:
     assert recipe.seed == 7
     assert recipe.budget == {"max_usd": 5.0}
     assert recipe.limits == {"openai/gpt-4o-mini": {"concurrency": 64, "rpm": 5000, "tpm": 2000000}}
-    assert recipe.exports == {"final": ("out/final.jsonl", "out/final.parquet")}
+    assert paths(recipe.exports) == {"final": ("out/final.jsonl", "out/final.parquet")}
+    assert [e.format for e in recipe.exports["final"]] == ["jsonl", "parquet"]
 
 
 def test_steps_keep_only_kind_specific_config(in_repo_root: Path) -> None:
@@ -82,7 +83,7 @@ def test_every_kind_and_check_kind_loads(in_repo_root: Path) -> None:
     ]  # fmt: skip
     assert checks[1].severity == "warn" and "severity" not in checks[1].config
     assert recipe.steps["mixed"].inputs == ("good", "variants")
-    assert recipe.exports == {
+    assert paths(recipe.exports) == {
         "final": ("out/final.parquet",),
         "good": ("out/good.jsonl", "out/good.csv"),
     }
@@ -113,3 +114,8 @@ def test_yaml_anchors_and_merge_keys_work(write_recipe) -> None:
     recipe = load_recipe(path)
     assert recipe.steps["g"].inputs == ("s",)
     assert recipe.steps["g"].config == {"where": "a > 1"}
+
+
+def paths(exports):
+    """`exports:` as written paths, step by step."""
+    return {step: tuple(export.path for export in targets) for step, targets in exports.items()}
