@@ -56,6 +56,26 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
 
 @cli.command()
+@click.argument("folder", default=".", type=click.Path(file_okay=False, path_type=str))
+def init(folder: str) -> None:
+    """Write a commented starter recipe (recipe.yaml, on the embedded local model) and a
+    tiny seed file (data/topics.jsonl) into FOLDER (default: here). Never overwrites.
+
+    \b
+    Example:
+      synthc init my-dataset
+      synthc build my-dataset/recipe.yaml
+    """
+    from synthc.api import shown_path
+    from synthc.starter import init_project
+
+    written = init_project(folder)
+    for path in written:
+        click.echo(shown_path(path))
+    click.echo(f"next: synthc plan {shown_path(written[0])}", err=True)
+
+
+@cli.command()
 @recipe_argument
 def validate(recipe: str) -> None:
     """Check a recipe (schema, references, templates, columns) without building.

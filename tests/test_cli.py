@@ -138,7 +138,7 @@ def test_missing_recipe_file_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_help_lists_every_command_with_an_example() -> None:
-    for command in ("validate", "plan", "build", "preview", "query", "export"):
+    for command in ("init", "validate", "plan", "build", "preview", "query", "export"):
         done = synthc(command, "--help")
         assert done.returncode == 0
         assert "Example:" in done.stdout
