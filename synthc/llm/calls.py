@@ -75,6 +75,7 @@ class CallResult:
             "cached": self.cached,
             "attempts": self.attempts,
             "error": self.error_class,
+            "finish_reason": self.finish_reason,  # "length": cut at max_tokens
         }
 
     def failure_record(self, step: str) -> dict[str, Any]:

@@ -274,18 +274,22 @@ def _redacted(text: str) -> str:
 
 
 def _row_counts(recipe: Recipe, lock: LockState) -> str:
-    lines = ["## Row counts", "", "| step | kind | rows | model calls | cache hits | cost (USD) |"]
-    lines.append("|---|---|---:|---:|---:|---:|")
+    lines = ["## Row counts", ""]
+    lines.append(
+        "| step | kind | rows | model calls | cache hits | cut at max_tokens | cost (USD) |"
+    )
+    lines.append("|---|---|---:|---:|---:|---:|---:|")
     for name, step in recipe.steps.items():
         entry = lock.steps.get(name)
         if entry is None:
-            lines.append(f"| `{name}` | {step.kind} | not built | | | |")
+            lines.append(f"| `{name}` | {step.kind} | not built | | | | |")
             continue
         stats: Mapping[str, Any] = entry.stats
         calls = int(stats.get("calls") or 0)
         lines.append(
             f"| `{name}` | {step.kind} | {entry.rows:,} | {calls:,} | "
-            f"{int(stats.get('cache_hits') or 0):,} | {float(stats.get('cost_usd') or 0):.4f} |"
+            f"{int(stats.get('cache_hits') or 0):,} | {int(stats.get('truncated') or 0):,} | "
+            f"{float(stats.get('cost_usd') or 0):.4f} |"
         )
     return "\n".join(lines) + "\n"
 

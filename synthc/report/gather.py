@@ -18,9 +18,12 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from synthc.report.model import (
+    SAMPLE_ROWS,
     Report,
     StepReport,
     _lit,
+    _name,
+    preview,
 )
 from synthc.store.lock import LockEntry, LockState
 
@@ -141,8 +144,14 @@ class _Reader:
             model=entry.model,
             failures=entry.failures,
             built_at=entry.built_at,
+            samples=self.samples(name),
             **self.call_stats(name, entry),
         )
+
+    def samples(self, name: str) -> tuple[str, ...]:
+        """Previews of the step's first rows, in its stored order."""
+        frame = self.frame(f"select * from {_name(name)} limit {SAMPLE_ROWS}")
+        return tuple(preview(row) for row in frame.iter_rows(named=True))
 
     def call_stats(self, name: str, entry: LockEntry) -> dict[str, Any]:
         """Calls sent, cache hits, tokens and cost: the lock's stats, else `_calls`."""
@@ -153,7 +162,8 @@ class _Reader:
                 "count(*) filter (where cached) as cache_hits, "
                 "coalesce(sum(prompt_tokens), 0) as prompt_tokens, "
                 "coalesce(sum(completion_tokens), 0) as completion_tokens, "
-                "coalesce(sum(cost_usd) filter (where not cached), 0) as cost_usd "
+                "coalesce(sum(cost_usd) filter (where not cached), 0) as cost_usd, "
+                f"{self.truncated_count} as truncated "
                 f"from _calls where _step = {_lit(name)}"
             )
             stats = frame.row(0, named=True) if frame.height else {}
@@ -165,7 +175,19 @@ class _Reader:
             "cache_hits": int(stats.get("cache_hits") or 0),
             "tokens": int(tokens or 0),
             "cost_usd": float(stats.get("cost_usd") or 0.0),
+            "truncated": int(stats.get("truncated") or 0),
         }
+
+    @property
+    def truncated_count(self) -> str:
+        """SQL counting `_calls` rows cut at max_tokens; 0 where no build recorded
+        `finish_reason` (steps built before it was a column)."""
+        columns = self.frame("select * from _calls limit 0").columns
+        return (
+            "count(*) filter (where finish_reason = 'length')"
+            if "finish_reason" in columns
+            else "0"
+        )
 
     def frame(self, sql: str) -> pl.DataFrame:
         return self.store.query_frame(sql)

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 
 PASS, WARN, FAIL = "pass", "warn", "fail"
 EXAMPLES_PER_REASON = 3
+SAMPLE_ROWS = 3  # rows shown per step
 
 
 PREVIEW_CHARS = 160
@@ -59,7 +60,14 @@ class StepReport:
     tokens: int = 0
     cost_usd: float = 0.0
     failures: int = 0
+    truncated: int = 0  # answers cut at max_tokens (finish_reason "length")
+    samples: tuple[str, ...] = ()  # previews of the step's first rows
     built_at: str = ""
+
+    @property
+    def answers(self) -> int:
+        """Model answers the step used, sent or from the cache."""
+        return self.calls + self.cache_hits
 
     @property
     def hit_rate(self) -> float | None:
@@ -155,6 +163,10 @@ class Report:
     @property
     def hit_rate(self) -> float | None:
         return _rate(self.cache_hits, self.calls)
+
+    @property
+    def truncated(self) -> int:
+        return sum(s.truncated for s in self.steps)
 
     @property
     def rows_removed(self) -> int:

@@ -49,6 +49,11 @@ def _footer(report: Report) -> list[str]:
     lines = [
         f"cost ${report.cost_usd:.4f} · {report.calls:,} calls sent · "
         f"{report.cache_hits:,} from cache ({_percent(report.hit_rate)}) · {report.tokens:,} tokens",
+        *(
+            f"{step.name}: {_cut(step.truncated, step.answers)}"
+            for step in report.steps
+            if step.truncated
+        ),
         f"gates: {counts[PASS]} pass · {counts[WARN]} warn · {counts[FAIL]} fail",
     ]
     for gate in report.gates:
@@ -58,6 +63,11 @@ def _footer(report: Report) -> list[str]:
             message = f": {gate.message}" if gate.message else ""
             lines.append(f"  {gate.status.upper()} {gate.step} {gate.kind}{figure}{limit}{message}")
     return lines
+
+
+def _cut(truncated: int, answers: int) -> str:
+    """ "5 of 18 answers cut at max_tokens" """
+    return f"{truncated:,} of {answers:,} answers cut at max_tokens (finish_reason=length)"
 
 
 def _built(report: Report) -> str:

@@ -231,6 +231,7 @@ def _record(
         "completion_tokens": sum(r.completion_tokens for r in results),
         "cost_usd": sum(r.cost_usd or 0.0 for r in fresh),
         "failures": len(failed),
+        "truncated": sum(1 for r in results if r.finish_reason == "length"),
     }
     for key, value in figures.items():
         ctx.stats[key] = round(ctx.stats.get(key, 0) + value, 8)

@@ -376,7 +376,7 @@ EMPTY_TABLES: dict[str, dict[str, str]] = {
     "_calls": {"call_key": "varchar", "step": "varchar", "row_id": "varchar",
                "model": "varchar", "prompt_tokens": "bigint", "completion_tokens": "bigint",
                "cost_usd": "double", "latency_s": "double", "cached": "boolean",
-               "attempts": "bigint", "error": "varchar"},
+               "attempts": "bigint", "error": "varchar", "finish_reason": "varchar"},
     "_failures": {"row_id": "varchar", "step": "varchar", "call_key": "varchar",
                   "model": "varchar", "error_class": "varchar", "error_kind": "varchar",
                   "message": "varchar", "attempts": "bigint"},

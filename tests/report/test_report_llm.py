@@ -141,3 +141,33 @@ def test_self_instruct_rejections_are_explained_by_reason(
     assert sum(g.count for g in tasks.removals) == report.rows_removed >= 3
     novelty = next(g for g in tasks.removals if any("max_rouge_l" in e.detail for e in g.examples))
     assert all(e.text for e in novelty.examples)
+
+
+def test_sample_rows_and_answers_cut_at_max_tokens_reach_the_report(
+    tmp_path: Path, server: LLMTestServer, environment: None
+):
+    path = write(tmp_path, server, topics=1)
+    data = yaml.safe_load(path.read_text())
+    # The server cuts an answer ("echo <hash>: Write about <topic>") longer than
+    # max_tokens words and says finish_reason "length": topics of 4+ words are cut.
+    topics = ["tea", "green tea", "a very long topic name", "one two three four five"]
+    data["steps"]["seeds"] = {"kind": "seed", "rows": [{"topic": t} for t in topics]}
+    data["steps"]["answers"].update(n=1)
+    data["params"] = {"max_tokens": 6, "allow_truncated": True}
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    store = build_with_model(path)
+    recipe = load_recipe(path)
+    cut = store.query_frame("select count(*) as n from _calls where finish_reason = 'length'")
+    assert cut["n"][0] == 2
+    report = build_report(recipe, store)
+    assert "answers: 2 of 4 answers cut at max_tokens (finish_reason=length)" in render_summary(
+        report
+    )
+    html = render_html(report)
+    assert 'data-truncated="2">2 of 4 answers cut at max_tokens' in html
+    samples = html.split('<h2 id="samples">')[1].split("<h2")[0]
+    assert "topic: tea" in samples and "topic: green tea" in samples  # the first rows
+    assert "text: echo" in samples
+    card = dataset_card(recipe, store.read_lock(), store)
+    assert "| cut at max_tokens |" in card
+    assert "| `answers` | generate | 4 | 4 | 0 | 2 |" in card
