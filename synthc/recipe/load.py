@@ -43,7 +43,7 @@ class Export:
     """
 
     path: str  # relative to the recipe folder, as written
-    format: str  # jsonl, csv, parquet, messages, preference or datasets
+    format: str  # jsonl, csv, parquet, messages, preference, datasets ("" if unknown)
     prompt: str = "prompt"
     response: str = "response"
     system: str | None = None
@@ -61,7 +61,7 @@ def export_of(target: str | Mapping[str, Any]) -> Export:
     if isinstance(target, str):
         target = {"path": target}
     extension = Path(target["path"]).suffix.lower()
-    fmt = target.get("format") or EXTENSION_FORMATS.get(extension, "jsonl")
+    fmt = target.get("format") or EXTENSION_FORMATS.get(extension, "")  # "": unknown
     fields = {k: v for k, v in target.items() if k not in ("path", "format", "splits")}
     splits = {name: float(share) for name, share in (target.get("splits") or {"train": 1}).items()}
     return Export(path=target["path"], format=fmt, splits=splits, **fields)

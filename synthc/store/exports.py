@@ -82,5 +82,10 @@ def _write_one(
         atomic_write_bytes(target, jsonl_bytes(rows))
     elif export.format == "datasets":
         write_datasets_folder(frame, user_columns(frame), target, export)
-    else:
+    elif export.format in ("jsonl", "csv", "parquet"):
         atomic_write_bytes(target, export_frame(frame, export.format))
+    else:  # the recipe's checks refuse this; a Recipe built in code may still hold it
+        raise StoreError(
+            f"{where}: cannot tell the format of '{export.path}'; use the extension "
+            ".jsonl, .csv or .parquet, or name a `format:`"
+        )

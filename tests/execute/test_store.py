@@ -19,6 +19,7 @@ from polars.testing import assert_frame_equal
 from polars.testing.parametric import dataframes
 
 from synthc.errors import BuildLocked, StoreError
+from synthc.recipe.load import export_of
 from synthc.store.exports import write_exports
 from synthc.store.store import Store, data_version, format_frame
 
@@ -284,7 +285,7 @@ def test_wait_blocks_until_the_other_build_finishes(linear: Path) -> None:
 def test_unknown_format_extension_is_refused(linear: Path) -> None:
     run_build(linear)
     # The recipe schema already refuses such a path; write_exports must too when called directly.
-    recipe = dataclasses.replace(load(linear), exports={"big": ("out/big.xlsx",)})
+    recipe = dataclasses.replace(load(linear), exports={"big": (export_of("out/big.xlsx"),)})
     with pytest.raises(StoreError, match=re.escape("cannot tell the format of 'out/big.xlsx'")):
         write_exports(recipe, Store.for_recipe(recipe).read_lock())
 
