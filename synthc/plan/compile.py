@@ -215,9 +215,37 @@ def check_columns(plan: Plan) -> Plan:
         columns = kind.columns(_with_absolute_files(kind, planned.config, recipe.root), upstream)
         known[planned.name] = tuple(columns) if columns is not None else None
         resolved[planned.name] = replace(planned, columns=known[planned.name])
+    problems += _export_column_problems(recipe, known)
     if problems:
         raise RecipeError(problems)
     return plan.with_steps(resolved)
+
+
+def _export_column_problems(
+    recipe: Recipe, known: Mapping[str, tuple[str, ...] | None]
+) -> list[Problem]:
+    """A trainer-format export that names a column its step will not have: found before
+    any call is paid for, not after the build."""
+    problems = []
+    for step, exports in recipe.exports.items():
+        columns = known.get(step)
+        if columns is None or step not in recipe.steps:
+            continue
+        available = [c for c in columns if not c.startswith("_")]
+        for index, export in enumerate(exports):
+            for key, column in export.columns(recipe.steps[step]).items():
+                if column not in columns:
+                    path = f"exports.{step}.{index}"
+                    problems.append(
+                        Problem(
+                            recipe.where(path),
+                            path,
+                            f"the {export.format} export reads column '{column}' (as {key}), "
+                            f"which step '{step}' does not have; columns: {', '.join(available)}. "
+                            f"Name the column, e.g. `prompt: {available[0] if available else 'question'}`",
+                        )
+                    )
+    return problems
 
 
 def _with_absolute_files(

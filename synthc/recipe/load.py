@@ -51,6 +51,26 @@ class Export:
     rejected: str | None = None  # None: `rejected`, or a distill step's student column
     splits: Mapping[str, float] = field(default_factory=lambda: {"train": 1.0})
 
+    def columns(self, step: Step) -> dict[str, str]:
+        """The columns a trainer format reads, by the role or key it writes them under
+        ({} for the plain formats): a distill step's teacher answer is `chosen` and its
+        student's `rejected` unless other columns are named."""
+        if self.format == "messages":
+            roles = {"system": self.system, "user": self.prompt, "assistant": self.response}
+            return {role: column for role, column in roles.items() if column is not None}
+        if self.format == "preference":
+            distill = step.kind == "distill"
+            chosen = step.config.get("output", "response") if distill else "chosen"
+            rejected = (
+                step.config.get("student_output", "student_response") if distill else "rejected"
+            )
+            return {
+                "prompt": self.prompt,
+                "chosen": self.chosen or chosen,
+                "rejected": self.rejected or rejected,
+            }
+        return {}
+
 
 # The plain formats, by extension; a mapping export may name a trainer format instead.
 EXTENSION_FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".parquet": "parquet"}

@@ -76,7 +76,8 @@ def _write_one(
     recipe: Recipe, step: str, frame: pl.DataFrame, export: Export, target: Path, where: str
 ) -> None:
     if export.format == "messages":
-        atomic_write_bytes(target, jsonl_bytes(chat_rows(frame, export, where)))
+        rows = chat_rows(frame, export, recipe.steps[step], where)
+        atomic_write_bytes(target, jsonl_bytes(rows))
     elif export.format == "preference":
         rows = preference_rows(frame, export, recipe.steps[step], where)
         atomic_write_bytes(target, jsonl_bytes(rows))

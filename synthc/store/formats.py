@@ -34,10 +34,10 @@ if TYPE_CHECKING:
 SPLIT_FILE = "data/{split}-00000-of-00001.parquet"
 
 
-def chat_rows(frame: pl.DataFrame, export: Export, where: str) -> list[dict[str, Any]]:
-    """`{"messages": [system?, user, assistant]}` per row, from the declared columns."""
-    roles = [("system", export.system), ("user", export.prompt), ("assistant", export.response)]
-    columns = {role: column for role, column in roles if column is not None}
+def chat_rows(frame: pl.DataFrame, export: Export, step: Step, where: str) -> list[dict[str, Any]]:
+    """`{"messages": [system?, user, assistant]}` per row, from the declared columns; a
+    row whose system column is empty has no system message."""
+    columns = export.columns(step)
     nullable = (export.system,) if export.system else ()
     values = _columns(frame, list(columns.values()), where, nullable)
     return [
@@ -45,7 +45,7 @@ def chat_rows(frame: pl.DataFrame, export: Export, where: str) -> list[dict[str,
             "messages": [
                 {"role": role, "content": values[column][index]}
                 for role, column in columns.items()
-                if values[column][index] is not None or role != "system"
+                if values[column][index] is not None
             ]
         }
         for index in range(frame.height)
@@ -55,13 +55,8 @@ def chat_rows(frame: pl.DataFrame, export: Export, where: str) -> list[dict[str,
 def preference_rows(
     frame: pl.DataFrame, export: Export, step: Step, where: str
 ) -> list[dict[str, Any]]:
-    """`{"prompt", "chosen", "rejected"}` per row; a distill step's teacher answer is the
-    chosen one and its student's the rejected one unless other columns are named."""
-    chosen, rejected = export.chosen or "chosen", export.rejected or "rejected"
-    if step.kind == "distill":
-        chosen = export.chosen or step.config.get("output", "response")
-        rejected = export.rejected or step.config.get("student_output", "student_response")
-    names = {"prompt": export.prompt, "chosen": chosen, "rejected": rejected}
+    """`{"prompt", "chosen", "rejected"}` per row (see `Export.columns` for the defaults)."""
+    names = export.columns(step)
     values = _columns(frame, list(names.values()), where)
     return [
         {key: values[column][index] for key, column in names.items()}

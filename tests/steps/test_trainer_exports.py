@@ -8,7 +8,7 @@ import json
 import pytest
 import yaml
 
-from synthc.errors import StoreError
+from synthc.errors import RecipeError, StoreError
 
 datasets = pytest.importorskip("datasets")
 
@@ -106,12 +106,25 @@ def test_datasets_folder_splits_load_and_rows_never_move(project):
     assert {q: after[q] for q in split_of} == split_of  # no old row changed split
 
 
-def test_missing_column_names_the_export_and_the_columns(project):
+def test_missing_column_is_a_recipe_error_before_any_call(project):
     proj = answered(project, rows=QUESTIONS[:2])
     with_exports(proj, {"answers": {"path": "out/sft.jsonl", "format": "messages"}})
-    with pytest.raises(StoreError) as caught:
+    with pytest.raises(RecipeError) as caught:
         proj.build()
     message = str(caught.value)
-    assert "exports.answers: no column 'prompt', 'response'" in message
+    assert "exports.answers.0: the messages export reads column 'prompt' (as user)" in message
+    assert "reads column 'response' (as assistant)" in message
     assert "columns: question, answer" in message
+    assert proj.requests() == 0  # found at compile time: nothing was paid for
+    assert not (proj.path.parent / "out/sft.jsonl").exists()
+
+
+def test_an_empty_cell_stops_the_export_and_names_the_column(project):
+    rows = [{"question": "Where is my invoice?", "answer": "In Billing."},
+            {"question": "How do I log in?", "answer": None}]  # fmt: skip
+    proj = project({"qa": {"kind": "seed", "rows": rows}})
+    with_exports(proj, {"qa": {"path": "out/sft.jsonl", "format": "messages",
+                               "prompt": "question", "response": "answer"}})  # fmt: skip
+    with pytest.raises(StoreError, match=r"exports.qa: 1 row\(s\) have no 'answer'"):
+        proj.build()
     assert not (proj.path.parent / "out/sft.jsonl").exists()
