@@ -15,6 +15,21 @@ datasets = pytest.importorskip("datasets")
 QUESTIONS = [{"question": f"How do I reset my password, case {i}?"} for i in range(40)]
 
 
+def chat_tokenizer():
+    """A word-level tokenizer with a small chat template, built offline (no download)."""
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    raw = Tokenizer(models.WordLevel({"[UNK]": 0}, unk_token="[UNK]"))
+    raw.pre_tokenizer = pre_tokenizers.Whitespace()
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=raw, unk_token="[UNK]")
+    tokenizer.chat_template = (
+        "{% for m in messages %}<|{{ m['role'] }}|>{{ m['content'] }}\n{% endfor %}"
+        "{% if add_generation_prompt %}<|assistant|>{% endif %}"
+    )
+    return tokenizer
+
+
 def with_exports(proj, exports):
     data = yaml.safe_load(proj.path.read_text())
     data["exports"] = exports
@@ -40,7 +55,11 @@ def test_messages_export_loads_as_a_conversational_sft_dataset(project):
     ]})  # fmt: skip
     assert proj.build().exit_code == 0
     stored = proj.step("answers")
-    loaded = datasets.load_dataset("json", data_files=str(proj.path.parent / "out/sft.jsonl"))
+    loaded = datasets.load_dataset(
+        "json",
+        data_files=str(proj.path.parent / "out/sft.jsonl"),
+        cache_dir=str(proj.path.parent / "hf"),
+    )
     rows = loaded["train"].to_list()
     assert rows == [
         {"messages": [{"role": "user", "content": q}, {"role": "assistant", "content": a}]}
@@ -54,6 +73,9 @@ def test_messages_export_loads_as_a_conversational_sft_dataset(project):
     }
     trl = pytest.importorskip("trl.data_utils")
     assert all(trl.is_conversational(row) for row in rows)
+    # TRL renders each conversation through a chat template, as SFTTrainer does
+    text = trl.apply_chat_template(rows[0], chat_tokenizer())["text"]
+    assert text == f"<|user|>{stored['question'][0]}\n<|assistant|>{stored['answer'][0]}\n"
 
 
 def test_preference_pairs_from_a_distill_step_load_for_dpo(project):
@@ -69,7 +91,11 @@ def test_preference_pairs_from_a_distill_step_load_for_dpo(project):
                                     "prompt": "question"}})  # fmt: skip
     assert proj.build().exit_code == 0
     stored = proj.step("answers")
-    loaded = datasets.load_dataset("json", data_files=str(proj.path.parent / "out/dpo.jsonl"))
+    loaded = datasets.load_dataset(
+        "json",
+        data_files=str(proj.path.parent / "out/dpo.jsonl"),
+        cache_dir=str(proj.path.parent / "hf"),
+    )
     train = loaded["train"]
     assert train.column_names == ["prompt", "chosen", "rejected"]
     assert train["chosen"] == stored["response"].to_list()  # the teacher is chosen
@@ -87,7 +113,7 @@ def test_datasets_folder_splits_load_and_rows_never_move(project):
     with_exports(proj, {"answers": [spec]})
     assert proj.build().exit_code == 0
     folder = str(proj.path.parent / "out/hf")
-    loaded = datasets.load_dataset(folder)
+    loaded = datasets.load_dataset(folder, cache_dir=str(proj.path.parent / "hf1"))
     assert sorted(loaded) == ["test", "train"]
     split_of = {row["question"]: name for name in loaded for row in loaded[name]}
     stored = proj.step("answers")
@@ -100,7 +126,7 @@ def test_datasets_folder_splits_load_and_rows_never_move(project):
     more = [{"question": f"Where is my invoice, case {i}?"} for i in range(20)]
     proj.edit("topics", rows=QUESTIONS + more)
     assert proj.build().exit_code == 0
-    grown = datasets.load_dataset(folder, download_mode="force_redownload")
+    grown = datasets.load_dataset(folder, cache_dir=str(proj.path.parent / "hf2"))
     after = {row["question"]: name for name in grown for row in grown[name]}
     assert len(after) == 60
     assert {q: after[q] for q in split_of} == split_of  # no old row changed split
