@@ -238,7 +238,8 @@ def query(recipe: str, sql: str, fmt: str) -> None:
 @cli.command()
 @recipe_argument
 def export(recipe: str) -> None:
-    """Write the files listed under `exports:` (jsonl, parquet, csv) from the built steps.
+    """Write the files listed under `exports:` (jsonl, parquet, csv, or the trainer
+    formats messages, preference and datasets) from the built steps.
 
     \b
     Example:
