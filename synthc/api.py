@@ -86,9 +86,10 @@ def build_recipe(
     finally:
         if llm is not None:
             llm.close()
-    if result.exit_code == 0 and not select and _exports_outdated(recipe, result):
-        for written in _write_exports(recipe, store):
-            context.reporter.message(f"exported {shown_path(written)}")
+    if result.exit_code == 0 and not select:
+        with store.build_lock(wait=True):
+            for written in _write_exports(recipe, store, only_stale=True):
+                context.reporter.message(f"exported {shown_path(written)}")
     return result
 
 
@@ -145,22 +146,16 @@ def shown_path(path: Path) -> str:
         return str(path)
 
 
-def _write_exports(recipe: Recipe, store: Store) -> list[Path]:
-    """The `exports:` files, then the dataset card (README.md) beside them."""
+def _write_exports(recipe: Recipe, store: Store, only_stale: bool = False) -> list[Path]:
+    """The `exports:` files (with `only_stale`, those not current), then the dataset card
+    (README.md) beside them when any was written."""
     from synthc.report.card import write_card
 
     lock = store.read_lock()
-    written = write_exports(recipe, lock, store)
-    return [*written, write_card(recipe, lock, store)]
-
-
-def _exports_outdated(recipe: Recipe, result: BuildResult) -> bool:
-    """Exports are rewritten when an exported step was built or an export file is gone."""
-    return any(
-        step in result.built or not (recipe.root / path).exists()
-        for step, paths in recipe.exports.items()
-        for path in paths
-    )
+    written = write_exports(recipe, lock, store, only_stale=only_stale)
+    if not written:
+        return []
+    return [*written, write_card(recipe, store.read_lock(), store)]
 
 
 def query_recipe(path: str | Path, sql: str, format: str = "table") -> str:
@@ -180,7 +175,8 @@ def export_recipe(path: str | Path) -> list[Path]:
         raise StoreError(
             f"exports: step(s) {', '.join(stale)} are not fresh; run `synthc build {path}` first"
         )
-    return _write_exports(recipe, store)
+    with store.build_lock(wait=True):
+        return _write_exports(recipe, store)
 
 
 def _output_exists(store: Store) -> Callable[[str, str], bool]:

@@ -74,7 +74,9 @@ def validate(recipe: str) -> None:
 @recipe_argument
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
 @click.option(
-    "--check", is_flag=True, help="Exit 1 if a build would do anything (run a step or a gate)."
+    "--check",
+    is_flag=True,
+    help="Exit 1 if a build would do anything (run a step or a gate, rewrite an export).",
 )
 @click.option(
     "--no-estimate", is_flag=True, help="Skip counting the model calls a build would make."
@@ -98,7 +100,8 @@ def plan(recipe: str, as_json: bool, check: bool, no_estimate: bool) -> None:
         click.echo("warning: " + describe_missing_keys(needed), err=True)
     text = plan_json(compiled, estimates) if as_json else plan_table(compiled, estimates)
     click.echo(text, nl=False)
-    if check and any(step.status != FRESH or step.checks_stale for step in compiled.steps):
+    stale = any(step.status != FRESH or step.checks_stale for step in compiled.steps)
+    if check and (stale or compiled.stale_exports):
         sys.exit(1)
 
 

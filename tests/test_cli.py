@@ -96,6 +96,18 @@ def test_query_refuses_writes_and_leaves_the_store_alone(recipe: Path) -> None:
     assert "evil" not in tables.stdout
 
 
+def test_plan_check_counts_an_export_edited_after_the_build(recipe: Path) -> None:
+    assert synthc("build", str(recipe)).returncode == 0
+    assert synthc("plan", str(recipe), "--check").returncode == 0
+    (recipe.parent / "out" / "billing.csv").write_text("question,topic\nedited,by hand\n")
+    done = synthc("plan", str(recipe), "--check")
+    assert done.returncode == 1
+    assert "export out/billing.csv  stale: changed since it was written" in done.stdout
+    assert synthc("build", str(recipe)).returncode == 0
+    assert "edited" not in (recipe.parent / "out" / "billing.csv").read_text()
+    assert synthc("plan", str(recipe), "--check").returncode == 0
+
+
 def test_export_writes_every_format(recipe: Path) -> None:
     synthc("build", str(recipe))
     done = synthc("export", str(recipe))

@@ -115,7 +115,7 @@ def _run_steps(plan: Plan, ctx: BuildContext, selected: set[str], result: BuildR
             continue
         entry = _settle(plan, planned, ctx, entry, versions, result)
         if entry is not state.steps.get(name):
-            state = LockState(steps={**state.steps, name: entry}, file_hints=state.file_hints)
+            state = replace(state, steps={**state.steps, name: entry})
             store.write_lock(state)
             store.refresh_catalog(state)
         versions[name] = entry.data_version

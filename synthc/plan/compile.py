@@ -26,6 +26,7 @@ from synthc.recipe.load import Recipe, Step
 from synthc.recipe.semantics import MODEL_FIELDS
 from synthc.steps import registry
 from synthc.steps.kind import StepKind
+from synthc.store.exports import export_status
 from synthc.store.lock import LockEntry, LockState
 
 
@@ -50,7 +51,7 @@ def compile_plan(
         plan = compiler_pass(plan)
     if output_exists is not None:
         plan = mark_missing_outputs(plan, output_exists)
-    return plan
+    return mark_stale_exports(plan)
 
 
 # -- pass 1: references and order ------------------------------------------------------
@@ -463,3 +464,14 @@ PASSES: tuple[Pass, ...] = (
     fingerprint_steps,
     mark_status,
 )
+
+
+def mark_stale_exports(plan: Plan) -> Plan:
+    """The export targets of fresh steps that a build would rewrite."""
+    fresh = {p.name for p in plan.steps if p.status == FRESH}
+    stale = tuple(
+        status
+        for status in export_status(plan.recipe, plan.state)
+        if status.reason and status.step in fresh
+    )
+    return replace(plan, stale_exports=stale) if stale else plan

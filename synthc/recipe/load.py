@@ -191,7 +191,9 @@ def _build_recipe(path: Path, parsed: Parsed) -> Recipe:
         name: ModelAlias(name=name, **alias) for name, alias in (data.get("models") or {}).items()
     }
     exports = {
-        step: (targets,) if isinstance(targets, str) else tuple(targets)
+        step: tuple(
+            export_path(t) for t in ([targets] if isinstance(targets, str | dict) else targets)
+        )
         for step, targets in (data.get("exports") or {}).items()
     }
     steps = {name: _build_step(name, raw, parsed.positions) for name, raw in data["steps"].items()}
@@ -210,6 +212,11 @@ def _build_recipe(path: Path, parsed: Parsed) -> Recipe:
         exports=exports,
         positions=dict(parsed.positions),
     )
+
+
+def export_path(target: str | Mapping[str, Any]) -> str:
+    """An `exports:` target's path: the string itself or its `path:`."""
+    return target if isinstance(target, str) else str(target["path"])
 
 
 def _build_step(name: str, raw: Mapping[str, Any], positions: Mapping[str, Location]) -> Step:

@@ -8,6 +8,7 @@ rather than raising.
 from __future__ import annotations
 
 import glob
+import os
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -197,6 +198,7 @@ def _check_model(context: _Context, path: str, value: str) -> None:
 def _check_exports(context: _Context, exports: Any) -> None:
     if not isinstance(exports, Mapping):
         return
+    _check_export_targets(context, exports)
     for key in exports:
         if isinstance(key, str) and _IDENTIFIER.match(key) and key not in context.steps:
             path = join_path("exports", key)
@@ -205,6 +207,46 @@ def _check_exports(context: _Context, exports: Any) -> None:
             location = context.parsed.key_positions.get(path) or location_of(context.parsed, path)
             message = f"cannot export unknown step '{key}'{hint}; steps in this recipe: {known}"
             context.problems.append(Problem(location, path, message))
+
+
+def _export_targets(exports: Mapping[Any, Any]) -> Iterator[tuple[str, str, bool]]:
+    """(recipe path, file path as written, allow_outside) of every export target."""
+    for key, value in exports.items():
+        base = join_path("exports", key) if isinstance(key, str) else None
+        if base is None:
+            continue
+        items = list(enumerate(value)) if isinstance(value, list) else [(None, value)]
+        for index, item in items:
+            path = base if index is None else join_path(base, index)
+            if isinstance(item, str):
+                yield path, item, False
+            elif isinstance(item, Mapping) and isinstance(item.get("path"), str):
+                yield join_path(path, "path"), item["path"], item.get("allow_outside") is True
+
+
+def _check_export_targets(context: _Context, exports: Mapping[Any, Any]) -> None:
+    """One export per file, inside the recipe's folder unless allowed, never a folder."""
+    folder = Path(os.path.abspath(context.recipe_dir))
+    claimed: dict[str, str] = {}  # normalised absolute target -> recipe path claiming it
+    for path, written, allow_outside in _export_targets(exports):
+        full = Path(os.path.normpath(folder / written))
+        if str(full) in claimed:
+            context.report(
+                path,
+                f"'{written}' is also the target of {claimed[str(full)]}; "
+                "each file can hold one export",
+            )
+            continue
+        claimed[str(full)] = path
+        if not allow_outside and not full.is_relative_to(folder):
+            context.report(
+                path,
+                f"'{written}' is outside the recipe's folder ({context.recipe_dir.as_posix()}); "
+                f"write a path inside it, or `{{path: {written}, allow_outside: true}}` "
+                "to write there on purpose",
+            )
+        elif full.is_dir():
+            context.report(path, f"'{written}' is a folder; an export target must be a file path")
 
 
 def _check_cycles(context: _Context, edges: Mapping[str, list[tuple[str, str]]]) -> None:
