@@ -56,8 +56,9 @@ class StepFailed(SynthcError):
 
     exit_code = 1
 
-    def __init__(self, step: str, message: str):
+    def __init__(self, step: str, message: str, exit_code: int = 1):
         self.step = step
+        self.exit_code = exit_code  # 2 when the user's input is at fault (a data file)
         super().__init__(f"step '{step}' failed: {message}")
 
 
@@ -67,3 +68,8 @@ class StoreError(SynthcError):
 
 class BuildLocked(StoreError):
     """Another build holds the workdir lock."""
+
+
+class DataFileError(SynthcError):
+    """A user's data file cannot be read faithfully. The message names the file and,
+    where the reader knows it, the line or row."""

@@ -19,7 +19,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from synthc.errors import PlanError, StepFailed, SynthcError
+from synthc.errors import DataFileError, PlanError, StepFailed, SynthcError
 from synthc.execute.context import BuildContext, BuildResult, ExecStepContext, finish_frame
 from synthc.execute.gates import checks_frame, evaluate_gates, gate_references, report_gates
 from synthc.plan.checks import checks_current
@@ -208,7 +208,8 @@ def _run_one(
     except SynthcError as exc:
         if isinstance(exc, StepFailed):
             raise
-        raise StepFailed(planned.name, str(exc)) from exc
+        code = exc.exit_code if isinstance(exc, DataFileError) else 1  # the user's file: 2
+        raise StepFailed(planned.name, str(exc), code) from exc
     except Exception as exc:
         raise StepFailed(planned.name, _describe(exc)) from exc
     seconds = round(time.perf_counter() - clock, 3)

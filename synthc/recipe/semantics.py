@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from synthc.datafiles import looks_like_file
+from synthc.datatypes import row_kind_conflict
 from synthc.errors import Location, Problem
 from synthc.recipe.positions import Parsed, join_path
 from synthc.recipe.schema import IDENTIFIER_PATTERN, did_you_mean, location_of
@@ -146,6 +147,19 @@ def _check_seed_files(context: _Context, name: str, step: Mapping[str, Any]) -> 
         for path, written in _strings(step.get("path"), f"steps.{name}.path"):
             if written:
                 _check_file(context, path, written)
+        _check_seed_rows(context, name, step.get("rows"))
+
+
+def _check_seed_rows(context: _Context, name: str, rows: Any) -> None:
+    """Inline rows keep one type per column, as data files must."""
+    kinds: dict[str, Any] = {}
+    for index, row in enumerate(rows if isinstance(rows, list) else []):
+        if not isinstance(row, Mapping):
+            continue
+        conflict = row_kind_conflict(kinds, row, f"rows.{index}")
+        if conflict is not None:
+            context.report(join_path(f"steps.{name}.rows.{index}", conflict[0]), conflict[1])
+            return
 
 
 def _check_templates(context: _Context, name: str, step: Mapping[str, Any]) -> None:
