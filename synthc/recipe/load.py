@@ -14,7 +14,7 @@ from typing import Any
 from synthc.errors import Location, Problem, RecipeError
 from synthc.recipe.positions import Parsed, parse_yaml
 from synthc.recipe.schema import describe_value, schema_problems
-from synthc.recipe.semantics import semantic_problems
+from synthc.recipe.semantics import CREDENTIAL_HINT, semantic_problems
 
 RECIPE_FORMAT_VERSION = 1
 
@@ -134,7 +134,14 @@ def load_recipe(path: str | Path) -> Recipe:
     parsed = _read(file)
     problems = list(parsed.problems)
     if parsed.data is not None:
-        problems += schema_problems(parsed) + semantic_problems(parsed, file)
+        from_schema = schema_problems(parsed)
+        reported = {problem.path for problem in from_schema}
+        # A field the schema already refuses (an alias's `api_key`) is reported once.
+        problems += from_schema + [
+            problem
+            for problem in semantic_problems(parsed, file)
+            if problem.path not in reported or CREDENTIAL_HINT not in problem.message
+        ]
     if problems:
         raise RecipeError(_sorted_unique(problems))
     return _build_recipe(Path(file), parsed)

@@ -69,6 +69,7 @@ def semantic_problems(parsed: Parsed, recipe_file: str) -> list[Problem]:
             _check_models(context, name, step)
     _check_cycles(context, edges)
     _check_exports(context, data.get("exports"))
+    _check_no_keys(context, data, "")
     if isinstance(data.get("model"), str):
         _check_model(context, "model", data["model"])
     return context.problems
@@ -261,6 +262,52 @@ def _check_export_targets(context: _Context, exports: Mapping[Any, Any]) -> None
             )
         elif full.is_dir():
             context.report(path, f"'{written}' is a folder; an export target must be a file path")
+
+
+# Field names that carry a credential. `api_key_env` (a variable's name) is the one door.
+KEY_LIKE = re.compile(
+    r"^(?:(?:x[-_])?api[-_]?key|key|(?:access|auth|bearer|id|refresh|api)?[-_]?token|secret"
+    r"|\w*[-_](?:secret|password|api[-_]?key|token)|password|passwd|authorization"
+    r"|credentials?|client[-_]secret)$",
+    re.IGNORECASE,
+)
+CREDENTIAL_HINT = (
+    "looks like a credential, and keys never go in a recipe (they would be sent, locked "
+    "and published with it): put the key in an environment variable and name it with "
+    "`api_key_env` on a model alias (`models: {mine: {model: ..., api_key_env: MY_KEY}}`)"
+)
+_HEADER_FIELDS = ("headers", "extra_headers", "default_headers")
+# Mappings whose keys are names the user chose (steps, aliases, columns), not fields.
+_NAMED = ("steps", "models", "exports", "limits", "columns")
+
+
+def _check_no_keys(context: _Context, value: Any, path: str, named: bool = False) -> None:
+    """A credential has one door: `api_key_env` on a model alias. A key-like field
+    anywhere in the recipe (`params: {api_key: ...}`, `headers: {Authorization: ...}`)
+    would be sent, cached in the lock and printed in the card, so it is an error."""
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            _check_no_keys(context, item, join_path(path, index))
+        return
+    if not isinstance(value, Mapping):
+        return
+    for key, item in value.items():
+        if not isinstance(key, str):
+            continue
+        here = join_path(path, key) if path else key
+        if not named and (KEY_LIKE.match(key) or _is_auth_header(path, key)):
+            location = context.parsed.key_positions.get(here) or location_of(context.parsed, here)
+            message = f"'{key}' {CREDENTIAL_HINT}"
+            context.problems.append(Problem(location, here, message))
+            continue
+        if key == "rows" and not named:
+            continue  # inline seed rows are data: a column may well be called `token`
+        _check_no_keys(context, item, here, named=not named and key in _NAMED)
+
+
+def _is_auth_header(path: str, key: str) -> bool:
+    parent = path.rpartition(".")[2]
+    return parent in _HEADER_FIELDS and key.lower() in ("authorization", "proxy-authorization")
 
 
 def _check_cycles(context: _Context, edges: Mapping[str, list[tuple[str, str]]]) -> None:
