@@ -33,6 +33,14 @@ class SynthcGroup(click.Group):
         except KeyboardInterrupt:
             click.echo("interrupted: finished steps and paid calls are kept", err=True)
             ctx.exit(130)
+        except OSError as exc:  # the machine, not the recipe: one line, the cause, the file
+            if ctx.obj and ctx.obj.get("debug"):
+                traceback.print_exc()
+            where = f" ({exc.filename})" if exc.filename else ""
+            click.echo(
+                f"error: {exc.strerror or exc}{where}; rerun with --debug for details", err=True
+            )
+            ctx.exit(2)
 
 
 recipe_argument = click.argument("recipe", type=click.Path(dir_okay=False, path_type=str))

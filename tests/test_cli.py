@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -176,3 +177,31 @@ def test_a_table_keeps_one_line_per_row(tmp_path: Path) -> None:
     assert table.splitlines()[2] == "| Dear James, ⏎  ⏎ Thanks! |"
     jsonl = synthc("query", str(recipe), "select text from notes", "-f", "jsonl").stdout
     assert json.loads(jsonl) == {"text": "Dear James,\n\nThanks!"}
+
+
+def test_a_damaged_call_cache_is_one_line_that_says_what_to_do(tmp_path: Path) -> None:
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(
+        "synthc: 1\nname: damaged\nsteps:\n  seeds:\n    kind: seed\n    rows: [{q: a}]\n"
+        "  answers:\n    kind: generate\n    from: seeds\n    model: openai/gpt-4o-mini\n"
+        '    prompt: "{{ q }}"\n'
+    )
+    cache = tmp_path / ".synthc" / "cache"
+    cache.mkdir(parents=True)
+    (cache / "cache.db").write_bytes(b"not a database, just bytes" * 200)
+    expected = (
+        f"error: the call cache at {cache} is damaged (file is not a database): move it "
+        f"aside (mv {cache} {cache}.damaged); nothing else is lost, calls it held are paid "
+        "for again"
+    )
+    for command in (("build", str(recipe)), ("cache", "stats", str(recipe))):
+        done = subprocess.run(
+            [sys.executable, "-m", "synthc", *command],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={**os.environ, "OPENAI_API_KEY": "sk-test-not-used"},
+        )
+        assert done.returncode == 2, done.stderr
+        assert "Traceback" not in done.stderr
+        assert done.stderr.strip().splitlines()[-1] == expected

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from synthc.errors import BuildLocked, StoreError
-from synthc.store.atomic import atomic_file, fsync_dir
+from synthc.store.atomic import atomic_file, fsync_dir, writing
 from synthc.store.lock import LockEntry, LockState, read_lock, write_lock
 
 if TYPE_CHECKING:
@@ -227,16 +227,17 @@ class Store:
 
     def append_run(self, record: Mapping[str, Any]) -> None:
         """Append one build's record to runs.jsonl (never rewritten, so never lost)."""
-        self.workdir.mkdir(parents=True, exist_ok=True)
         line = json.dumps(dict(record), sort_keys=True, default=str) + "\n"
-        with self.runs_path.open("a+b") as handle:
-            # A build killed mid-append leaves a partial line; start ours on a fresh one.
-            end = handle.seek(0, os.SEEK_END)
-            if end and handle.seek(end - 1) is not None and handle.read(1) != b"\n":
-                line = "\n" + line
-            handle.write(line.encode("utf-8"))
-            handle.flush()
-            os.fsync(handle.fileno())
+        with writing(self.runs_path):
+            self.workdir.mkdir(parents=True, exist_ok=True)
+            with self.runs_path.open("a+b") as handle:
+                # A build killed mid-append leaves a partial line; start ours on a fresh one.
+                end = handle.seek(0, os.SEEK_END)
+                if end and handle.seek(end - 1) is not None and handle.read(1) != b"\n":
+                    line = "\n" + line
+                handle.write(line.encode("utf-8"))
+                handle.flush()
+                os.fsync(handle.fileno())
 
     # -- catalog --------------------------------------------------------------------
 
@@ -245,21 +246,23 @@ class Store:
         import duckdb
 
         state = self.read_lock() if state is None else state
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".synthc.", suffix=".duckdb.tmp", dir=self.workdir)
+        with writing(self.catalog_path):
+            self.workdir.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=".synthc.", suffix=".duckdb.tmp", dir=self.workdir)
         os.close(fd)
         os.unlink(tmp)  # duckdb must create the file itself
         try:
-            con = duckdb.connect(tmp)
-            try:
-                for statement in self.catalog_statements(state):
-                    con.execute(statement)
-                con.execute("checkpoint")
-            finally:
-                con.close()
-            with open(tmp, "rb") as handle:
-                os.fsync(handle.fileno())
-            os.replace(tmp, self.catalog_path)
+            with writing(self.catalog_path):
+                con = duckdb.connect(tmp)
+                try:
+                    for statement in self.catalog_statements(state):
+                        con.execute(statement)
+                    con.execute("checkpoint")
+                finally:
+                    con.close()
+                with open(tmp, "rb") as handle:
+                    os.fsync(handle.fileno())
+                os.replace(tmp, self.catalog_path)
         finally:
             Path(tmp).unlink(missing_ok=True)
             Path(tmp + ".wal").unlink(missing_ok=True)
