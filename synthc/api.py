@@ -68,7 +68,7 @@ def build_recipe(
     recipe = load_recipe(path)
     store = Store.for_recipe(recipe)
     plan = compile_plan(recipe, store.read_lock(), output_exists=_output_exists(store))
-    needed = missing_keys(plan)
+    needed = missing_keys(plan, select)
     if needed and (unpaid := _steps_with_calls_to_make(plan, needed)):
         raise PlanError(describe_missing_keys(unpaid))
     llm = _llm_client(plan)
@@ -93,15 +93,20 @@ def build_recipe(
     return result
 
 
-def missing_keys(plan: Plan) -> dict[str, list[str]]:
+def missing_keys(plan: Plan, select: Sequence[str] = ()) -> dict[str, list[str]]:
     """API-key environment variables that stale model-calling steps need and that are
-    unset: variable -> the steps needing it. Fresh steps need no key."""
+    unset: variable -> the steps needing it. Fresh steps need no key, and with `select`
+    (`build -s`) neither do the steps left out."""
+    from synthc.execute.build import select_steps
     from synthc.llm.models import missing_keys as unset_variables
 
     kinds = registry()
+    selected = select_steps(plan, select)
     needed: dict[str, list[str]] = {}
     for planned in plan.steps:
         if not kinds[planned.kind].calls_model or planned.status == FRESH:
+            continue
+        if planned.name not in selected:
             continue
         models = {planned.step.model or plan.recipe.model or DEFAULT_MODEL}
         for field in MODEL_FIELDS.get(planned.kind, ()):
