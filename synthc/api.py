@@ -180,8 +180,33 @@ def export_recipe(path: str | Path) -> list[Path]:
         raise StoreError(
             f"exports: step(s) {', '.join(stale)} are not fresh; run `synthc build {path}` first"
         )
+    if gated := _failed_gates_upstream(plan, list(recipe.exports)):
+        raise StoreError(
+            f"exports: step(s) {', '.join(gated)} failed an error-level check, so the exports "
+            "stay withheld (as `synthc build` withholds them); see `synthc report`, fix the "
+            "data or relax the check, and build again"
+        )
     with store.build_lock(wait=True):
         return _write_exports(recipe, store)
+
+
+def _failed_gates_upstream(plan: Plan, steps: Sequence[str]) -> list[str]:
+    """The steps among `steps` and their ancestors whose last verdict was an error-level
+    gate failure."""
+    inputs = {planned.name: planned.inputs for planned in plan.steps}
+    seen: set[str] = set()
+    todo = list(steps)
+    while todo:
+        name = todo.pop()
+        if name not in seen:
+            seen.add(name)
+            todo.extend(inputs.get(name, ()))
+    return sorted(
+        name
+        for name in seen
+        if (entry := plan.state.steps.get(name)) is not None
+        and any(check.get("status") == "fail" for check in entry.checks)
+    )
 
 
 def _output_exists(store: Store) -> Callable[[str, str], bool]:

@@ -5,8 +5,10 @@ reading the rows. Every stage that touches a user's file comes through here.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import glob
+import io
 import itertools
 import json
 import re
@@ -138,10 +140,14 @@ def _read_json(path: Path, lines: bool) -> pl.DataFrame:
         check_row_kinds(kinds, row, where, label)
     if not rows:
         return pl.DataFrame()
+    source: Path | io.BytesIO = path
+    with path.open("rb") as handle:
+        if handle.read(3) == codecs.BOM_UTF8:  # polars stops at a byte-order mark
+            source = io.BytesIO(handle.read())
     try:
         if lines:
-            return pl.read_ndjson(path, infer_schema_length=None)
-        return pl.read_json(path, infer_schema_length=None)
+            return pl.read_ndjson(source, infer_schema_length=None)
+        return pl.read_json(source, infer_schema_length=None)
     except Exception as exc:  # a case the checks above missed: still say which file
         raise DataFileError(f"{shown(path)}: cannot read it: {exc}") from None
 
@@ -149,7 +155,7 @@ def _read_json(path: Path, lines: bool) -> pl.DataFrame:
 def _json_rows(path: Path, lines: bool) -> list[tuple[str, dict[str, Any]]]:
     """(location, row) for every row; a row that is not a JSON object is an error."""
     found: list[tuple[str, Any]] = []
-    with path.open(encoding="utf-8") as handle:
+    with path.open(encoding="utf-8-sig") as handle:
         if lines:
             for number, line in enumerate(handle, start=1):
                 if line.strip():
@@ -199,7 +205,7 @@ def _file_columns(path: Path) -> list[str] | None:
         if fmt == "ndjson":
             return _jsonl_columns(path)
         if fmt == "csv":
-            with path.open(newline="", encoding="utf-8") as handle:
+            with path.open(newline="", encoding="utf-8-sig") as handle:
                 return next(csv.reader(handle), None)
         if fmt == "parquet":
             import polars as pl
@@ -212,7 +218,7 @@ def _file_columns(path: Path) -> list[str] | None:
 
 def _jsonl_columns(path: Path) -> list[str] | None:
     names: dict[str, None] = {}
-    with path.open(encoding="utf-8") as handle:
+    with path.open(encoding="utf-8-sig") as handle:
         rows = (line for line in handle if line.strip())
         for line in itertools.islice(rows, SCHEMA_SAMPLE_ROWS):
             row = json.loads(line)

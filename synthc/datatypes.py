@@ -142,7 +142,7 @@ def read_csv_faithfully(path: Path, shown: str, declared: Mapping[str, str]) -> 
     error at its line."""
     import polars as pl
 
-    with path.open(newline="", encoding="utf-8") as handle:
+    with path.open(newline="", encoding="utf-8-sig") as handle:  # Excel writes a BOM
         reader = csv.reader(handle)
         header = next(reader, None)
         if header is None:

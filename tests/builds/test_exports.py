@@ -149,3 +149,15 @@ def test_an_export_target_that_is_a_folder_is_refused(project: Path) -> None:
         f"{recipe}:12:10: exports.seeds: 'out/a.jsonl' is a folder; "
         "an export target must be a file path"
     )
+
+
+def test_synthc_export_withholds_data_that_failed_an_error_gate(project: Path) -> None:
+    from synthc.api import export_recipe
+    from synthc.errors import StoreError
+
+    recipe = gated(project, rows=20, minimum=10)
+    build_recipe(recipe)
+    set_gate(recipe, 100)
+    assert build_recipe(recipe).exit_code == 1
+    with pytest.raises(StoreError, match=r"step\(s\) big failed an error-level check"):
+        export_recipe(recipe)

@@ -164,3 +164,12 @@ def test_inline_rows_that_mix_types_are_a_recipe_error(project: Path) -> None:
         "integer at rows.0; a column keeps one type (write every value the same way, "
         "e.g. quote the numbers)"
     )
+
+
+def test_a_byte_order_mark_is_not_part_of_the_first_column(project: Path) -> None:
+    (project / "excel.csv").write_bytes(b"\xef\xbb\xbfzip,n\n02134,1\n")
+    (project / "bom.jsonl").write_bytes(b'\xef\xbb\xbf{"zip": "02134", "n": 1}\n')
+    for name in ("excel.csv", "bom.jsonl"):
+        recipe = seed_recipe(project, {"path": name})
+        assert build_recipe(recipe).exit_code == 0
+        assert jsonl_rows(project / "out" / "copy.jsonl") == [{"zip": "02134", "n": 1}]
