@@ -7,6 +7,7 @@ and `columns:` declarations applied.
 from __future__ import annotations
 
 import csv
+import math
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -99,6 +100,22 @@ def _merge(old: Kind, new: Kind) -> Kind:
     raise KindConflict(f"{_describe(new)} here but {_describe(old)}")
 
 
+def _unstorable(value: Any) -> str | None:
+    """What no column type can hold without changing it: integers past 38 digits (the
+    widest decimal) and floats past the double range (JSON `1e400` reads as infinity)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int) and abs(value) >= 10**38:
+        return "an integer of more than 38 digits; write it as a string"
+    if isinstance(value, float) and not math.isfinite(value):
+        return "a number beyond the range of a float; write it as a string"
+    if isinstance(value, list):
+        return next((p for p in map(_unstorable, value) if p is not None), None)
+    if isinstance(value, Mapping):
+        return next((p for p in map(_unstorable, value.values()) if p is not None), None)
+    return None
+
+
 def check_row_kinds(
     kinds: dict[str, tuple[Kind, str]], row: Mapping[str, Any], where: str, label: str
 ) -> None:
@@ -115,6 +132,8 @@ def row_kind_conflict(
 ) -> tuple[str, str] | None:
     """`check_row_kinds` that returns (column, message) instead of raising."""
     for column, value in row.items():
+        if (problem := _unstorable(value)) is not None:
+            return str(column), f"column '{column}' holds {problem}"
         old, seen = kinds.get(str(column), ("null", label))
         try:
             kinds[str(column)] = (_merge(old, _kind(value)), seen if old != "null" else label)

@@ -243,9 +243,16 @@ def _check_export_targets(context: _Context, exports: Mapping[Any, Any]) -> None
     """One export per file, inside the recipe's folder unless allowed, never a folder."""
     folder = Path(os.path.abspath(context.recipe_dir))
     claimed: dict[str, str] = {}  # normalised absolute target -> recipe path claiming it
+    inputs = _input_files(context, folder)
     for path, written, allow_outside in _export_targets(exports):
         full = Path(os.path.normpath(folder / written))
-        if str(full) in claimed:
+        if str(full) in inputs:
+            context.report(
+                path,
+                f"'{written}' is read by {inputs[str(full)]}; an export would overwrite the "
+                "data the recipe starts from",
+            )
+        elif str(full) in claimed:
             context.report(
                 path,
                 f"'{written}' is also the target of {claimed[str(full)]}; "
@@ -308,6 +315,31 @@ def _check_no_keys(context: _Context, value: Any, path: str, named: bool = False
 def _is_auth_header(path: str, key: str) -> bool:
     parent = path.rpartition(".")[2]
     return parent in _HEADER_FIELDS and key.lower() in ("authorization", "proxy-authorization")
+
+
+def _input_files(context: _Context, folder: Path) -> dict[str, str]:
+    """Normalised absolute path -> the recipe path reading it, for every data file a
+    step reads (seed `path:` and its glob's matches, `against:`, check `reference:`)."""
+    found: dict[str, str] = {}
+    for name, step in context.steps.items():
+        if not isinstance(step, Mapping):
+            continue
+        written = list(_strings(step.get("path"), f"steps.{name}.path"))
+        written += [(p, r) for p, r in _strings(step.get("against"), f"steps.{name}.against")]
+        for index, check in enumerate(step.get("checks") or []):
+            for kind, config in check.items() if isinstance(check, Mapping) else ():
+                if isinstance(config, Mapping) and isinstance(config.get("reference"), str):
+                    path = f"steps.{name}.checks.{index}.{kind}.reference"
+                    written.append((path, config["reference"]))
+        for path, value in written:
+            matches = (
+                glob.glob(str(folder / value), recursive=True)
+                if glob.has_magic(value)
+                else [str(folder / value)]
+            )
+            for match in matches:
+                found.setdefault(os.path.normpath(match), path)
+    return found
 
 
 def _check_cycles(context: _Context, edges: Mapping[str, list[tuple[str, str]]]) -> None:

@@ -161,3 +161,11 @@ def test_synthc_export_withholds_data_that_failed_an_error_gate(project: Path) -
     assert build_recipe(recipe).exit_code == 1
     with pytest.raises(StoreError, match=r"step\(s\) big failed an error-level check"):
         export_recipe(recipe)
+
+
+def test_an_export_over_the_seed_file_is_refused(project: Path) -> None:
+    recipe = recipe_with_exports(project, {"other": ["seeds.jsonl"]})
+    assert problems(recipe).endswith(
+        "exports.other.0: 'seeds.jsonl' is read by steps.seeds.path; an export would "
+        "overwrite the data the recipe starts from"
+    )

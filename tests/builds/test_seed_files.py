@@ -173,3 +173,22 @@ def test_a_byte_order_mark_is_not_part_of_the_first_column(project: Path) -> Non
         recipe = seed_recipe(project, {"path": name})
         assert build_recipe(recipe).exit_code == 0
         assert jsonl_rows(project / "out" / "copy.jsonl") == [{"zip": "02134", "n": 1}]
+
+
+def test_numbers_no_column_can_hold_are_errors_at_their_line(project: Path) -> None:
+    (project / "huge.jsonl").write_text('{"n": 1}\n{"n": [%d]}\n' % 10**40)
+    message = str(build_error(seed_recipe(project, {"path": "huge.jsonl"}, exports=False)))
+    assert message.endswith(
+        "huge.jsonl:2: column 'n' holds an integer of more than 38 digits; write it as a string"
+    )
+    (project / "inf.jsonl").write_text('{"x": 1e400}\n')
+    message = str(build_error(seed_recipe(project, {"path": "inf.jsonl"}, exports=False)))
+    assert message.endswith(
+        "inf.jsonl:1: column 'x' holds a number beyond the range of a float; write it as a string"
+    )
+    recipe = seed_recipe(project, {"rows": [{"n": 10**40}]}, exports=False)
+    with pytest.raises(
+        RecipeError,
+        match=r"steps.seeds.rows.0.n: column 'n' holds an integer of more than 38 digits",
+    ):
+        load_recipe(recipe)
