@@ -176,7 +176,7 @@ def test_a_byte_order_mark_is_not_part_of_the_first_column(project: Path) -> Non
 
 
 def test_numbers_no_column_can_hold_are_errors_at_their_line(project: Path) -> None:
-    (project / "huge.jsonl").write_text('{"n": 1}\n{"n": [%d]}\n' % 10**40)
+    (project / "huge.jsonl").write_text(f'{{"n": 1}}\n{{"n": [{10**40}]}}\n')
     message = str(build_error(seed_recipe(project, {"path": "huge.jsonl"}, exports=False)))
     assert message.endswith(
         "huge.jsonl:2: column 'n' holds an integer of more than 38 digits; write it as a string"
