@@ -113,6 +113,7 @@ class BuildLocked(StoreError):
     """Another build holds the workdir lock."""
 
 
-class DataFileError(SynthcError):
+class DataFileError(SynthcError, ValueError):
     """A user's data file cannot be read faithfully. The message names the file and,
-    where the reader knows it, the line or row."""
+    where the reader knows it, the line or row. A ValueError too, as the reader's
+    errors were before: callers that skip an unreadable file keep doing so."""
