@@ -48,7 +48,7 @@ def export_frame(frame: pl.DataFrame, fmt: str) -> bytes:
         frame.write_parquet(buffer, statistics=True)
         return buffer.getvalue()
     user = frame.drop([c for c in LINEAGE_COLUMNS if c in frame.columns])
-    from synthc.store.store import format_frame
+    from synthc.store.formats import format_frame
 
     return format_frame(user, fmt).encode("utf-8")
 

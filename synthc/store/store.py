@@ -24,12 +24,12 @@ import os
 import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from synthc.errors import BuildLocked, StoreError
 from synthc.store.atomic import atomic_file, fsync_dir, writing
+from synthc.store.formats import QUERY_FORMATS, format_frame
 from synthc.store.lock import LockEntry, LockState, read_lock, write_lock
 
 if TYPE_CHECKING:
@@ -38,7 +38,6 @@ if TYPE_CHECKING:
 
     from synthc.recipe.load import Recipe
 
-QUERY_FORMATS = ("table", "csv", "json", "jsonl")
 # Statement types `query` runs; everything else (DDL, DML, COPY, ATTACH, SET...) is refused.
 READ_ONLY_STATEMENTS = ("SELECT", "EXPLAIN")
 _CHUNK_ROWS = 100_000
@@ -417,94 +416,3 @@ def _explained_kind(text: str) -> str:
                 return "UNPARSABLE"
             return kinds.pop() if len(kinds) == 1 else "MULTI"
     return "EMPTY"
-
-
-def format_frame(frame: pl.DataFrame, format: str) -> str:
-    """Rows as text: an aligned `table`, `csv`, a `json` array or `jsonl` (one object a line)."""
-    import polars as pl
-
-    frame = _text_safe(frame)
-    if format == "jsonl":
-        if not any(_has_decimal(dtype) for dtype in frame.schema.values()):
-            return frame.write_ndjson()
-        # polars writes decimals as JSON strings; a number stays a number here
-        return "".join(
-            json.dumps(row, ensure_ascii=False, default=_json_number, separators=(",", ":")) + "\n"
-            for row in frame.to_dicts()
-        )
-    if format == "json":
-        return (
-            json.dumps(frame.to_dicts(), ensure_ascii=False, default=_json_number, indent=2) + "\n"
-        )
-    if format == "csv":
-        return _flatten_nested(frame).write_csv()
-    if format == "table":
-        # One line per row: a newline inside a cell would break the table apart.
-        frame = frame.with_columns(pl.col(pl.String).str.replace_all(r"\r?\n", " ⏎ "))
-        with pl.Config(
-            tbl_rows=-1,
-            tbl_cols=-1,
-            tbl_hide_dataframe_shape=True,
-            tbl_hide_column_data_types=True,
-            tbl_formatting="ASCII_MARKDOWN",
-            fmt_str_lengths=80,
-            tbl_width_chars=10_000,
-        ):
-            return str(frame) + "\n"
-    raise StoreError(f"unknown format '{format}'; use one of: {', '.join(QUERY_FORMATS)}")
-
-
-def _has_decimal(dtype: Any) -> bool:
-    import polars as pl
-
-    if dtype.is_decimal():
-        return True
-    if isinstance(dtype, pl.List | pl.Array):
-        return _has_decimal(dtype.inner)
-    if isinstance(dtype, pl.Struct):
-        return any(_has_decimal(f.dtype) for f in dtype.fields)
-    return False
-
-
-def _json_number(value: Any) -> Any:
-    """Decimals (DuckDB's HUGEINT and DECIMAL, integers past 2^63) as JSON numbers."""
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    return str(value)
-
-
-def _text_safe(frame: pl.DataFrame) -> pl.DataFrame:
-    """Binary and 128-bit integer columns (a query may select them) as text formats can
-    hold them: hex text and decimals."""
-    import polars as pl
-
-    casts = []
-    for name, dtype in frame.schema.items():
-        if dtype == pl.Binary:
-            casts.append(pl.col(name).bin.encode("hex"))
-        elif str(dtype) in ("Int128", "UInt128"):
-            casts.append(pl.col(name).cast(pl.Decimal(38, 0)))
-    return frame.with_columns(casts) if casts else frame
-
-
-# -- exports ------------------------------------------------------------------------
-
-
-def _flatten_nested(frame: pl.DataFrame) -> pl.DataFrame:
-    """CSV has no lists or structs: write those cells as JSON text."""
-    import polars as pl
-
-    nested = [name for name, dtype in frame.schema.items() if dtype.is_nested()]
-    if not nested:
-        return frame
-    return frame.with_columns(
-        pl.Series(
-            name,
-            [
-                None if v is None else json.dumps(v, default=_json_number, ensure_ascii=False)
-                for v in frame.get_column(name).to_list()
-            ],
-            dtype=pl.String,
-        )
-        for name in nested
-    )
