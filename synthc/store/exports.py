@@ -106,7 +106,11 @@ def _stale_reason(recipe: Recipe, lock: LockState, step: str, relative: str) -> 
     fmt = EXPORT_FORMATS.get(target.suffix.lower())
     if fmt is None or record.get("settings") != _settings(fmt):
         return "export settings changed"
-    if file_sha256(target) != record.get("sha256"):
+    try:
+        digest = file_sha256(target)
+    except OSError as exc:
+        return f"cannot be read ({exc.strerror or exc})"
+    if digest != record.get("sha256"):
         return "changed since it was written"
     return None
 
