@@ -69,7 +69,7 @@ def build_recipe(
     recipe = load_recipe(path)
     store = Store.for_recipe(recipe)
     plan = compile_plan(recipe, store.read_lock(), output_exists=_output_exists(store))
-    needed = missing_keys(plan)
+    needed = missing_keys(plan, select)
     if needed and (unpaid := _steps_with_calls_to_make(plan, needed)):
         raise PlanError(describe_missing_keys(unpaid))
     llm = _llm_client(plan)
@@ -87,9 +87,10 @@ def build_recipe(
     finally:
         if llm is not None:
             llm.close()
-    if result.exit_code == 0 and not select and _exports_outdated(recipe, result):
-        for written in _write_exports(recipe, store, context.reporter):
-            context.reporter.message(f"exported {shown_path(written)}")
+    if result.exit_code == 0 and not select:
+        with store.build_lock(wait=True):
+            for written in _write_exports(recipe, store, context.reporter, only_stale=True):
+                context.reporter.message(f"exported {shown_path(written)}")
     elif result.exit_code != 0 and not select and recipe.exports:
         context.reporter.error(_blocked_exports(recipe, result))
     return result
@@ -131,15 +132,20 @@ def preview_recipe(
             llm.close()
 
 
-def missing_keys(plan: Plan) -> dict[str, list[str]]:
+def missing_keys(plan: Plan, select: Sequence[str] = ()) -> dict[str, list[str]]:
     """API-key environment variables that stale model-calling steps need and that are
-    unset: variable -> the steps needing it. Fresh steps need no key."""
+    unset: variable -> the steps needing it. Fresh steps need no key, and with `select`
+    (`build -s`) neither do the steps left out."""
+    from synthc.execute.build import select_steps
     from synthc.llm.models import missing_keys as unset_variables
 
     kinds = registry()
+    selected = select_steps(plan, select)
     needed: dict[str, list[str]] = {}
     for planned in plan.steps:
         if not kinds[planned.kind].calls_model or planned.status == FRESH:
+            continue
+        if planned.name not in selected:
             continue
         models = {planned.step.model or plan.recipe.model or DEFAULT_MODEL}
         for field in kinds[planned.kind].model_fields:
@@ -184,13 +190,18 @@ def shown_path(path: Path) -> str:
         return str(path)
 
 
-def _write_exports(recipe: Recipe, store: Store, reporter: Reporter) -> list[Path]:
-    """The `exports:` files, then the dataset card (README.md) beside them; a warning for
-    each file of a step with no rows (written all the same, so no stale file survives)."""
+def _write_exports(
+    recipe: Recipe, store: Store, reporter: Reporter, only_stale: bool = False
+) -> list[Path]:
+    """The `exports:` files (with `only_stale`, those not current), then the dataset card
+    (README.md) beside them when any was written; a warning for each file of a step with
+    no rows (written all the same, so no stale file survives)."""
     from synthc.report.card import write_card
 
     lock = store.read_lock()
-    written = write_exports(recipe, lock, store)
+    written = write_exports(recipe, lock, store, only_stale=only_stale)
+    if not written:
+        return []
     for step, paths in recipe.exports.items():
         entry = lock.steps.get(step)
         if entry is not None and entry.rows == 0:
@@ -198,16 +209,7 @@ def _write_exports(recipe: Recipe, store: Store, reporter: Reporter) -> list[Pat
                 f"exports: {', '.join(paths)} empty: step '{step}' has 0 rows "
                 f"(see `synthc report {shown_path(recipe.path)}` for what removed them)"
             )
-    return [*written, write_card(recipe, lock, store)]
-
-
-def _exports_outdated(recipe: Recipe, result: BuildResult) -> bool:
-    """Exports are rewritten when an exported step was built or an export file is gone."""
-    return any(
-        step in result.built or not (recipe.root / path).exists()
-        for step, paths in recipe.exports.items()
-        for path in paths
-    )
+    return [*written, write_card(recipe, store.read_lock(), store)]
 
 
 def query_recipe(path: str | Path, sql: str, format: str = "table") -> str:
@@ -227,7 +229,33 @@ def export_recipe(path: str | Path, reporter: Reporter | None = None) -> list[Pa
         raise StoreError(
             f"exports: step(s) {', '.join(stale)} are not fresh; run `synthc build {path}` first"
         )
-    return _write_exports(recipe, store, reporter or NullReporter())
+    if gated := _failed_gates_upstream(plan, list(recipe.exports)):
+        raise StoreError(
+            f"exports: step(s) {', '.join(gated)} failed an error-level check, so the exports "
+            "stay withheld (as `synthc build` withholds them); see `synthc report`, fix the "
+            "data or relax the check, and build again"
+        )
+    with store.build_lock(wait=True):
+        return _write_exports(recipe, store, reporter or NullReporter())
+
+
+def _failed_gates_upstream(plan: Plan, steps: Sequence[str]) -> list[str]:
+    """The steps among `steps` and their ancestors whose last verdict was an error-level
+    gate failure."""
+    inputs = {planned.name: planned.inputs for planned in plan.steps}
+    seen: set[str] = set()
+    todo = list(steps)
+    while todo:
+        name = todo.pop()
+        if name not in seen:
+            seen.add(name)
+            todo.extend(inputs.get(name, ()))
+    return sorted(
+        name
+        for name in seen
+        if (entry := plan.state.steps.get(name)) is not None
+        and any(check.get("status") == "fail" for check in entry.checks)
+    )
 
 
 def _output_exists(store: Store) -> Callable[[str, str], bool]:

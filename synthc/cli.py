@@ -33,6 +33,14 @@ class SynthcGroup(click.Group):
         except KeyboardInterrupt:
             click.echo("interrupted: finished steps and paid calls are kept", err=True)
             ctx.exit(130)
+        except OSError as exc:  # the machine, not the recipe: one line, the cause, the file
+            if ctx.obj and ctx.obj.get("debug"):
+                traceback.print_exc()
+            where = f" ({exc.filename})" if exc.filename else ""
+            click.echo(
+                f"error: {exc.strerror or exc}{where}; rerun with --debug for details", err=True
+            )
+            ctx.exit(2)
 
 
 recipe_argument = click.argument("recipe", type=click.Path(dir_okay=False, path_type=str))
@@ -74,7 +82,9 @@ def validate(recipe: str) -> None:
 @recipe_argument
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
 @click.option(
-    "--check", is_flag=True, help="Exit 1 if a build would do anything (run a step or a gate)."
+    "--check",
+    is_flag=True,
+    help="Exit 1 if a build would do anything (run a step or a gate, rewrite an export).",
 )
 @click.option(
     "--no-estimate", is_flag=True, help="Skip counting the model calls a build would make."
@@ -98,7 +108,8 @@ def plan(recipe: str, as_json: bool, check: bool, no_estimate: bool) -> None:
         click.echo("warning: " + describe_missing_keys(needed), err=True)
     text = plan_json(compiled, estimates) if as_json else plan_table(compiled, estimates)
     click.echo(text, nl=False)
-    if check and any(step.status != FRESH or step.checks_stale for step in compiled.steps):
+    stale = any(step.status != FRESH or step.checks_stale for step in compiled.steps)
+    if check and (stale or compiled.stale_exports):
         sys.exit(1)
 
 

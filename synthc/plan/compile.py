@@ -25,6 +25,7 @@ from synthc.plan.model import FRESH, MISSING, STALE, Pass, Plan, PlannedStep, st
 from synthc.recipe.load import Recipe, Step
 from synthc.steps import registry
 from synthc.steps.kind import StepKind
+from synthc.store.exports import export_status
 from synthc.store.lock import LockEntry, LockState
 
 
@@ -49,7 +50,7 @@ def compile_plan(
         plan = compiler_pass(plan)
     if output_exists is not None:
         plan = mark_missing_outputs(plan, output_exists)
-    return plan
+    return mark_stale_exports(plan)
 
 
 # -- pass 1: references and order ------------------------------------------------------
@@ -462,3 +463,14 @@ PASSES: tuple[Pass, ...] = (
     fingerprint_steps,
     mark_status,
 )
+
+
+def mark_stale_exports(plan: Plan) -> Plan:
+    """The export targets of fresh steps that a build would rewrite."""
+    fresh = {p.name for p in plan.steps if p.status == FRESH}
+    stale = tuple(
+        status
+        for status in export_status(plan.recipe, plan.state)
+        if status.reason and status.step in fresh
+    )
+    return replace(plan, stale_exports=stale) if stale else plan

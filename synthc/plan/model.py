@@ -11,6 +11,7 @@ from typing import Any
 
 from synthc.fingerprint import fingerprint
 from synthc.recipe.load import Recipe, Step
+from synthc.store.exports import ExportStatus
 from synthc.store.lock import LockState
 
 FRESH, STALE, MISSING = "fresh", "stale", "missing"
@@ -47,6 +48,9 @@ class Plan:
     state: LockState = field(default_factory=LockState)
     # file -> {size, mtime_ns, sha256}; the executor saves it in the lock
     file_hints: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    # export targets of fresh steps whose files are not what the lock says they hold
+    # (exports of stale steps are rewritten with their step anyway)
+    stale_exports: tuple[ExportStatus, ...] = ()
 
     def step(self, name: str) -> PlannedStep:
         for planned in self.steps:

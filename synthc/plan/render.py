@@ -55,6 +55,10 @@ def plan_json(plan: Plan, estimates: Mapping[str, CallEstimate] | None = None) -
         "recipe": plan.recipe.name,
         "steps": rows,
         "stale": sum(1 for p in plan.steps if p.status != FRESH),
+        "exports": [
+            {"step": e.step, "target": e.target, "status": "stale", "reason": e.reason}
+            for e in plan.stale_exports
+        ],
     }
     return json.dumps(payload, indent=2, sort_keys=True) + "\n"
 
@@ -87,14 +91,21 @@ def plan_table(plan: Plan, estimates: Mapping[str, CallEstimate] | None = None) 
     ]
     stale = sum(1 for p in plan.steps if p.status != FRESH)
     regate = sum(1 for p in plan.steps if p.checks_stale)
-    if stale == 0 and regate == 0:
+    rewrite = len(plan.stale_exports)
+    if stale == 0 and regate == 0 and rewrite == 0:
         summary = "everything is fresh; `synthc build` has nothing to do"
     else:
         summary = f"{stale} of {len(plan.steps)} step(s) to build"
         summary += f", {regate} to re-check" if regate else ""
+        summary += f", {rewrite} export(s) to rewrite" if rewrite else ""
     if estimates:
         summary += "; " + estimate_summary(estimates.values())
-    return "\n".join([f"recipe: {plan.recipe.name}", *lines, summary]) + "\n"
+    return "\n".join([f"recipe: {plan.recipe.name}", *lines, *_export_lines(plan), summary]) + "\n"
+
+
+def _export_lines(plan: Plan) -> list[str]:
+    width = max((len(e.target) for e in plan.stale_exports), default=0)
+    return [f"export {e.target.ljust(width)}  stale: {e.reason}" for e in plan.stale_exports]
 
 
 def estimate_summary(estimates: Iterable[CallEstimate]) -> str:

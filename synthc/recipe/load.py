@@ -14,7 +14,7 @@ from typing import Any
 from synthc.errors import Location, Problem, RecipeError
 from synthc.recipe.positions import Parsed, parse_yaml
 from synthc.recipe.schema import describe_value, schema_problems
-from synthc.recipe.semantics import semantic_problems
+from synthc.recipe.semantics import CREDENTIAL_HINT, semantic_problems
 
 RECIPE_FORMAT_VERSION = 1
 
@@ -123,7 +123,14 @@ def load_recipe(path: str | Path) -> Recipe:
     parsed = _read(file)
     problems = list(parsed.problems)
     if parsed.data is not None:
-        problems += schema_problems(parsed) + semantic_problems(parsed, file)
+        from_schema = schema_problems(parsed)
+        reported = {problem.path for problem in from_schema}
+        # A field the schema already refuses (an alias's `api_key`) is reported once.
+        problems += from_schema + [
+            problem
+            for problem in semantic_problems(parsed, file)
+            if problem.path not in reported or CREDENTIAL_HINT not in problem.message
+        ]
     if problems:
         raise RecipeError(_sorted_unique(problems))
     return _build_recipe(Path(file), parsed)
@@ -180,7 +187,9 @@ def _build_recipe(path: Path, parsed: Parsed) -> Recipe:
         name: ModelAlias(name=name, **alias) for name, alias in (data.get("models") or {}).items()
     }
     exports = {
-        step: (targets,) if isinstance(targets, str) else tuple(targets)
+        step: tuple(
+            export_path(t) for t in ([targets] if isinstance(targets, str | dict) else targets)
+        )
         for step, targets in (data.get("exports") or {}).items()
     }
     steps = {name: _build_step(name, raw, parsed.positions) for name, raw in data["steps"].items()}
@@ -200,6 +209,11 @@ def _build_recipe(path: Path, parsed: Parsed) -> Recipe:
         license=data.get("license"),
         positions=dict(parsed.positions),
     )
+
+
+def export_path(target: str | Mapping[str, Any]) -> str:
+    """An `exports:` target's path: the string itself or its `path:`."""
+    return target if isinstance(target, str) else str(target["path"])
 
 
 def _build_step(name: str, raw: Mapping[str, Any], positions: Mapping[str, Location]) -> Step:

@@ -8,6 +8,7 @@ rather than raising.
 from __future__ import annotations
 
 import glob
+import os
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from synthc.datafiles import looks_like_file
+from synthc.datatypes import row_kind_conflict
 from synthc.errors import Location, Problem
 from synthc.recipe.kinds import model_fields, step_kinds, template_fields
 from synthc.recipe.positions import Parsed, join_path
@@ -53,6 +55,7 @@ def semantic_problems(parsed: Parsed, recipe_file: str) -> list[Problem]:
             _check_models(context, name, step)
     _check_cycles(context, edges)
     _check_exports(context, data.get("exports"))
+    _check_no_keys(context, data, "")
     if isinstance(data.get("model"), str):
         _check_model(context, "model", data["model"])
     return context.problems
@@ -131,6 +134,19 @@ def _check_seed_files(context: _Context, name: str, step: Mapping[str, Any]) -> 
         for path, written in _strings(step.get("path"), f"steps.{name}.path"):
             if written:
                 _check_file(context, path, written)
+        _check_seed_rows(context, name, step.get("rows"))
+
+
+def _check_seed_rows(context: _Context, name: str, rows: Any) -> None:
+    """Inline rows keep one type per column, as data files must."""
+    kinds: dict[str, Any] = {}
+    for index, row in enumerate(rows if isinstance(rows, list) else []):
+        if not isinstance(row, Mapping):
+            continue
+        conflict = row_kind_conflict(kinds, row, f"rows.{index}")
+        if conflict is not None:
+            context.report(join_path(f"steps.{name}.rows.{index}", conflict[0]), conflict[1])
+            return
 
 
 def _check_sample(context: _Context, name: str, step: Mapping[str, Any]) -> None:
@@ -219,6 +235,7 @@ def _check_model(context: _Context, path: str, value: str) -> None:
 def _check_exports(context: _Context, exports: Any) -> None:
     if not isinstance(exports, Mapping):
         return
+    _check_export_targets(context, exports)
     for key in exports:
         if isinstance(key, str) and _IDENTIFIER.match(key) and key not in context.steps:
             path = join_path("exports", key)
@@ -227,6 +244,124 @@ def _check_exports(context: _Context, exports: Any) -> None:
             location = context.parsed.key_positions.get(path) or location_of(context.parsed, path)
             message = f"cannot export unknown step '{key}'{hint}; steps in this recipe: {known}"
             context.problems.append(Problem(location, path, message))
+
+
+def _export_targets(exports: Mapping[Any, Any]) -> Iterator[tuple[str, str, bool]]:
+    """(recipe path, file path as written, allow_outside) of every export target."""
+    for key, value in exports.items():
+        base = join_path("exports", key) if isinstance(key, str) else None
+        if base is None:
+            continue
+        items = list(enumerate(value)) if isinstance(value, list) else [(None, value)]
+        for index, item in items:
+            path = base if index is None else join_path(base, index)
+            if isinstance(item, str):
+                yield path, item, False
+            elif isinstance(item, Mapping) and isinstance(item.get("path"), str):
+                yield join_path(path, "path"), item["path"], item.get("allow_outside") is True
+
+
+def _check_export_targets(context: _Context, exports: Mapping[Any, Any]) -> None:
+    """One export per file, inside the recipe's folder unless allowed, never a folder."""
+    folder = Path(os.path.abspath(context.recipe_dir))
+    claimed: dict[str, str] = {}  # normalised absolute target -> recipe path claiming it
+    inputs = _input_files(context, folder)
+    for path, written, allow_outside in _export_targets(exports):
+        full = Path(os.path.normpath(folder / written))
+        if str(full) in inputs:
+            context.report(
+                path,
+                f"'{written}' is read by {inputs[str(full)]}; an export would overwrite the "
+                "data the recipe starts from",
+            )
+        elif str(full) in claimed:
+            context.report(
+                path,
+                f"'{written}' is also the target of {claimed[str(full)]}; "
+                "each file can hold one export",
+            )
+            continue
+        claimed[str(full)] = path
+        if not allow_outside and not full.is_relative_to(folder):
+            context.report(
+                path,
+                f"'{written}' is outside the recipe's folder ({context.recipe_dir.as_posix()}); "
+                f"write a path inside it, or `{{path: {written}, allow_outside: true}}` "
+                "to write there on purpose",
+            )
+        elif full.is_dir():
+            context.report(path, f"'{written}' is a folder; an export target must be a file path")
+
+
+# Field names that carry a credential. `api_key_env` (a variable's name) is the one door.
+KEY_LIKE = re.compile(
+    r"^(?:(?:x[-_])?api[-_]?key|key|(?:access|auth|bearer|id|refresh|api)?[-_]?token|secret"
+    r"|\w*[-_](?:secret|password|api[-_]?key|token)|password|passwd|authorization"
+    r"|credentials?|client[-_]secret)$",
+    re.IGNORECASE,
+)
+CREDENTIAL_HINT = (
+    "looks like a credential, and keys never go in a recipe (they would be sent, locked "
+    "and published with it): put the key in an environment variable and name it with "
+    "`api_key_env` on a model alias (`models: {mine: {model: ..., api_key_env: MY_KEY}}`)"
+)
+_HEADER_FIELDS = ("headers", "extra_headers", "default_headers")
+# Mappings whose keys are names the user chose (steps, aliases, columns), not fields.
+_NAMED = ("steps", "models", "exports", "limits", "columns")
+
+
+def _check_no_keys(context: _Context, value: Any, path: str, named: bool = False) -> None:
+    """A credential has one door: `api_key_env` on a model alias. A key-like field
+    anywhere in the recipe (`params: {api_key: ...}`, `headers: {Authorization: ...}`)
+    would be sent, cached in the lock and printed in the card, so it is an error."""
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            _check_no_keys(context, item, join_path(path, index))
+        return
+    if not isinstance(value, Mapping):
+        return
+    for key, item in value.items():
+        if not isinstance(key, str):
+            continue
+        here = join_path(path, key) if path else key
+        if not named and (KEY_LIKE.match(key) or _is_auth_header(path, key)):
+            location = context.parsed.key_positions.get(here) or location_of(context.parsed, here)
+            message = f"'{key}' {CREDENTIAL_HINT}"
+            context.problems.append(Problem(location, here, message))
+            continue
+        if key == "rows" and not named:
+            continue  # inline seed rows are data: a column may well be called `token`
+        _check_no_keys(context, item, here, named=not named and key in _NAMED)
+
+
+def _is_auth_header(path: str, key: str) -> bool:
+    parent = path.rpartition(".")[2]
+    return parent in _HEADER_FIELDS and key.lower() in ("authorization", "proxy-authorization")
+
+
+def _input_files(context: _Context, folder: Path) -> dict[str, str]:
+    """Normalised absolute path -> the recipe path reading it, for every data file a
+    step reads (seed `path:` and its glob's matches, `against:`, check `reference:`)."""
+    found: dict[str, str] = {}
+    for name, step in context.steps.items():
+        if not isinstance(step, Mapping):
+            continue
+        written = list(_strings(step.get("path"), f"steps.{name}.path"))
+        written += [(p, r) for p, r in _strings(step.get("against"), f"steps.{name}.against")]
+        for index, check in enumerate(step.get("checks") or []):
+            for kind, config in check.items() if isinstance(check, Mapping) else ():
+                if isinstance(config, Mapping) and isinstance(config.get("reference"), str):
+                    path = f"steps.{name}.checks.{index}.{kind}.reference"
+                    written.append((path, config["reference"]))
+        for path, value in written:
+            matches = (
+                glob.glob(str(folder / value), recursive=True)
+                if glob.has_magic(value)
+                else [str(folder / value)]
+            )
+            for match in matches:
+                found.setdefault(os.path.normpath(match), path)
+    return found
 
 
 def _check_cycles(context: _Context, edges: Mapping[str, list[tuple[str, str]]]) -> None:

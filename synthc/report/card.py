@@ -12,10 +12,11 @@ written in the recipe is redacted.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from synthc.report.model import redact_key_values, redact_recipe
 
 if TYPE_CHECKING:
     from synthc.recipe.load import Recipe
@@ -37,7 +38,6 @@ SIZE_CATEGORIES = (
 CONFIG_FORMATS = (".parquet", ".jsonl", ".ndjson", ".csv", ".json")
 CARD_MARKER = "<!-- written by synthc export: edit the recipe, not this file -->"
 GENERATING_KINDS = frozenset({"generate", "self_instruct", "distill", "augment", "adversarial"})
-_SECRET_LINE = re.compile(r"^(\s*[\w-]*(?:api_key|secret|token|password)\s*:\s*).+$", re.I | re.M)
 
 
 def dataset_card(
@@ -65,7 +65,7 @@ def dataset_card(
         _files(recipe, lock, card_dir),
         CARD_MARKER + "\n",
     ]
-    return "\n".join(section for section in sections if section)
+    return redact_key_values("\n".join(section for section in sections if section))
 
 
 def write_card(recipe: Recipe, lock: LockState, store: Store | None = None) -> Path:
@@ -259,8 +259,8 @@ def models_used(entry: LockEntry) -> list[tuple[str, str]]:
 
 
 def _redacted(text: str) -> str:
-    """The recipe with any literal key replaced; `api_key_env` names a variable and stays."""
-    return _SECRET_LINE.sub(lambda match: match.group(1) + "<redacted>", text)
+    """The recipe as published (see `redact_recipe`)."""
+    return redact_recipe(text)
 
 
 def _row_counts(recipe: Recipe, lock: LockState) -> str:

@@ -5,6 +5,8 @@ HTML, card) import only this module; `gather` fills it in.
 
 from __future__ import annotations
 
+import os
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -213,3 +215,31 @@ def number(value: Any) -> str:
 
 def _rate(hits: int, misses: int) -> float | None:
     return hits / (hits + misses) if hits + misses else None
+
+
+_SECRET_LINE = re.compile(
+    r"^(\s*[\w-]*(?:api_key|secret|token|password|authorization)\s*:\s*).+$", re.I | re.M
+)
+_URL_USERINFO = re.compile(r"(?P<scheme>\b[a-zA-Z][\w+.-]*://)[^/\s@'\"]+@")
+_URL_QUERY = re.compile(r"(?P<url>\b[a-zA-Z][\w+.-]*://[^\s?#'\"]*)\?[^\s#'\"]*")
+_KEY_VARIABLE = re.compile(r"(?:KEY|TOKEN|SECRET|PASSWORD)$", re.I)
+REDACTED = "<redacted>"
+
+
+def redact_recipe(text: str) -> str:
+    """A recipe's text as the card and the report publish it: literal keys, URL
+    credentials and query strings (`https://user:pw@host/v1?key=...`), and any value of a
+    key variable in the environment replaced. `api_key_env` names a variable and stays."""
+    text = _SECRET_LINE.sub(lambda match: match.group(1) + REDACTED, text)
+    text = _URL_USERINFO.sub(lambda match: match.group("scheme") + REDACTED + "@", text)
+    text = _URL_QUERY.sub(lambda match: match.group("url") + "?" + REDACTED, text)
+    return redact_key_values(text)
+
+
+def redact_key_values(text: str) -> str:
+    """`text` with the value of every key-like environment variable (`*_KEY`, `*_TOKEN`,
+    `*_SECRET`, `*_PASSWORD`, 6 characters or more) replaced."""
+    for name, value in os.environ.items():
+        if _KEY_VARIABLE.search(name) and len(value) >= 6:
+            text = text.replace(value, REDACTED)
+    return text

@@ -67,14 +67,14 @@ def _reference(ctx: StepContext, entry: str) -> pl.DataFrame:
     """An `against` entry's rows: a step's output, or a file's rows identified as path#line."""
     import polars as pl
 
-    from synthc.datafiles import _read_file
+    from synthc.datafiles import read_file
 
     if entry in ctx.inputs and not looks_like_file(entry):
         return ctx.inputs[entry]
     path = ctx.resolve_path(entry)
     if not path.exists():
         raise ValueError(f"against: '{entry}' is neither a step nor a file (looked for {path})")
-    rows = _read_file(path)
+    rows = read_file(path)
     ids = pl.Series("_id", [f"{entry}#{line}" for line in range(1, rows.height + 1)])
     return rows.drop("_id", strict=False).with_columns(ids)
 

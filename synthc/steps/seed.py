@@ -8,6 +8,9 @@ Exactly one of:
 - `sql:` a DuckDB SELECT. Relative paths inside it resolve against the recipe folder
   (DuckDB's `file_search_path` is set to it), whatever the shell's working directory.
 
+`columns:` declares column types (`{zip: string}`): a declared column is read as that
+type, whatever the file's values look like.
+
 `id_column:` names a unique column whose value identifies each row; without it a row's
 id is a hash of its content. Either way inserting a seed never changes other rows' ids.
 """
@@ -20,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from synthc.datafiles import _file_columns, read_files, resolve_paths
+from synthc.datatypes import apply_declared, wide_integers
 from synthc.rows import ROW_ID
 from synthc.steps.kind import StepContext, StepKind
 
@@ -35,22 +39,26 @@ def _rows_frame(rows: Sequence[Mapping[str, Any]]) -> pl.DataFrame:
 
     if not rows:
         return pl.DataFrame()
-    return pl.DataFrame([dict(row) for row in rows], infer_schema_length=None)
+    # The recipe check already refused rows whose columns mix types; wide integers
+    # become decimals here as they do in files.
+    return wide_integers(pl.DataFrame([dict(row) for row in rows], infer_schema_length=None))
 
 
 def run(ctx: StepContext) -> pl.DataFrame:
     from synthc.rows import seed_row_ids
 
     config = ctx.config
+    declared = config.get("columns") or {}
     if config.get("rows") is not None:
-        frame = _rows_frame(config["rows"])
+        frame = apply_declared(_rows_frame(config["rows"]), declared, "rows")
     elif config.get("path") is not None:
-        frame = read_files(ctx.recipe.root, str(config["path"]))
+        frame = read_files(ctx.recipe.root, str(config["path"]), declared)
     elif config.get("sql") is not None:
         try:
             frame = ctx.sql(str(config["sql"]), {})
         except Exception as exc:
             raise ValueError(f"sql: {exc}") from exc
+        frame = apply_declared(frame, declared, "sql")
     else:
         raise ValueError("a seed step needs one of `rows`, `path` or `sql`")
     id_column = config.get("id_column")
@@ -102,7 +110,7 @@ def files(config: Mapping[str, Any]) -> list[tuple[str, str]]:
 
 KIND = StepKind(
     name="seed",
-    version=1,
+    version=2,  # 2: values read faithfully (CSV leading zeros, wide integers, one type a column)
     run=run,
     columns=columns,
     files=files,
