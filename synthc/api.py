@@ -7,12 +7,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from synthc.errors import PlanError, StoreError
+from synthc.errors import PlanError, RecipeError, StoreError, sorted_problems
 from synthc.llm.models import DEFAULT_MODEL
-from synthc.plan.compile import compile_plan
+from synthc.plan.compile import compile_plan, static_problems
 from synthc.plan.model import FRESH, Plan
 from synthc.progress import NullReporter, Reporter
-from synthc.recipe.load import Recipe, load_recipe
+from synthc.recipe.load import Recipe, load_recipe, read_recipe
 from synthc.recipe.semantics import MODEL_FIELDS
 from synthc.steps import registry
 from synthc.store.exports import write_exports
@@ -26,12 +26,23 @@ if TYPE_CHECKING:
 
 def validate_recipe(path: str | Path) -> Plan:
     """Load and compile `path` without looking at previous builds. Raises RecipeError."""
-    return compile_plan(load_recipe(path))
+    return compile_plan(checked_recipe(path))
+
+
+def checked_recipe(path: str | Path) -> Recipe:
+    """`load_recipe`, except that when the recipe has problems, the steps that did load
+    are compiled too, so one RecipeError lists the problems of every stage at once."""
+    loaded = read_recipe(path)
+    if not loaded.problems:
+        assert loaded.recipe is not None
+        return loaded.recipe
+    later = static_problems(loaded.recipe, loaded.broken) if loaded.recipe else []
+    raise RecipeError(sorted_problems([*loaded.problems, *later]))
 
 
 def plan_recipe(path: str | Path) -> Plan:
     """Compile `path` against its lock and stored outputs: what `synthc build` would run."""
-    recipe = load_recipe(path)
+    recipe = checked_recipe(path)
     store = Store.for_recipe(recipe)
     return compile_plan(recipe, read_lock(recipe.lock_path), output_exists=_output_exists(store))
 
@@ -65,7 +76,7 @@ def build_recipe(
     """
     from synthc.execute.build import BuildContext, build
 
-    recipe = load_recipe(path)
+    recipe = checked_recipe(path)
     store = Store.for_recipe(recipe)
     plan = compile_plan(recipe, store.read_lock(), output_exists=_output_exists(store))
     needed = missing_keys(plan)

@@ -5,10 +5,11 @@ frozen data; the compiler (`synthc.plan.compile`) fills it in.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from synthc.errors import Problem
 from synthc.fingerprint import fingerprint
 from synthc.recipe.load import Recipe, Step
 from synthc.store.lock import LockState
@@ -47,6 +48,11 @@ class Plan:
     state: LockState = field(default_factory=LockState)
     # file -> {size, mtime_ns, sha256}; the executor saves it in the lock
     file_hints: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    # problems the checking passes found; `compile_plan` raises them all at once
+    problems: tuple[Problem, ...] = ()
+    # steps that did not load (their problems were reported by the loader): their
+    # columns are unknown, and naming them in `from:` is not a further problem
+    broken: frozenset[str] = frozenset()
 
     def step(self, name: str) -> PlannedStep:
         for planned in self.steps:
@@ -60,6 +66,9 @@ class Plan:
 
     def with_steps(self, steps: Mapping[str, PlannedStep]) -> Plan:
         return replace(self, steps=tuple(steps[p.name] for p in self.steps))
+
+    def with_problems(self, problems: Sequence[Problem]) -> Plan:
+        return replace(self, problems=(*self.problems, *problems))
 
 
 Pass = Callable[[Plan], Plan]
