@@ -31,6 +31,7 @@ from synthc.plan.references import (
 )
 from synthc.recipe.load import Recipe, Step
 from synthc.recipe.semantics import MODEL_FIELDS
+from synthc.recipe.sqlcheck import Binder
 from synthc.steps import registry
 from synthc.steps.kind import StepKind
 from synthc.store.lock import LockEntry, LockState
@@ -217,18 +218,20 @@ def check_columns(plan: Plan) -> Plan:
     known: dict[str, tuple[str, ...] | None] = {}
     problems: list[Problem] = []
     resolved: dict[str, PlannedStep] = {}
-    for planned in plan.steps:
-        kind = kinds[planned.kind]
-        upstream = {name: known.get(name) for name in planned.step.inputs}
-        refs = StepReferences(recipe, planned.name, planned.kind, planned.config, upstream)
-        check_templates(refs, kind.templates(planned.config))
-        check_dedup_columns(refs)
-        bound = check_sql(refs, recipe.root)
-        columns = kind.columns(_with_absolute_files(kind, planned.config, recipe.root), upstream)
-        known[planned.name] = tuple(columns) if columns is not None else bound
-        check_checks(refs, known[planned.name], recipe.root)
-        problems.extend(refs.problems)
-        resolved[planned.name] = replace(planned, columns=known[planned.name])
+    with Binder(recipe.root) as binder:
+        for planned in plan.steps:
+            kind = kinds[planned.kind]
+            upstream = {name: known.get(name) for name in planned.step.inputs}
+            refs = StepReferences(recipe, planned.name, planned.kind, planned.config, upstream)
+            check_templates(refs, kind.templates(planned.config))
+            check_dedup_columns(refs)
+            bound = check_sql(refs, binder)
+            config = _with_absolute_files(kind, planned.config, recipe.root)
+            columns = kind.columns(config, upstream)
+            known[planned.name] = tuple(columns) if columns is not None else bound
+            check_checks(refs, known[planned.name], binder)
+            problems.extend(refs.problems)
+            resolved[planned.name] = replace(planned, columns=known[planned.name])
     return plan.with_steps(resolved).with_problems(problems)
 
 

@@ -11,12 +11,11 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from synthc.errors import Problem
 from synthc.recipe.load import Recipe
 from synthc.recipe.schema import did_you_mean
-from synthc.recipe.sqlcheck import bind_problem, output_columns, quote_name
+from synthc.recipe.sqlcheck import Binder, quote_name
 from synthc.recipe.templates import template_variables
 from synthc.rows import ROW_ID
 
@@ -72,7 +71,7 @@ def check_templates(refs: StepReferences, templates: Sequence[tuple[str, str]]) 
             )
 
 
-def check_sql(refs: StepReferences, root: Path) -> Columns:
+def check_sql(refs: StepReferences, binder: Binder) -> Columns:
     """Bind the step's own SQL (filter `where`, sql `query`, seed `sql`) over its inputs;
     return the output columns the binding reveals (sql and seed steps), else None."""
     config = refs.config
@@ -82,7 +81,7 @@ def check_sql(refs: StepReferences, root: Path) -> Columns:
     if refs.kind == "filter" and isinstance(config.get("where"), str) and len(known) == 1:
         (table,) = known
         query = f"select * from {quote_name(table)} where (\n{config['where']}\n)"
-        problem = bind_problem(query, known, root)
+        _, problem = binder.bind(query, known)
         if problem:
             refs.report("where", f"{config['where']!r} does not bind on '{table}': {problem}")
         return None
@@ -90,12 +89,10 @@ def check_sql(refs: StepReferences, root: Path) -> Columns:
     if field_name is None or not isinstance(config.get(field_name), str):
         return None
     query = str(config[field_name])
-    problem = bind_problem(query, known, root)
+    columns, problem = binder.bind(query, known)
     if problem:
         tables = ", ".join(known) or "none"
         refs.report(field_name, f"{problem} (tables visible: {tables})")
-        return None
-    columns = output_columns(query, known, root)
     if columns is None:
         return None
     if refs.kind == "seed":
@@ -122,7 +119,7 @@ def check_dedup_columns(refs: StepReferences) -> None:
             refs.report(field_path, _not_a_column(column, refs.describe_inputs(), available))
 
 
-def check_checks(refs: StepReferences, output: Columns, root: Path) -> None:
+def check_checks(refs: StepReferences, output: Columns, binder: Binder) -> None:
     """Each check's columns are columns of the step's output; a sql check's query binds
     over it (visible as the step's name and as `this`)."""
     if output is None:
@@ -137,7 +134,7 @@ def check_checks(refs: StepReferences, output: Columns, root: Path) -> None:
                 refs.report(f"{base}.{field_name}", _not_a_column(column, where, visible))
         query = check.config.get("query") if check.kind == "sql" else None
         if isinstance(query, str):
-            problem = bind_problem(query, {refs.name: output, "this": output}, root)
+            _, problem = binder.bind(query, {refs.name: output, "this": output})
             if problem:
                 refs.report(f"{base}.query", f"{problem} (tables visible: {refs.name}, this)")
 

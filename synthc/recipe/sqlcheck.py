@@ -6,7 +6,7 @@ any model is called.
   is refused: synthc writes a step's output itself, and a dry run must stay dry.
 - `condition_problem`: a filter's `where:` is one expression, so it cannot close the
   parenthesis synthc wraps it in and append a query of its own.
-- `bind_problem`: the query is bound over empty tables with the upstream steps' inferred
+- `Binder.bind`: the query is bound over empty tables with the upstream steps' inferred
   columns, so an unknown column, table or function is reported with DuckDB's message.
   Column types are unknown before a build, so every column is typed NULL, which DuckDB
   casts to anything: a type mismatch is never reported, only names.
@@ -111,56 +111,66 @@ def _breaks_out(condition: str) -> bool:
     return True
 
 
-def bind_problem(
-    query: str, tables: Mapping[str, Sequence[str]], root: Path | None = None
-) -> str | None:
-    """None if `query` binds over `tables` (name -> columns, typed NULL), else DuckDB's error.
-
-    `root` is the folder relative file paths in the query resolve against. Only errors
-    about the SQL itself are returned (syntax, unknown column, table or function).
+class Binder:
+    """Binds queries over empty tables on one private in-memory DuckDB connection (opening
+    one costs milliseconds, and a recipe may hold a thousand queries). Each query sees
+    only the tables it is given, in a schema of its own. Use it as a context manager.
     """
-    try:
-        _bound(query, tables, root)
-    except Exception as exc:  # DuckDB's exceptions are the only ones raised here
-        if type(exc).__name__ in _REPORTED_ERRORS:
-            return duckdb_message(exc)
-    return None
 
+    def __init__(self, root: Path | None = None):
+        self.root = root  # relative file paths in queries resolve against it
+        self._con: duckdb.DuckDBPyConnection | None = None
+        self._schemas = 0
 
-def output_columns(
-    query: str, tables: Mapping[str, Sequence[str]], root: Path | None = None
-) -> list[str] | None:
-    """The columns `query` returns over `tables`, or None when it does not bind."""
-    try:
-        return _bound(query, tables, root)
-    except Exception:  # unknown until the build runs it
-        return None
+    def __enter__(self) -> Binder:
+        return self
 
+    def __exit__(self, *exc: object) -> None:
+        if self._con is not None:
+            self._con.close()
 
-def _bound(query: str, tables: Mapping[str, Sequence[str]], root: Path | None) -> list[str]:
-    con = _connection(root)
-    try:
-        for name, columns in tables.items():
-            selected = ", ".join(f"NULL AS {quote_name(c)}" for c in columns) or "NULL AS _"
-            con.execute(f"CREATE VIEW {quote_name(name)} AS SELECT {selected} WHERE false")
-        relation = con.sql(query)  # binds the query; a relation runs only when fetched
-        return list(relation.columns) if relation is not None else []
-    finally:
-        con.close()
+    def bind(
+        self, query: str, tables: Mapping[str, Sequence[str]]
+    ) -> tuple[list[str] | None, str | None]:
+        """(the columns `query` returns, None) or (None, DuckDB's error about the SQL).
 
+        `tables` maps names to columns (typed NULL). Only errors about the SQL itself are
+        returned (syntax, unknown column, table or function); (None, None) means the
+        query could not be checked here (a remote file, an unreadable one).
+        """
+        con = self._connection()
+        self._schemas += 1
+        schema = f"bind_{self._schemas}"
+        con.execute(f"CREATE SCHEMA {schema}")
+        try:
+            con.execute(f"SET schema = '{schema}'")
+            for name, columns in tables.items():
+                selected = ", ".join(f"NULL AS {quote_name(c)}" for c in columns) or "NULL AS _"
+                con.execute(f"CREATE VIEW {quote_name(name)} AS SELECT {selected} WHERE false")
+            relation = con.sql(query)  # binds the query; a relation runs only when fetched
+            return (list(relation.columns) if relation is not None else []), None
+        except Exception as exc:  # DuckDB's exceptions are the only ones raised here
+            if type(exc).__name__ in _REPORTED_ERRORS:
+                return None, duckdb_message(exc)
+            return None, None
+        finally:
+            con.execute("SET schema = 'main'")
+            con.execute(f"DROP SCHEMA {schema} CASCADE")
 
-def _connection(root: Path | None) -> duckdb.DuckDBPyConnection:
-    import duckdb
+    def _connection(self) -> duckdb.DuckDBPyConnection:
+        if self._con is None:
+            import duckdb
 
-    config: dict[str, Any] = {
-        "threads": 1,
-        "autoinstall_known_extensions": False,
-        "autoload_known_extensions": False,
-    }
-    con = duckdb.connect(":memory:", config=config)
-    if root is not None:
-        con.execute(f"SET file_search_path = '{str(root).replace(chr(39), chr(39) * 2)}'")
-    return con
+            config: dict[str, Any] = {
+                "threads": 1,
+                "autoinstall_known_extensions": False,
+                "autoload_known_extensions": False,
+            }
+            self._con = duckdb.connect(":memory:", config=config)
+            if self.root is not None:
+                folder = str(self.root).replace("'", "''")
+                self._con.execute(f"SET file_search_path = '{folder}'")
+        return self._con
 
 
 @cache
