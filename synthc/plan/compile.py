@@ -25,7 +25,7 @@ from synthc.plan.model import FRESH, MISSING, STALE, Pass, Plan, PlannedStep, st
 from synthc.plan.references import (
     StepReferences,
     check_checks,
-    check_dedup_columns,
+    check_input_columns,
     check_sql,
     check_templates,
 )
@@ -224,14 +224,16 @@ def check_columns(plan: Plan) -> Plan:
             upstream = {name: known.get(name) for name in planned.step.inputs}
             refs = StepReferences(recipe, planned.name, planned.kind, planned.config, upstream)
             check_templates(refs, kind.templates(planned.config))
-            check_dedup_columns(refs)
+            check_input_columns(refs)
             bound = check_sql(refs, binder)
             config = _with_absolute_files(kind, planned.config, recipe.root)
             columns = kind.columns(config, upstream)
             known[planned.name] = tuple(columns) if columns is not None else bound
             check_checks(refs, known[planned.name], binder)
             problems.extend(refs.problems)
-            resolved[planned.name] = replace(planned, columns=known[planned.name])
+            resolved[planned.name] = replace(
+                planned, columns=known[planned.name], unchecked=tuple(refs.unchecked)
+            )
     return plan.with_steps(resolved).with_problems(problems)
 
 

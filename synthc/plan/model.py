@@ -30,6 +30,8 @@ class PlannedStep:
     # once here (recipe, alias, step) so a changed alias param makes the step stale
     model_params: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     columns: tuple[str, ...] | None = None  # output columns, where known before running
+    # fields whose column references wait for the build: an input's columns are unknown
+    unchecked: tuple[str, ...] = ()
     files: Mapping[str, str] = field(default_factory=dict)  # path as written -> sha256
     # files the step's checks compare against: not part of the step's fingerprint (a gate
     # never changes data), but a changed one re-evaluates the gates

@@ -37,6 +37,15 @@ class StepReferences:
     config: Mapping[str, object]
     upstream: Mapping[str, Columns]
     problems: list[Problem] = field(default_factory=list)
+    # fields left for the build to check: an input's columns are unknown before it runs
+    unchecked: list[str] = field(default_factory=list)
+
+    def unknown_inputs(self) -> bool:
+        return any(cols is None for cols in self.upstream.values())
+
+    def leave_unchecked(self, field_paths: Sequence[str]) -> None:
+        if self.unknown_inputs():
+            self.unchecked.extend(f for f in field_paths if f not in self.unchecked)
 
     def report(self, field_path: str, message: str) -> None:
         path = f"steps.{self.name}.{field_path}"
@@ -59,6 +68,7 @@ def check_templates(refs: StepReferences, templates: Sequence[tuple[str, str]]) 
     """Every template variable is a column of the step's inputs."""
     available = refs.single_input()
     if available is None:
+        refs.leave_unchecked([field_path for field_path, _text in templates])
         return
     for field_path, text in templates:
         missing = sorted(template_variables(text) - set(available) - {"loop", "range"})
@@ -77,7 +87,8 @@ def check_sql(refs: StepReferences, binder: Binder) -> Columns:
     config = refs.config
     known = {name: cols for name, cols in refs.upstream.items() if cols is not None}
     if len(known) != len(refs.upstream):
-        return None  # an input's columns are unknown before it runs: checked at build time
+        refs.leave_unchecked([f for f in ("where", "query") if f in config])
+        return None
     if refs.kind == "filter" and isinstance(config.get("where"), str) and len(known) == 1:
         (table,) = known
         query = f"select * from {quote_name(table)} where (\n{config['where']}\n)"
@@ -90,9 +101,10 @@ def check_sql(refs: StepReferences, binder: Binder) -> Columns:
         return None
     query = str(config[field_name])
     columns, problem = binder.bind(query, known)
-    if problem:
-        tables = ", ".join(known) or "none"
-        refs.report(field_name, f"{problem} (tables visible: {tables})")
+    if problem and refs.kind == "seed":
+        refs.report(field_name, problem)
+    elif problem:
+        refs.report(field_name, f"{problem} (tables visible: {', '.join(known) or 'none'})")
     if columns is None:
         return None
     if refs.kind == "seed":
@@ -100,29 +112,44 @@ def check_sql(refs: StepReferences, binder: Binder) -> Columns:
     return tuple(columns) if ROW_ID in columns else (*columns, ROW_ID)
 
 
-def check_dedup_columns(refs: StepReferences) -> None:
-    """A dedup's `column`, `columns` and `keep: highest(col)` are columns of its input."""
-    if refs.kind != "dedup":
-        return
+def check_input_columns(refs: StepReferences) -> None:
+    """The columns a step reads by name are columns of its input: a dedup's `column`,
+    `columns` and `keep: highest(col)`, each augment op's `column`."""
     available = refs.single_input()
     if available is None:
+        named = _named_input_columns(refs.kind, refs.config)
+        refs.leave_unchecked([field_path for field_path, column in named if column is not None])
         return
-    named: list[tuple[str, object]] = [("column", refs.config.get("column"))]
-    columns = refs.config.get("columns")
-    if isinstance(columns, list):
-        named.extend((f"columns.{i}", c) for i, c in enumerate(columns))
-    keep = refs.config.get("keep")
-    if isinstance(keep, str) and (match := _HIGHEST.match(keep)):
-        named.append(("keep", match.group(1)))
-    for field_path, column in named:
+    for field_path, column in _named_input_columns(refs.kind, refs.config):
         if isinstance(column, str) and column not in available:
             refs.report(field_path, _not_a_column(column, refs.describe_inputs(), available))
+
+
+def _named_input_columns(kind: str, config: Mapping[str, object]) -> list[tuple[str, object]]:
+    named: list[tuple[str, object]] = []
+    if kind == "dedup":
+        named.append(("column", config.get("column")))
+        columns = config.get("columns")
+        if isinstance(columns, list):
+            named.extend((f"columns.{i}", c) for i, c in enumerate(columns))
+        keep = config.get("keep")
+        if isinstance(keep, str) and (match := _HIGHEST.match(keep)):
+            named.append(("keep", match.group(1)))
+    ops = config.get("ops") if kind == "augment" else None
+    for index, op in enumerate(ops if isinstance(ops, list) else []):
+        for name, settings in op.items() if isinstance(op, Mapping) else ():
+            if isinstance(settings, Mapping):
+                named.append((f"ops.{index}.{name}.column", settings.get("column")))
+    return named
 
 
 def check_checks(refs: StepReferences, output: Columns, binder: Binder) -> None:
     """Each check's columns are columns of the step's output; a sql check's query binds
     over it (visible as the step's name and as `this`)."""
     if output is None:
+        checks = refs.recipe.steps[refs.name].checks
+        fields = [f"checks.{i}.{check.kind}" for i, check in enumerate(checks)]
+        refs.unchecked.extend(f for f in fields if f not in refs.unchecked)
         return
     visible = [c for c in output if not c.startswith("_")]
     for index, check in enumerate(refs.recipe.steps[refs.name].checks):

@@ -28,6 +28,7 @@ def plan_rows(plan: Plan) -> list[dict[str, Any]]:
                 "checks_stale": planned.checks_stale,
                 "model": planned.model,
                 "columns": list(planned.columns) if planned.columns is not None else None,
+                "unchecked": list(planned.unchecked),
                 "config_fingerprint": planned.config_fingerprint,
                 "fingerprint": planned.fingerprint,
             }
@@ -94,7 +95,20 @@ def plan_table(plan: Plan, estimates: Mapping[str, CallEstimate] | None = None) 
         summary += f", {regate} to re-check" if regate else ""
     if estimates:
         summary += "; " + estimate_summary(estimates.values())
-    return "\n".join([f"recipe: {plan.recipe.name}", *lines, summary]) + "\n"
+    return (
+        "\n".join([f"recipe: {plan.recipe.name}", *lines, summary, *unchecked_notes(plan)]) + "\n"
+    )
+
+
+def unchecked_notes(plan: Plan) -> list[str]:
+    """A line per step whose column references wait for the build (an input's columns
+    are unknown before it runs, e.g. a JSON answer without a schema)."""
+    return [
+        f"note: {p.name}: {', '.join(p.unchecked)} checked when the build reaches it "
+        f"(the columns of {', '.join(repr(i) for i in p.step.inputs)} are known only then)"
+        for p in plan.steps
+        if p.unchecked
+    ]
 
 
 def estimate_summary(estimates: Iterable[CallEstimate]) -> str:

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 # DuckDB errors that say the SQL itself is wrong. Others (a remote file that needs an
 # extension, an unreadable file) are left for the build, which reports them in full.
 _REPORTED_ERRORS = ("ParserException", "BinderException", "CatalogException")
+_NO_FILES = "No files found that match the pattern"  # a local file or glob that is not there
 
 
 def quote_name(name: str) -> str:
@@ -150,8 +151,9 @@ class Binder:
             relation = con.sql(query)  # binds the query; a relation runs only when fetched
             return (list(relation.columns) if relation is not None else []), None
         except Exception as exc:  # DuckDB's exceptions are the only ones raised here
-            if type(exc).__name__ in _REPORTED_ERRORS:
-                return None, duckdb_message(exc)
+            message = duckdb_message(exc)
+            if type(exc).__name__ in _REPORTED_ERRORS or _NO_FILES in message:
+                return None, message
             return None, None
         finally:
             con.execute("SET schema = 'main'")

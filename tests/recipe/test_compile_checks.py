@@ -109,3 +109,30 @@ def test_steps_below_a_broken_step_are_still_checked(write_recipe: Callable[[str
     paths = [problem.path for problem in caught.value.problems]
     # `kept` did not load, so `counted` cannot be bound, but its syntax and `bad` are checked
     assert paths == ["steps.kept.wher", "steps.counted.query", "steps.bad.where"]
+
+
+def test_plan_says_which_references_wait_for_the_build(
+    write_recipe: Callable[[str], Path],
+) -> None:
+    from synthc.api import plan_recipe
+    from synthc.plan.render import plan_table
+
+    recipe = write_recipe(
+        "synthc: 1\n"
+        "name: later\n"
+        "steps:\n"
+        "  seeds:\n"
+        "    kind: seed\n"
+        "    sql: \"select * from 'https://example.org/questions.parquet'\"\n"
+        "  kept:\n"
+        "    kind: filter\n"
+        "    from: seeds\n"
+        "    where: 'score > 3'\n"
+        "    checks:\n"
+        "      - distinct_n: {column: text, min: 0.1}\n"
+    )
+    shown = plan_table(plan_recipe(recipe))
+    assert shown.endswith(
+        "note: kept: where, checks.0.distinct_n checked when the build reaches it "
+        "(the columns of 'seeds' are known only then)\n"
+    )
