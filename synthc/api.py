@@ -130,12 +130,12 @@ def _steps_with_calls_to_make(plan: Plan, needed: dict[str, list[str]]) -> dict[
     return {
         variable: kept
         for variable, steps in needed.items()
-        if (
-            kept := [
-                s for s in steps if s not in estimates or estimates[s].to_make or estimates[s].note
-            ]
-        )
+        if (kept := [s for s in steps if s not in estimates or not _nothing_to_make(estimates[s])])
     }
+
+
+def _nothing_to_make(estimate: CallEstimate) -> bool:
+    return estimate.note is None and estimate.to_make == 0 and estimate.to_make_max == 0
 
 
 def describe_missing_keys(needed: dict[str, list[str]]) -> str:

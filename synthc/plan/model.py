@@ -90,24 +90,42 @@ NOT_CALLED = "not called: estimating"
 
 @dataclass
 class CallEstimate:
-    """One step's model calls in a build: cached, to make, and what those would cost."""
+    """One step's model calls in a build: cached, to make, and what those would cost.
+
+    `to_make` is a lower bound and `to_make_max` an upper one (None: no upper bound
+    known); they are equal when the count is exact. Tokens and dollars carry the same
+    bounds (None where unknown: no prompt of the step can be rendered yet).
+    """
 
     step: str
     cached: int = 0
     to_make: int = 0
-    tokens: int = 0  # estimated prompt + completion tokens of the calls to make
+    to_make_max: int | None = 0
+    tokens: int | None = 0  # estimated prompt + completion tokens of the calls to make
+    tokens_max: int | None = 0
     usd: float | None = 0.0  # None when a model is not in litellm's price table
-    exact: bool = True  # False: more calls may follow once earlier answers exist
+    usd_max: float | None = 0.0
     note: str | None = None  # why there is no estimate, when there is none
+
+    @property
+    def exact(self) -> bool:
+        return self.note is None and self.to_make_max == self.to_make
 
     def describe(self) -> str:
         if self.note:
             return self.note
-        at_least = "" if self.exact else "≥"
         if self.exact and not self.to_make:
             return f"{self.cached} cached, 0 to make"
-        cost = "$?" if self.usd is None else f"${self.usd:.4f}"
-        return (
-            f"{self.cached} cached, {at_least}{self.to_make} to make "
-            f"(~{at_least}{self.tokens} tokens, ~{cost})"
-        )
+        calls = _span(self.to_make, self.to_make_max, str)
+        tokens = _span(self.tokens, self.tokens_max, str)
+        cost = _span(self.usd, self.usd_max, lambda usd: f"${usd:.4f}")
+        return f"{self.cached} cached, {calls} to make (~{tokens} tokens, ~{cost})"
+
+
+def _span(low: Any, high: Any, show: Callable[[Any], str]) -> str:
+    """ "5", "5–9" or "≥5"; "?" when even the lower figure is unknown."""
+    if low is None:
+        return "?"
+    if high == low:
+        return show(low)
+    return f"≥{show(low)}" if high is None else f"{show(low)}–{show(high)}"

@@ -38,7 +38,7 @@ def test_raising_n_estimates_exactly_the_new_samples(
     assert server.stats.total == sent + 5  # the build made exactly the estimated calls
 
 
-def test_calls_below_a_step_with_misses_are_a_lower_bound(
+def test_calls_below_a_step_with_misses_are_counted_from_its_rows(
     tmp_path: Path, server: LLMTestServer, cache_dir: Path
 ) -> None:
     critique = {
@@ -47,13 +47,18 @@ def test_calls_below_a_step_with_misses_are_a_lower_bound(
         "prompt": "Critique: {{ text }}",
         "output": "critique",
     }
-    path = write(tmp_path, server, {"answers": ANSWERS, "critique": critique}, rows=3)
+    judged = {"kind": "judge", "from": "critique", "rubric": "Is {{ critique }} fair?"}
+    steps = {"answers": ANSWERS, "critique": critique, "judged": judged}
+    path = write(tmp_path, server, steps, rows=3)
     estimates = estimate_recipe(plan_recipe(path))
     assert estimates["answers"].to_make == 6 and estimates["answers"].exact
-    assert not estimates["critique"].exact
+    assert (estimates["critique"].to_make, estimates["critique"].to_make_max) == (6, 6)
+    assert (estimates["judged"].to_make, estimates["judged"].to_make_max) == (6, 18)  # repairs
     table = plan_table(plan_recipe(path), estimates)
-    assert "0 cached, 6 to make" in table
-    assert "≥" in table
+    assert "0 cached, 6 to make" in table and "0 cached, 6–18 to make" in table
+    assert table.splitlines()[-1].startswith("4 of 4 step(s) to build; 18–30 model call(s)")
+    run(path)
+    assert 18 <= server.stats.total <= 30  # the build's calls lie within the printed bounds
 
 
 def test_a_built_recipe_has_nothing_to_estimate(
