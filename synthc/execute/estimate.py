@@ -154,7 +154,9 @@ def _estimate(
         return estimate  # every call was rendered: exact
     total = step_calls(planned.kind, planned.config, input_rows)
     seen = misses + len(probe.hits)
-    low = misses + max(0, total.low - seen)
+    # Rows with identical prompts share one call, and rows not generated yet may repeat
+    # each other (a model at temperature 0), so of their calls only one is certain.
+    low = misses + min(1, max(0, total.low - seen))
     high = None if total.high is None else max(low, misses + max(0, total.high - seen))
     per_call_tokens = estimate.tokens / misses if misses and estimate.tokens else None
     per_call_usd = estimate.usd / misses if misses and estimate.usd is not None else None
