@@ -151,8 +151,16 @@ class Loaded:
     broken: frozenset[str] = frozenset()
 
 
-# Top-level fields the compiler reads: a problem in one of them means no partial recipe.
-_COMPILED_FIELDS = ("", "synthc", "model", "models", "params", "seed", "steps")
+# Top-level fields the compiler reads: a problem in one of them means no partial recipe,
+# except for those it can check the steps without (set to these values instead).
+_COMPILED_FIELDS = ("", "synthc", "model", "models", "steps")
+_SET_ASIDE: Mapping[str, Any] = {
+    "params": {},
+    "seed": 0,
+    "budget": {},
+    "limits": {},
+    "embeddings": {},
+}
 
 
 def read_recipe(path: str | Path) -> Loaded:
@@ -174,10 +182,13 @@ def _partial(path: Path, parsed: Parsed, problems: list[Problem]) -> Loaded:
     if not isinstance(steps, dict) or not isinstance(data.get("synthc"), int):
         return Loaded(None, problems)
     broken: set[str] = set()
+    replaced: dict[str, Any] = {"exports": {}}
     for problem in problems:
         head, _, rest = problem.path.partition(".")
         if head == "steps" and rest:
             broken.add(rest.partition(".")[0])
+        elif head in _SET_ASIDE:
+            replaced[head] = _SET_ASIDE[head]  # checked without them; already reported
         elif head in _COMPILED_FIELDS:
             return Loaded(None, problems)
     kept = {
@@ -187,7 +198,7 @@ def _partial(path: Path, parsed: Parsed, problems: list[Problem]) -> Loaded:
     }
     if not kept:
         return Loaded(None, problems, frozenset(broken))
-    partial = Parsed({**data, "steps": kept, "exports": {}}, positions=parsed.positions)
+    partial = Parsed({**data, **replaced, "steps": kept}, positions=parsed.positions)
     return Loaded(_build_recipe(path, partial), problems, frozenset(broken))
 
 
