@@ -57,10 +57,18 @@ class _Context:
     recipe_dir: Path  # the recipe's folder as the user named it, for files and messages
     problems: list[Problem]
 
-    def report(self, path: str, message: str) -> None:
-        self.problems.append(Problem(location_of(self.parsed, path), path, message))
+    def report(self, path: str, message: str, text_line: int | None = None) -> None:
+        """A problem at `path`; at line `text_line` of its value when that is a `|` block,
+        which keeps the value's lines as written."""
+        start = self.parsed.literal_starts.get(path) if text_line else None
+        location: Location | None
+        if start is not None and text_line:
+            location = Location(start.file, start.line + text_line - 1, start.col)
+        else:
+            location = location_of(self.parsed, path)
+        self.problems.append(Problem(location, path, message))
 
-    def report_name(self, path: str, message: str) -> None:
+    def report_name(self, path: str, message: str, text_line: int | None = None) -> None:
         """A problem with a mapping key itself (a step's name): located at the key."""
         location = self.parsed.key_positions.get(path) or location_of(self.parsed, path)
         self.problems.append(Problem(location, path, message))

@@ -18,6 +18,7 @@ so checking a recipe never reaches the network.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from functools import cache
 from pathlib import Path
@@ -74,6 +75,24 @@ def statement_problem(text: str) -> str | None:
             "synthc stores each step's rows itself and never runs statements that change state"
         )
     return None
+
+
+def error_line(sql: str) -> int | None:
+    """The line of `sql` DuckDB's parser stops at ("LINE 3: ..."), or None if it parses."""
+    import duckdb
+
+    try:
+        duckdb.extract_statements(sql)
+    except duckdb.Error as exc:
+        found = re.search(r"^LINE (\d+):", str(exc), re.MULTILINE)
+        return int(found.group(1)) if found else None
+    return None
+
+
+def condition_line(condition: str) -> int | None:
+    """`error_line` for a filter condition (DuckDB names no line for an expression)."""
+    line = error_line(f"select\n{condition}")
+    return None if line is None else max(1, line - 1)
 
 
 def condition_problem(text: str) -> str | None:

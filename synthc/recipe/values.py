@@ -8,13 +8,25 @@ have failed on the same recipe) and reports problems instead of raising.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator, Mapping
-from typing import Any, TypeGuard
+from collections.abc import Iterator, Mapping
+from typing import Any, Protocol, TypeGuard
 
 from synthc.recipe.positions import join_path
-from synthc.recipe.sqlcheck import condition_problem, statement_problem, unusable_table_name
+from synthc.recipe.sqlcheck import (
+    condition_line,
+    condition_problem,
+    error_line,
+    statement_problem,
+    unusable_table_name,
+)
 
-Report = Callable[[str, str], None]  # (recipe path, message)
+
+class Report(Protocol):
+    """Records a problem at a recipe path; `text_line` is the line inside a multi-line
+    value (a `|` block) the problem is on, when known."""
+
+    def __call__(self, path: str, message: str, text_line: int | None = None) -> None: ...
+
 
 # Tables synthc writes into a recipe's catalog; step names starting with `_` are kept for them.
 SYNTHC_TABLES = (
@@ -53,19 +65,19 @@ def check_sql(report: Report, name: str, step: Mapping[str, Any]) -> None:
     """Each SQL field of the step (and of its checks) is one read-only SELECT or condition."""
     base = f"steps.{name}"
     kind = step.get("kind")
-    if kind == "filter" and _text(step.get("where")):
-        problem = condition_problem(step["where"])
+    if kind == "filter" and _text(where := step.get("where")):
+        problem = condition_problem(where)
         if problem:
-            report(f"{base}.where", f"{step['where']!r} {problem}")
+            report(f"{base}.where", f"{where!r} {problem}", condition_line(where))
     fields = {"sql": "query", "seed": "sql"}
-    if isinstance(kind, str) and kind in fields and _text(step.get(fields[kind])):
-        problem = statement_problem(step[fields[kind]])
+    if isinstance(kind, str) and kind in fields and _text(query := step.get(fields[kind])):
+        problem = statement_problem(query)
         if problem:
-            report(f"{base}.{fields[kind]}", f"the SQL {problem}")
+            report(f"{base}.{fields[kind]}", f"the SQL {problem}", error_line(query))
     for path, config in _checks(step, base):
         query = config.get("sql", {}).get("query") if isinstance(config.get("sql"), dict) else None
         if _text(query) and (problem := statement_problem(query)):
-            report(f"{path}.sql.query", f"the SQL {problem}")
+            report(f"{path}.sql.query", f"the SQL {problem}", error_line(query))
 
 
 def _text(value: Any) -> TypeGuard[str]:
