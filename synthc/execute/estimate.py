@@ -22,7 +22,7 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from synthc.llm.calls import BUDGET, CallRequest, CallResult, estimate_tokens
+from synthc.llm.calls import BUDGET, CallRequest, CallResult, estimate_split
 from synthc.llm.client import LLMClient
 from synthc.llm.models import DEFAULT_MODEL
 from synthc.plan.counts import UNKNOWN, Bounds, step_calls, step_rows
@@ -158,22 +158,31 @@ def _estimate(
     # each other (a model at temperature 0), so of their calls only one is certain.
     low = misses + min(1, max(0, total.low - seen))
     high = None if total.high is None else max(low, misses + max(0, total.high - seen))
-    per_call_tokens = estimate.tokens / misses if misses and estimate.tokens else None
-    per_call_usd = estimate.usd / misses if misses and estimate.usd is not None else None
+    tokens = _per_call(estimate.tokens, misses)
+    usd, usd_max = _per_call(estimate.usd, misses), _per_call(estimate.usd_max, misses)
     if _all_local(planned, plan, probe):
-        per_call_usd = 0.0  # a local model costs nothing, whatever its calls
+        usd = usd_max = 0.0  # a local model costs nothing, whatever its calls
     estimate.to_make, estimate.to_make_max = low, high
-    estimate.tokens, estimate.tokens_max = _scaled(per_call_tokens, low, high, int)
-    estimate.usd, estimate.usd_max = _scaled(per_call_usd, low, high, float)
+    estimate.tokens, estimate.tokens_max = _scaled(tokens, tokens, low, high, int)
+    estimate.usd, estimate.usd_max = _scaled(usd, usd_max, low, high, float)
     return estimate
 
 
+def _per_call(total: float | None, calls: int) -> float | None:
+    return total / calls if calls and total is not None else None
+
+
 def _scaled(
-    per_call: float | None, low: int, high: int | None, kind: Callable[[float], Any]
+    per_call: float | None,
+    per_call_max: float | None,
+    low: int,
+    high: int | None,
+    kind: Callable[[float], Any],
 ) -> tuple[Any, Any]:
-    if per_call is None:
+    """(low, high) of a per-call figure over `low`..`high` calls; None where unknown."""
+    if per_call is None or per_call_max is None:
         return (kind(0), kind(0)) if high == 0 else (None, None)
-    return kind(per_call * low), None if high is None else kind(per_call * high)
+    return kind(per_call * low), None if high is None else kind(per_call_max * high)
 
 
 def _all_local(planned: PlannedStep, plan: Plan, probe: ProbeClient) -> bool:
@@ -196,21 +205,23 @@ def _run_quietly(planned: PlannedStep, context: Any) -> pl.DataFrame | None:
 def _summarise(step: str, probe: ProbeClient, plan: Plan) -> CallEstimate:
     misses = len(probe.misses)
     estimate = CallEstimate(step, cached=len(probe.hits), to_make=misses, to_make_max=misses)
-    tokens, usd = 0, 0.0
+    tokens, prompts_usd, completions_usd = 0, 0.0, 0.0
     priced = True
     for request in probe.misses.values():
         spec = probe.resolve(request.model)
         params = probe.params_for(request)
-        call_tokens = estimate_tokens(request.messages, params)
-        tokens += call_tokens
+        prompt, completion = estimate_split(request.messages, params)
+        tokens += prompt + completion
         rate = price_per_token(spec.model) if not spec.is_local else (0.0, 0.0)
         if rate is None:
             priced = False
             continue
-        completion = int(params.get("max_tokens") or 256)
-        usd += (call_tokens - completion) * rate[0] + completion * rate[1]
+        prompts_usd += prompt * rate[0]
+        completions_usd += completion * rate[1]  # at `max_tokens`: the most an answer costs
     estimate.tokens = estimate.tokens_max = tokens
-    estimate.usd = estimate.usd_max = usd if priced else None
+    # Answers are not written yet: from the prompts alone up to every answer at max_tokens.
+    estimate.usd = prompts_usd if priced else None
+    estimate.usd_max = prompts_usd + completions_usd if priced else None
     return estimate
 
 

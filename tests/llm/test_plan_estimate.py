@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from llm_server import LLMTestServer
 from test_generate import ANSWERS, run, write
 
@@ -75,3 +76,20 @@ def test_prices_come_from_litellms_bundled_table() -> None:
     prompt, completion = price_per_token("openai/gpt-4o-mini") or (0.0, 0.0)
     assert 0 < prompt < completion
     assert price_per_token("openai/no-such-model-xyz") is None
+
+
+def test_a_priced_model_is_shown_from_prompts_alone_up_to_answers_at_max_tokens(
+    tmp_path: Path, server: LLMTestServer, cache_dir: Path
+) -> None:
+    alias = {"model": "openai/gpt-4o-mini", "api_base": server.base_url,
+             "api_key_env": "OPENAI_API_KEY"}  # fmt: skip
+    params = {"temperature": 0.7, "max_tokens": 100}
+    path = write(tmp_path, server, {"answers": ANSWERS}, rows=3, models={"srv": alias},
+                 params=params)  # fmt: skip
+    answers = estimate_recipe(plan_recipe(path))["answers"]
+    _prompt_rate, completion_rate = price_per_token("openai/gpt-4o-mini") or (0.0, 0.0)
+    assert answers.exact and answers.to_make == 6
+    assert answers.usd is not None and answers.usd_max is not None
+    assert answers.usd_max - answers.usd == pytest.approx(6 * 100 * completion_rate)
+    assert f"~${answers.usd:.4f}–${answers.usd_max:.4f})" in answers.describe()
+    assert server.stats.total == 0
