@@ -25,6 +25,7 @@ from synthc.plan.model import FRESH, MISSING, STALE, Pass, Plan, PlannedStep, st
 from synthc.plan.references import (
     StepReferences,
     check_checks,
+    check_default_prompt,
     check_input_columns,
     check_sql,
     check_templates,
@@ -225,6 +226,7 @@ def check_columns(plan: Plan) -> Plan:
             refs = StepReferences(recipe, planned.name, planned.kind, planned.config, upstream)
             check_templates(refs, kind.templates(planned.config))
             check_input_columns(refs)
+            check_default_prompt(refs)
             bound = check_sql(refs, binder)
             config = _with_absolute_files(kind, planned.config, recipe.root)
             columns = kind.columns(config, upstream)

@@ -18,6 +18,7 @@ from synthc.recipe.schema import did_you_mean
 from synthc.recipe.sqlcheck import Binder, quote_name
 from synthc.recipe.templates import template_variables
 from synthc.rows import ROW_ID
+from synthc.steps.distill import default_prompt
 
 Columns = tuple[str, ...] | None  # None: unknown until the step runs
 
@@ -114,7 +115,8 @@ def check_sql(refs: StepReferences, binder: Binder) -> Columns:
 
 def check_input_columns(refs: StepReferences) -> None:
     """The columns a step reads by name are columns of its input: a dedup's `column`,
-    `columns` and `keep: highest(col)`, each augment op's `column`."""
+    `columns` and `keep: highest(col)`, each augment op's `column`, a self-instruct
+    step's `column`."""
     available = refs.single_input()
     if available is None:
         named = _named_input_columns(refs.kind, refs.config)
@@ -123,6 +125,20 @@ def check_input_columns(refs: StepReferences) -> None:
     for field_path, column in _named_input_columns(refs.kind, refs.config):
         if isinstance(column, str) and column not in available:
             refs.report(field_path, _not_a_column(column, refs.describe_inputs(), available))
+
+
+def check_default_prompt(refs: StepReferences) -> None:
+    """A distill step without `prompt:` asks its input's instruction, prompt or question."""
+    available = refs.single_input()
+    if refs.kind != "distill" or refs.config.get("prompt") or available is None:
+        return
+    if default_prompt(available) is None:
+        refs.report(
+            "kind",
+            "no `prompt:` is written and the input has no `instruction`, `prompt` or "
+            f"`question` column to ask; write a prompt template (columns: "
+            f"{', '.join(available) or '(none)'})",
+        )
 
 
 def _named_input_columns(kind: str, config: Mapping[str, object]) -> list[tuple[str, object]]:
@@ -135,6 +151,8 @@ def _named_input_columns(kind: str, config: Mapping[str, object]) -> list[tuple[
         keep = config.get("keep")
         if isinstance(keep, str) and (match := _HIGHEST.match(keep)):
             named.append(("keep", match.group(1)))
+    if kind == "self_instruct":  # the pool starts from this column of the input
+        named.append(("column", config.get("column")))
     ops = config.get("ops") if kind == "augment" else None
     for index, op in enumerate(ops if isinstance(ops, list) else []):
         for name, settings in op.items() if isinstance(op, Mapping) else ():
