@@ -69,6 +69,10 @@ class ProbeClient(LLMClient):
         """Estimating must not change the cache."""
 
 
+# More calls than this in one step are counted from its rows, not rendered one by one
+# (rendering a prompt each would hold them all in memory).
+PROBE_LIMIT = 200_000
+
 # Kinds whose calls are all known once their input rows are: no answer decides on
 # further calls (no JSON repairs, no second stage).
 _SINGLE_PASS = ("distill", "augment")
@@ -98,11 +102,16 @@ def estimate_plan(plan: Plan, store: Store) -> dict[str, CallEstimate]:
             complete.add(planned.name)
             continue
         calls_model = kinds[planned.kind].calls_model
+        input_rows = [rows.get(name, UNKNOWN) for name in planned.step.inputs]
+        if calls_model and step_calls(planned.kind, planned.config, input_rows).low > PROBE_LIMIT:
+            frames[planned.name] = None  # too many prompts to render in memory: count them
+            rows[planned.name] = step_rows(planned.kind, planned.config, input_rows)
+            estimates[planned.name] = _counted(planned, input_rows)
+            continue
         probe = ProbeClient(plan.recipe) if calls_model else None
         frame = _run_on_inputs(plan, planned, frames, probe)
         frames[planned.name] = frame
         whole = frame is not None and all(name in complete for name in planned.inputs)
-        input_rows = [rows.get(name, UNKNOWN) for name in planned.step.inputs]
         if whole and (probe is None or not probe.misses):
             complete.add(planned.name)
             rows[planned.name] = Bounds.exactly(frame.height if frame is not None else 0)
@@ -112,6 +121,15 @@ def estimate_plan(plan: Plan, store: Store) -> dict[str, CallEstimate]:
             probe.close()
             estimates[planned.name] = _estimate(planned, probe, plan, whole, input_rows)
     return estimates
+
+
+def _counted(planned: PlannedStep, input_rows: list[Bounds]) -> CallEstimate:
+    """Calls counted from rows alone, for a step with more prompts than `plan` renders."""
+    calls = step_calls(planned.kind, planned.config, input_rows)
+    return CallEstimate(
+        planned.name, to_make=0, to_make_max=calls.high,  # the cache may hold some
+        tokens=None, tokens_max=None, usd=None, usd_max=None,
+    )  # fmt: skip
 
 
 def _run_on_inputs(

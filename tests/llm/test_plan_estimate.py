@@ -93,3 +93,16 @@ def test_a_priced_model_is_shown_from_prompts_alone_up_to_answers_at_max_tokens(
     assert answers.usd_max - answers.usd == pytest.approx(6 * 100 * completion_rate)
     assert f"~${answers.usd:.4f}–${answers.usd_max:.4f})" in answers.describe()
     assert server.stats.total == 0
+
+
+def test_a_huge_step_is_counted_from_its_rows_not_rendered(
+    tmp_path: Path, server: LLMTestServer, cache_dir: Path
+) -> None:
+    huge = {**ANSWERS, "n": 100_000}  # 3 rows x 100,000: past what plan renders one by one
+    judged = {"kind": "judge", "from": "answers", "rubric": "Is {{ text }} good?"}
+    path = write(tmp_path, server, {"answers": huge, "judged": judged}, rows=3)
+    estimates = estimate_recipe(plan_recipe(path))
+    assert (estimates["answers"].to_make, estimates["answers"].to_make_max) == (0, 300_000)
+    assert estimates["judged"].to_make_max == 900_000  # each answer judged, repairs included
+    assert "0–300000 to make (~? tokens, ~?)" in estimates["answers"].describe()
+    assert server.stats.total == 0
