@@ -7,12 +7,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from synthc.errors import PlanError, StoreError
+from synthc.errors import PlanError, RecipeError, StoreError, sorted_problems
 from synthc.llm.models import DEFAULT_MODEL
-from synthc.plan.compile import compile_plan
+from synthc.plan.compile import compile_plan, static_problems
 from synthc.plan.model import FRESH, Plan
 from synthc.progress import NullReporter, Reporter
-from synthc.recipe.load import Recipe, load_recipe
+from synthc.recipe.load import Recipe, load_recipe, read_recipe
 from synthc.steps import registry
 from synthc.store.exports import write_exports
 from synthc.store.lock import read_lock
@@ -27,12 +27,23 @@ if TYPE_CHECKING:
 
 def validate_recipe(path: str | Path) -> Plan:
     """Load and compile `path` without looking at previous builds. Raises RecipeError."""
-    return compile_plan(load_recipe(path))
+    return compile_plan(checked_recipe(path))
+
+
+def checked_recipe(path: str | Path) -> Recipe:
+    """`load_recipe`, except that when the recipe has problems, the steps that did load
+    are compiled too, so one RecipeError lists the problems of every stage at once."""
+    loaded = read_recipe(path)
+    if not loaded.problems:
+        assert loaded.recipe is not None
+        return loaded.recipe
+    later = static_problems(loaded.recipe, loaded.broken) if loaded.recipe else []
+    raise RecipeError(sorted_problems([*loaded.problems, *later]))
 
 
 def plan_recipe(path: str | Path) -> Plan:
     """Compile `path` against its lock and stored outputs: what `synthc build` would run."""
-    recipe = load_recipe(path)
+    recipe = checked_recipe(path)
     store = Store.for_recipe(recipe)
     return compile_plan(recipe, read_lock(recipe.lock_path), output_exists=_output_exists(store))
 
@@ -66,7 +77,7 @@ def build_recipe(
     """
     from synthc.execute.build import BuildContext, build
 
-    recipe = load_recipe(path)
+    recipe = checked_recipe(path)
     store = Store.for_recipe(recipe)
     plan = compile_plan(recipe, store.read_lock(), output_exists=_output_exists(store))
     needed = missing_keys(plan, select)
@@ -164,12 +175,12 @@ def _steps_with_calls_to_make(plan: Plan, needed: dict[str, list[str]]) -> dict[
     return {
         variable: kept
         for variable, steps in needed.items()
-        if (
-            kept := [
-                s for s in steps if s not in estimates or estimates[s].to_make or estimates[s].note
-            ]
-        )
+        if (kept := [s for s in steps if s not in estimates or not _nothing_to_make(estimates[s])])
     }
+
+
+def _nothing_to_make(estimate: CallEstimate) -> bool:
+    return estimate.note is None and estimate.to_make == 0 and estimate.to_make_max == 0
 
 
 def describe_missing_keys(needed: dict[str, list[str]]) -> str:

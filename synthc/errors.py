@@ -34,6 +34,21 @@ class Problem:
         return f"{where}{at}{self.message}"
 
 
+def sorted_problems(problems: Sequence[Problem]) -> list[Problem]:
+    """One copy of each problem, ordered by where it is written (file-level ones first)."""
+
+    def order(problem: Problem) -> tuple[int, int, str, str]:
+        where = problem.location
+        return (
+            where.line if where else 0,
+            where.col if where else 0,
+            problem.path,
+            problem.message,
+        )
+
+    return sorted(set(problems), key=order)
+
+
 class SynthcError(Exception):
     """Base of every error a user can act on."""
 

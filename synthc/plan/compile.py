@@ -17,12 +17,21 @@ from pathlib import Path
 from typing import Any
 
 from synthc.datafiles import looks_like_file
-from synthc.errors import Problem, RecipeError
+from synthc.errors import Problem, RecipeError, sorted_problems
 from synthc.fingerprint import file_sha256, fingerprint
 from synthc.llm.models import DEFAULT_MODEL
 from synthc.plan.checks import checks_current
 from synthc.plan.model import FRESH, MISSING, STALE, Pass, Plan, PlannedStep, step_fingerprint
+from synthc.plan.references import (
+    StepReferences,
+    check_checks,
+    check_default_prompt,
+    check_input_columns,
+    check_sql,
+    check_templates,
+)
 from synthc.recipe.load import Recipe, Step
+from synthc.recipe.sqlcheck import Binder
 from synthc.steps import registry
 from synthc.steps.kind import StepKind
 from synthc.store.exports import export_status
@@ -51,6 +60,26 @@ def compile_plan(
     if output_exists is not None:
         plan = mark_missing_outputs(plan, output_exists)
     return mark_stale_exports(plan)
+
+
+def static_problems(recipe: Recipe, broken: frozenset[str] = frozenset()) -> list[Problem]:
+    """The problems the checking passes find in `recipe` (references, columns, SQL),
+    without raising. `broken` names steps the loader already rejected (left out of
+    `recipe`), so their problems and those of the steps that did load come out together."""
+    plan = Plan(recipe=recipe, steps=(), broken=broken)
+    try:
+        for compiler_pass in CHECKING_PASSES:
+            plan = compiler_pass(plan)
+    except RecipeError as error:  # a cycle: nothing further can be checked
+        return [*plan.problems, *error.problems]
+    return list(plan.problems)
+
+
+def stop_on_problems(plan: Plan) -> Plan:
+    """Raise every problem the checking passes found, once, in file order."""
+    if plan.problems:
+        raise RecipeError(sorted_problems(plan.problems))
+    return plan
 
 
 # -- pass 1: references and order ------------------------------------------------------
@@ -108,7 +137,7 @@ def resolve_references(plan: Plan) -> Plan:
                 )
             )
         for parent in edges[name]:
-            if parent not in names:
+            if parent not in names and parent not in plan.broken:
                 problems.append(
                     Problem(
                         recipe.where(f"steps.{name}.from"),
@@ -116,8 +145,6 @@ def resolve_references(plan: Plan) -> Plan:
                         f"unknown step '{parent}'; steps: {', '.join(sorted(names))}",
                     )
                 )
-    if problems:
-        raise RecipeError(problems)
     order = topological_order(edges)
     steps = tuple(
         PlannedStep(
@@ -125,7 +152,7 @@ def resolve_references(plan: Plan) -> Plan:
         )
         for name in order
     )
-    return replace(plan, steps=steps)
+    return replace(plan, steps=steps).with_problems(problems)
 
 
 # -- pass 2: defaults and models -------------------------------------------------------
@@ -185,40 +212,31 @@ def _other_models(kind: StepKind, config: Mapping[str, Any]) -> list[tuple[str, 
 
 
 def check_columns(plan: Plan) -> Plan:
-    """Infer each step's output columns and check template variables against its inputs."""
-    from synthc.recipe.schema import did_you_mean
-    from synthc.recipe.templates import template_variables
-
+    """Infer each step's output columns and check what the step refers to against its
+    inputs' columns: template variables, SQL, dedup columns, the columns checks read."""
     kinds = registry()
     recipe = plan.recipe
     known: dict[str, tuple[str, ...] | None] = {}
     problems: list[Problem] = []
     resolved: dict[str, PlannedStep] = {}
-    for planned in plan.steps:
-        kind = kinds[planned.kind]
-        upstream = {name: known.get(name) for name in planned.step.inputs}
-        for field_path, text in kind.templates(planned.config):
-            available = _single_input_columns(upstream)
-            if available is None:
-                continue
-            missing = sorted(template_variables(text) - set(available) - {"loop", "range"})
-            for variable in missing:
-                path = f"steps.{planned.name}.{field_path}"
-                problems.append(
-                    Problem(
-                        recipe.where(path),
-                        path,
-                        f"template variable '{variable}' is not a column of "
-                        f"{_describe_inputs(planned.step.inputs)}{did_you_mean(variable, available)}; "
-                        f"columns: {', '.join(available) or '(none)'}",
-                    )
-                )
-        columns = kind.columns(_with_absolute_files(kind, planned.config, recipe.root), upstream)
-        known[planned.name] = tuple(columns) if columns is not None else None
-        resolved[planned.name] = replace(planned, columns=known[planned.name])
-    if problems:
-        raise RecipeError(problems)
-    return plan.with_steps(resolved)
+    with Binder(recipe.root) as binder:
+        for planned in plan.steps:
+            kind = kinds[planned.kind]
+            upstream = {name: known.get(name) for name in planned.step.inputs}
+            refs = StepReferences(recipe, planned.name, planned.kind, planned.config, upstream)
+            check_templates(refs, kind.templates(planned.config))
+            check_input_columns(refs)
+            check_default_prompt(refs)
+            bound = check_sql(refs, binder)
+            config = _with_absolute_files(kind, planned.config, recipe.root)
+            columns = kind.columns(config, upstream)
+            known[planned.name] = tuple(columns) if columns is not None else bound
+            check_checks(refs, known[planned.name], binder)
+            problems.extend(refs.problems)
+            resolved[planned.name] = replace(
+                planned, columns=known[planned.name], unchecked=tuple(refs.unchecked)
+            )
+    return plan.with_steps(resolved).with_problems(problems)
 
 
 def _with_absolute_files(
@@ -231,19 +249,6 @@ def _with_absolute_files(
         if config.get(field_path) == written and not Path(written).is_absolute():
             absolute[field_path] = str(root / written)
     return absolute
-
-
-def _single_input_columns(upstream: Mapping[str, tuple[str, ...] | None]) -> list[str] | None:
-    if not upstream or any(cols is None for cols in upstream.values()):
-        return None
-    columns: list[str] = []
-    for cols in upstream.values():
-        columns.extend(c for c in cols or () if not c.startswith("_") and c not in columns)
-    return columns
-
-
-def _describe_inputs(inputs: tuple[str, ...]) -> str:
-    return " or ".join(f"'{name}'" for name in inputs) or "any upstream step"
 
 
 # -- pass 4: referenced files ----------------------------------------------------------
@@ -455,10 +460,12 @@ def mark_missing_outputs(plan: Plan, output_exists: Callable[[str, str], bool]) 
     return plan.with_steps(decided)
 
 
+# The passes that find problems; `static_problems` runs only these.
+CHECKING_PASSES: tuple[Pass, ...] = (resolve_references, apply_defaults, check_columns)
+
 PASSES: tuple[Pass, ...] = (
-    resolve_references,
-    apply_defaults,
-    check_columns,
+    *CHECKING_PASSES,
+    stop_on_problems,
     hash_files,
     fingerprint_steps,
     mark_status,

@@ -28,6 +28,7 @@ def plan_rows(plan: Plan) -> list[dict[str, Any]]:
                 "checks_stale": planned.checks_stale,
                 "model": planned.model,
                 "columns": list(planned.columns) if planned.columns is not None else None,
+                "unchecked": list(planned.unchecked),
                 "config_fingerprint": planned.config_fingerprint,
                 "fingerprint": planned.fingerprint,
             }
@@ -45,8 +46,11 @@ def plan_json(plan: Plan, estimates: Mapping[str, CallEstimate] | None = None) -
             else {
                 "cached": estimate.cached,
                 "to_make": estimate.to_make,
+                "to_make_max": estimate.to_make_max,
                 "tokens": estimate.tokens,
+                "tokens_max": estimate.tokens_max,
                 "usd": estimate.usd,
+                "usd_max": estimate.usd_max,
                 "exact": estimate.exact,
                 "note": estimate.note,
             }
@@ -100,7 +104,13 @@ def plan_table(plan: Plan, estimates: Mapping[str, CallEstimate] | None = None) 
         summary += f", {rewrite} export(s) to rewrite" if rewrite else ""
     if estimates:
         summary += "; " + estimate_summary(estimates.values())
-    return "\n".join([f"recipe: {plan.recipe.name}", *lines, *_export_lines(plan), summary]) + "\n"
+    return (
+        "\n".join(
+            [f"recipe: {plan.recipe.name}", *lines, *_export_lines(plan), summary,
+             *unchecked_notes(plan)]
+        )
+        + "\n"
+    )
 
 
 def _export_lines(plan: Plan) -> list[str]:
@@ -108,13 +118,35 @@ def _export_lines(plan: Plan) -> list[str]:
     return [f"export {e.target.ljust(width)}  stale: {e.reason}" for e in plan.stale_exports]
 
 
+def unchecked_notes(plan: Plan) -> list[str]:
+    """A line per step whose column references wait for the build (an input's columns
+    are unknown before it runs, e.g. a JSON answer without a schema)."""
+    return [
+        f"note: {p.name}: {', '.join(p.unchecked)} checked when the build reaches it "
+        f"(the columns of {', '.join(repr(i) for i in p.step.inputs)} are known only then)"
+        for p in plan.steps
+        if p.unchecked
+    ]
+
+
 def estimate_summary(estimates: Iterable[CallEstimate]) -> str:
-    """One line: calls to make across steps and what they would cost."""
-    estimates = list(estimates)
-    to_make = sum(e.to_make for e in estimates)
-    exact = all(e.exact and not e.note for e in estimates)
-    unpriced = any(e.usd is None for e in estimates)
-    usd = sum(e.usd or 0.0 for e in estimates)
-    at_least = "" if exact else "≥"
-    cost = f"~${usd:.4f}" + (" plus unpriced models" if unpriced else "")
-    return f"{at_least}{to_make} model call(s) to make, {cost}"
+    """One line: calls to make across steps and what they would cost, with their bounds."""
+    estimates = [e for e in estimates if not e.note]
+    low = sum(e.to_make for e in estimates)
+    high = _total([e.to_make_max for e in estimates])
+    calls = str(low) if high == low else (f"≥{low}" if high is None else f"{low}–{high}")
+    priced = [e for e in estimates if e.usd is not None]
+    usd_low = sum(e.usd or 0.0 for e in priced)
+    usd_high = _total([e.usd_max for e in priced])
+    if usd_high is not None and abs(usd_high - usd_low) < 5e-5:
+        cost = f"~${usd_low:.4f}"
+    else:
+        cost = f"~≥${usd_low:.4f}" if usd_high is None else f"~${usd_low:.4f}–${usd_high:.4f}"
+    if len(priced) < len(estimates):
+        cost += " plus unpriced or not yet known calls"
+    return f"{calls} model call(s) to make, {cost}"
+
+
+def _total(values: list[Any]) -> Any:
+    """The sum, or None when any value is None (no upper bound)."""
+    return None if any(v is None for v in values) else sum(values)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from synthc.errors import Location, Problem, RecipeError
+from synthc.errors import Location, Problem, RecipeError, sorted_problems
 from synthc.recipe.positions import Parsed, parse_yaml
 from synthc.recipe.schema import describe_value, schema_problems
 from synthc.recipe.semantics import CREDENTIAL_HINT, semantic_problems
@@ -119,6 +119,41 @@ def load_recipe(path: str | Path) -> Recipe:
         recipe = load_recipe("recipes/quickstart.yaml")
         print(list(recipe.steps))
     """
+    loaded = read_recipe(path)
+    if loaded.problems:
+        raise RecipeError(loaded.problems)
+    assert loaded.recipe is not None  # no problems: the whole recipe loaded
+    return loaded.recipe
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """What `read_recipe` found: the problems and as much of the recipe as is sound.
+
+    With problems, `recipe` holds only the steps that have none (or is None when the
+    file's top level is itself wrong), so later stages can still check those steps;
+    `broken` names the steps left out.
+    """
+
+    recipe: Recipe | None
+    problems: list[Problem]
+    broken: frozenset[str] = frozenset()
+
+
+# Top-level fields the compiler reads: a problem in one of them means no partial recipe,
+# except for those it can check the steps without (set to these values instead).
+_COMPILED_FIELDS = ("", "synthc", "model", "models", "steps")
+_SET_ASIDE: Mapping[str, Any] = {
+    "params": {},
+    "seed": 0,
+    "budget": {},
+    "limits": {},
+    "embeddings": {},
+}
+
+
+def read_recipe(path: str | Path) -> Loaded:
+    """Read and validate the recipe at `path`, never raising for a recipe problem."""
     file = str(path)
     parsed = _read(file)
     problems = list(parsed.problems)
@@ -131,9 +166,36 @@ def load_recipe(path: str | Path) -> Recipe:
             for problem in semantic_problems(parsed, file)
             if problem.path not in reported or CREDENTIAL_HINT not in problem.message
         ]
-    if problems:
-        raise RecipeError(_sorted_unique(problems))
-    return _build_recipe(Path(file), parsed)
+    if not problems:
+        return Loaded(_build_recipe(Path(file), parsed), [])
+    return _partial(Path(file), parsed, sorted_problems(problems))
+
+
+def _partial(path: Path, parsed: Parsed, problems: list[Problem]) -> Loaded:
+    """The recipe without its broken steps, when nothing outside them is wrong."""
+    data = parsed.data
+    steps = data.get("steps") if isinstance(data, dict) else None
+    if not isinstance(steps, dict) or not isinstance(data.get("synthc"), int):
+        return Loaded(None, problems)
+    broken: set[str] = set()
+    replaced: dict[str, Any] = {"exports": {}}
+    for problem in problems:
+        head, _, rest = problem.path.partition(".")
+        if head == "steps" and rest:
+            broken.add(rest.partition(".")[0])
+        elif head in _SET_ASIDE:
+            replaced[head] = _SET_ASIDE[head]  # checked without them; already reported
+        elif head in _COMPILED_FIELDS:
+            return Loaded(None, problems)
+    kept = {
+        name: step
+        for name, step in steps.items()
+        if isinstance(name, str) and isinstance(step, dict) and name not in broken
+    }
+    if not kept:
+        return Loaded(None, problems, frozenset(broken))
+    partial = Parsed({**data, **replaced, "steps": kept}, positions=parsed.positions)
+    return Loaded(_build_recipe(path, partial), problems, frozenset(broken))
 
 
 def _read(file: str) -> Parsed:
@@ -164,21 +226,6 @@ def _read(file: str) -> Parsed:
         )
         return Parsed(None, problems=[Problem(parsed.positions.get("", start), "", message)])
     return parsed
-
-
-def _sorted_unique(problems: list[Problem]) -> list[Problem]:
-    """One copy of each problem, ordered by where it is written (file-level ones first)."""
-
-    def order(problem: Problem) -> tuple[int, int, str, str]:
-        where = problem.location
-        return (
-            where.line if where else 0,
-            where.col if where else 0,
-            problem.path,
-            problem.message,
-        )
-
-    return sorted(set(problems), key=order)
 
 
 def _build_recipe(path: Path, parsed: Parsed) -> Recipe:

@@ -21,7 +21,17 @@ from synthc.errors import Location, Problem
 from synthc.recipe.kinds import model_fields, step_kinds, template_fields
 from synthc.recipe.positions import Parsed, join_path
 from synthc.recipe.schema import IDENTIFIER_PATTERN, did_you_mean, location_of
-from synthc.recipe.templates import check_syntax, syntax_error
+from synthc.recipe.templates import check_syntax, loader_tag, syntax_error
+from synthc.recipe.values import (
+    check_alias_targets,
+    check_finite,
+    check_json_schema,
+    check_ranges,
+    check_sizes,
+    check_sql,
+    check_step_name,
+    max_step_calls,
+)
 
 _IDENTIFIER = re.compile(IDENTIFIER_PATTERN)
 
@@ -34,8 +44,21 @@ class _Context:
     recipe_dir: Path  # the recipe's folder as the user named it, for files and messages
     problems: list[Problem]
 
-    def report(self, path: str, message: str) -> None:
-        self.problems.append(Problem(location_of(self.parsed, path), path, message))
+    def report(self, path: str, message: str, text_line: int | None = None) -> None:
+        """A problem at `path`; at line `text_line` of its value when that is a `|` block,
+        which keeps the value's lines as written."""
+        start = self.parsed.literal_starts.get(path) if text_line else None
+        location: Location | None
+        if start is not None and text_line:
+            location = Location(start.file, start.line + text_line - 1, start.col)
+        else:
+            location = location_of(self.parsed, path)
+        self.problems.append(Problem(location, path, message))
+
+    def report_name(self, path: str, message: str, text_line: int | None = None) -> None:
+        """A problem with a mapping key itself (a step's name): located at the key."""
+        location = self.parsed.key_positions.get(path) or location_of(self.parsed, path)
+        self.problems.append(Problem(location, path, message))
 
 
 def semantic_problems(parsed: Parsed, recipe_file: str) -> list[Problem]:
@@ -46,18 +69,27 @@ def semantic_problems(parsed: Parsed, recipe_file: str) -> list[Problem]:
     models = [k for k in _mapping(data.get("models")) if isinstance(k, str)]
     context = _Context(parsed, steps, tuple(models), Path(recipe_file).parent, [])
     edges: dict[str, list[tuple[str, str]]] = {}
+    cap = max_step_calls(data)
     for name, step in steps.items():
+        if _IDENTIFIER.match(name):
+            check_step_name(context.report_name, name)
         if isinstance(step, Mapping):
             edges[name] = _check_references(context, name, step)
             _check_seed_files(context, name, step)
             _check_sample(context, name, step)
             _check_templates(context, name, step)
             _check_models(context, name, step)
+            check_sql(context.report, name, step)
+            check_ranges(context.report, name, step)
+            check_json_schema(context.report, name, step)
+            check_sizes(context.report, name, step, cap)
     _check_cycles(context, edges)
     _check_exports(context, data.get("exports"))
     _check_no_keys(context, data, "")
     if isinstance(data.get("model"), str):
         _check_model(context, "model", data["model"])
+    check_alias_targets(context.report, _mapping(data.get("models")))
+    check_finite(context.report, data)
     return context.problems
 
 
@@ -198,7 +230,7 @@ def _check_template(context: _Context, path: str, text: str) -> None:
     if problem is None:
         return
     start = context.parsed.literal_starts.get(path)
-    error = syntax_error(text)
+    error = syntax_error(text) or loader_tag(text)
     if start is None or error is None:
         context.report(path, problem)
         return
@@ -348,7 +380,8 @@ def _input_files(context: _Context, folder: Path) -> dict[str, str]:
             continue
         written = list(_strings(step.get("path"), f"steps.{name}.path"))
         written += [(p, r) for p, r in _strings(step.get("against"), f"steps.{name}.against")]
-        for index, check in enumerate(step.get("checks") or []):
+        checks = step.get("checks")
+        for index, check in enumerate(checks if isinstance(checks, list) else []):
             for kind, config in check.items() if isinstance(check, Mapping) else ():
                 if isinstance(config, Mapping) and isinstance(config.get("reference"), str):
                     path = f"steps.{name}.checks.{index}.{kind}.reference"
@@ -365,26 +398,36 @@ def _input_files(context: _Context, folder: Path) -> dict[str, str]:
 
 
 def _check_cycles(context: _Context, edges: Mapping[str, list[tuple[str, str]]]) -> None:
-    """Report each dependency cycle once, as `a -> b -> a`, where its first edge is written."""
+    """Report each dependency cycle once, as `a -> b -> a`, where its first edge is written.
+
+    A depth-first walk with its own stack, so a chain of thousands of steps cannot
+    exhaust Python's recursion limit.
+    """
     done: set[str] = set()
     reported: set[frozenset[str]] = set()
-
-    def visit(name: str, stack: list[str]) -> None:
-        if name in done:
-            return
-        stack.append(name)
-        for target, _ in edges.get(name, ()):
-            if target in stack:
-                cycle = stack[stack.index(target) :]
+    for root in edges:
+        if root in done:
+            continue
+        path = [root]
+        on_path = {root}
+        pending = [iter(edges.get(root, ()))]
+        while pending:
+            edge = next(pending[-1], None)
+            if edge is None:
+                pending.pop()
+                finished = path.pop()
+                on_path.discard(finished)
+                done.add(finished)
+                continue
+            target = edge[0]
+            if target in on_path:
+                cycle = path[path.index(target) :]
                 if frozenset(cycle) not in reported:
                     reported.add(frozenset(cycle))
                     second = [*cycle, target][1]
-                    path = next(p for t, p in edges[cycle[0]] if t == second)
-                    context.report(path, f"dependency cycle: {' -> '.join([*cycle, target])}")
-            else:
-                visit(target, stack)
-        stack.pop()
-        done.add(name)
-
-    for name in edges:
-        visit(name, [])
+                    where = next(p for t, p in edges[cycle[0]] if t == second)
+                    context.report(where, f"dependency cycle: {' -> '.join([*cycle, target])}")
+            elif target not in done:
+                path.append(target)
+                on_path.add(target)
+                pending.append(iter(edges.get(target, ())))

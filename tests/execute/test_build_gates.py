@@ -13,7 +13,7 @@ import yaml
 from buildkit import LINEAR, load, run_build, write_jsonl, write_recipe
 
 from synthc.api import build_recipe
-from synthc.errors import StepFailed
+from synthc.errors import RecipeError, StepFailed
 from synthc.store.store import Store
 
 
@@ -100,9 +100,16 @@ def test_a_sql_gate_records_failing_rows(project: Path) -> None:
     assert check["failing_rows"] == [{"q": "question 19", "m": 38}]
 
 
-def test_a_check_that_cannot_be_evaluated_fails_the_step(project: Path) -> None:
+def test_a_check_naming_a_missing_column_is_refused_before_the_build(project: Path) -> None:
     recipe = gated(project, {"distinct_n": {"column": "nope", "n": 2, "min": 0.1}})
-    with pytest.raises(
-        StepFailed, match=r"step 'big' failed: checks\[0\] \(distinct_n\): no column 'nope'"
-    ):
+    with pytest.raises(RecipeError, match=r"steps.big.checks.0.distinct_n.column: 'nope' is not"):
+        run_build(recipe)
+    assert not Store.for_recipe(load(recipe)).lock_path.exists()  # nothing ran
+
+
+def test_a_check_that_cannot_be_evaluated_fails_the_step(project: Path) -> None:
+    # A reference file's columns are only read when the gate runs.
+    write_jsonl(project / "ref.jsonl", [{"a": "x", "b": "y"}])
+    recipe = gated(project, {"leakage": {"column": "q", "reference": "ref.jsonl"}})
+    with pytest.raises(StepFailed, match=r"step 'big' failed: checks\[0\] \(leakage\)"):
         run_build(recipe)
