@@ -16,6 +16,24 @@ if TYPE_CHECKING:
     from synthc.store.lock import LockEntry
 
 
+def private_sources(recipe: Recipe, name: str) -> list[str]:
+    """The `private: true` seed steps upstream of step `name` (itself included), sorted."""
+    found: set[str] = set()
+    seen: set[str] = set()
+    todo = [name]
+    while todo:
+        current = todo.pop()
+        if current in seen or current not in recipe.steps:
+            continue
+        seen.add(current)
+        step = recipe.steps[current]
+        if step.kind == "seed" and step.config.get("private"):
+            found.add(current)
+        todo.extend(step.inputs)
+        todo.extend(ref for ref in step.config.get("against", ()) or () if isinstance(ref, str))
+    return sorted(found)
+
+
 def declared_checks(
     planned: PlannedStep, versions: Mapping[str, str], recipe: Recipe
 ) -> list[dict[str, Any]]:

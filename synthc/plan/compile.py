@@ -20,7 +20,7 @@ from synthc.datafiles import looks_like_file
 from synthc.errors import Problem, RecipeError
 from synthc.fingerprint import file_sha256, fingerprint
 from synthc.llm.models import DEFAULT_MODEL
-from synthc.plan.checks import checks_current
+from synthc.plan.checks import checks_current, private_sources
 from synthc.plan.model import FRESH, MISSING, STALE, Pass, Plan, PlannedStep, step_fingerprint
 from synthc.recipe.load import Recipe, Step
 from synthc.recipe.semantics import MODEL_FIELDS
@@ -179,6 +179,44 @@ def _other_models(kind: str, config: Mapping[str, Any]) -> list[tuple[str, str]]
                 (f"{field_name}.{i}", v) for i, v in enumerate(value) if isinstance(v, str)
             )
     return named
+
+
+def check_private_models(plan: Plan) -> Plan:
+    """Rows from a `private: true` seed may reach only models that stay on this machine
+    (`local/`, or an `api_base` on loopback) unless the recipe says `allow_remote: true`."""
+    from synthc.llm.models import resolve_model
+
+    recipe = plan.recipe
+    if recipe.allow_remote:
+        return plan
+    kinds = registry()
+    problems: list[Problem] = []
+    for planned in plan.steps:
+        sources = private_sources(recipe, planned.name)
+        if not sources or not (kinds[planned.kind].calls_model or planned.models):
+            continue
+        named = _other_models(planned.kind, planned.config)
+        if kinds[planned.kind].calls_model:
+            named.insert(0, ("model", planned.step.model or recipe.model or DEFAULT_MODEL))
+        for field_name, model_name in named:
+            spec = resolve_model(model_name, recipe)
+            if spec.stays_on_machine:
+                continue
+            written = f"steps.{planned.name}.{field_name}"
+            path = written if written in recipe.positions else f"steps.{planned.name}"
+            problems.append(
+                Problem(
+                    recipe.where(path),
+                    path,
+                    f"step '{planned.name}' reads private seed rows ({', '.join(sources)}) and "
+                    f"would send them to model '{model_name}' ({spec.model}), which is not local "
+                    "or on a loopback api_base; use a local model, or add `allow_remote: true` "
+                    "to the recipe to allow it",
+                )
+            )
+    if problems:
+        raise RecipeError(problems)
+    return plan
 
 
 # -- pass 3: columns and templates -----------------------------------------------------
@@ -458,6 +496,7 @@ def mark_missing_outputs(plan: Plan, output_exists: Callable[[str, str], bool]) 
 PASSES: tuple[Pass, ...] = (
     resolve_references,
     apply_defaults,
+    check_private_models,
     check_columns,
     hash_files,
     fingerprint_steps,

@@ -1,0 +1,98 @@
+"""Private seeds: held-out rows never reach a prompt; private rows never reach a remote
+model unless the recipe allows it (checked before anything runs)."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from synthc.api import validate_recipe
+from synthc.errors import RecipeError
+
+CUSTOMERS = [
+    {"name": f"Customer {i}", "email": f"person{i}.secret@example.org", "note": f"order {i}"}
+    for i in range(40)
+]
+
+
+def steps(**seed_options):
+    return {
+        "customers": {"kind": "seed", "rows": CUSTOMERS, "private": True, **seed_options},
+        "mails": {
+            "kind": "generate",
+            "from": "customers",
+            "prompt": "Write a support mail like: {{ name }} <{{ email }}> {{ note }}",
+        },
+    }
+
+
+def test_holdout_rows_never_appear_in_any_request_body(project, server):
+    proj = project(steps(holdout=0.25))
+    assert proj.build().exit_code == 0
+    used = proj.step("customers")
+    held = proj.query("select * from _holdout")
+    assert 0 < held.height < len(CUSTOMERS) and used.height + held.height == len(CUSTOMERS)
+    assert set(used["_id"]).isdisjoint(held["_id"])
+    bodies = server.stats.bodies
+    assert len(bodies) == used.height  # one prompt per used seed row
+    for email in held["email"]:
+        assert not any(email in body for body in bodies), email
+    for email in used["email"]:  # the used rows did reach the prompts
+        assert any(email in body for body in bodies)
+    # lineage agrees: no generated row descends from a held-out seed
+    parents = set(proj.step("mails")["_parent_id"])
+    assert parents == set(used["_id"])
+
+
+def test_holdout_is_chosen_by_row_id_so_adding_rows_keeps_the_split(project):
+    first = project(steps(holdout=0.25), folder="one")
+    first.build()
+    held_before = set(first.query("select _id from _holdout")["_id"])
+    more = [
+        *CUSTOMERS,
+        *({"name": f"New {i}", "email": f"n{i}@x.org", "note": "x"} for i in range(20)),
+    ]
+    second = project({**steps(holdout=0.25), "customers": {**steps()["customers"], "rows": more,
+                                                            "holdout": 0.25}}, folder="two")  # fmt: skip
+    second.build()
+    held_after = set(second.query("select _id from _holdout")["_id"])
+    assert held_before <= held_after  # every old held-out row is still held out
+
+
+def _remote(project, **recipe_options):
+    proj = project(steps(holdout=0.2), models={"cloud": {"model": "openai/gpt-4o-mini",
+                                                         "api_base": "https://api.example.com/v1"}})  # fmt: skip
+    data = yaml.safe_load(proj.path.read_text())
+    data["steps"]["mails"]["model"] = "cloud"
+    data.update(recipe_options)
+    proj.path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return proj
+
+
+def test_private_rows_for_a_remote_model_are_refused_at_validate(project, server):
+    proj = _remote(project)
+    with pytest.raises(RecipeError) as caught:
+        validate_recipe(proj.path)
+    message = str(caught.value)
+    assert "steps.mails.model" in message and "'cloud'" in message
+    assert "openai/gpt-4o-mini" in message and "allow_remote: true" in message
+    with pytest.raises(RecipeError):
+        proj.build()
+    assert server.stats.total == 0  # nothing was sent
+
+
+def test_allow_remote_lets_the_recipe_compile(project):
+    proj = _remote(project, allow_remote=True)
+    plan = validate_recipe(proj.path)
+    assert [s.name for s in plan.steps] == ["customers", "mails"]
+
+
+def test_loopback_and_public_seeds_need_no_permission(project):
+    validate_recipe(project(steps(), folder="loopback").path)  # srv is on 127.0.0.1
+    public = project({**steps(), "customers": {"kind": "seed", "rows": CUSTOMERS}},
+                     folder="public", models={"cloud": {"model": "openai/x",
+                                                        "api_base": "https://api.example.com"}})  # fmt: skip
+    data = yaml.safe_load(public.path.read_text())
+    data["steps"]["mails"]["model"] = "cloud"
+    public.path.write_text(yaml.safe_dump(data, sort_keys=False))
+    validate_recipe(public.path)
