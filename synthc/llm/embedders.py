@@ -28,7 +28,7 @@ DEFAULT_EMBEDDINGS: Mapping[str, Any] = {"model": "tfidf", "dimensions": 64}
 
 
 # The checks whose figures are computed on embeddings.
-EMBEDDING_CHECKS = frozenset({"diversity", "fidelity", "tail_coverage"})
+EMBEDDING_CHECKS = frozenset({"diversity", "fidelity", "tail_coverage", "privacy"})
 
 
 def embedding_settings(check: Check, recipe: Recipe) -> dict[str, Any]:

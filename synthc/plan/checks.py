@@ -55,6 +55,9 @@ def declared_checks(
             record["reference_version"] = planned.check_files.get(reference) or versions.get(
                 reference
             )
+        elif check.kind == "privacy":  # against the private seeds upstream
+            sources = private_sources(recipe, planned.name)
+            record["private_versions"] = {name: versions.get(name) for name in sources}
         embeddings = embedding_identity(check, recipe)
         if embeddings is not None:
             record["embeddings"] = embeddings

@@ -193,11 +193,12 @@ def check_private_models(plan: Plan) -> Plan:
     problems: list[Problem] = []
     for planned in plan.steps:
         sources = private_sources(recipe, planned.name)
-        if not sources or not (kinds[planned.kind].calls_model or planned.models):
+        if not sources:
             continue
         named = _other_models(planned.kind, planned.config)
         if kinds[planned.kind].calls_model:
             named.insert(0, ("model", planned.step.model or recipe.model or DEFAULT_MODEL))
+        named += _check_embedders(planned, recipe)
         for field_name, model_name in named:
             spec = resolve_model(model_name, recipe)
             if spec.stays_on_machine:
@@ -217,6 +218,20 @@ def check_private_models(plan: Plan) -> Plan:
     if problems:
         raise RecipeError(problems)
     return plan
+
+
+def _check_embedders(planned: PlannedStep, recipe: Recipe) -> list[tuple[str, str]]:
+    """(field, model) of each check of the step that embeds texts through a model."""
+    from synthc.llm.embedders import EMBEDDING_CHECKS, embedding_settings
+    from synthc.quality.embeddings import MINILM_NAMES
+
+    named = []
+    for index, check in enumerate(planned.step.checks):
+        if check.kind in EMBEDDING_CHECKS:
+            model = str(embedding_settings(check, recipe)["model"])
+            if model != "tfidf" and model not in MINILM_NAMES:
+                named.append((f"checks.{index}.{check.kind}.embeddings.model", model))
+    return named
 
 
 # -- pass 3: columns and templates -----------------------------------------------------

@@ -37,6 +37,7 @@ class CheckResult:
     message: str
     failing_rows: pl.DataFrame | None = None
     details: Mapping[str, float] = field(default_factory=dict)
+    tables: Mapping[str, pl.DataFrame] = field(default_factory=dict)  # e.g. _privacy_matches
 
     @property
     def passed(self) -> bool:
@@ -53,6 +54,7 @@ class Outcome:
     message: str
     failing_rows: pl.DataFrame | None = None
     details: Mapping[str, float] = field(default_factory=dict)
+    tables: Mapping[str, pl.DataFrame] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -127,6 +129,7 @@ def evaluate_check(
         message=outcome.message,
         failing_rows=outcome.failing_rows,
         details=outcome.details,
+        tables=outcome.tables,
     )
 
 
@@ -268,6 +271,78 @@ def _tail_coverage(inputs: Inputs) -> Outcome:
     return Outcome(found.figure >= low, found.figure, low, message, details=details)
 
 
+HOLDOUT_SUFFIX = "/_holdout"  # references[f"{seed}{HOLDOUT_SUFFIX}"]: a private seed's holdout
+
+
+def _privacy(inputs: Inputs) -> Outcome:
+    from synthc.quality.privacy import PRIVACY_MATCHES, evaluate_privacy, row_texts
+
+    config = inputs.config
+    used, holdout = _private_seeds(inputs)
+    columns = config.get("seed_columns")
+    membership = dict(config.get("membership") or {})
+    found = evaluate_privacy(
+        inputs.texts(),
+        row_texts(used, columns),
+        row_texts(holdout, columns),
+        ngram=int(config.get("ngram", 13)),
+        minhash_threshold=float(config.get("minhash_threshold", 0.7)),
+        embed=inputs.embed,
+    )
+    limits = {
+        "pii_replayed": float(config.get("max_pii_replayed", 0)),
+        "copied_rows": float(config.get("max_copies", 0)),
+        "membership_advantage": float(membership.get("max_advantage", 0.1)),
+    }
+    if config.get("max_pii") is not None:
+        limits["pii_entities"] = float(config["max_pii"])
+    ok, message = found.verdict(limits, alpha=float(membership.get("alpha", 0.01)))
+    seeds = pl.concat([used, holdout], how="diagonal_relaxed") if holdout.height else used
+    matches = found.matches_table(_ids(inputs.frame), _ids(seeds))
+    flagged = matches.select(pl.col("output_id").alias("_id")).unique(maintain_order=True)
+    return Outcome(
+        ok,
+        float(flagged.height),
+        limits["copied_rows"],
+        message,
+        flagged if flagged.height else None,  # ids only: the lock never holds private text
+        found.details,
+        {PRIVACY_MATCHES: matches},
+    )
+
+
+def _ids(frame: pl.DataFrame) -> pl.Series:
+    """Row ids: `_id`, or the row position for a file without one."""
+    if "_id" in frame.columns:
+        return frame.get_column("_id").cast(pl.String)
+    return pl.Series("_id", [str(i) for i in range(frame.height)], dtype=pl.String)
+
+
+def _private_seeds(inputs: Inputs) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(used, held-out) private seed rows: the check's `reference`, else every private
+    seed upstream (the executor passes those with their holdouts)."""
+    named = inputs.config.get("reference")
+    refs = inputs.references
+    if named is not None:
+        names = [str(named)]
+    else:
+        names = sorted(k.removesuffix(HOLDOUT_SUFFIX) for k in refs if k.endswith(HOLDOUT_SUFFIX))
+    if not names:
+        raise ValueError(
+            "privacy check: no private seed upstream of this step; mark a seed step "
+            "`private: true` or name a `reference:`"
+        )
+    used = [refs[name] for name in names if name in refs]
+    held = [refs[f"{name}{HOLDOUT_SUFFIX}"] for name in names if f"{name}{HOLDOUT_SUFFIX}" in refs]
+    if len(used) != len(names):
+        raise ValueError(f"privacy check: reference '{names[0]}' was not provided")
+    empty = pl.DataFrame(schema={"_id": pl.String})
+    return (
+        pl.concat(used, how="diagonal_relaxed"),
+        pl.concat(held, how="diagonal_relaxed") if held else empty,
+    )
+
+
 CHECKS: Mapping[str, Callable[[Inputs], Outcome]] = {
     "rows": _rows,
     "sql": _sql,
@@ -278,4 +353,5 @@ CHECKS: Mapping[str, Callable[[Inputs], Outcome]] = {
     "leakage": _leakage,
     "utility": _utility,
     "tail_coverage": _tail_coverage,
+    "privacy": _privacy,
 }

@@ -202,13 +202,17 @@ def _structure(lock: LockState, steps: list[str], store: Store | None) -> str:
 
 
 def _example_row(store: Store | None, step: str, entry: LockEntry, columns: list[str]) -> str:
-    """The step's first row as JSON; "" without a store or when its output is gone."""
+    """The step's first row the privacy gate did not flag, as JSON; "" without a store or
+    when its output is gone."""
     from synthc.errors import StoreError
+    from synthc.store.exports import without_flagged_rows
 
     if store is None:
         return ""
     try:
-        frame = store.read_step(step, entry).select(columns).head(1)
+        frame = store.read_step(step, entry)
+        frame = without_flagged_rows(store, step, entry.data_version, frame)
+        frame = frame.select(columns).head(1)
     except StoreError:
         return ""
     if not frame.height:

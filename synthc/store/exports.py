@@ -50,6 +50,23 @@ def export_frame(frame: pl.DataFrame, fmt: str) -> bytes:
     return format_frame(user, fmt).encode("utf-8")
 
 
+def without_flagged_rows(
+    store: Store, step: str, version: str, frame: pl.DataFrame
+) -> pl.DataFrame:
+    """`frame` less the rows the step's privacy gate flagged (its `_privacy_matches`
+    table): a copy of a private row or a replayed PII value is never exported or shown,
+    even when the gate is only a warning."""
+    import polars as pl
+
+    from synthc.quality.privacy import PRIVACY_MATCHES
+
+    path = store.aux_tables(step, version).get(PRIVACY_MATCHES)
+    if path is None or "_id" not in frame.columns:
+        return frame
+    flagged = pl.read_parquet(path, columns=["output_id"]).get_column("output_id")
+    return frame.filter(~pl.col("_id").is_in(flagged.implode()))
+
+
 def write_exports(recipe: Recipe, lock: LockState, store: Store | None = None) -> list[Path]:
     """Write every `exports:` file of the recipe from the built steps; return the paths.
 
@@ -65,7 +82,7 @@ def write_exports(recipe: Recipe, lock: LockState, store: Store | None = None) -
         entry = lock.steps.get(step)
         if entry is None:
             raise StoreError(f"exports: step '{step}' has not been built; run `synthc build` first")
-        frame = store.read_step(step, entry)
+        frame = without_flagged_rows(store, step, entry.data_version, store.read_step(step, entry))
         for relative in paths:
             target = recipe.root / relative
             fmt = EXPORT_FORMATS.get(target.suffix.lower())

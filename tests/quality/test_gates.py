@@ -30,6 +30,7 @@ def test_every_check_kind_of_the_design_is_implemented():
         "leakage",
         "utility",
         "tail_coverage",
+        "privacy",
     }
     assert set(CHECKS) == kinds
 

@@ -3,11 +3,18 @@ model unless the recipe allows it (checked before anything runs)."""
 
 from __future__ import annotations
 
+import json
+
+import polars as pl
 import pytest
 import yaml
+from privacy_data import customer_rows, paraphrase
 
 from synthc.api import validate_recipe
 from synthc.errors import RecipeError
+from synthc.quality.text import normalise
+from synthc.recipe.load import load_recipe
+from synthc.store.store import Store
 
 CUSTOMERS = [
     {"name": f"Customer {i}", "email": f"person{i}.secret@example.org", "note": f"order {i}"}
@@ -96,3 +103,70 @@ def test_loopback_and_public_seeds_need_no_permission(project):
     data["steps"]["mails"]["model"] = "cloud"
     public.path.write_text(yaml.safe_dump(data, sort_keys=False))
     validate_recipe(public.path)
+
+
+def privacy_steps(prompt: str, severity: str = "error"):
+    return {
+        "customers": {"kind": "seed", "rows": customer_rows(), "private": True, "holdout": 0.25},
+        "notes": {
+            "kind": "generate",
+            "from": "customers",
+            "prompt": prompt,
+            "checks": [{"privacy": {"column": "output", "severity": severity}}],
+        },
+    }
+
+
+def _privacy_check(proj):
+    return next(c for c in proj.lock().steps["notes"].checks if c["kind"] == "privacy")
+
+
+def test_an_echo_generator_fails_pii_replay_copies_and_membership(project, server):
+    proj = project(privacy_steps("Rewrite this note: {{ note }}"))
+    result = proj.build()
+    assert result.exit_code == 1 and result.gate_failures == ["notes"]
+    check = _privacy_check(proj)
+    details = check["details"]
+    used = proj.step("customers")
+    assert details["pii_replayed"] >= 2 * used.height  # every email and phone came back
+    assert details["copied_rows"] == used.height
+    assert details["membership_advantage"] == 1.0 and details["membership_p_value"] < 1e-6
+    # failing rows in the lock are ids only: no private text is kept there
+    assert all(set(row) == {"_id"} for row in check["failing_rows"])
+    matches = proj.query("select * from _privacy_matches")
+    assert set(matches["kind"]) >= {"ngram", "minhash", "pii:email", "pii:phone"}
+    assert matches.columns == ["output_id", "seed_id", "kind", "score", "span", "_step"]
+    ngram = matches.filter(pl.col("kind") == "ngram").row(0, named=True)
+    seed_note = used.filter(pl.col("_id") == ngram["seed_id"])["note"][0]
+    assert len(ngram["span"].split()) >= 13 and ngram["span"] in normalise([seed_note])[0]
+
+
+def test_flagged_rows_are_never_exported_or_shown_in_the_card(project):
+    proj = project(privacy_steps("Rewrite this note: {{ note }}", severity="warn"))
+    data = yaml.safe_load(proj.path.read_text())
+    rows = data["steps"]["customers"].pop("rows")  # a file, so the recipe shown holds none
+    (proj.path.parent / "customers.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    data["steps"]["customers"]["path"] = "customers.jsonl"
+    data["exports"] = {"notes": ["out/notes.jsonl"]}
+    proj.path.write_text(yaml.safe_dump(data, sort_keys=False))
+    assert proj.build().exit_code == 0  # a warning does not stop the exports
+    exported = (proj.path.parent / "out" / "notes.jsonl").read_text()
+    assert exported == ""  # every echoed row copied a private note: none is exported
+    from synthc.report.card import dataset_card
+
+    recipe = load_recipe(proj.path)
+    store = Store.for_recipe(recipe)
+    card = dataset_card(recipe, store.read_lock(), store)
+    for row in proj.step("customers").iter_rows(named=True):
+        assert row["name"] not in card
+
+
+def test_a_paraphrasing_generator_that_never_sees_the_holdout_passes(project, script, server):
+    script([("Paraphrase", paraphrase)])
+    proj = project(privacy_steps("Paraphrase: {{ note }}"))
+    assert proj.build().exit_code == 0
+    details = _privacy_check(proj)["details"]
+    assert details["pii_entities"] > 0 and details["pii_replayed"] == 0
+    assert details["copied_rows"] == 0
+    assert details["membership_advantage"] <= 0.1 or details["membership_p_value"] >= 0.01
+    assert proj.query("select count(*) as n from _privacy_matches")["n"][0] == 0
