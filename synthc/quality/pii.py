@@ -120,7 +120,11 @@ DETECTORS: tuple[Detector, ...] = (
     Detector(
         "phone",
         re.compile(
-            r"(?<![\w+.-])(?:\+\d{1,3}[ .-]?)?(?:\(\d{1,4}\)[ .-]?)?\d{1,4}(?:[ .-]\d{1,4}){1,5}(?![\w.-])"
+            r"(?<![\w+.-])(?:"
+            r"\+\d{1,3}(?:[ .-]?\(?\d{1,4}\)?){2,6}"  # international: +49 30 1234 5678
+            r"|\(\d{3}\) ?\d{3}[ .-]\d{4}|\d{3}([ .-])\d{3}\1\d{4}"  # North American
+            r"|0[1-9]\d{0,3}(?:[ .-]\d{2,4}){2,4}"  # national, with its trunk 0: 020 7946 0958
+            r")(?![\w.-])"
         ),
         _phone_valid,
         _phone_normal,
