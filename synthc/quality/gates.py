@@ -343,6 +343,73 @@ def _private_seeds(inputs: Inputs) -> tuple[pl.DataFrame, pl.DataFrame]:
     )
 
 
+def _balance(inputs: Inputs) -> Outcome:
+    from synthc.quality import balance
+
+    config, attribute = inputs.config, str(inputs.config["attribute"])
+    values = inputs.frame.get_column(_present(inputs.frame, attribute, "the step's output"))
+    shares = config.get("shares")
+    if shares is None:
+        reference = inputs.reference()
+        column = _present(reference, attribute, f"reference '{config['reference']}'")
+        found = balance.against_rows(values.to_list(), reference.get_column(column).to_list())
+    else:
+        if shares == "uniform":
+            shares = balance.uniform_shares(config.get("categories") or values.unique().to_list())
+        found = balance.against_shares(values.to_list(), shares)
+    details = {"tvd": found.tvd, "jsd": found.jsd, "coverage": found.coverage,
+               "chi2": found.chi2, "chi2_p_value": found.p_value,
+               "max_amplification": float(found.amplification.max(initial=0.0))}  # fmt: skip
+    failed, parts = [], [f"{attribute}: TVD {found.tvd:.3f}, JSD {found.jsd:.3f}, "
+                         f"coverage {found.coverage:.2f}, χ² p={found.p_value:.3g}"]  # fmt: skip
+    limits = {"tvd": ("max_tvd", 0.1), "jsd": ("max_jsd", None),
+              "max_amplification": ("max_amplification", None)}  # fmt: skip
+    for figure, (key, default) in limits.items():
+        limit = config.get(key, default)
+        if limit is not None and details[figure] > float(limit):
+            failed.append(f"{figure} {details[figure]:.3f} > {key} {limit}")
+    low = float(config.get("min_coverage", 1.0))
+    if found.coverage < low:
+        missing = [c for c, n, e in zip(found.categories, found.observed, found.expected, strict=True) if e > 0 and n == 0]  # fmt: skip
+        failed.append(f"coverage {found.coverage:.2f} < {low}: no {', '.join(missing[:5])}")
+    if config.get("alpha") is not None and found.p_value < float(config["alpha"]):
+        failed.append(f"χ² p {found.p_value:.3g} < alpha {config['alpha']}")
+    if config.get("pairs"):
+        pair_failure = _label_shift(inputs, attribute, details)
+        if pair_failure:
+            failed.append(pair_failure)
+    table = found.table().with_columns(pl.lit(attribute).alias("attribute"))
+    message = "; ".join(parts + failed)
+    return Outcome(not failed, found.tvd, float(config.get("max_tvd", 0.1)), message,
+                   details=details, tables={"_balance": table})  # fmt: skip
+
+
+def _label_shift(inputs: Inputs, attribute: str, details: dict[str, float]) -> str | None:
+    """`pairs: {label, max_shift}`: P(attribute | label), outputs against the reference."""
+    from synthc.quality.balance import label_shift
+
+    pairs = inputs.config["pairs"]
+    label, limit = str(pairs["label"]), float(pairs.get("max_shift", 0.2))
+    reference = inputs.reference()
+    shifts = label_shift(
+        inputs.frame.get_column(_present(inputs.frame, label, "the step's output")).to_list(),
+        inputs.frame.get_column(attribute).to_list(),
+        reference.get_column(_present(reference, label, "the reference")).to_list(),
+        reference.get_column(_present(reference, attribute, "the reference")).to_list(),
+    )
+    worst = max(shifts, key=lambda key: shifts[key]) if shifts else None
+    details["label_shift"] = shifts[worst] if worst is not None else 0.0
+    if worst is not None and shifts[worst] > limit:
+        return f"{attribute} given {label}={worst} shifted by TVD {shifts[worst]:.3f} > max_shift {limit}"
+    return None
+
+
+def _present(frame: pl.DataFrame, column: str, where: str) -> str:
+    if column not in frame.columns:
+        raise ValueError(f"no column '{column}' in {where}; columns: {', '.join(frame.columns)}")
+    return column
+
+
 CHECKS: Mapping[str, Callable[[Inputs], Outcome]] = {
     "rows": _rows,
     "sql": _sql,
@@ -354,4 +421,5 @@ CHECKS: Mapping[str, Callable[[Inputs], Outcome]] = {
     "utility": _utility,
     "tail_coverage": _tail_coverage,
     "privacy": _privacy,
+    "balance": _balance,
 }

@@ -31,6 +31,7 @@ def test_every_check_kind_of_the_design_is_implemented():
         "utility",
         "tail_coverage",
         "privacy",
+        "balance",
     }
     assert set(CHECKS) == kinds
 

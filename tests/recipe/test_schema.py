@@ -15,7 +15,7 @@ from .conftest import REPO_ROOT
 
 CHECK_KINDS = (
     "rows", "sql", "distinct_n", "near_duplicates", "diversity",
-    "fidelity", "leakage", "utility", "tail_coverage", "privacy",
+    "fidelity", "leakage", "utility", "tail_coverage", "privacy", "balance",
 )  # fmt: skip
 
 
