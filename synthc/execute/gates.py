@@ -26,7 +26,11 @@ if TYPE_CHECKING:
     from synthc.store.store import Store
 
 FAILED_ROWS_KEPT = 20  # failing rows recorded in the lock per check; the rest are in the data
-GATE_TABLES = ("_privacy_matches", "_balance")  # tables gates emit, rewritten when gates re-run
+GATE_TABLES = (
+    "_privacy_matches",
+    "_balance",
+    "_attack_success",
+)  # tables gates emit, rewritten when gates re-run
 
 
 def evaluate_gates(

@@ -410,6 +410,76 @@ def _present(frame: pl.DataFrame, column: str, where: str) -> str:
     return column
 
 
+def _attack_success(inputs: Inputs) -> Outcome:
+    from synthc.quality.redteam import OVERALL, attack_rates, describe_rates
+
+    config, frame = inputs.config, inputs.frame
+    category = _present(frame, str(config.get("category", "category")), "the step's output")
+    outcome = _present(frame, str(config.get("outcome", "outcome")), "the step's output")
+    table = attack_rates(frame.get_column(category).to_list(), frame.get_column(outcome).to_list())
+    rows = (
+        table.to_dicts()
+        if config.get("per_category")
+        else table.filter(pl.col("category") == OVERALL).to_dicts()
+    )
+    low, high = config.get("min_rate"), config.get("max_rate")
+    failed = []
+    for row in rows:
+        rate, name = row["rate"], row["category"]
+        if rate is None:
+            failed.append(f"{name}: no attack was judged")
+        elif high is not None and rate > float(high):
+            failed.append(f"{name} {rate:.1%} > max_rate {float(high):.1%}")
+        elif low is not None and rate < float(low):
+            failed.append(f"{name} {rate:.1%} < min_rate {float(low):.1%}")
+    overall = table.filter(pl.col("category") == OVERALL).row(0, named=True)
+    if config.get("max_unknown") is not None and overall["unknown"] > int(config["max_unknown"]):
+        failed.append(
+            f"{overall['unknown']} unknown verdicts > max_unknown {config['max_unknown']}"
+        )
+    details = {"unknown": float(overall["unknown"]), "judged": float(overall["judged"]),
+               "low": float(overall["low"] or 0.0), "high": float(overall["high"] or 0.0)}  # fmt: skip
+    details |= {f"rate:{r['category']}": r["rate"] for r in table.to_dicts() if r["rate"] is not None and r["category"] != OVERALL}  # fmt: skip
+    threshold = float(high) if high is not None else (float(low) if low is not None else None)
+    message = "; ".join([describe_rates(table), *failed])
+    return Outcome(not failed, overall["rate"], threshold, message, details=details)
+
+
+def _judge_agreement(inputs: Inputs) -> Outcome:
+    from synthc.quality.agreement import krippendorff_interval, pairwise_spearman
+
+    config, frame = inputs.config, inputs.frame
+    output = str(config.get("output", "score"))
+    names = list(config.get("scores") or [
+        c for c, t in frame.schema.items()
+        if c.startswith(f"{output}_") and c != f"{output}_agreement" and t.is_numeric()
+    ])  # fmt: skip
+    if len(names) < 2:
+        raise ValueError(
+            f"judge_agreement check: needs two or more judge score columns ({output}_<judge>), "
+            f"found {names or 'none'}; list them under `scores:`"
+        )
+    matrix = frame.select(
+        [pl.col(_present(frame, n, "the step's output")).cast(pl.Float64) for n in names]
+    ).to_numpy()
+    alpha = krippendorff_interval(matrix)
+    rhos = pairwise_spearman(matrix, names)
+    finite = [v for v in rhos.values() if np.isfinite(v)]
+    details = {f"spearman:{pair}": rho for pair, rho in rhos.items()}
+    details["min_spearman"] = min(finite) if finite else float("nan")
+    low = float(config["min_alpha"])
+    failed = [] if np.isfinite(alpha) and alpha >= low else [f"alpha below min_alpha {low}"]
+    if config.get("min_spearman") is not None and not (
+        details["min_spearman"] >= float(config["min_spearman"])
+    ):
+        failed.append(f"Spearman below min_spearman {config['min_spearman']}")
+    pairs = ", ".join(f"{pair} {rho:.2f}" for pair, rho in rhos.items())
+    message = (
+        f"Krippendorff's alpha {alpha:.3f} over {len(names)} judges (min {low}); Spearman {pairs}"
+    )
+    return Outcome(not failed, alpha, low, "; ".join([message, *failed]), details=details)
+
+
 CHECKS: Mapping[str, Callable[[Inputs], Outcome]] = {
     "rows": _rows,
     "sql": _sql,
@@ -422,4 +492,6 @@ CHECKS: Mapping[str, Callable[[Inputs], Outcome]] = {
     "tail_coverage": _tail_coverage,
     "privacy": _privacy,
     "balance": _balance,
+    "attack_success": _attack_success,
+    "judge_agreement": _judge_agreement,
 }

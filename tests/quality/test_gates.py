@@ -32,6 +32,8 @@ def test_every_check_kind_of_the_design_is_implemented():
         "tail_coverage",
         "privacy",
         "balance",
+        "attack_success",
+        "judge_agreement",
     }
     assert set(CHECKS) == kinds
 
