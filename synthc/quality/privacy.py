@@ -27,7 +27,7 @@ import polars as pl
 
 from synthc.quality.embeddings import Embedder, tfidf_svd
 from synthc.quality.pii import find_pii
-from synthc.quality.text import as_series, choose_ngram, grams, normalise
+from synthc.quality.text import BATCH_RECORDS, as_series, choose_ngram, grams, normalise
 
 MATCH_SCHEMA = {
     "output_row": pl.Int64,
@@ -37,7 +37,7 @@ MATCH_SCHEMA = {
     "span": pl.String,
 }
 SPAN_CHARS = 200  # longest shared span kept per match
-_CHUNK = 2048  # output rows per block of the nearest-neighbour search
+_CHUNK = 1024  # output rows per block of the nearest-neighbour search
 
 
 def replayed_pii(outputs: Sequence[str], seeds: Sequence[str]) -> tuple[int, pl.DataFrame]:
@@ -80,28 +80,36 @@ def exact_copies(outputs: Sequence[str], seeds: Sequence[str]) -> pl.DataFrame:
 
 def ngram_copies(outputs: Sequence[str], seeds: Sequence[str], n: int = 13) -> pl.DataFrame:
     """Outputs sharing a word n-gram with a seed. Per output, the seed sharing the most
-    distinct n-grams; score = shared n-grams / the output's distinct n-grams."""
-    mine, theirs = grams(normalise(outputs), n), grams(normalise(seeds), n)
-    left = pl.DataFrame({"output_row": mine.owner, "key": mine.key}).unique()
+    distinct n-grams; score = shared n-grams / the output's distinct n-grams. Outputs are
+    shingled BATCH_RECORDS at a time, so memory holds one batch's n-grams and the seeds'."""
+    theirs = grams(normalise(seeds), n)
     right = pl.DataFrame({"seed_row": theirs.owner, "key": theirs.key}).unique()
-    if left.is_empty() or right.is_empty():
-        return pl.DataFrame(schema=MATCH_SCHEMA)
-    sizes = left.group_by("output_row").len("grams")
-    shared = (
-        left.join(right, on="key", how="inner")
-        .group_by("output_row", "seed_row")
-        .len("shared")
-        .sort(["output_row", "shared", "seed_row"], descending=[False, True, False])
-        .unique("output_row", keep="first", maintain_order=True)
-        .join(sizes, on="output_row")
-    )
-    return shared.select(
-        pl.col("output_row").cast(pl.Int64),
-        pl.col("seed_row").cast(pl.Int64),
-        pl.lit("ngram").alias("kind"),
-        (pl.col("shared") / pl.col("grams")).cast(pl.Float64).alias("score"),
-        pl.lit("").alias("span"),
-    )
+    found = [pl.DataFrame(schema=MATCH_SCHEMA)]
+    texts = as_series(outputs)
+    for lo in range(0, len(texts), BATCH_RECORDS):
+        mine = grams(normalise(texts.slice(lo, BATCH_RECORDS)), n)
+        left = pl.DataFrame({"output_row": mine.owner + lo, "key": mine.key}).unique()
+        if left.is_empty() or right.is_empty():
+            continue
+        sizes = left.group_by("output_row").len("grams")
+        shared = (
+            left.join(right, on="key", how="inner")
+            .group_by("output_row", "seed_row")
+            .len("shared")
+            .sort(["output_row", "shared", "seed_row"], descending=[False, True, False])
+            .unique("output_row", keep="first", maintain_order=True)
+            .join(sizes, on="output_row")
+        )
+        found.append(
+            shared.select(
+                pl.col("output_row").cast(pl.Int64),
+                pl.col("seed_row").cast(pl.Int64),
+                pl.lit("ngram").alias("kind"),
+                (pl.col("shared") / pl.col("grams")).cast(pl.Float64).alias("score"),
+                pl.lit("").alias("span"),
+            )
+        )
+    return pl.concat(found)
 
 
 def minhash_copies(
