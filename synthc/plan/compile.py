@@ -203,16 +203,18 @@ def check_private_models(plan: Plan) -> Plan:
             spec = resolve_model(model_name, recipe)
             if spec.stays_on_machine:
                 continue
-            written = f"steps.{planned.name}.{field_name}"
-            path = written if written in recipe.positions else f"steps.{planned.name}"
+            path = f"steps.{planned.name}.{field_name}"
+            if path not in recipe.positions:  # the recipe-wide `model:`, or a default
+                path = "model" if "model" in recipe.positions else f"steps.{planned.name}"
+            shown = f"'{model_name}'" + ("" if model_name == spec.model else f" ({spec.model})")
             problems.append(
                 Problem(
                     recipe.where(path),
                     path,
                     f"step '{planned.name}' reads private seed rows ({', '.join(sources)}) and "
-                    f"would send them to model '{model_name}' ({spec.model}), which is not local "
-                    "or on a loopback api_base; use a local model, or add `allow_remote: true` "
-                    "to the recipe to allow it",
+                    f"would send them to model {shown}, which is not local or "
+                    "on a loopback api_base; use a local model, or add `allow_remote: true` to "
+                    "the recipe to allow it",
                 )
             )
     if problems:
