@@ -66,7 +66,11 @@ class Balance:
                 "output_share": self.shares,
                 "expected_share": self.expected,
                 "amplification": self.amplification,
-            }
+                "reference_rows": None
+                if self.reference_counts is None
+                else self.reference_counts.astype(np.int64),
+            },
+            schema_overrides={"reference_rows": pl.Int64},
         )
 
 

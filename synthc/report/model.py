@@ -132,6 +132,9 @@ class Report:
     plots: tuple[Plot, ...] = ()
     metrics: tuple[TextMetrics, ...] = ()
     exports: tuple[tuple[str, str], ...] = ()  # (step, path as written)
+    # (step, what its privacy gate flagged, by kind) and each balance gate's plot
+    privacy: tuple[tuple[str, tuple[RemovalGroup, ...]], ...] = ()
+    balance: tuple[Plot, ...] = ()
     models: tuple[str, ...] = ()
     built_at: str = ""
     last_run: Mapping[str, Any] = field(default_factory=dict)

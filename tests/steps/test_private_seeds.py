@@ -170,3 +170,29 @@ def test_a_paraphrasing_generator_that_never_sees_the_holdout_passes(project, sc
     assert details["copied_rows"] == 0
     assert details["membership_advantage"] <= 0.1 or details["membership_p_value"] >= 0.01
     assert proj.query("select count(*) as n from _privacy_matches")["n"][0] == 0
+
+
+def test_the_report_has_privacy_and_balance_sections(project):
+    from synthc.report.gather import build_report
+    from synthc.report.html import render_html
+
+    steps = privacy_steps("Rewrite this note: {{ note }}", severity="warn")
+    steps["notes"]["checks"].append(
+        {"balance": {"attribute": "product", "reference": "customers", "severity": "warn"}}
+    )
+    proj = project(steps)
+    proj.build()
+    recipe = load_recipe(proj.path)
+    report = build_report(recipe, Store.for_recipe(recipe))
+    [(step, groups)] = report.privacy
+    assert step == "notes"
+    reasons = {group.reason: group for group in groups}
+    assert reasons["replayed PII: email"].count == proj.step("customers").height
+    ngram = reasons["shares a 13-gram with a private seed"]
+    assert all(len(e.text.split()) >= 13 and e.detail.startswith("seed ") for e in ngram.examples)
+    [plot] = report.balance
+    assert plot.bins == ("laptop", "phone", "printer", "router")
+    assert plot.series[0].values == pytest.approx(plot.series[1].values)  # copied through
+    page = render_html(report)
+    assert '<h2 id="privacy">Privacy</h2>' in page and '<section id="balance">' in page
+    assert "replayed PII: phone" in page and 'id="plot-balance-notes-product"' in page
