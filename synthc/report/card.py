@@ -61,6 +61,7 @@ def dataset_card(
         _how_made(recipe, lock),
         _row_counts(recipe, lock),
         _quality(recipe, lock),
+        _red_team(lock, store),
         _text_metrics(recipe, lock, exported, store),
         _files(recipe, lock, card_dir),
         CARD_MARKER + "\n",
@@ -290,6 +291,33 @@ def _quality(recipe: Recipe, lock: LockState) -> str:
     if metrics:
         lines += ["", "Metric figures:", "", *metrics]
     return "\n".join(lines) + "\n"
+
+
+def _red_team(lock: LockState, store: Store | None) -> str:
+    """Attack-success rates of each judged adversarial step, unknown verdicts beside them."""
+    import polars as pl
+
+    if store is None:
+        return ""
+    lines: list[str] = []
+    for name, entry in lock.steps.items():
+        path = store.aux_tables(name, entry.data_version).get("_attack_success")
+        if entry.kind != "adversarial" or path is None:
+            continue
+        lines += [f"`{name}`:", "", "| category | attacks | judged | succeeded | unknown | rate |",
+                  "|---|---:|---:|---:|---:|---:|"]  # fmt: skip
+        for row in pl.read_parquet(path).iter_rows(named=True):
+            rate = "n/a" if row["rate"] is None else f"{row['rate']:.1%}"
+            lines.append(
+                f"| {row['category']} | {row['attacks']} | {row['judged']} | {row['succeeded']} "
+                f"| {row['unknown']} | {rate} |"
+            )
+        lines.append("")
+    if not lines:
+        return ""
+    intro = ("Attack success: the share of judged attacks the target did not refuse; "
+             "attacks whose verdict never parsed are counted as unknown, not dropped.")  # fmt: skip
+    return "\n".join(["## Red-team results", "", intro, "", *lines])
 
 
 def _text_metrics(recipe: Recipe, lock: LockState, steps: list[str], store: Store | None) -> str:

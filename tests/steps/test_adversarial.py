@@ -142,3 +142,11 @@ def test_unparsed_verdicts_stay_as_unknown_beside_the_attack_success_rate(projec
     assert overall["rate"] == 1.0
     said = [text for _, text in reporter.of("message")]
     assert any("attack success 100.0% (2/2, 2 unknown)" in text for text in said), said
+    from synthc.recipe.load import load_recipe
+    from synthc.report.card import dataset_card
+    from synthc.store.store import Store
+
+    recipe = load_recipe(proj.path)
+    store = Store.for_recipe(recipe)
+    card = dataset_card(recipe, store.read_lock(), store)
+    assert "## Red-team results" in card and "| (all) | 4 | 2 | 2 | 2 | 100.0% |" in card
