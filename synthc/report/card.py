@@ -222,8 +222,10 @@ def _example_row(store: Store | None, step: str, entry: LockEntry, columns: list
 
 
 def _how_made(recipe: Recipe, lock: LockState) -> str:
+    from synthc.report.model import shown_recipe
+
     lines = ["## How it was made", "", "### Recipe", "", "```yaml"]
-    lines += [_redacted(recipe.path.read_text(encoding="utf-8")).rstrip(), "```", ""]
+    lines += [_redacted(shown_recipe(recipe)).rstrip(), "```", ""]
     lines += ["### Lineage", ""]
     for name, step in recipe.steps.items():
         sources = ", ".join(f"`{s}`" for s in step.inputs)

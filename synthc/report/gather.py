@@ -20,6 +20,7 @@ from synthc.report.model import (
     Report,
     StepReport,
     _lit,
+    shown_recipe,
 )
 from synthc.store.lock import LockEntry, LockState
 
@@ -61,7 +62,7 @@ def build_report(recipe: Recipe, store: Store) -> Report:
     return Report(
         recipe_name=recipe.name,
         recipe_path=str(recipe.path),
-        recipe_text=recipe.path.read_text(encoding="utf-8"),
+        recipe_text=shown_recipe(recipe),
         steps=steps,
         gates=gates,
         plots=figures.plots,
