@@ -183,17 +183,17 @@ def _other_models(kind: str, config: Mapping[str, Any]) -> list[tuple[str, str]]
 
 def check_private_models(plan: Plan) -> Plan:
     """Rows from a `private: true` seed may reach only models that stay on this machine
-    (`local/`, or an `api_base` on loopback) unless the recipe says `allow_remote: true`."""
+    (`local/`, or an `api_base` on loopback) unless the recipe says `allow_remote: true`;
+    a `privacy` check without `reference:` needs a private seed upstream."""
     from synthc.llm.models import resolve_model
 
     recipe = plan.recipe
-    if recipe.allow_remote:
-        return plan
     kinds = registry()
     problems: list[Problem] = []
     for planned in plan.steps:
         sources = private_sources(recipe, planned.name)
-        if not sources:
+        problems += _privacy_without_seeds(planned, recipe, sources)
+        if not sources or recipe.allow_remote:
             continue
         named = _other_models(planned.kind, planned.config)
         if kinds[planned.kind].calls_model:
@@ -218,8 +218,35 @@ def check_private_models(plan: Plan) -> Plan:
                 )
             )
     if problems:
-        raise RecipeError(problems)
+        raise RecipeError(sorted(problems, key=_file_order))
     return plan
+
+
+def _file_order(problem: Problem) -> tuple[int, int]:
+    where = problem.location
+    return (where.line, where.col) if where is not None else (0, 0)
+
+
+def _privacy_without_seeds(
+    planned: PlannedStep, recipe: Recipe, sources: list[str]
+) -> list[Problem]:
+    """A `privacy` check with no `reference:` compares with the private seeds upstream:
+    there must be one."""
+    if sources:
+        return []
+    problems = []
+    for index, check in enumerate(planned.step.checks):
+        if check.kind == "privacy" and check.config.get("reference") is None:
+            path = f"steps.{planned.name}.checks.{index}.privacy"
+            problems.append(
+                Problem(
+                    recipe.where(path),
+                    path,
+                    "no `private: true` seed step is upstream of this step to compare with; "
+                    "mark the seed step private, or name a `reference:`",
+                )
+            )
+    return problems
 
 
 def _check_embedders(planned: PlannedStep, recipe: Recipe) -> list[tuple[str, str]]:

@@ -64,11 +64,11 @@ def run(ctx: StepContext) -> pl.DataFrame:
         id_column = ROW_ID  # the data brings its own ids: keep them as the identity
     ids = seed_row_ids(frame, id_column)
     frame = frame.with_columns(ids).select(ROW_ID, *[c for c in frame.columns if c != ROW_ID])
-    share = float(config.get("holdout") or 0.0)
-    if not config.get("private") or share <= 0:
+    if not config.get("private"):
         return frame
+    share = float(config.get("holdout") or 0.0)
     held = holdout_mask(frame.get_column(ROW_ID).to_list(), share, ctx.recipe.seed, ctx.name)
-    ctx.emit(HOLDOUT_TABLE, frame.filter(held))
+    ctx.emit(HOLDOUT_TABLE, frame.filter(held))  # empty without `holdout:`: still private
     return frame.filter(~held)
 
 

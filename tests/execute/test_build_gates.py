@@ -110,3 +110,20 @@ def test_a_balance_gate_in_a_build_records_its_categories(project: Path) -> None
     )
     assert table.rows() == [("east", 0, 0.25), ("north", 40, 0.25), ("south", 0, 0.25),
                             ("west", 0, 0.25)]  # fmt: skip
+
+
+def test_a_changed_balance_check_rewrites_its_table_without_rerunning(project: Path) -> None:
+    write_jsonl(project / "seeds.jsonl", ({"q": f"q{i}", "region": "nw"[i % 2]} for i in range(10)))
+    check = {"balance": {"attribute": "region", "shares": "uniform"}}
+    steps = {"seeds": {"kind": "seed", "path": "seeds.jsonl", "checks": [check]}}
+    recipe = write_recipe(project, steps)
+    run_build(recipe)
+    store = Store.for_recipe(load(recipe))
+    assert store.query_frame("select count(*) as n from _balance")["n"][0] == 2
+    steps["seeds"]["checks"] = [{"rows": {"min": 1}}]
+    write_recipe(project, steps)
+    result, _ = run_build(recipe)
+    assert result.built == [] and result.skipped == ["seeds"]
+    assert "_balance" not in Store.for_recipe(load(recipe)).aux_tables(
+        "seeds", store.read_lock().steps["seeds"].data_version
+    )

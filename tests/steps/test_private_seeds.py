@@ -194,3 +194,14 @@ def test_the_report_has_privacy_and_balance_sections(project):
     assert "rows: []  # 120 private rows withheld" in report.recipe_text
     assert "@mail-" not in report.recipe_text and "holdout: 0.25" in report.recipe_text
     assert "replayed PII: phone" in page and 'id="plot-balance-notes-product"' in page
+
+
+def test_a_private_seed_without_holdout_still_gets_pii_and_copy_checks(project):
+    steps = privacy_steps("Rewrite this note: {{ note }}")
+    del steps["customers"]["holdout"]
+    proj = project(steps)
+    assert proj.build().exit_code == 1
+    check = _privacy_check(proj)
+    assert check["details"]["copied_rows"] == len(customer_rows())
+    assert "membership_share" not in check["details"]
+    assert "membership: no held-out seeds" in check["message"]
