@@ -381,11 +381,10 @@ def _privacy(report: Report) -> str:
     """What the privacy gates flagged: shown only when a step has a privacy check."""
     if not any(g.kind == "privacy" for g in report.gates):
         return ""
-    head = '<h2 id="privacy">Privacy</h2>'
+    head = '<section id="privacy"><h2>Privacy</h2>'
     if not report.privacy:
-        return (
-            head + '<div class="card empty">No output replays PII or copies a private seed.</div>'
-        )
+        empty = '<div class="card empty">No output replays PII or copies a private seed.</div>'
+        return f"{head}{empty}</section>"
     cards = "".join(
         f'<div class="card removal"><h3>{escape(step)}</h3>'
         f'<div class="muted">flagged rows are left out of exports and the card</div>'
@@ -393,7 +392,7 @@ def _privacy(report: Report) -> str:
         + "</div>"
         for step, groups in report.privacy
     )
-    return f'{head}<div class="removals">{cards}</div>'
+    return f'{head}<div class="removals">{cards}</div></section>'
 
 
 def _balance(report: Report) -> str:

@@ -189,7 +189,7 @@ def test_the_report_has_privacy_and_balance_sections(project):
     assert plot.bins == ("laptop", "phone", "printer", "router")
     assert plot.series[0].values == pytest.approx(plot.series[1].values)  # copied through
     page = render_html(report)
-    assert '<h2 id="privacy">Privacy</h2>' in page and '<section id="balance">' in page
+    assert '<section id="privacy"><h2>Privacy</h2>' in page and '<section id="balance">' in page
     # the recipe shown withholds the private seed's inline rows
     assert "rows: []  # 120 private rows withheld" in report.recipe_text
     assert "@mail-" not in report.recipe_text and "holdout: 0.25" in report.recipe_text
