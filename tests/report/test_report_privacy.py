@@ -9,7 +9,6 @@ import subprocess
 from pathlib import Path
 
 import yaml
-
 from htmlkit import parse
 from privacy_data import customer_rows
 from reportkit import build_project, chromium_command
