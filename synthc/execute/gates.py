@@ -73,7 +73,7 @@ def evaluate_gates(
             "figure": _finite(result.figure),
             "threshold": result.threshold,
             "message": result.message,
-            "details": dict(result.details),
+            "details": {name: _finite(value) for name, value in result.details.items()},
             "failing_rows": json.loads(failing.head(FAILED_ROWS_KEPT).write_json())
             if failing is not None
             else [],
