@@ -17,7 +17,8 @@ if TYPE_CHECKING:
 
 
 def private_sources(recipe: Recipe, name: str) -> list[str]:
-    """The `private: true` seed steps upstream of step `name` (itself included), sorted."""
+    """The `private: true` seed steps whose rows can reach step `name` through `from:`
+    (itself included), sorted."""
     found: set[str] = set()
     seen: set[str] = set()
     todo = [name]
@@ -29,8 +30,7 @@ def private_sources(recipe: Recipe, name: str) -> list[str]:
         step = recipe.steps[current]
         if step.kind == "seed" and step.config.get("private"):
             found.add(current)
-        todo.extend(step.inputs)
-        todo.extend(ref for ref in step.config.get("against", ()) or () if isinstance(ref, str))
+        todo.extend(step.inputs)  # `against:` only removes rows; its rows never flow on
     return sorted(found)
 
 

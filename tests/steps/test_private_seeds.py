@@ -205,3 +205,26 @@ def test_a_private_seed_without_holdout_still_gets_pii_and_copy_checks(project):
     assert check["details"]["copied_rows"] == len(customer_rows())
     assert "membership_share" not in check["details"]
     assert "membership: no held-out seeds" in check["message"]
+
+
+def test_dedup_against_private_rows_does_not_make_its_output_private(project):
+    proj = project(
+        {
+            "customers": {"kind": "seed", "rows": CUSTOMERS, "private": True},
+            "public": {"kind": "seed", "rows": [{"note": "hello"}]},
+            "fresh": {
+                "kind": "dedup",
+                "from": "public",
+                "column": "note",
+                "against": ["customers"],
+            },
+            "mails": {
+                "kind": "generate",
+                "from": "fresh",
+                "prompt": "{{ note }}",
+                "model": "cloud",
+            },
+        },
+        models={"cloud": {"model": "openai/x", "api_base": "https://api.example.com"}},
+    )
+    validate_recipe(proj.path)  # only the public rows reach the remote model
