@@ -23,7 +23,8 @@ gets the same answer. Tests drive it two ways:
                           (as careless servers do), to prove the client scrubs it
 
 Every request to /v1/chat/completions is counted: `server.stats.total` and
-`server.stats.per_prompt[<last user message>]`; ``GET /_stats`` returns them and
+`server.stats.per_prompt[<last user message>]`, its raw body kept in
+`server.stats.bodies`; ``GET /_stats`` returns the counts and
 ``POST /_reset`` clears them.
 
 ``POST /v1/embeddings`` answers each input with a hashed bag of its lowercased words
@@ -75,6 +76,7 @@ class ServerStats:
     per_prompt: Counter[str] = field(default_factory=Counter)
     statuses: Counter[int] = field(default_factory=Counter)
     last_body: dict[str, Any] = field(default_factory=dict)  # the latest request, as sent
+    bodies: list[str] = field(default_factory=list)  # every completion request's raw body
     embedding_requests: int = 0
     embedded_texts: int = 0
 
@@ -224,12 +226,14 @@ class LLMTestServer:
         return app
 
     async def chat_completions(self, request: web.Request) -> web.StreamResponse:
-        body = await request.json()
+        raw = await request.text()
+        body = json.loads(raw)
         prompt = _last_user(body.get("messages", []))
         markers = {m.group(1): m.group(2) or "" for m in MARKER.finditer(prompt)}
         with self._lock:
             self.stats.total += 1
             self.stats.last_body = body
+            self.stats.bodies.append(raw)
             self.stats.per_prompt[prompt] += 1
             seen = self.stats.per_prompt[prompt]
             fault = self._rng.random() < self.config.fault_rate

@@ -28,7 +28,13 @@ from synthc.errors import (
     SynthcError,
 )
 from synthc.execute.context import BuildContext, BuildResult, ExecStepContext, finish_frame
-from synthc.execute.gates import checks_frame, evaluate_gates, gate_references, report_gates
+from synthc.execute.gates import (
+    GATE_TABLES,
+    checks_frame,
+    evaluate_gates,
+    gate_references,
+    report_gates,
+)
 from synthc.plan.checks import checks_current
 from synthc.plan.model import Plan, PlannedStep, step_fingerprint
 from synthc.store.lock import LockEntry, LockState
@@ -322,5 +328,8 @@ def _regate(
     checks = evaluate_gates(planned, step_ctx, frame, references, versions)
     table = checks_frame(checks) if checks else None
     ctx.store.write_aux(planned.name, entry.data_version, "_checks", table)
+    for gate_table in GATE_TABLES:
+        emitted = step_ctx.emitted.get(gate_table)
+        ctx.store.write_aux(planned.name, entry.data_version, gate_table, emitted)
     ctx.reporter.step_skipped(planned.name, f"fresh ({entry.rows} rows); checks re-evaluated")
     return replace(entry, checks=checks)

@@ -20,7 +20,7 @@ from synthc.datafiles import looks_like_file
 from synthc.errors import Problem, RecipeError, sorted_problems
 from synthc.fingerprint import file_sha256, fingerprint
 from synthc.llm.models import DEFAULT_MODEL
-from synthc.plan.checks import checks_current
+from synthc.plan.checks import checks_current, private_sources
 from synthc.plan.model import FRESH, MISSING, STALE, Pass, Plan, PlannedStep, step_fingerprint
 from synthc.plan.references import (
     StepReferences,
@@ -205,6 +205,88 @@ def _other_models(kind: StepKind, config: Mapping[str, Any]) -> list[tuple[str, 
             named.extend(
                 (f"{field_name}.{i}", v) for i, v in enumerate(value) if isinstance(v, str)
             )
+    return named
+
+
+def check_private_models(plan: Plan) -> Plan:
+    """Rows from a `private: true` seed may reach only models that stay on this machine
+    (`local/`, or an `api_base` on loopback) unless the recipe says `allow_remote: true`;
+    a `privacy` check without `reference:` needs a private seed upstream."""
+    from synthc.llm.models import resolve_model
+
+    recipe = plan.recipe
+    kinds = registry()
+    problems: list[Problem] = []
+    for planned in plan.steps:
+        sources = private_sources(recipe, planned.name)
+        problems += _privacy_without_seeds(planned, recipe, sources)
+        if not sources or recipe.allow_remote:
+            continue
+        named = _other_models(kinds[planned.kind], planned.config)
+        if kinds[planned.kind].calls_model:
+            named.insert(0, ("model", planned.step.model or recipe.model or DEFAULT_MODEL))
+        named += _check_embedders(planned, recipe)
+        for field_name, model_name in named:
+            spec = resolve_model(model_name, recipe)
+            if spec.stays_on_machine:
+                continue
+            path = f"steps.{planned.name}.{field_name}"
+            if path not in recipe.positions:  # the recipe-wide `model:`, or a default
+                path = "model" if "model" in recipe.positions else f"steps.{planned.name}"
+            shown = f"'{model_name}'" + ("" if model_name == spec.model else f" ({spec.model})")
+            problems.append(
+                Problem(
+                    recipe.where(path),
+                    path,
+                    f"step '{planned.name}' reads private seed rows ({', '.join(sources)}) and "
+                    f"would send them to model {shown}, which is not local or "
+                    "on a loopback api_base; use a local model, or add `allow_remote: true` to "
+                    "the recipe to allow it",
+                )
+            )
+    return replace(plan, problems=(*plan.problems, *problems)) if problems else plan
+
+
+def _file_order(problem: Problem) -> tuple[int, int]:
+    where = problem.location
+    return (where.line, where.col) if where is not None else (0, 0)
+
+
+def _privacy_without_seeds(
+    planned: PlannedStep, recipe: Recipe, sources: list[str]
+) -> list[Problem]:
+    """A `privacy` check with no `reference:` compares with the private seeds upstream:
+    there must be one."""
+    if sources:
+        return []
+    problems = []
+    for index, check in enumerate(planned.step.checks):
+        if check.kind == "privacy" and check.config.get("reference") is None:
+            path = f"steps.{planned.name}.checks.{index}.privacy"
+            problems.append(
+                Problem(
+                    recipe.where(path),
+                    path,
+                    "no `private: true` seed step is upstream of this step to compare with; "
+                    "mark the seed step private, or name a `reference:`",
+                )
+            )
+    return problems
+
+
+def _check_embedders(planned: PlannedStep, recipe: Recipe) -> list[tuple[str, str]]:
+    """(field, model) of each check of the step that embeds texts through a model."""
+    from synthc.llm.embedders import embedding_settings
+    from synthc.quality.embeddings import MINILM_NAMES
+    from synthc.quality.gates import GATE_KINDS
+
+    named = []
+    for index, check in enumerate(planned.step.checks):
+        gate = GATE_KINDS.get(check.kind)
+        if gate is not None and gate.uses_embeddings:
+            model = str(embedding_settings(check, recipe)["model"])
+            if model != "tfidf" and model not in MINILM_NAMES:
+                named.append((f"checks.{index}.{check.kind}.embeddings.model", model))
     return named
 
 
@@ -461,7 +543,12 @@ def mark_missing_outputs(plan: Plan, output_exists: Callable[[str, str], bool]) 
 
 
 # The passes that find problems; `static_problems` runs only these.
-CHECKING_PASSES: tuple[Pass, ...] = (resolve_references, apply_defaults, check_columns)
+CHECKING_PASSES: tuple[Pass, ...] = (
+    resolve_references,
+    apply_defaults,
+    check_private_models,
+    check_columns,
+)
 
 PASSES: tuple[Pass, ...] = (
     *CHECKING_PASSES,

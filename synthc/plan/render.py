@@ -106,8 +106,13 @@ def plan_table(plan: Plan, estimates: Mapping[str, CallEstimate] | None = None) 
         summary += "; " + estimate_summary(estimates.values())
     return (
         "\n".join(
-            [f"recipe: {plan.recipe.name}", *lines, *_export_lines(plan), summary,
-             *unchecked_notes(plan)]
+            [
+                f"recipe: {plan.recipe.name}",
+                *lines,
+                *_export_lines(plan),
+                summary,
+                *unchecked_notes(plan),
+            ]
         )
         + "\n"
     )

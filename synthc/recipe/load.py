@@ -74,6 +74,7 @@ class Recipe:
     budget: Mapping[str, Any] = field(default_factory=dict)
     limits: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     embeddings: Mapping[str, Any] = field(default_factory=dict)  # `{model, dimensions}`; {} = tfidf
+    allow_remote: bool = False  # private seed rows may reach remote models
     exports: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     license: str | None = None  # the data's license, for the dataset card (e.g. cc-by-4.0)
     positions: Mapping[str, Location] = field(default_factory=dict)
@@ -252,6 +253,7 @@ def _build_recipe(path: Path, parsed: Parsed) -> Recipe:
         budget=data.get("budget") or {},
         limits=data.get("limits") or {},
         embeddings=data.get("embeddings") or {},
+        allow_remote=bool(data.get("allow_remote", False)),
         exports=exports,
         license=data.get("license"),
         positions=dict(parsed.positions),

@@ -61,6 +61,7 @@ def dataset_card(
         _how_made(recipe, lock),
         _row_counts(recipe, lock),
         _quality(recipe, lock),
+        _red_team(lock, store),
         _text_metrics(recipe, lock, exported, store),
         _files(recipe, lock, card_dir),
         CARD_MARKER + "\n",
@@ -207,13 +208,17 @@ def _structure(lock: LockState, steps: list[str], store: Store | None) -> str:
 
 
 def _example_row(store: Store | None, step: str, entry: LockEntry, columns: list[str]) -> str:
-    """The step's first row as JSON; "" without a store or when its output is gone."""
+    """The step's first row the privacy gate did not flag, as JSON; "" without a store or
+    when its output is gone."""
     from synthc.errors import StoreError
+    from synthc.store.exports import without_flagged_rows
 
     if store is None:
         return ""
     try:
-        frame = store.read_step(step, entry).select(columns).head(1)
+        frame = store.read_step(step, entry)
+        frame = without_flagged_rows(store, step, entry.data_version, frame)
+        frame = frame.select(columns).head(1)
     except StoreError:
         return ""
     if not frame.height:
@@ -222,8 +227,10 @@ def _example_row(store: Store | None, step: str, entry: LockEntry, columns: list
 
 
 def _how_made(recipe: Recipe, lock: LockState) -> str:
+    from synthc.report.model import shown_recipe
+
     lines = ["## How it was made", "", "### Recipe", "", "```yaml"]
-    lines += [_redacted(recipe.path.read_text(encoding="utf-8")).rstrip(), "```", ""]
+    lines += [_redacted(shown_recipe(recipe)).rstrip(), "```", ""]
     lines += ["### Lineage", ""]
     for name, step in recipe.steps.items():
         sources = ", ".join(f"`{s}`" for s in step.inputs)
@@ -309,6 +316,33 @@ def _quality(recipe: Recipe, lock: LockState) -> str:
     if metrics:
         lines += ["", "Metric figures:", "", *metrics]
     return "\n".join(lines) + "\n"
+
+
+def _red_team(lock: LockState, store: Store | None) -> str:
+    """Attack-success rates of each judged adversarial step, unknown verdicts beside them."""
+    import polars as pl
+
+    if store is None:
+        return ""
+    lines: list[str] = []
+    for name, entry in lock.steps.items():
+        path = store.aux_tables(name, entry.data_version).get("_attack_success")
+        if entry.kind != "adversarial" or path is None:
+            continue
+        lines += [f"`{name}`:", "", "| category | attacks | judged | succeeded | unknown | rate |",
+                  "|---|---:|---:|---:|---:|---:|"]  # fmt: skip
+        for row in pl.read_parquet(path).iter_rows(named=True):
+            rate = "n/a" if row["rate"] is None else f"{row['rate']:.1%}"
+            lines.append(
+                f"| {row['category']} | {row['attacks']} | {row['judged']} | {row['succeeded']} "
+                f"| {row['unknown']} | {rate} |"
+            )
+        lines.append("")
+    if not lines:
+        return ""
+    intro = ("Attack success: the share of judged attacks the target did not refuse; "
+             "attacks whose verdict never parsed are counted as unknown, not dropped.")  # fmt: skip
+    return "\n".join(["## Red-team results", "", intro, "", *lines])
 
 
 def _text_metrics(recipe: Recipe, lock: LockState, steps: list[str], store: Store | None) -> str:

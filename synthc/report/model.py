@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    pass
+    from synthc.recipe.load import Recipe
 
 
 PASS, WARN, FAIL = "pass", "warn", "fail"
@@ -134,6 +134,9 @@ class Report:
     plots: tuple[Plot, ...] = ()
     metrics: tuple[TextMetrics, ...] = ()
     exports: tuple[tuple[str, str], ...] = ()  # (step, path as written)
+    # (step, what its privacy gate flagged, by kind) and each balance gate's plot
+    privacy: tuple[tuple[str, tuple[RemovalGroup, ...]], ...] = ()
+    balance: tuple[Plot, ...] = ()
     models: tuple[str, ...] = ()
     built_at: str = ""
     last_run: Mapping[str, Any] = field(default_factory=dict)
@@ -243,3 +246,33 @@ def redact_key_values(text: str) -> str:
         if _KEY_VARIABLE.search(name) and len(value) >= 6:
             text = text.replace(value, REDACTED)
     return text
+
+
+def shown_recipe(recipe: Recipe) -> str:
+    """The recipe's text as the report and the card show it: the inline `rows:` of a
+    `private: true` seed are withheld (replaced by their count), since those rows are
+    exactly what must not be published."""
+    lines = recipe.path.read_text(encoding="utf-8").splitlines()
+    spans = []
+    for name, step in recipe.steps.items():
+        where = recipe.positions.get(f"steps.{name}.rows")
+        if step.kind != "seed" or not step.config.get("private") or where is None:
+            continue
+        key = next((i for i in range(where.line - 1, -1, -1) if "rows:" in lines[i]), None)
+        if key is None:
+            continue
+        indent = len(lines[key]) - len(lines[key].lstrip())
+        end = key + 1
+        while end < len(lines) and _inside(lines[end], indent):
+            end += 1
+        count = len(step.config.get("rows") or ())
+        spans.append((key, end, " " * indent + f"rows: []  # {count} private rows withheld"))
+    for key, end, replacement in sorted(spans, reverse=True):
+        lines[key:end] = [replacement]
+    return "\n".join(lines) + "\n"
+
+
+def _inside(line: str, indent: int) -> bool:
+    """Whether `line` continues a block value whose key is indented by `indent`."""
+    depth = len(line) - len(line.lstrip())
+    return not line.strip() or depth > indent or (depth == indent and line.lstrip()[:2] == "- ")

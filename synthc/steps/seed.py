@@ -13,6 +13,12 @@ type, whatever the file's values look like.
 
 `id_column:` names a unique column whose value identifies each row; without it a row's
 id is a hash of its content. Either way inserting a seed never changes other rows' ids.
+
+`private: true` marks the rows as private: the compiler refuses to render rows derived
+from them into prompts for a remote model unless the recipe says `allow_remote: true`.
+With `holdout: 0.2` a share of them, chosen by hashing (recipe seed, step, row id), is
+held out: those rows are not in the step's output (so no step downstream can render
+them) but in its `_holdout` table, where the `privacy` gate compares outputs with them.
 """
 
 from __future__ import annotations
@@ -65,7 +71,32 @@ def run(ctx: StepContext) -> pl.DataFrame:
     if id_column is None and ROW_ID in frame.columns:
         id_column = ROW_ID  # the data brings its own ids: keep them as the identity
     ids = seed_row_ids(frame, id_column)
-    return frame.with_columns(ids).select(ROW_ID, *[c for c in frame.columns if c != ROW_ID])
+    frame = frame.with_columns(ids).select(ROW_ID, *[c for c in frame.columns if c != ROW_ID])
+    if not config.get("private"):
+        return frame
+    share = float(config.get("holdout") or 0.0)
+    held = holdout_mask(frame.get_column(ROW_ID).to_list(), share, ctx.recipe.seed, ctx.name)
+    ctx.emit(HOLDOUT_TABLE, frame.filter(held))  # empty without `holdout:`: still private
+    return frame.filter(~held)
+
+
+HOLDOUT_TABLE = "_holdout"
+
+
+def holdout_mask(row_ids: Sequence[str], share: float, seed: int, step: str) -> pl.Series:
+    """True for the rows held out: hash(seed, step, row id) below `share` of 2^64.
+
+    A row's fate depends on its own id only, so adding or removing seed rows never moves
+    another row in or out of the holdout.
+    """
+    import polars as pl
+    from xxhash import xxh3_64_intdigest
+
+    cut = int(share * 2**64)
+    prefix = f"holdout\x1f{seed}\x1f{step}\x1f"
+    return pl.Series(
+        "held", [xxh3_64_intdigest(f"{prefix}{row_id}".encode()) < cut for row_id in row_ids]
+    )
 
 
 def columns(

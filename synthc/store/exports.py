@@ -115,6 +115,23 @@ def _stale_reason(recipe: Recipe, lock: LockState, step: str, relative: str) -> 
     return None
 
 
+def without_flagged_rows(
+    store: Store, step: str, version: str, frame: pl.DataFrame
+) -> pl.DataFrame:
+    """`frame` less the rows the step's privacy gate flagged (its `_privacy_matches`
+    table): a copy of a private row or a replayed PII value is never exported or shown,
+    even when the gate is only a warning."""
+    import polars as pl
+
+    from synthc.quality.privacy import PRIVACY_MATCHES
+
+    path = store.aux_tables(step, version).get(PRIVACY_MATCHES)
+    if path is None or "_id" not in frame.columns:
+        return frame
+    flagged = pl.read_parquet(path, columns=["output_id"]).get_column("output_id")
+    return frame.filter(~pl.col("_id").is_in(flagged.implode()))
+
+
 def write_exports(
     recipe: Recipe, lock: LockState, store: Store | None = None, *, only_stale: bool = False
 ) -> list[Path]:
@@ -140,7 +157,7 @@ def write_exports(
         todo = [(p, export_format(step, p)) for p in paths if stale is None or p in stale]
         if not todo:
             continue
-        frame = store.read_step(step, entry)
+        frame = without_flagged_rows(store, step, entry.data_version, store.read_step(step, entry))
         for relative, fmt in todo:
             target = recipe.root / relative
             if target.is_dir():

@@ -113,3 +113,46 @@ def test_a_check_that_cannot_be_evaluated_fails_the_step(project: Path) -> None:
     recipe = gated(project, {"leakage": {"column": "q", "reference": "ref.jsonl"}})
     with pytest.raises(StepFailed, match=r"step 'big' failed: checks\[0\] \(leakage\)"):
         run_build(recipe)
+
+
+def test_a_balance_gate_in_a_build_records_its_categories(project: Path) -> None:
+    regions = ["north", "south", "east", "west"]
+    write_jsonl(
+        project / "seeds.jsonl", ({"q": f"q{i}", "region": regions[i % 4]} for i in range(40))
+    )
+    steps = {
+        "seeds": {"kind": "seed", "path": "seeds.jsonl"},
+        "collapsed": {
+            "kind": "sql",
+            "from": "seeds",
+            "query": "select _id, q, 'north' as region from seeds",
+            "checks": [{"balance": {"attribute": "region", "reference": "seeds"}}],
+        },
+    }
+    recipe = write_recipe(project, steps)
+    result, _ = run_build(recipe)
+    assert result.gate_failures == ["collapsed"]
+    [check] = recorded(recipe, "collapsed")
+    assert check["details"]["coverage"] == 0.25 and check["figure"] == 0.75
+    table = Store.for_recipe(load(recipe)).query_frame(
+        "select category, output_rows, expected_share from _balance order by category"
+    )
+    assert table.rows() == [("east", 0, 0.25), ("north", 40, 0.25), ("south", 0, 0.25),
+                            ("west", 0, 0.25)]  # fmt: skip
+
+
+def test_a_changed_balance_check_rewrites_its_table_without_rerunning(project: Path) -> None:
+    write_jsonl(project / "seeds.jsonl", ({"q": f"q{i}", "region": "nw"[i % 2]} for i in range(10)))
+    check = {"balance": {"attribute": "region", "shares": "uniform"}}
+    steps = {"seeds": {"kind": "seed", "path": "seeds.jsonl", "checks": [check]}}
+    recipe = write_recipe(project, steps)
+    run_build(recipe)
+    store = Store.for_recipe(load(recipe))
+    assert store.query_frame("select count(*) as n from _balance")["n"][0] == 2
+    steps["seeds"]["checks"] = [{"rows": {"min": 1}}]
+    write_recipe(project, steps)
+    result, _ = run_build(recipe)
+    assert result.built == [] and result.skipped == ["seeds"]
+    assert "_balance" not in Store.for_recipe(load(recipe)).aux_tables(
+        "seeds", store.read_lock().steps["seeds"].data_version
+    )
