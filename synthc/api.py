@@ -3,6 +3,7 @@ from Python. Each one is load -> compile -> (build | query | export)."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,9 +30,10 @@ def validate_recipe(path: str | Path) -> Plan:
     return compile_plan(load_recipe(path))
 
 
-def plan_recipe(path: str | Path) -> Plan:
-    """Compile `path` against its lock and stored outputs: what `synthc build` would run."""
-    recipe = load_recipe(path)
+def plan_recipe(path: str | Path, *, engine: str | None = None) -> Plan:
+    """Compile `path` against its lock and stored outputs: what `synthc build` would run
+    (on `engine`, when given, instead of the recipe's `execution.engine`)."""
+    recipe = on_engine(load_recipe(path), engine)
     store = Store.for_recipe(recipe)
     return compile_plan(recipe, read_lock(recipe.lock_path), output_exists=_output_exists(store))
 
@@ -54,21 +56,25 @@ def build_recipe(
     refresh: bool = False,
     wait: bool = False,
     reporter: Reporter | None = None,
+    engine: str | None = None,
+    address: str | None = None,
 ) -> BuildResult:
     """Build the stale steps of the recipe at `path`; return what ran.
 
     After a full build (no `select`) in which every step succeeded, the recipe's
-    `exports:` files are written too. Example::
+    `exports:` files are written too. `engine` ("local" or "ray") and `address` (of
+    the Ray cluster) override the recipe's `execution:`. Example::
 
     result = build_recipe("recipes/quickstart.yaml", select=["answers+"])
     print(result.built, result.rows)
     """
     from synthc.execute.build import BuildContext, build
 
-    recipe = load_recipe(path)
+    recipe = on_engine(load_recipe(path), engine, address)
     store = Store.for_recipe(recipe)
     plan = compile_plan(recipe, store.read_lock(), output_exists=_output_exists(store))
-    needed = missing_keys(plan)
+    # On Ray, keys come from the workers' environment; the workers are asked instead.
+    needed = missing_keys(plan) if recipe.engine == "local" else {}
     if needed and (unpaid := _steps_with_calls_to_make(plan, needed)):
         raise PlanError(describe_missing_keys(unpaid))
     llm = _llm_client(plan)
@@ -90,6 +96,17 @@ def build_recipe(
         for written in _write_exports(recipe, store):
             context.reporter.message(f"exported {shown_path(written)}")
     return result
+
+
+def on_engine(recipe: Recipe, engine: str | None, address: str | None = None) -> Recipe:
+    """The recipe with `execution:` overridden from the command line; an address alone
+    means Ray."""
+    if engine is None and address is None:
+        return recipe
+    execution = {**recipe.execution, "engine": engine or "ray"}
+    if address is not None:
+        execution["ray"] = {**(recipe.execution.get("ray") or {}), "address": address}
+    return dataclasses.replace(recipe, execution=execution)
 
 
 def missing_keys(plan: Plan) -> dict[str, list[str]]:
@@ -194,7 +211,12 @@ def _llm_client(plan: Plan) -> Any:
     """An LLM client only for recipes with a model-calling step or a check embedding with
     a gateway model; it imports no litellm until a call actually misses the cache."""
     kinds = registry()
-    if not any(kinds[p.kind].calls_model for p in plan.steps) and not _embeds_via_gateway(plan):
+    calls_model = any(kinds[p.kind].calls_model for p in plan.steps)
+    if calls_model and plan.recipe.engine == "ray":
+        from synthc.execute.ray import RayLLMClient
+
+        return RayLLMClient(plan.recipe)
+    if not calls_model and not _embeds_via_gateway(plan):
         return None
     from synthc.llm.client import LLMClient
 

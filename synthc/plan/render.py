@@ -8,10 +8,19 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from synthc.fingerprint import short
-from synthc.plan.model import FRESH, Plan
+from synthc.plan.model import FRESH, Plan, PlannedStep
+from synthc.steps import registry
 
 if TYPE_CHECKING:
     from synthc.plan.model import CallEstimate
+
+
+def step_engine(plan: Plan, planned: PlannedStep) -> str:
+    """Where a step runs: "local" (this process), or with `engine: ray`, "ray" for a
+    model-calling step (its cache misses go to the cluster) and "driver" for the rest."""
+    if plan.recipe.engine == "local":
+        return "local"
+    return "ray" if registry()[planned.kind].calls_model else "driver"
 
 
 def plan_rows(plan: Plan) -> list[dict[str, Any]]:
@@ -27,6 +36,7 @@ def plan_rows(plan: Plan) -> list[dict[str, Any]]:
                 "reason": planned.stale_reason,
                 "checks_stale": planned.checks_stale,
                 "model": planned.model,
+                "engine": step_engine(plan, planned),
                 "columns": list(planned.columns) if planned.columns is not None else None,
                 "config_fingerprint": planned.config_fingerprint,
                 "fingerprint": planned.fingerprint,
@@ -61,7 +71,8 @@ def plan_json(plan: Plan, estimates: Mapping[str, CallEstimate] | None = None) -
 
 def plan_table(plan: Plan, estimates: Mapping[str, CallEstimate] | None = None) -> str:
     """A fixed-width table: step, kind, from, status, why, config fingerprint (short),
-    and with `estimates` a column of model calls cached and to make."""
+    on Ray the engine of each step, and with `estimates` a column of model calls cached
+    and to make."""
     header: tuple[str, ...] = ("step", "kind", "from", "status", "why", "config")
     body: list[tuple[str, ...]] = [
         (
@@ -74,6 +85,9 @@ def plan_table(plan: Plan, estimates: Mapping[str, CallEstimate] | None = None) 
         )
         for p in plan.steps
     ]
+    if plan.recipe.engine != "local":
+        header = (*header, "engine")
+        body = [(*row, step_engine(plan, p)) for row, p in zip(body, plan.steps, strict=True)]
     if estimates:
         header = (*header, "model calls")
         body = [

@@ -87,6 +87,9 @@ class Recipe:
     budget: Mapping[str, Any] = field(default_factory=dict)
     limits: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     embeddings: Mapping[str, Any] = field(default_factory=dict)  # `{model, dimensions}`; {} = tfidf
+    execution: Mapping[str, Any] = field(
+        default_factory=dict
+    )  # `{engine, ray: {address, workers}}`
     exports: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     positions: Mapping[str, Location] = field(default_factory=dict)
 
@@ -94,6 +97,11 @@ class Recipe:
     def root(self) -> Path:
         """The folder the recipe lives in; relative paths in the recipe resolve against it."""
         return self.path.parent
+
+    @property
+    def engine(self) -> str:
+        """Where model calls that miss the cache are made: "local" (default) or "ray"."""
+        return str(self.execution.get("engine") or "local")
 
     @property
     def lock_path(self) -> Path:
@@ -207,6 +215,7 @@ def _build_recipe(path: Path, parsed: Parsed) -> Recipe:
         budget=data.get("budget") or {},
         limits=data.get("limits") or {},
         embeddings=data.get("embeddings") or {},
+        execution=data.get("execution") or {},
         exports=exports,
         positions=dict(parsed.positions),
     )
