@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -19,7 +21,7 @@ from typing import Any
 import pytest
 import yaml
 from llm_server import LLMTestServer
-from raycluster import RayCluster
+from raycluster import REPO, RayCluster
 
 from synthc.api import build_recipe, plan_recipe
 from synthc.errors import StepFailed
@@ -195,3 +197,30 @@ def test_a_killed_worker_node_costs_at_most_the_calls_in_flight(
     local = write_recipe(tmp_path / "local", server, rows, engine="local")
     assert build_recipe(local).exit_code == 0
     assert data_versions(path) == data_versions(local)
+
+
+def test_a_killed_driver_re_pays_at_most_the_calls_in_flight(
+    tmp_path: Path, server: LLMTestServer, cluster: RayCluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rows, concurrency = 150, 6
+    server.config.latency = 0.05
+    path = write_recipe(tmp_path / "a", server, rows, engine="local",
+                        limits={"concurrency": concurrency})  # fmt: skip
+    driver = subprocess.Popen(
+        [sys.executable, "-m", "synthc", "build", str(path), "--engine", "ray",
+         "--address", cluster.address],
+        env={**os.environ, "PYTHONPATH": str(REPO)}, stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )  # fmt: skip
+    while server.stats.total < rows * 2 // 3 and driver.poll() is None:
+        time.sleep(0.01)
+    driver.kill()
+    _, stderr = driver.communicate(timeout=60)
+    assert server.stats.total < rows * 2, stderr.decode()[-2000:]  # killed mid-generation
+    time.sleep(2)  # calls the dead driver's workers still had out reach the server now
+
+    server.config.latency = 0.0
+    monkeypatch.setenv(KEY_VARIABLE, SECRET)
+    assert build_recipe(path).exit_code == 0  # locally this time: the same cache
+    extra = server.stats.total - rows * 2
+    assert 0 <= extra <= concurrency
