@@ -77,7 +77,8 @@ def build_recipe(
     needed = missing_keys(plan) if recipe.engine == "local" else {}
     if needed and (unpaid := _steps_with_calls_to_make(plan, needed)):
         raise PlanError(describe_missing_keys(unpaid))
-    llm = _llm_client(plan)
+    session = _ray_session(recipe)
+    llm = _llm_client(plan, session)
     try:
         context = BuildContext(
             store=store,
@@ -87,11 +88,14 @@ def build_recipe(
             force=force,
             refresh=refresh,
             wait_for_lock=wait,
+            map_blocks=session.map_blocks if session is not None else None,
         )
         result = build(plan, context)
     finally:
         if llm is not None:
             llm.close()
+        if session is not None:
+            session.close()
     if result.exit_code == 0 and not select and _exports_outdated(recipe, result):
         for written in _write_exports(recipe, store):
             context.reporter.message(f"exported {shown_path(written)}")
@@ -207,15 +211,25 @@ def _output_exists(store: Store) -> Callable[[str, str], bool]:
     return exists
 
 
-def _llm_client(plan: Plan) -> Any:
+def _ray_session(recipe: Recipe) -> Any:
+    """With `engine: ray`, the build's (lazily opened) connection to the cluster."""
+    if recipe.engine != "ray":
+        return None
+    from synthc.execute.ray import RaySession
+
+    return RaySession.for_recipe(recipe)
+
+
+def _llm_client(plan: Plan, session: Any = None) -> Any:
     """An LLM client only for recipes with a model-calling step or a check embedding with
-    a gateway model; it imports no litellm until a call actually misses the cache."""
+    a gateway model; it imports no litellm until a call actually misses the cache. With a
+    Ray `session`, model calls that miss the cache go to the cluster."""
     kinds = registry()
     calls_model = any(kinds[p.kind].calls_model for p in plan.steps)
-    if calls_model and plan.recipe.engine == "ray":
+    if calls_model and session is not None:
         from synthc.execute.ray import RayLLMClient
 
-        return RayLLMClient(plan.recipe)
+        return RayLLMClient(plan.recipe, session)
     if not calls_model and not _embeds_via_gateway(plan):
         return None
     from synthc.llm.client import LLMClient

@@ -17,13 +17,14 @@ API keys never travel: a worker reads the variable from its own environment.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import logging
 import math
 import os
 import shutil
 import tempfile
 from collections import Counter, deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -66,24 +67,82 @@ class GatewayWorker:
         shutil.rmtree(self._scratch, ignore_errors=True)
 
 
+class RaySession:
+    """The build's connection to the cluster, opened on first use (a build answered from
+    the cache never connects), and the block map for steps with `parallel_blocks`.
+
+    Example::
+
+        session = RaySession.for_recipe(recipe)
+        results = list(session.map_blocks(len, [[1, 2], [3]]))  # [2, 1]
+        session.close()
+    """
+
+    def __init__(self, address: str = "auto", workers: int | None = None) -> None:
+        self.address = address
+        self.workers = workers
+        self._ray: Any = None
+        self._owns_ray = False
+
+    @classmethod
+    def for_recipe(cls, recipe: Recipe) -> RaySession:
+        settings = recipe.execution.get("ray") or {}
+        return cls(settings.get("address") or "auto", settings.get("workers"))
+
+    def ray(self) -> Any:
+        """The `ray` module, connected."""
+        if self._ray is None:
+            ray = _import_ray()
+            if not ray.is_initialized():
+                _connect(ray, self.address)
+                self._owns_ray = True
+            self._ray = ray
+        return self._ray
+
+    def cpus(self) -> int:
+        return max(1, int(self.ray().cluster_resources().get("CPU", 1)))
+
+    def map_blocks(self, function: Callable[[Any], Any], blocks: Iterable[Any]) -> Iterator[Any]:
+        """`function` over each block as Ray tasks, results in order, at most two blocks
+        per CPU out at once. Blocks are pure, so a task lost with its worker is retried.
+        A single block runs here: shipping it would only add the round trip."""
+        pending = iter(blocks)
+        head = list(itertools.islice(pending, 2))
+        if len(head) < 2:
+            yield from map(function, head)
+            return
+        ray = self.ray()
+        task = ray.remote(num_cpus=1, max_retries=3)(_apply)
+        shared = ray.put(function)
+        window: deque[Any] = deque()
+        for block in itertools.chain(head, pending):
+            window.append(task.remote(shared, block))
+            if len(window) >= 2 * self.cpus():
+                yield ray.get(window.popleft())
+        while window:
+            yield ray.get(window.popleft())
+
+    def close(self) -> None:
+        """Disconnect, if this session connected."""
+        if self._owns_ray and self._ray is not None:
+            self._ray.shutdown()
+        self._ray, self._owns_ray = None, False
+
+
 class RayLLMClient(LLMClient):
     """An `LLMClient` whose cache misses are answered on a Ray cluster.
 
     Example::
 
-        client = RayLLMClient(recipe, address="127.0.0.1:6379")
+        client = RayLLMClient(recipe, session=RaySession("127.0.0.1:6379"))
         client.complete(requests, step="answers")  # same results as LLMClient's
     """
 
-    def __init__(
-        self, recipe: Recipe, *, address: str | None = None, workers: int | None = None
-    ) -> None:
+    def __init__(self, recipe: Recipe, session: RaySession | None = None) -> None:
         super().__init__(recipe)
-        settings = recipe.execution.get("ray") or {}
-        self.address = address or settings.get("address") or "auto"
-        self.workers = workers or settings.get("workers")
+        self.session = session or RaySession.for_recipe(recipe)
+        self._owns_session = session is None
         self._actors: list[Any] | None = None
-        self._owns_ray = False
         self._checked: set[str] = set()  # key variables every worker was found to have
 
     def complete(
@@ -128,9 +187,8 @@ class RayLLMClient(LLMClient):
         variables = {v for spec in specs if (v := _key_variable(spec))} - self._checked
         if not variables:
             return
-        ray = _import_ray()
         asked = [actor.unset_variables.remote(sorted(variables)) for actor in self._pool()]
-        lacking = sorted({name for names in ray.get(asked) for name in names})
+        lacking = sorted({name for names in self.session.ray().get(asked) for name in names})
         if lacking:
             raise PlanError(
                 f"Ray workers lack {', '.join(lacking)} in their environment; start the "
@@ -140,26 +198,20 @@ class RayLLMClient(LLMClient):
 
     def _pool(self) -> list[Any]:
         if self._actors is None:
-            ray = _import_ray()
-            if not ray.is_initialized():
-                _connect(ray, self.address)
-                self._owns_ray = True
-            count = self.workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
             assert self.recipe is not None  # set by __init__
-            self._actors = _start_actors(ray, self.recipe, count)
+            count = self.session.workers or self.session.cpus()
+            self._actors = _start_actors(self.session.ray(), self.recipe, count)
         return self._actors
 
     def close(self) -> None:
-        """Stop the gateway actors (and the Ray connection this client opened)."""
+        """Stop the gateway actors (and the session, if this client opened it)."""
         super().close()
         if self._actors is not None:
-            ray = _import_ray()
             for actor in self._actors:
-                ray.kill(actor)
+                self.session.ray().kill(actor)
             self._actors = None
-        if self._owns_ray:
-            _import_ray().shutdown()
-            self._owns_ray = False
+        if self._owns_session:
+            self.session.close()
 
 
 @dataclass
@@ -199,7 +251,7 @@ class _Dispatch:
         self.results: dict[str, CallResult] = {}
 
     def run(self) -> dict[str, CallResult]:
-        ray = _import_ray()
+        ray = self.client.session.ray()
         while any(self.queues.values()) or self.in_flight:
             self._hand_out()
             if not self.in_flight:
@@ -280,6 +332,10 @@ class _Dispatch:
                 "every Ray gateway worker died; the answers received are cached, "
                 "so building again re-sends only the calls that were lost",
             )
+
+
+def _apply(function: Callable[[Any], Any], block: Any) -> Any:
+    return function(block)
 
 
 def _import_ray() -> Any:

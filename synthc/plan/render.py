@@ -17,10 +17,12 @@ if TYPE_CHECKING:
 
 def step_engine(plan: Plan, planned: PlannedStep) -> str:
     """Where a step runs: "local" (this process), or with `engine: ray`, "ray" for a
-    model-calling step (its cache misses go to the cluster) and "driver" for the rest."""
+    model-calling step (its cache misses go to the cluster) or a step whose heavy passes
+    run in blocks (dedup), and "driver" for the rest."""
     if plan.recipe.engine == "local":
         return "local"
-    return "ray" if registry()[planned.kind].calls_model else "driver"
+    kind = registry()[planned.kind]
+    return "ray" if kind.calls_model or kind.parallel_blocks else "driver"
 
 
 def plan_rows(plan: Plan) -> list[dict[str, Any]]:

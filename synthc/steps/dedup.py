@@ -30,6 +30,7 @@ DEFAULTS: Mapping[str, Any] = {
 
 def run(ctx: StepContext) -> pl.DataFrame:
     from synthc.quality.dedup import dedup
+    from synthc.quality.near import local_map
 
     config = ctx.config
     columns = config.get("columns") or [config["column"]]
@@ -45,6 +46,7 @@ def run(ctx: StepContext) -> pl.DataFrame:
         num_perm=int(config.get("num_perm", 128)),
         keep=str(config.get("keep", "first")),
         against=references,
+        map_blocks=ctx.map_blocks or local_map,
     )
     ctx.emit("_dedup_matches", matches)
     return kept
@@ -92,4 +94,12 @@ def files(config: Mapping[str, Any]) -> list[tuple[str, str]]:
     ]
 
 
-KIND = StepKind(name="dedup", version=1, run=run, defaults=DEFAULTS, columns=columns, files=files)
+KIND = StepKind(
+    name="dedup",
+    version=1,
+    run=run,
+    defaults=DEFAULTS,
+    columns=columns,
+    files=files,
+    parallel_blocks=True,
+)

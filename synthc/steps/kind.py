@@ -29,6 +29,9 @@ class StepContext(Protocol):
     llm: Any  # synthc.llm.LLMClient | None; typed loosely so steps need not import it
     # params for each other model the step names (teacher, judge, ...), resolved by the compiler
     model_params: Mapping[str, Mapping[str, Any]]
+    # (block function, blocks) -> results in order, on the Ray cluster with `engine: ray`;
+    # None runs the blocks here. Kinds with `parallel_blocks` pass it to quality/.
+    map_blocks: Any
 
     def input(self) -> pl.DataFrame:
         """The single upstream frame (error if the step has several or none)."""
@@ -83,3 +86,5 @@ class StepKind:
     # (recipe path relative to the step, file path as written) pairs the compiler hashes.
     files: Callable[[Mapping[str, Any]], list[tuple[str, str]]] = _no_strings
     calls_model: bool = False
+    # Its heavy passes run as independent blocks (`ctx.map_blocks`), on Ray when asked.
+    parallel_blocks: bool = False

@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 import yaml
 from llm_server import LLMTestServer
+from quality.textgen import planted
 from raycluster import REPO, RayCluster
 
 from synthc.api import build_recipe, plan_recipe
@@ -104,7 +105,7 @@ def test_plan_says_which_engine_runs_each_step(tmp_path: Path, server: LLMTestSe
     table = plan_table(plan_recipe(path)).splitlines()
     assert table[1].split()[-1] == "engine"
     engines = {line.split()[0]: line.split()[-1] for line in table[2:-1]}
-    assert engines == {"topics": "driver", "answers": "ray", "unique": "driver", "final": "driver"}
+    assert engines == {"topics": "driver", "answers": "ray", "unique": "ray", "final": "driver"}
     assert "engine" not in plan_table(plan_recipe(path, engine="local")).splitlines()[1]
 
 
@@ -224,3 +225,36 @@ def test_a_killed_driver_re_pays_at_most_the_calls_in_flight(
     assert build_recipe(path).exit_code == 0  # locally this time: the same cache
     extra = server.stats.total - rows * 2
     assert 0 <= extra <= concurrency
+
+
+def test_dedup_blocks_run_on_the_cluster_with_the_same_survivors_and_matches(
+    tmp_path: Path, cluster: RayCluster
+) -> None:
+    import ray
+
+    frame = planted(9000)
+    paths = {}
+    for engine in ("ray", "local"):
+        folder = tmp_path / engine
+        folder.mkdir()
+        frame.drop("_id").write_ndjson(folder / "texts.jsonl")
+        recipe = {"synthc": 1, "name": "dedup", "execution": {"engine": engine},
+                  "steps": {"texts": {"kind": "seed", "path": "texts.jsonl"},
+                            "unique": {"kind": "dedup", "from": "texts", "column": "text"}}}  # fmt: skip
+        paths[engine] = folder / "recipe.yaml"
+        paths[engine].write_text(yaml.safe_dump(recipe, sort_keys=False))
+
+    ray.init(address=cluster.address, log_to_driver=False)
+    try:
+        assert build_recipe(paths["ray"]).exit_code == 0
+        blocks = [e for e in ray.timeline() if e.get("name") == "synthc.execute.ray._apply"]
+    finally:
+        ray.shutdown()
+    assert len(blocks) >= 4  # 3 signature blocks of 4,096 rows, then verification
+    assert build_recipe(paths["local"]).exit_code == 0
+
+    assert data_versions(paths["ray"]) == data_versions(paths["local"])
+    matches = "select * from _dedup_matches order by removed_id"
+    on_ray = Store.for_recipe(load_recipe(paths["ray"])).query_frame(matches)
+    assert on_ray.equals(Store.for_recipe(load_recipe(paths["local"])).query_frame(matches))
+    assert on_ray.height > 1000
