@@ -65,6 +65,7 @@ def write_recipe(
     address: str = "auto",
     limits: dict[str, Any] | None = None,
     key_variable: str = KEY_VARIABLE,
+    budget: dict[str, Any] | None = None,
 ) -> Path:
     """seed (rows) -> generate n: 2 -> dedup -> filter, with the model at the server."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -81,6 +82,7 @@ def write_recipe(
         "params": {"temperature": 0.7},
         "limits": {"srv": limits or {"concurrency": 8}},
         "execution": {"engine": engine, "ray": {"address": address}},
+        "budget": budget or {},
         "steps": {
             "topics": {"kind": "seed", "path": "topics.jsonl"},
             "answers": {"kind": "generate", "from": "topics", "n": 2, "output": "answer",
@@ -153,6 +155,20 @@ def test_workers_without_the_key_variable_stop_the_build_before_any_call(
     with pytest.raises(StepFailed, match="Ray workers lack SYNTHC_UNSET_KEY"):
         build_recipe(path)
     assert server.stats.total == 0
+
+
+def test_the_budget_holds_across_the_workers(
+    tmp_path: Path, server: LLMTestServer, cluster: RayCluster
+) -> None:
+    path = write_recipe(tmp_path / "a", server, 20, address=cluster.address,
+                        budget={"max_calls": 25})  # fmt: skip
+    assert build_recipe(path).exit_code == 1  # rows left without an answer
+    assert server.stats.total == 25
+    data = yaml.safe_load(path.read_text())
+    data["budget"] = {"max_calls": 100}
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    assert build_recipe(path).exit_code == 0
+    assert server.stats.total == 40  # the first 25 answers were cached on the driver
 
 
 def test_rpm_holds_across_the_workers(
