@@ -15,6 +15,7 @@ time includes connecting and starting the actors (a few seconds).
 
     .venv/bin/python bench/ray_scale.py                  # 5,000 calls, concurrency 64
     .venv/bin/python bench/ray_scale.py --rows 1000
+    .venv/bin/python bench/ray_scale.py --rows 2000 --slow-every 20   # a latency tail
 """
 
 from __future__ import annotations
@@ -58,9 +59,17 @@ def server_total(root: str) -> int:
         return int(json.load(response)["total"])
 
 
-def write_recipe(folder: Path, root: str, rows: int, concurrency: int, execution: Any) -> Path:
+def write_recipe(
+    folder: Path, root: str, rows: int, concurrency: int, execution: Any, slow_every: int
+) -> Path:
+    """seed -> generate; with `slow_every` N, every Nth prompt is answered after 1 s."""
     folder.mkdir(parents=True)
-    lines = "".join(json.dumps({"topic": f"{folder.name} topic {i}"}) + "\n" for i in range(rows))
+    slow = [bool(slow_every) and i % slow_every == 0 for i in range(rows)]
+    lines = "".join(
+        json.dumps({"topic": f"{folder.name} topic {i}" + (" [[latency=1]]" if slow[i] else "")})
+        + "\n"
+        for i in range(rows)
+    )
     (folder / "topics.jsonl").write_text(lines)
     recipe = {
         "synthc": 1,
@@ -96,6 +105,9 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=5000)
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--latency", type=float, default=0.1)
+    parser.add_argument(
+        "--slow-every", type=int, default=0, help="every Nth call takes 1 s (a latency tail)"
+    )
     args = parser.parse_args()
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     server, root = start_server(args.latency)
@@ -106,13 +118,16 @@ def main() -> None:
         "ray, 1 worker": {"engine": "ray", "ray": {"address": cluster.address, "workers": 1}},
         "ray, 2 workers": {"engine": "ray", "ray": {"address": cluster.address, "workers": 2}},
     }
-    floor = args.rows * args.latency / args.concurrency
-    print(f"{args.rows} calls, concurrency {args.concurrency}, latency {args.latency * 1000:.0f} ms,"
-          f" floor {floor:.2f} s")  # fmt: skip
+    slow = len(range(0, args.rows, args.slow_every)) if args.slow_every else 0
+    floor = ((args.rows - slow) * args.latency + slow * 1.0) / args.concurrency
+    print(f"{args.rows} calls ({slow} of 1 s), concurrency {args.concurrency}, "
+          f"latency {args.latency * 1000:.0f} ms, floor {floor:.2f} s")  # fmt: skip
     print(f"{'executor':<16}{'wall s':>8}{'x floor':>9}{'requests':>10}{'driver CPU ms/call':>20}")
     try:
         for index, (name, execution) in enumerate(modes.items()):
-            path = write_recipe(work / f"m{index}", root, args.rows, args.concurrency, execution)
+            path = write_recipe(
+                work / f"m{index}", root, args.rows, args.concurrency, execution, args.slow_every
+            )
             figures = timed_build(path, root)
             print(f"{name:<16}{figures['wall']:>8.2f}{figures['wall'] / floor:>9.2f}"
                   f"{figures['requests']:>10}{figures['cpu'] * 1000 / args.rows:>20.3f}")  # fmt: skip

@@ -5,12 +5,13 @@ gateway actors on a Ray cluster.
 driver's own), so steps, fingerprints, call keys, the lock and data versions cannot tell
 the engines apart. Only `complete` differs: the driver answers hits from its cache,
 groups the misses by model, and hands them out in small batches to `GatewayWorker`
-actors, each holding an `LLMClient` built from the same recipe (routing, repair params,
-retries and API-key variables work as in-process). Answers are cached on the driver as
-each batch comes back, so a worker that dies loses only the calls it held.
+actors (each running `LANES` batches at once, every lane with an `LLMClient` built from
+the same recipe, so routing, repair params, retries and API-key variables work as
+in-process). Answers are cached on the driver as each batch comes back, so a worker
+that dies loses only the calls it held.
 
 Limits are global: the driver keeps at most a model's `concurrency` calls out across the
-cluster, and each actor's gateway enforces its share (1/workers) of `rpm` and `tpm`.
+cluster, and each lane's gateway enforces its share (1/lanes) of `rpm` and `tpm`.
 API keys never travel: a worker reads the variable from its own environment.
 """
 
@@ -22,7 +23,9 @@ import logging
 import math
 import os
 import shutil
+import socket
 import tempfile
+import threading
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -40,30 +43,47 @@ if TYPE_CHECKING:
     from synthc.progress import Reporter
     from synthc.recipe.load import Recipe
 
+LANES = 4  # batches one worker runs at once: a slow call holds up only its own batch
 STARTUP_TIMEOUT_S = 120.0  # actors that cannot be placed (too few CPUs) fail the build
 WAIT_S = 1.0  # how long one ray.wait blocks before the loop looks again
 
 
 class GatewayWorker:
-    """A gateway on a Ray worker: an `LLMClient` for the driver's recipe with this
-    actor's share of the limits, no budget (the driver keeps it) and a private
-    throwaway cache (the driver's cache is the only one that counts)."""
+    """A gateway on a Ray worker, running up to `LANES` batches at once, each lane (a
+    thread of the actor) with its own `LLMClient` (a gateway's limiter lives on one event
+    loop) for the driver's recipe: its share of the limits, no budget (the driver keeps
+    it) and a private throwaway cache (the driver's cache is the only one that counts)."""
 
     def __init__(self, recipe: Recipe, limits: Mapping[str, Mapping[str, Any]]) -> None:
+        self.recipe, self.limits = recipe, limits
         self._scratch = Path(tempfile.mkdtemp(prefix="synthc-ray-"))
-        self.client = LLMClient(recipe, cache_path=self._scratch, limits=limits, budget={})
+        self._lane = threading.local()
+        self._clients: list[LLMClient] = []
+        self._lock = threading.Lock()
+
+    def _client(self) -> LLMClient:
+        client: LLMClient | None = getattr(self._lane, "client", None)
+        if client is None:
+            with self._lock:
+                folder = self._scratch / str(len(self._clients))
+                client = LLMClient(self.recipe, cache_path=folder, limits=self.limits, budget={})
+                self._clients.append(client)
+            self._lane.client = client
+        return client
 
     def unset_variables(self, variables: Sequence[str]) -> list[str]:
         """The API-key variables this worker's environment lacks."""
         return [name for name in variables if not os.environ.get(name)]
 
     def complete(self, requests: Sequence[CallRequest]) -> list[CallResult]:
-        results = self.client.complete(requests, refresh=True)
-        self.client.forget([result.call_key for result in results if result.ok])
+        client = self._client()
+        results = client.complete(requests, refresh=True)
+        client.forget([result.call_key for result in results if result.ok])
         return results
 
     def close(self) -> None:
-        self.client.close()
+        for client in self._clients:
+            client.close()
         shutil.rmtree(self._scratch, ignore_errors=True)
 
 
@@ -245,7 +265,7 @@ class _Dispatch:
         for key, request in pending.items():
             model = client.resolve(request.model).model
             self.queues.setdefault(model, deque()).append(_Item(key, request))
-        self.idle = list(actors)
+        self.free_lanes = {id(actor): LANES for actor in actors}
         self.out: Counter[str] = Counter()  # calls handed out, per model
         self.in_flight: dict[Any, _Batch] = {}
         self.results: dict[str, CallResult] = {}
@@ -263,18 +283,25 @@ class _Dispatch:
 
     def _hand_out(self) -> None:
         for model, queue in self.queues.items():
-            spec = self.client.resolve(queue[0].request.model) if queue else None
-            while queue and self.idle and spec is not None:
-                total = self.client.concurrency(spec)
-                room = min(total - self.out[model], math.ceil(total / len(self.actors)))
+            if not queue:
+                continue
+            total = self.client.concurrency(self.client.resolve(queue[0].request.model))
+            size = math.ceil(total / (len(self.actors) * LANES))
+            while queue and (actor := self._least_busy()) is not None:
+                room = min(total - self.out[model], size)
                 if room <= 0:
                     break
                 batch = [item for item in self._take(queue, room) if self._reserve(item)]
                 if batch:
-                    actor = self.idle.pop()
                     ref = actor.complete.remote([item.request for item in batch])
                     self.in_flight[ref] = _Batch(actor, model, batch)
                     self.out[model] += len(batch)
+                    self.free_lanes[id(actor)] -= 1
+
+    def _least_busy(self) -> Any:
+        """The actor with the most free lanes, or None when every lane is busy."""
+        actor = max(self.actors, key=lambda a: self.free_lanes[id(a)])
+        return actor if self.free_lanes[id(actor)] > 0 else None
 
     @staticmethod
     def _take(queue: deque[_Item], count: int) -> list[_Item]:
@@ -308,7 +335,7 @@ class _Dispatch:
             return
         except ray.exceptions.RayError as exc:
             raise StepFailed(self.step, f"a Ray gateway worker failed: {exc}") from exc
-        self.idle.append(batch.actor)
+        self.free_lanes[id(batch.actor)] += 1
         for item, answer in zip(batch.items, answers, strict=True):
             tokens = answer.prompt_tokens + answer.completion_tokens
             self.client.budget.settle(item.reserved_tokens or 0, 0.0, tokens, answer.cost_usd or 0)
@@ -324,7 +351,8 @@ class _Dispatch:
 
     def _lost(self, batch: _Batch) -> None:
         """The actor died with the batch: forget it, give the calls to the others."""
-        self.actors.remove(batch.actor)
+        if batch.actor in self.actors:  # its other lanes' batches come back lost too
+            self.actors.remove(batch.actor)
         self.queues[batch.model].extendleft(reversed(batch.items))
         if not self.actors:
             raise StepFailed(
@@ -350,6 +378,15 @@ def _import_ray() -> Any:
 
 
 def _connect(ray: Any, address: str) -> None:
+    host, _, port = address.rpartition(":")
+    if host and port.isdigit() and "://" not in address:
+        try:  # ray.init retries an address with no cluster behind it for minutes
+            socket.create_connection((host, int(port)), timeout=10).close()
+        except OSError as exc:
+            raise PlanError(
+                f"no Ray cluster at '{address}' ({exc.strerror or exc}); start one with "
+                "`ray start --head`, or set execution.ray.address (or --address)"
+            ) from exc
     try:
         ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
     except (ConnectionError, RuntimeError, ValueError) as exc:
@@ -360,15 +397,17 @@ def _connect(ray: Any, address: str) -> None:
 
 
 def _start_actors(ray: Any, recipe: Recipe, count: int) -> list[Any]:
-    """`count` gateway actors spread over the nodes, each with 1/count of every limit."""
+    """`count` gateway actors spread over the nodes; each lane of each holds its share
+    (1 / (count x LANES)) of every model's limits."""
+    lanes = count * LANES
     shares = {
         model: {
-            "concurrency": math.ceil(int(config.get("concurrency") or DEFAULT_CONCURRENCY) / count),
-            **{name: config[name] / count for name in ("rpm", "tpm") if config.get(name)},
+            "concurrency": math.ceil(int(config.get("concurrency") or DEFAULT_CONCURRENCY) / lanes),
+            **{name: config[name] / lanes for name in ("rpm", "tpm") if config.get(name)},
         }
         for model, config in recipe.limits.items()
     }
-    actor_class = ray.remote(num_cpus=1, max_restarts=0)(GatewayWorker)
+    actor_class = ray.remote(num_cpus=1, max_restarts=0, max_concurrency=LANES)(GatewayWorker)
     actors = [
         actor_class.options(scheduling_strategy="SPREAD").remote(recipe, shares)
         for _ in range(count)

@@ -22,7 +22,7 @@ import pytest
 import yaml
 from llm_server import LLMTestServer
 from quality.textgen import planted
-from raycluster import REPO, RayCluster
+from raycluster import REPO, RayCluster, free_port
 
 from synthc.api import build_recipe, plan_recipe
 from synthc.errors import StepFailed
@@ -109,6 +109,15 @@ def test_plan_says_which_engine_runs_each_step(tmp_path: Path, server: LLMTestSe
     engines = {line.split()[0]: line.split()[-1] for line in table[2:-1]}
     assert engines == {"topics": "driver", "answers": "ray", "unique": "ray", "final": "driver"}
     assert "engine" not in plan_table(plan_recipe(path, engine="local")).splitlines()[1]
+
+
+def test_an_address_with_no_cluster_fails_at_once(tmp_path: Path, server: LLMTestServer) -> None:
+    path = write_recipe(tmp_path / "a", server, 3, engine="local")
+    started = time.monotonic()
+    with pytest.raises(StepFailed, match=r"no Ray cluster at '127\.0\.0\.1:\d+'"):
+        build_recipe(path, address=f"127.0.0.1:{free_port()}")
+    assert time.monotonic() - started < 30
+    assert server.stats.total == 0
 
 
 def test_ray_build_sends_each_call_once_and_equals_the_local_build(
