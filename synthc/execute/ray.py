@@ -17,6 +17,7 @@ API keys never travel: a worker reads the variable from its own environment.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import itertools
 import logging
@@ -44,7 +45,7 @@ if TYPE_CHECKING:
     from synthc.recipe.load import Recipe
 
 LANES = 4  # batches one worker runs at once: a slow call holds up only its own batch
-STARTUP_TIMEOUT_S = 120.0  # actors that cannot be placed (too few CPUs) fail the build
+STARTUP_TIMEOUT_S = 120.0  # actors that cannot start fail the build
 WAIT_S = 1.0  # how long one ray.wait blocks before the loop looks again
 
 
@@ -227,8 +228,12 @@ class RayLLMClient(LLMClient):
         """Stop the gateway actors (and the session, if this client opened it)."""
         super().close()
         if self._actors is not None:
+            ray = self.session.ray()
+            closed = [actor.close.remote() for actor in self._actors]
+            with contextlib.suppress(ray.exceptions.RayError):  # a dead actor has no scratch
+                ray.wait(closed, num_returns=len(closed), timeout=10)
             for actor in self._actors:
-                self.session.ray().kill(actor)
+                ray.kill(actor)
             self._actors = None
         if self._owns_session:
             self.session.close()
@@ -407,17 +412,27 @@ def _start_actors(ray: Any, recipe: Recipe, count: int) -> list[Any]:
         }
         for model, config in recipe.limits.items()
     }
-    actor_class = ray.remote(num_cpus=1, max_restarts=0, max_concurrency=LANES)(GatewayWorker)
+    # No CPU reserved: the actors wait on the network, and a step's block tasks (dedup)
+    # must still find CPUs while they live.
+    actor_class = ray.remote(num_cpus=0, max_restarts=0, max_concurrency=LANES)(GatewayWorker)
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    # Round-robin over the nodes (Ray's SPREAD is best effort and stacked them up).
+    nodes = sorted(node["NodeID"] for node in ray.nodes() if node["Alive"])
     actors = [
-        actor_class.options(scheduling_strategy="SPREAD").remote(recipe, shares)
-        for _ in range(count)
+        actor_class.options(
+            scheduling_strategy=NodeAffinitySchedulingStrategy(
+                nodes[index % len(nodes)], soft=False
+            )
+        ).remote(recipe, shares)
+        for index in range(count)
     ]
     try:
         ray.get([actor.unset_variables.remote([]) for actor in actors], timeout=STARTUP_TIMEOUT_S)
     except ray.exceptions.GetTimeoutError as exc:
         raise PlanError(
-            f"{count} Ray gateway worker(s) (1 CPU each) did not start within "
-            f"{STARTUP_TIMEOUT_S:.0f} s; set execution.ray.workers to what the cluster has"
+            f"{count} Ray gateway worker(s) did not start within {STARTUP_TIMEOUT_S:.0f} s; "
+            "check the cluster (`ray status`) or lower execution.ray.workers"
         ) from exc
     return actors
 

@@ -253,21 +253,25 @@ def test_a_killed_driver_re_pays_at_most_the_calls_in_flight(
 
 
 def test_dedup_blocks_run_on_the_cluster_with_the_same_survivors_and_matches(
-    tmp_path: Path, cluster: RayCluster
+    tmp_path: Path, server: LLMTestServer, cluster: RayCluster, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import ray
 
     frame = planted(9000)
     paths = {}
     for engine in ("ray", "local"):
-        folder = tmp_path / engine
-        folder.mkdir()
-        frame.drop("_id").write_ndjson(folder / "texts.jsonl")
-        recipe = {"synthc": 1, "name": "dedup", "execution": {"engine": engine},
-                  "steps": {"texts": {"kind": "seed", "path": "texts.jsonl"},
-                            "unique": {"kind": "dedup", "from": "texts", "column": "text"}}}  # fmt: skip
-        paths[engine] = folder / "recipe.yaml"
-        paths[engine].write_text(yaml.safe_dump(recipe, sort_keys=False))
+        # `answers` runs first, so the gateway actors live while dedup's blocks run
+        path = write_recipe(tmp_path / engine, server, 5, engine=engine)
+        recipe = yaml.safe_load(path.read_text())
+        frame.drop("_id").write_ndjson(path.parent / "texts.jsonl")
+        recipe["steps"] = {
+            "topics": recipe["steps"]["topics"],
+            "answers": {**recipe["steps"]["answers"], "n": 1},
+            "texts": {"kind": "seed", "path": "texts.jsonl"},
+            "unique": {"kind": "dedup", "from": "texts", "column": "text"},
+        }
+        path.write_text(yaml.safe_dump(recipe, sort_keys=False))
+        paths[engine] = path
 
     ray.init(address=cluster.address, log_to_driver=False)
     try:
@@ -276,6 +280,8 @@ def test_dedup_blocks_run_on_the_cluster_with_the_same_survivors_and_matches(
     finally:
         ray.shutdown()
     assert len(blocks) >= 4  # 3 signature blocks of 4,096 rows, then verification
+    assert server.stats.total == 5
+    monkeypatch.setenv(KEY_VARIABLE, SECRET)
     assert build_recipe(paths["local"]).exit_code == 0
 
     assert data_versions(paths["ray"]) == data_versions(paths["local"])
