@@ -3,6 +3,7 @@ from Python. Each one is load -> compile -> (build | query | export)."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -41,9 +42,10 @@ def checked_recipe(path: str | Path) -> Recipe:
     raise RecipeError(sorted_problems([*loaded.problems, *later]))
 
 
-def plan_recipe(path: str | Path) -> Plan:
-    """Compile `path` against its lock and stored outputs: what `synthc build` would run."""
-    recipe = checked_recipe(path)
+def plan_recipe(path: str | Path, *, engine: str | None = None) -> Plan:
+    """Compile `path` against its lock and stored outputs: what `synthc build` would run
+    (on `engine`, when given, instead of the recipe's `execution.engine`)."""
+    recipe = on_engine(checked_recipe(path), engine)
     store = Store.for_recipe(recipe)
     return compile_plan(recipe, read_lock(recipe.lock_path), output_exists=_output_exists(store))
 
@@ -66,24 +68,29 @@ def build_recipe(
     refresh: bool = False,
     wait: bool = False,
     reporter: Reporter | None = None,
+    engine: str | None = None,
+    address: str | None = None,
 ) -> BuildResult:
     """Build the stale steps of the recipe at `path`; return what ran.
 
     After a full build (no `select`) in which every step succeeded, the recipe's
-    `exports:` files are written too. Example::
+    `exports:` files are written too. `engine` ("local" or "ray") and `address` (of
+    the Ray cluster) override the recipe's `execution:`. Example::
 
     result = build_recipe("recipes/quickstart.yaml", select=["answers+"])
     print(result.built, result.rows)
     """
     from synthc.execute.build import BuildContext, build
 
-    recipe = checked_recipe(path)
+    recipe = on_engine(checked_recipe(path), engine, address)
     store = Store.for_recipe(recipe)
     plan = compile_plan(recipe, store.read_lock(), output_exists=_output_exists(store))
-    needed = missing_keys(plan, select)
+    # On Ray, keys come from the workers' environment; the workers are asked instead.
+    needed = missing_keys(plan, select) if recipe.engine == "local" else {}
     if needed and (unpaid := _steps_with_calls_to_make(plan, needed)):
         raise PlanError(describe_missing_keys(unpaid))
-    llm = _llm_client(plan)
+    session = _ray_session(recipe)
+    llm = _llm_client(plan, session)
     try:
         context = BuildContext(
             store=store,
@@ -93,11 +100,14 @@ def build_recipe(
             force=force,
             refresh=refresh,
             wait_for_lock=wait,
+            map_blocks=session.map_blocks if session is not None else None,
         )
         result = build(plan, context)
     finally:
         if llm is not None:
             llm.close()
+        if session is not None:
+            session.close()
     if result.exit_code == 0 and not select:
         with store.build_lock(wait=True):
             for written in _write_exports(recipe, store, context.reporter, only_stale=True):
@@ -141,6 +151,17 @@ def preview_recipe(
     finally:
         if llm is not None:
             llm.close()
+
+
+def on_engine(recipe: Recipe, engine: str | None, address: str | None = None) -> Recipe:
+    """The recipe with `execution:` overridden from the command line; an address alone
+    means Ray."""
+    if engine is None and address is None:
+        return recipe
+    execution = {**recipe.execution, "engine": engine or "ray"}
+    if address is not None:
+        execution["ray"] = {**(recipe.execution.get("ray") or {}), "address": address}
+    return dataclasses.replace(recipe, execution=execution)
 
 
 def missing_keys(plan: Plan, select: Sequence[str] = ()) -> dict[str, list[str]]:
@@ -276,11 +297,26 @@ def _output_exists(store: Store) -> Callable[[str, str], bool]:
     return exists
 
 
-def _llm_client(plan: Plan) -> Any:
+def _ray_session(recipe: Recipe) -> Any:
+    """With `engine: ray`, the build's (lazily opened) connection to the cluster."""
+    if recipe.engine != "ray":
+        return None
+    from synthc.execute.ray import RaySession
+
+    return RaySession.for_recipe(recipe)
+
+
+def _llm_client(plan: Plan, session: Any = None) -> Any:
     """An LLM client only for recipes with a model-calling step or a check embedding with
-    a gateway model; it imports no litellm until a call actually misses the cache."""
+    a gateway model; it imports no litellm until a call actually misses the cache. With a
+    Ray `session`, model calls that miss the cache go to the cluster."""
     kinds = registry()
-    if not any(kinds[p.kind].calls_model for p in plan.steps) and not _embeds_via_gateway(plan):
+    calls_model = any(kinds[p.kind].calls_model for p in plan.steps)
+    if calls_model and session is not None:
+        from synthc.execute.ray import RayLLMClient
+
+        return RayLLMClient(plan.recipe, session)
+    if not calls_model and not _embeds_via_gateway(plan):
         return None
     from synthc.llm.client import LLMClient
 

@@ -79,6 +79,10 @@ class ServerStats:
     bodies: list[str] = field(default_factory=list)  # every completion request's raw body
     embedding_requests: int = 0
     embedded_texts: int = 0
+    authorizations: Counter[str] = field(default_factory=Counter)  # Authorization headers
+    arrivals: list[float] = field(default_factory=list)  # time.monotonic() of each request
+    in_flight: int = 0
+    peak_in_flight: int = 0  # most completion requests being answered at once
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -235,9 +239,29 @@ class LLMTestServer:
             self.stats.last_body = body
             self.stats.bodies.append(raw)
             self.stats.per_prompt[prompt] += 1
+            self.stats.authorizations[request.headers.get("Authorization", "")] += 1
+            self.stats.arrivals.append(time.monotonic())
+            self.stats.in_flight += 1
+            self.stats.peak_in_flight = max(self.stats.peak_in_flight, self.stats.in_flight)
             seen = self.stats.per_prompt[prompt]
             fault = self._rng.random() < self.config.fault_rate
             fault_status = self._rng.choice((429, 500))
+        try:
+            return await self._complete(request, body, prompt, markers, seen, fault, fault_status)
+        finally:
+            with self._lock:
+                self.stats.in_flight -= 1
+
+    async def _complete(
+        self,
+        request: web.Request,
+        body: dict[str, Any],
+        prompt: str,
+        markers: dict[str, str],
+        seen: int,
+        fault: bool,
+        fault_status: int,
+    ) -> web.StreamResponse:
         latency = float(markers.get("latency") or self.config.latency)
         if "hang" in markers:
             latency = 3600.0

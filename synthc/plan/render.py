@@ -8,10 +8,21 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from synthc.fingerprint import short
-from synthc.plan.model import FRESH, Plan
+from synthc.plan.model import FRESH, Plan, PlannedStep
+from synthc.steps import registry
 
 if TYPE_CHECKING:
     from synthc.plan.model import CallEstimate
+
+
+def step_engine(plan: Plan, planned: PlannedStep) -> str:
+    """Where a step runs: "local" (this process), or with `engine: ray`, "ray" for a
+    model-calling step (its cache misses go to the cluster) or a step whose heavy passes
+    run in blocks (dedup), and "driver" for the rest."""
+    if plan.recipe.engine == "local":
+        return "local"
+    kind = registry()[planned.kind]
+    return "ray" if kind.calls_model or kind.parallel_blocks else "driver"
 
 
 def plan_rows(plan: Plan) -> list[dict[str, Any]]:
@@ -27,6 +38,7 @@ def plan_rows(plan: Plan) -> list[dict[str, Any]]:
                 "reason": planned.stale_reason,
                 "checks_stale": planned.checks_stale,
                 "model": planned.model,
+                "engine": step_engine(plan, planned),
                 "columns": list(planned.columns) if planned.columns is not None else None,
                 "unchecked": list(planned.unchecked),
                 "config_fingerprint": planned.config_fingerprint,
@@ -69,7 +81,8 @@ def plan_json(plan: Plan, estimates: Mapping[str, CallEstimate] | None = None) -
 
 def plan_table(plan: Plan, estimates: Mapping[str, CallEstimate] | None = None) -> str:
     """A fixed-width table: step, kind, from, status, why, config fingerprint (short),
-    and with `estimates` a column of model calls cached and to make."""
+    on Ray the engine of each step, and with `estimates` a column of model calls cached
+    and to make."""
     header: tuple[str, ...] = ("step", "kind", "from", "status", "why", "config")
     body: list[tuple[str, ...]] = [
         (
@@ -82,6 +95,9 @@ def plan_table(plan: Plan, estimates: Mapping[str, CallEstimate] | None = None) 
         )
         for p in plan.steps
     ]
+    if plan.recipe.engine != "local":
+        header = (*header, "engine")
+        body = [(*row, step_engine(plan, p)) for row, p in zip(body, plan.steps, strict=True)]
     if estimates:
         header = (*header, "model calls")
         body = [

@@ -75,6 +75,9 @@ class Recipe:
     limits: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     embeddings: Mapping[str, Any] = field(default_factory=dict)  # `{model, dimensions}`; {} = tfidf
     allow_remote: bool = False  # private seed rows may reach remote models
+    execution: Mapping[str, Any] = field(
+        default_factory=dict
+    )  # `{engine, ray: {address, workers}}`
     exports: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     license: str | None = None  # the data's license, for the dataset card (e.g. cc-by-4.0)
     positions: Mapping[str, Location] = field(default_factory=dict)
@@ -83,6 +86,11 @@ class Recipe:
     def root(self) -> Path:
         """The folder the recipe lives in; relative paths in the recipe resolve against it."""
         return self.path.parent
+
+    @property
+    def engine(self) -> str:
+        """Where model calls that miss the cache are made: "local" (default) or "ray"."""
+        return str(self.execution.get("engine") or "local")
 
     @property
     def lock_path(self) -> Path:
@@ -254,6 +262,7 @@ def _build_recipe(path: Path, parsed: Parsed) -> Recipe:
         limits=data.get("limits") or {},
         embeddings=data.get("embeddings") or {},
         allow_remote=bool(data.get("allow_remote", False)),
+        execution=data.get("execution") or {},
         exports=exports,
         license=data.get("license"),
         positions=dict(parsed.positions),

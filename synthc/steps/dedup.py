@@ -34,6 +34,7 @@ DEFAULTS: Mapping[str, Any] = {
 
 def run(ctx: StepContext) -> pl.DataFrame:
     from synthc.quality.dedup import dedup
+    from synthc.quality.near import local_map
 
     config = ctx.config
     columns = config.get("columns") or [config["column"]]
@@ -50,6 +51,7 @@ def run(ctx: StepContext) -> pl.DataFrame:
         keep=str(config.get("keep", "first")),
         against=references,
         fold_digits=(config.get("normalize") or {}).get("digits") == "fold",
+        map_blocks=ctx.map_blocks or local_map,
     )
     ctx.emit("_dedup_matches", matches)
     return kept
@@ -97,4 +99,12 @@ def files(config: Mapping[str, Any]) -> list[tuple[str, str]]:
     ]
 
 
-KIND = StepKind(name="dedup", version=2, run=run, defaults=DEFAULTS, columns=columns, files=files)
+KIND = StepKind(
+    name="dedup",
+    version=2,
+    run=run,
+    defaults=DEFAULTS,
+    columns=columns,
+    files=files,
+    parallel_blocks=True,
+)
