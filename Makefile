@@ -15,9 +15,9 @@ install: $(PY) ## install synthc with the local model
 	@$(PY) -c "import llama_cpp" 2>/dev/null || echo "synthc: installing the local model's runtime (llama-cpp-python compiles once, about 6 minutes on 2 cores; pip caches it)"
 	$(PY) -m pip install -q -e ".[local]"
 
-dev: $(PY) ## install synthc with dev, local and embed extras
+dev: $(PY) ## install synthc with dev, local, embed and ray extras
 	$(PY) -m pip install -q "torch==2.13.0"  # the CPU build first, or the embed extra pulls CUDA torch
-	$(PY) -m pip install -q -e ".[dev,local,embed]"
+	$(PY) -m pip install -q -e ".[dev,local,embed,ray]"
 
 browser: ## install Debian's chromium for the report's browser test (needs root)
 	@test -x /usr/bin/chromium || sh scripts/install_chromium.sh
@@ -40,7 +40,7 @@ check: ## lint, format check, types and tests: run before every commit
 	$(VENV)/bin/mypy
 	$(PY) -m pytest
 
-ci: dev browser ## fresh-clone path: install dev, local and embed extras and chromium, then run the whole suite
+ci: dev browser ## fresh-clone path: install dev, local, embed and ray extras and chromium, then run the whole suite
 	$(PY) -m pytest
 
 bench: ## run every benchmark (prints figures and ratios)

@@ -53,8 +53,9 @@ def raise_n(root: Path) -> None:
 
 def broken_copy(root: Path) -> None:
     text = (root / "recipes/quickstart.yaml").read_text()
+    text = text.replace("{{ product }}", "{{ prodcut }}", 1)
     final = text.index("  final:")
-    typo = text[:final] + text[final:].replace("from: questions", "from: questons", 1)
+    typo = text[:final] + text[final:].replace("trim(question)", "trim(qestion)", 1)
     (root / "recipes/broken.yaml").write_text(typo)
 
 
@@ -62,7 +63,7 @@ def broken_copy(root: Path) -> None:
 # command that follows the sentence.
 EDITS = {
     "Raise `n` to 3": raise_n,
-    "`recipes/broken.yaml` with its `final` step reading `from: questons`": broken_copy,
+    "`{{ prodcut }}` in its prompt and `trim(qestion)` in its query": broken_copy,
 }
 
 

@@ -44,6 +44,7 @@ class ExecStepContext:
     # by the compiler: the step reads them, never layers them again
     model_params: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     refresh: bool = False  # bypass the LLM cache for this step
+    map_blocks: Any = None  # where block work runs (see StepContext); None: here
     emitted: dict[str, pl.DataFrame] = field(default_factory=dict)
     failures: int = 0
     stats: dict[str, Any] = field(default_factory=dict)
@@ -76,6 +77,7 @@ class ExecStepContext:
             model=planned.model,
             model_params=planned.model_params,
             refresh=ctx.refresh,
+            map_blocks=ctx.map_blocks,
         )
 
     def input(self) -> pl.DataFrame:
@@ -168,6 +170,7 @@ class BuildContext:
     force: bool = False
     refresh: bool = False
     wait_for_lock: bool = False
+    map_blocks: Any = None  # the Ray executor's block map with `engine: ray`
 
 
 @dataclass

@@ -21,7 +21,15 @@ import polars as pl
 
 from synthc.quality._arrays import run_starts
 from synthc.quality.minhash import Permutations, components, unique_inverse
-from synthc.quality.near import Sketch, pair_similarity, sketch, verify, xxh3_keys
+from synthc.quality.near import (
+    BlockMap,
+    Sketch,
+    local_map,
+    pair_similarity,
+    sketch,
+    verify,
+    xxh3_keys,
+)
 from synthc.quality.text import BATCH_RECORDS, as_series, choose_ngram, normalise
 
 ROW_ID = "_id"
@@ -88,6 +96,7 @@ def dedup(
     seed: int = 1,
     shingle_hash: str = "sha1",
     fold_digits: bool = False,
+    map_blocks: BlockMap = local_map,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Remove exact and near-duplicate rows; returns ``(kept_frame, matches_frame)``.
 
@@ -100,6 +109,8 @@ def dedup(
         shingle_hash: "sha1" (datasketch-identical signatures) or "xxh3" (faster).
         fold_digits: compare texts with every digit read as 0 (by default numbers count,
         so problems that differ only in their numbers are kept).
+        map_blocks: where signature and verification blocks run (see `near.BlockMap`);
+        the result does not depend on it.
 
     Rows are identified by `_id` (row positions when the frame has none). The result is
     idempotent, dedup of the kept frame removing nothing more, because whether two rows
@@ -118,7 +129,9 @@ def dedup(
     perms = Permutations.create(num_perm, seed)
     near = method == "minhash" and corpus.frame_rows > 0
     if near:
-        sketched = sketch(corpus.texts, corpus.rows, n, perms, threshold, shingle_hash, True)
+        sketched = sketch(
+            corpus.texts, corpus.rows, n, perms, threshold, shingle_hash, True, map_blocks
+        )
         keys = sketched.text_keys
     else:
         keys = _text_keys(corpus)
@@ -129,7 +142,7 @@ def dedup(
         _exact_within(corpus, keys, priority, removed),
     ]
     if near:
-        matches += _near(corpus, sketched, priority, removed, threshold, n)
+        matches += _near(corpus, sketched, priority, removed, threshold, n, map_blocks)
     return frame.filter(pl.Series(~removed)), pl.concat(matches, how="vertical")
 
 
@@ -259,10 +272,11 @@ def _near(
     removed: np.ndarray,
     threshold: float,
     ngram: int,
+    map_blocks: BlockMap,
 ) -> list[pl.DataFrame]:
     """Near-copies of references, then near-duplicate clusters among the remaining rows."""
     exclude = np.concatenate([removed, np.zeros(corpus.rows - corpus.frame_rows, dtype=bool)])
-    found = verify(corpus.texts, sketched, ngram, threshold, exclude=exclude)
+    found = verify(corpus.texts, sketched, ngram, threshold, exclude, map_blocks=map_blocks)
     # first < second and frame rows come first: a pair with a reference has second there.
     to_ref = (found.second >= corpus.frame_rows) & (found.first < corpus.frame_rows)
     copied, source, similarity = _near_against(
@@ -275,7 +289,7 @@ def _near(
     labels = components(corpus.frame_rows, first[within], second[within])
     # Rows already removed are singletons here; they lose to nobody.
     losers, winners = _survivors(labels, priority)
-    source_sims = pair_similarity(corpus.texts, ngram, losers, winners)
+    source_sims = pair_similarity(corpus.texts, ngram, losers, winners, map_blocks=map_blocks)
     removed[losers] = True
     return [
         _matches(corpus.ids(copied), corpus.ids(source), similarity, "against"),

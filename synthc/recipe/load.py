@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from synthc.errors import Location, Problem, RecipeError
+from synthc.errors import Location, Problem, RecipeError, sorted_problems
 from synthc.recipe.positions import Parsed, parse_yaml
 from synthc.recipe.schema import describe_value, schema_problems
-from synthc.recipe.semantics import semantic_problems
+from synthc.recipe.semantics import CREDENTIAL_HINT, semantic_problems
 
 RECIPE_FORMAT_VERSION = 1
 
@@ -39,17 +39,19 @@ class Export:
     """One file (or, for `datasets`, folder) under `exports:`, in a named format.
 
     `prompt`, `response`, `system`, `chosen` and `rejected` name the columns the trainer
-    formats read; `splits` maps a split name to its share of the rows (`datasets`).
+    formats read; `splits` maps a split name to its share of the rows (`datasets`);
+    `allow_outside` lets the path lead out of the recipe's folder.
     """
 
     path: str  # relative to the recipe folder, as written
-    format: str  # jsonl, csv, parquet, messages, preference, datasets ("" if unknown)
+    format: str  # jsonl, json, csv, parquet, messages, preference, datasets ("" if unknown)
     prompt: str = "prompt"
     response: str = "response"
     system: str | None = None
     chosen: str | None = None  # None: `chosen`, or a distill step's teacher column
     rejected: str | None = None  # None: `rejected`, or a distill step's student column
     splits: Mapping[str, float] = field(default_factory=lambda: {"train": 1.0})
+    allow_outside: bool = False
 
     def columns(self, step: Step) -> dict[str, str]:
         """The columns a trainer format reads, by the role or key it writes them under
@@ -73,7 +75,13 @@ class Export:
 
 
 # The plain formats, by extension; a mapping export may name a trainer format instead.
-EXTENSION_FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".parquet": "parquet"}
+EXTENSION_FORMATS = {
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".json": "json",
+    ".csv": "csv",
+    ".parquet": "parquet",
+}
 
 
 def export_of(target: str | Mapping[str, Any]) -> Export:
@@ -127,6 +135,10 @@ class Recipe:
     budget: Mapping[str, Any] = field(default_factory=dict)
     limits: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     embeddings: Mapping[str, Any] = field(default_factory=dict)  # `{model, dimensions}`; {} = tfidf
+    allow_remote: bool = False  # private seed rows may reach remote models
+    execution: Mapping[str, Any] = field(
+        default_factory=dict
+    )  # `{engine, ray: {address, workers}}`
     exports: Mapping[str, tuple[Export, ...]] = field(default_factory=dict)
     license: str | None = None  # the data's license, for the dataset card (e.g. cc-by-4.0)
     positions: Mapping[str, Location] = field(default_factory=dict)
@@ -135,6 +147,11 @@ class Recipe:
     def root(self) -> Path:
         """The folder the recipe lives in; relative paths in the recipe resolve against it."""
         return self.path.parent
+
+    @property
+    def engine(self) -> str:
+        """Where model calls that miss the cache are made: "local" (default) or "ray"."""
+        return str(self.execution.get("engine") or "local")
 
     @property
     def lock_path(self) -> Path:
@@ -172,14 +189,83 @@ def load_recipe(path: str | Path) -> Recipe:
         recipe = load_recipe("recipes/quickstart.yaml")
         print(list(recipe.steps))
     """
+    loaded = read_recipe(path)
+    if loaded.problems:
+        raise RecipeError(loaded.problems)
+    assert loaded.recipe is not None  # no problems: the whole recipe loaded
+    return loaded.recipe
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """What `read_recipe` found: the problems and as much of the recipe as is sound.
+
+    With problems, `recipe` holds only the steps that have none (or is None when the
+    file's top level is itself wrong), so later stages can still check those steps;
+    `broken` names the steps left out.
+    """
+
+    recipe: Recipe | None
+    problems: list[Problem]
+    broken: frozenset[str] = frozenset()
+
+
+# Top-level fields the compiler reads: a problem in one of them means no partial recipe,
+# except for those it can check the steps without (set to these values instead).
+_COMPILED_FIELDS = ("", "synthc", "model", "models", "steps")
+_SET_ASIDE: Mapping[str, Any] = {
+    "params": {},
+    "seed": 0,
+    "budget": {},
+    "limits": {},
+    "embeddings": {},
+}
+
+
+def read_recipe(path: str | Path) -> Loaded:
+    """Read and validate the recipe at `path`, never raising for a recipe problem."""
     file = str(path)
     parsed = _read(file)
     problems = list(parsed.problems)
     if parsed.data is not None:
-        problems += schema_problems(parsed) + semantic_problems(parsed, file)
-    if problems:
-        raise RecipeError(_sorted_unique(problems))
-    return _build_recipe(Path(file), parsed)
+        from_schema = schema_problems(parsed)
+        reported = {problem.path for problem in from_schema}
+        # A field the schema already refuses (an alias's `api_key`) is reported once.
+        problems += from_schema + [
+            problem
+            for problem in semantic_problems(parsed, file)
+            if problem.path not in reported or CREDENTIAL_HINT not in problem.message
+        ]
+    if not problems:
+        return Loaded(_build_recipe(Path(file), parsed), [])
+    return _partial(Path(file), parsed, sorted_problems(problems))
+
+
+def _partial(path: Path, parsed: Parsed, problems: list[Problem]) -> Loaded:
+    """The recipe without its broken steps, when nothing outside them is wrong."""
+    data = parsed.data
+    steps = data.get("steps") if isinstance(data, dict) else None
+    if not isinstance(steps, dict) or not isinstance(data.get("synthc"), int):
+        return Loaded(None, problems)
+    broken: set[str] = set()
+    replaced: dict[str, Any] = {"exports": {}}
+    for problem in problems:
+        head, _, rest = problem.path.partition(".")
+        if head == "steps" and rest:
+            broken.add(rest.partition(".")[0])
+        elif head in _SET_ASIDE:
+            replaced[head] = _SET_ASIDE[head]  # checked without them; already reported
+        elif head in _COMPILED_FIELDS:
+            return Loaded(None, problems)
+    kept = {
+        name: step
+        for name, step in steps.items()
+        if isinstance(name, str) and isinstance(step, dict) and name not in broken
+    }
+    if not kept:
+        return Loaded(None, problems, frozenset(broken))
+    partial = Parsed({**data, **replaced, "steps": kept}, positions=parsed.positions)
+    return Loaded(_build_recipe(path, partial), problems, frozenset(broken))
 
 
 def _read(file: str) -> Parsed:
@@ -212,21 +298,6 @@ def _read(file: str) -> Parsed:
     return parsed
 
 
-def _sorted_unique(problems: list[Problem]) -> list[Problem]:
-    """One copy of each problem, ordered by where it is written (file-level ones first)."""
-
-    def order(problem: Problem) -> tuple[int, int, str, str]:
-        where = problem.location
-        return (
-            where.line if where else 0,
-            where.col if where else 0,
-            problem.path,
-            problem.message,
-        )
-
-    return sorted(set(problems), key=order)
-
-
 def _build_recipe(path: Path, parsed: Parsed) -> Recipe:
     data: dict[str, Any] = parsed.data
     aliases = {
@@ -249,6 +320,8 @@ def _build_recipe(path: Path, parsed: Parsed) -> Recipe:
         budget=data.get("budget") or {},
         limits=data.get("limits") or {},
         embeddings=data.get("embeddings") or {},
+        allow_remote=bool(data.get("allow_remote", False)),
+        execution=data.get("execution") or {},
         exports=exports,
         license=data.get("license"),
         positions=dict(parsed.positions),

@@ -12,10 +12,12 @@ written in the recipe is redacted.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from synthc.report.model import redact_key_values, redact_recipe
+from synthc.store.exports import PLAIN_FORMATS
 
 if TYPE_CHECKING:
     from synthc.recipe.load import Recipe
@@ -44,7 +46,6 @@ _FORMAT_NOTES = {
 }
 CARD_MARKER = "<!-- written by synthc export: edit the recipe, not this file -->"
 GENERATING_KINDS = frozenset({"generate", "self_instruct", "distill", "augment", "adversarial"})
-_SECRET_LINE = re.compile(r"^(\s*[\w-]*(?:api_key|secret|token|password)\s*:\s*).+$", re.I | re.M)
 
 
 def dataset_card(
@@ -68,11 +69,12 @@ def dataset_card(
         _how_made(recipe, lock),
         _row_counts(recipe, lock),
         _quality(recipe, lock),
+        _red_team(lock, store),
         _text_metrics(recipe, lock, exported, store),
         _files(recipe, lock, card_dir),
         CARD_MARKER + "\n",
     ]
-    return "\n".join(section for section in sections if section)
+    return redact_key_values("\n".join(section for section in sections if section))
 
 
 def write_card(recipe: Recipe, lock: LockState, store: Store | None = None) -> Path:
@@ -158,7 +160,7 @@ def _configs(recipe: Recipe, steps: list[str], card_dir: Path) -> list[dict[str,
     """One config per exported step (the first is the default), one file each."""
     configs = []
     for index, step in enumerate(steps):
-        plain = [e.path for e in recipe.exports[step] if e.format in ("jsonl", "csv", "parquet")]
+        plain = [e.path for e in recipe.exports[step] if e.format in PLAIN_FORMATS]
         paths = sorted(plain, key=_format_rank)
         if not paths or _format_rank(paths[0]) == len(CONFIG_FORMATS):
             continue
@@ -217,13 +219,17 @@ def _structure(lock: LockState, steps: list[str], store: Store | None) -> str:
 
 
 def _example_row(store: Store | None, step: str, entry: LockEntry, columns: list[str]) -> str:
-    """The step's first row as JSON; "" without a store or when its output is gone."""
+    """The step's first row the privacy gate did not flag, as JSON; "" without a store or
+    when its output is gone."""
     from synthc.errors import StoreError
+    from synthc.store.exports import without_flagged_rows
 
     if store is None:
         return ""
     try:
-        frame = store.read_step(step, entry).select(columns).head(1)
+        frame = store.read_step(step, entry)
+        frame = without_flagged_rows(store, step, entry.data_version, frame)
+        frame = frame.select(columns).head(1)
     except StoreError:
         return ""
     if not frame.height:
@@ -232,8 +238,10 @@ def _example_row(store: Store | None, step: str, entry: LockEntry, columns: list
 
 
 def _how_made(recipe: Recipe, lock: LockState) -> str:
+    from synthc.report.model import shown_recipe
+
     lines = ["## How it was made", "", "### Recipe", "", "```yaml"]
-    lines += [_redacted(recipe.path.read_text(encoding="utf-8")).rstrip(), "```", ""]
+    lines += [_redacted(shown_recipe(recipe)).rstrip(), "```", ""]
     lines += ["### Lineage", ""]
     for name, step in recipe.steps.items():
         sources = ", ".join(f"`{s}`" for s in step.inputs)
@@ -269,8 +277,8 @@ def models_used(entry: LockEntry) -> list[tuple[str, str]]:
 
 
 def _redacted(text: str) -> str:
-    """The recipe with any literal key replaced; `api_key_env` names a variable and stays."""
-    return _SECRET_LINE.sub(lambda match: match.group(1) + "<redacted>", text)
+    """The recipe as published (see `redact_recipe`)."""
+    return redact_recipe(text)
 
 
 def _row_counts(recipe: Recipe, lock: LockState) -> str:
@@ -323,6 +331,33 @@ def _quality(recipe: Recipe, lock: LockState) -> str:
     if metrics:
         lines += ["", "Metric figures:", "", *metrics]
     return "\n".join(lines) + "\n"
+
+
+def _red_team(lock: LockState, store: Store | None) -> str:
+    """Attack-success rates of each judged adversarial step, unknown verdicts beside them."""
+    import polars as pl
+
+    if store is None:
+        return ""
+    lines: list[str] = []
+    for name, entry in lock.steps.items():
+        path = store.aux_tables(name, entry.data_version).get("_attack_success")
+        if entry.kind != "adversarial" or path is None:
+            continue
+        lines += [f"`{name}`:", "", "| category | attacks | judged | succeeded | unknown | rate |",
+                  "|---|---:|---:|---:|---:|---:|"]  # fmt: skip
+        for row in pl.read_parquet(path).iter_rows(named=True):
+            rate = "n/a" if row["rate"] is None else f"{row['rate']:.1%}"
+            lines.append(
+                f"| {row['category']} | {row['attacks']} | {row['judged']} | {row['succeeded']} "
+                f"| {row['unknown']} | {rate} |"
+            )
+        lines.append("")
+    if not lines:
+        return ""
+    intro = ("Attack success: the share of judged attacks the target did not refuse; "
+             "attacks whose verdict never parsed are counted as unknown, not dropped.")  # fmt: skip
+    return "\n".join(["## Red-team results", "", intro, "", *lines])
 
 
 def _text_metrics(recipe: Recipe, lock: LockState, steps: list[str], store: Store | None) -> str:

@@ -24,6 +24,8 @@ from synthc.report.model import (
     _lit,
     _name,
     preview,
+    redact_recipe,
+    shown_recipe,
 )
 from synthc.store.lock import LockEntry, LockState
 
@@ -48,6 +50,7 @@ def build_report(recipe: Recipe, store: Store) -> Report:
     """
     from synthc.report.gates import gate_results
     from synthc.report.plots import build_figures
+    from synthc.report.privacy import balance_plots, privacy_flags
 
     lock = store.read_lock()
     order, status = _plan_status(recipe, store, lock)
@@ -64,7 +67,7 @@ def build_report(recipe: Recipe, store: Store) -> Report:
     return Report(
         recipe_name=recipe.name,
         recipe_path=str(recipe.path),
-        recipe_text=recipe.path.read_text(encoding="utf-8"),
+        recipe_text=redact_recipe(shown_recipe(recipe)),
         steps=steps,
         gates=gates,
         plots=figures.plots,
@@ -72,6 +75,8 @@ def build_report(recipe: Recipe, store: Store) -> Report:
         exports=tuple(
             (step, export.path) for step, exports in recipe.exports.items() for export in exports
         ),
+        privacy=privacy_flags(recipe, store, tables),
+        balance=tuple(balance_plots(recipe, store, tables)),
         models=tuple(sorted({e.model for e in lock.steps.values() if e.model})),
         built_at=max(built, default=""),
         last_run=_last_run(store, tables),
@@ -144,13 +149,29 @@ class _Reader:
             model=entry.model,
             failures=entry.failures,
             built_at=entry.built_at,
-            samples=self.samples(name),
+            samples=() if self.withheld(name) else self.samples(name),
+            samples_withheld=self.withheld(name),
             **self.call_stats(name, entry),
         )
 
+    def withheld(self, name: str) -> bool:
+        """Rows of a private seed reach the step and no privacy gate of its own vets
+        them: its rows are not shown (the report is as public as the card)."""
+        from synthc.plan.checks import private_sources
+
+        step = self.recipe.steps[name]
+        vetted = any(check.kind == "privacy" for check in step.checks)
+        return bool(private_sources(self.recipe, name)) and not vetted
+
     def samples(self, name: str) -> tuple[str, ...]:
-        """Previews of the step's first rows, in its stored order."""
-        frame = self.frame(f"select * from {_name(name)} limit {SAMPLE_ROWS}")
+        """Previews of the step's first rows, in its stored order; rows its privacy gate
+        flagged are never shown (as they are never exported)."""
+        flagged = (
+            f"where _id not in (select output_id from _privacy_matches where _step = {_lit(name)}) "
+            if "_privacy_matches" in self.tables
+            else ""
+        )
+        frame = self.frame(f"select * from {_name(name)} {flagged}limit {SAMPLE_ROWS}")
         return tuple(preview(row) for row in frame.iter_rows(named=True))
 
     def call_stats(self, name: str, entry: LockEntry) -> dict[str, Any]:

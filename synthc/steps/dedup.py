@@ -34,6 +34,7 @@ DEFAULTS: Mapping[str, Any] = {
 
 def run(ctx: StepContext) -> pl.DataFrame:
     from synthc.quality.dedup import dedup
+    from synthc.quality.near import local_map
 
     config = ctx.config
     columns = config.get("columns") or [config["column"]]
@@ -50,6 +51,7 @@ def run(ctx: StepContext) -> pl.DataFrame:
         keep=str(config.get("keep", "first")),
         against=references,
         fold_digits=(config.get("normalize") or {}).get("digits") == "fold",
+        map_blocks=ctx.map_blocks or local_map,
     )
     ctx.emit("_dedup_matches", matches)
     return kept
@@ -67,14 +69,14 @@ def _reference(ctx: StepContext, entry: str) -> pl.DataFrame:
     """An `against` entry's rows: a step's output, or a file's rows identified as path#line."""
     import polars as pl
 
-    from synthc.datafiles import _read_file
+    from synthc.datafiles import read_file
 
     if entry in ctx.inputs and not looks_like_file(entry):
         return ctx.inputs[entry]
     path = ctx.resolve_path(entry)
     if not path.exists():
         raise ValueError(f"against: '{entry}' is neither a step nor a file (looked for {path})")
-    rows = _read_file(path)
+    rows = read_file(path)
     ids = pl.Series("_id", [f"{entry}#{line}" for line in range(1, rows.height + 1)])
     return rows.drop("_id", strict=False).with_columns(ids)
 
@@ -97,4 +99,12 @@ def files(config: Mapping[str, Any]) -> list[tuple[str, str]]:
     ]
 
 
-KIND = StepKind(name="dedup", version=2, run=run, defaults=DEFAULTS, columns=columns, files=files)
+KIND = StepKind(
+    name="dedup",
+    version=2,
+    run=run,
+    defaults=DEFAULTS,
+    columns=columns,
+    files=files,
+    parallel_blocks=True,
+)

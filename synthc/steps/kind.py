@@ -69,6 +69,9 @@ class StepContext(Protocol):
     stats: dict[str, Any]
     # Failed rows, for a step that reports them by count instead of a `_failures` table.
     failures: int
+    # (block function, blocks) -> results in order, on the Ray cluster with `engine: ray`;
+    # None runs the blocks here. Kinds with `parallel_blocks` pass it to quality/.
+    map_blocks: Any
 
     def input(self) -> pl.DataFrame:
         """The single upstream frame (error if the step has several or none)."""
@@ -135,3 +138,6 @@ class StepKind:
     def model_fields(self) -> tuple[str, ...]:
         """Fields naming models besides the step's own `model:` (teacher, judges, ...)."""
         return model_fields(self.name)
+
+    # Its heavy passes run as independent blocks (`ctx.map_blocks`), on Ray when asked.
+    parallel_blocks: bool = False

@@ -1,23 +1,35 @@
-"""Exports: each `exports:` target written from a built step's rows, atomically: the plain
-formats (jsonl, csv, parquet) here, the trainer formats (messages, preference, datasets)
-through `synthc.store.formats`.
+"""Exports: each `exports:` target written from a built step's rows, atomically, and
+recorded in the lock: the plain formats (jsonl, json, csv, parquet) here, the trainer
+formats (messages, preference, datasets) through `synthc.store.trainer`.
 """
 
 from __future__ import annotations
 
+import hashlib
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from synthc.errors import StoreError
+from synthc.fingerprint import file_sha256, fingerprint
 from synthc.store.atomic import atomic_write_bytes
-from synthc.store.formats import chat_rows, jsonl_bytes, preference_rows, write_datasets_folder
 from synthc.store.lock import LockState
+from synthc.store.trainer import (
+    chat_rows,
+    jsonl_bytes,
+    preference_rows,
+    split_files,
+    write_datasets_folder,
+)
 
 if TYPE_CHECKING:
     import polars as pl
 
     from synthc.recipe.load import Export, Recipe
     from synthc.store.store import Store
+
+PLAIN_FORMATS = ("jsonl", "json", "csv", "parquet")
+TRAINER_FORMATS = ("messages", "preference", "datasets")
 
 
 def export_frame(frame: pl.DataFrame, fmt: str) -> bytes:
@@ -35,7 +47,7 @@ def export_frame(frame: pl.DataFrame, fmt: str) -> bytes:
         buffer = io.BytesIO()
         frame.write_parquet(buffer, statistics=True)
         return buffer.getvalue()
-    from synthc.store.store import format_frame
+    from synthc.store.formats import format_frame
 
     return format_frame(user_columns(frame), fmt).encode("utf-8")
 
@@ -47,43 +59,155 @@ def user_columns(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.drop([c for c in LINEAGE_COLUMNS if c in frame.columns])
 
 
-def write_exports(recipe: Recipe, lock: LockState, store: Store | None = None) -> list[Path]:
-    """Write every `exports:` target of the recipe from the built steps; return the paths.
+# Bump when the bytes an export format produces for the same rows change, so every
+# export written before is rewritten.
+EXPORT_SETTINGS_VERSION = 1
+
+
+@dataclass(frozen=True)
+class ExportStatus:
+    """One export target and why it is not current (None when its bytes are current)."""
+
+    step: str
+    target: str  # as written in the recipe
+    reason: str | None
+
+
+def _settings(recipe: Recipe, step: str, export: Export) -> str:
+    """What, besides the rows, decides an export's bytes: its format and, for a trainer
+    format, the columns it reads and the splits."""
+    settings: dict[str, Any] = {"format": export.format, "version": EXPORT_SETTINGS_VERSION}
+    if export.format in TRAINER_FORMATS:
+        settings["columns"] = export.columns(recipe.steps[step])
+        if export.format == "datasets":
+            settings["splits"] = dict(export.splits)
+    return fingerprint(settings)
+
+
+def _files(target: Path, export: Export) -> list[Path]:
+    """The files an export consists of: the target, or a datasets folder's split files."""
+    return split_files(target, export.splits) if export.format == "datasets" else [target]
+
+
+def _digest(files: list[Path]) -> str:
+    """The sha256 of an export file, or of a datasets folder's split files together."""
+    if len(files) == 1:
+        return file_sha256(files[0])
+    lines = "".join(f"{file.name} {file_sha256(file)}\n" for file in files)
+    return hashlib.sha256(lines.encode("utf-8")).hexdigest()
+
+
+def export_status(recipe: Recipe, lock: LockState) -> list[ExportStatus]:
+    """Each export target in recipe order, with why it must be rewritten: current only
+    when the lock records it from the step's current data version and settings, and the
+    files on disk still have the bytes synthc wrote."""
+    found = []
+    for step, exports in recipe.exports.items():
+        for export in exports:
+            reason = _stale_reason(recipe, lock, step, export)
+            found.append(ExportStatus(step, export.path, reason))
+    return found
+
+
+def _stale_reason(recipe: Recipe, lock: LockState, step: str, export: Export) -> str | None:
+    entry, record = lock.steps.get(step), lock.exports.get(export.path)
+    files = _files(recipe.root / export.path, export)
+    if entry is None:
+        return f"step '{step}' is not built"
+    if not all(file.is_file() for file in files):
+        return "missing"
+    if record is None or record.get("step") != step:
+        return "not written by synthc from this step"
+    if record.get("data_version") != entry.data_version:
+        return f"written from an older build of '{step}'"
+    known = export.format in PLAIN_FORMATS + TRAINER_FORMATS
+    if not known or record.get("settings") != _settings(recipe, step, export):
+        return "export settings changed"
+    try:
+        digest = _digest(files)
+    except OSError as exc:
+        return f"cannot be read ({exc.strerror or exc})"
+    if digest != record.get("sha256"):
+        return "changed since it was written"
+    return None
+
+
+def without_flagged_rows(
+    store: Store, step: str, version: str, frame: pl.DataFrame
+) -> pl.DataFrame:
+    """`frame` less the rows the step's privacy gate flagged (its `_privacy_matches`
+    table): a copy of a private row or a replayed PII value is never exported or shown,
+    even when the gate is only a warning."""
+    import polars as pl
+
+    from synthc.quality.privacy import PRIVACY_MATCHES
+
+    path = store.aux_tables(step, version).get(PRIVACY_MATCHES)
+    if path is None or "_id" not in frame.columns:
+        return frame
+    flagged = pl.read_parquet(path, columns=["output_id"]).get_column("output_id")
+    return frame.filter(~pl.col("_id").is_in(flagged.implode()))
+
+
+def write_exports(
+    recipe: Recipe, lock: LockState, store: Store | None = None, *, only_stale: bool = False
+) -> list[Path]:
+    """Write the `exports:` targets of the recipe from the built steps; return the paths.
 
     Paths are relative to the recipe folder; a plain path's format follows its extension
-    (.jsonl, .ndjson, .csv, .parquet), a mapping names its `format:`. Each file is written
-    atomically, so a reader never sees a half-written export. Raises StoreError for a
-    step that is not built, or a trainer format whose columns the rows lack.
+    (.jsonl, .ndjson, .json, .csv, .parquet), a mapping may name a trainer `format:`. Each
+    file is written atomically, so a reader never sees a half-written export, and each
+    target is recorded in the lock (step, data version, settings, sha256). With
+    `only_stale`, current targets are left alone. Raises StoreError for a step that is
+    not built, or a trainer format whose columns the rows lack.
     """
     from synthc.store.store import Store
 
     store = store or Store.for_recipe(recipe)
+    stale = {s.target for s in export_status(recipe, lock) if s.reason} if only_stale else None
+    targets = {export.path for exports in recipe.exports.values() for export in exports}
+    records = {k: v for k, v in lock.exports.items() if k in targets}
     written: list[Path] = []
     for step, exports in recipe.exports.items():
         entry = lock.steps.get(step)
         if entry is None:
             raise StoreError(f"exports: step '{step}' has not been built; run `synthc build` first")
-        frame = store.read_step(step, entry)
-        for index, export in enumerate(exports):
+        todo = [(i, e) for i, e in enumerate(exports) if stale is None or e.path in stale]
+        if not todo:
+            continue
+        frame = without_flagged_rows(store, step, entry.data_version, store.read_step(step, entry))
+        for index, export in todo:
             target = recipe.root / export.path
             where = f"exports.{step}" + (f".{index}" if len(exports) > 1 else "")
             _write_one(recipe, step, frame, export, target, where)
+            records[export.path] = {
+                "step": step,
+                "data_version": entry.data_version,
+                "format": export.format,
+                "settings": _settings(recipe, step, export),
+                "sha256": _digest(_files(target, export)),
+            }
             written.append(target)
+    if records != lock.exports:
+        store.write_lock(replace(store.read_lock(), exports=records))
     return written
 
 
 def _write_one(
     recipe: Recipe, step: str, frame: pl.DataFrame, export: Export, target: Path, where: str
 ) -> None:
+    if export.format == "datasets":
+        write_datasets_folder(frame, user_columns(frame), target, export)
+        return
+    if target.is_dir():
+        raise StoreError(f"{where}: '{export.path}' is a folder; an export target must be a file")
     if export.format == "messages":
         rows = chat_rows(frame, export, recipe.steps[step], where)
         atomic_write_bytes(target, jsonl_bytes(rows))
     elif export.format == "preference":
         rows = preference_rows(frame, export, recipe.steps[step], where)
         atomic_write_bytes(target, jsonl_bytes(rows))
-    elif export.format == "datasets":
-        write_datasets_folder(frame, user_columns(frame), target, export)
-    elif export.format in ("jsonl", "csv", "parquet"):
+    elif export.format in PLAIN_FORMATS:
         atomic_write_bytes(target, export_frame(frame, export.format))
     else:  # the recipe's checks refuse this; a Recipe built in code may still hold it
         raise StoreError(

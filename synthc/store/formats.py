@@ -1,131 +1,105 @@
-"""Trainer formats for exports: chat `messages` and `prompt/chosen/rejected` JSONL, and a
-folder of Parquet splits that Hugging Face `datasets` loads.
-
-    exports:
-      final:
-        - out/final.jsonl
-        - {path: out/sft.jsonl, format: messages, prompt: question, response: answer}
-        - {path: out/dpo.jsonl, format: preference, prompt: question}
-        - {path: out/hf, format: datasets, splits: {train: 0.9, test: 0.1}}
-
-`messages` is what TRL's SFTTrainer and OpenAI fine-tuning read; `preference` is what
-TRL's DPOTrainer reads. A `datasets` row's split follows from a hash of its `_id` alone,
-so rows added by a later build never move an existing row to another split.
+"""Rows as text: the aligned `table`, `csv`, a `json` array and `jsonl`, for `synthc
+query` and the text exports. Decimals (DuckDB's HUGEINT, integers past 2^63) stay
+numbers, nested cells become JSON text in CSV, binary columns become hex.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-from collections.abc import Mapping
-from pathlib import Path
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from synthc.errors import StoreError
-from synthc.store.atomic import atomic_write_bytes
 
 if TYPE_CHECKING:
     import polars as pl
 
-    from synthc.recipe.load import Export, Step
-
-# A datasets folder holds one file per split, named as the Hugging Face Hub names them,
-# so `load_dataset(folder)` finds the splits by file name.
-SPLIT_FILE = "data/{split}-00000-of-00001.parquet"
+QUERY_FORMATS = ("table", "csv", "json", "jsonl")
 
 
-def chat_rows(frame: pl.DataFrame, export: Export, step: Step, where: str) -> list[dict[str, Any]]:
-    """`{"messages": [system?, user, assistant]}` per row, from the declared columns; a
-    row whose system column is empty has no system message."""
-    columns = export.columns(step)
-    nullable = (export.system,) if export.system else ()
-    values = _columns(frame, list(columns.values()), where, nullable)
-    return [
-        {
-            "messages": [
-                {"role": role, "content": values[column][index]}
-                for role, column in columns.items()
-                if values[column][index] is not None
-            ]
-        }
-        for index in range(frame.height)
-    ]
-
-
-def preference_rows(
-    frame: pl.DataFrame, export: Export, step: Step, where: str
-) -> list[dict[str, Any]]:
-    """`{"prompt", "chosen", "rejected"}` per row (see `Export.columns` for the defaults)."""
-    names = export.columns(step)
-    values = _columns(frame, list(names.values()), where)
-    return [
-        {key: values[column][index] for key, column in names.items()}
-        for index in range(frame.height)
-    ]
-
-
-def jsonl_bytes(rows: list[dict[str, Any]]) -> bytes:
-    return "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows).encode("utf-8")
-
-
-def _columns(
-    frame: pl.DataFrame, columns: list[str], where: str, nullable: tuple[str, ...] = ()
-) -> dict[str, list[Any]]:
-    """Each named column's values as text; a missing column or an empty cell is an error,
-    since a trainer would fail on it (or, worse, train on "None")."""
-    from synthc.rows import LINEAGE_COLUMNS
-
-    missing = [column for column in columns if column not in frame.columns]
-    if missing:
-        have = ", ".join(c for c in frame.columns if c not in LINEAGE_COLUMNS)
-        raise StoreError(
-            f"{where}: no column {', '.join(repr(c) for c in missing)} in the step's rows "
-            f"(columns: {have}); name the columns to use, e.g. `prompt: question`"
-        )
-    values: dict[str, list[Any]] = {}
-    for column in columns:
-        cells = frame.get_column(column).to_list()
-        empty = sum(cell is None for cell in cells)
-        if empty and column not in nullable:
-            raise StoreError(
-                f"{where}: {empty} row(s) have no '{column}'; drop them first "
-                f"(e.g. a sql step with `where {column} is not null`)"
-            )
-        values[column] = [
-            cell if isinstance(cell, str) or cell is None else json.dumps(cell) for cell in cells
-        ]
-    return values
-
-
-def split_of(row_id: str, splits: Mapping[str, float]) -> str:
-    """The split a row belongs to: a point in [0, 1) hashed from its id alone, placed
-    on the splits' cumulative shares in the order they are written."""
-    point = int.from_bytes(hashlib.sha256(row_id.encode("utf-8")).digest()[:8], "big") / 2**64
-    total = 0.0
-    for name, share in splits.items():
-        total += share
-        if point < total:
-            return name
-    return next(reversed(list(splits)))  # shares summing to 1 - ε leave a sliver at the top
-
-
-def write_datasets_folder(
-    frame: pl.DataFrame, user: pl.DataFrame, folder: Path, export: Export
-) -> None:
-    """One Parquet file per split under `folder/data/` (rows in the step's order); split
-    files of splits no longer declared are removed, so `load_dataset` sees only these."""
-    import io
-
+def format_frame(frame: pl.DataFrame, format: str) -> str:
+    """Rows as text: an aligned `table`, `csv`, a `json` array or `jsonl` (one object a line)."""
     import polars as pl
 
-    names = [split_of(row_id, export.splits) for row_id in frame.get_column("_id").to_list()]
-    assigned = user.with_columns(pl.Series("__split", names))
-    for split in export.splits:
-        rows = assigned.filter(pl.col("__split") == split).drop("__split")
-        buffer = io.BytesIO()
-        rows.write_parquet(buffer)
-        atomic_write_bytes(folder / SPLIT_FILE.format(split=split), buffer.getvalue())
-    wanted = {SPLIT_FILE.format(split=split).split("/")[1] for split in export.splits}
-    for stale in (folder / "data").glob("*-00000-of-00001.parquet"):
-        if stale.name not in wanted:
-            stale.unlink()
+    frame = _text_safe(frame)
+    if format == "jsonl":
+        if not any(_has_decimal(dtype) for dtype in frame.schema.values()):
+            return frame.write_ndjson()
+        # polars writes decimals as JSON strings; a number stays a number here
+        return "".join(
+            json.dumps(row, ensure_ascii=False, default=_json_number, separators=(",", ":")) + "\n"
+            for row in frame.to_dicts()
+        )
+    if format == "json":
+        return (
+            json.dumps(frame.to_dicts(), ensure_ascii=False, default=_json_number, indent=2) + "\n"
+        )
+    if format == "csv":
+        return _flatten_nested(frame).write_csv()
+    if format == "table":
+        # One line per row: a newline inside a cell would break the table apart.
+        frame = frame.with_columns(pl.col(pl.String).str.replace_all(r"\r?\n", " ⏎ "))
+        with pl.Config(
+            tbl_rows=-1,
+            tbl_cols=-1,
+            tbl_hide_dataframe_shape=True,
+            tbl_hide_column_data_types=True,
+            tbl_formatting="ASCII_MARKDOWN",
+            fmt_str_lengths=80,
+            tbl_width_chars=10_000,
+        ):
+            return str(frame) + "\n"
+    raise StoreError(f"unknown format '{format}'; use one of: {', '.join(QUERY_FORMATS)}")
+
+
+def _has_decimal(dtype: Any) -> bool:
+    import polars as pl
+
+    if dtype.is_decimal():
+        return True
+    if isinstance(dtype, pl.List | pl.Array):
+        return _has_decimal(dtype.inner)
+    if isinstance(dtype, pl.Struct):
+        return any(_has_decimal(f.dtype) for f in dtype.fields)
+    return False
+
+
+def _json_number(value: Any) -> Any:
+    """Decimals (DuckDB's HUGEINT and DECIMAL, integers past 2^63) as JSON numbers."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    return str(value)
+
+
+def _text_safe(frame: pl.DataFrame) -> pl.DataFrame:
+    """Binary and 128-bit integer columns (a query may select them) as text formats can
+    hold them: hex text and decimals."""
+    import polars as pl
+
+    casts = []
+    for name, dtype in frame.schema.items():
+        if dtype == pl.Binary:
+            casts.append(pl.col(name).bin.encode("hex"))
+        elif str(dtype) in ("Int128", "UInt128"):
+            casts.append(pl.col(name).cast(pl.Decimal(38, 0)))
+    return frame.with_columns(casts) if casts else frame
+
+
+def _flatten_nested(frame: pl.DataFrame) -> pl.DataFrame:
+    """CSV has no lists or structs: write those cells as JSON text."""
+    import polars as pl
+
+    nested = [name for name, dtype in frame.schema.items() if dtype.is_nested()]
+    if not nested:
+        return frame
+    return frame.with_columns(
+        pl.Series(
+            name,
+            [
+                None if v is None else json.dumps(v, default=_json_number, ensure_ascii=False)
+                for v in frame.get_column(name).to_list()
+            ],
+            dtype=pl.String,
+        )
+        for name in nested
+    )

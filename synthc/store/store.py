@@ -32,7 +32,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from synthc.errors import BuildLocked, StoreError
-from synthc.store.atomic import atomic_file, fsync_dir
+from synthc.store.atomic import atomic_file, fsync_dir, writing
+from synthc.store.formats import QUERY_FORMATS, format_frame
 from synthc.store.lock import LockEntry, LockState, read_lock, write_lock
 
 if TYPE_CHECKING:
@@ -41,7 +42,6 @@ if TYPE_CHECKING:
 
     from synthc.recipe.load import Recipe
 
-QUERY_FORMATS = ("table", "csv", "json", "jsonl")
 # Statement types `query` runs; everything else (DDL, DML, COPY, ATTACH, SET...) is refused.
 READ_ONLY_STATEMENTS = ("SELECT", "EXPLAIN")
 _CHUNK_ROWS = 100_000
@@ -231,16 +231,17 @@ class Store:
 
     def append_run(self, record: Mapping[str, Any]) -> None:
         """Append one build's record to runs.jsonl (never rewritten, so never lost)."""
-        self.workdir.mkdir(parents=True, exist_ok=True)
         line = json.dumps(dict(record), sort_keys=True, default=str) + "\n"
-        with self.runs_path.open("a+b") as handle:
-            # A build killed mid-append leaves a partial line; start ours on a fresh one.
-            end = handle.seek(0, os.SEEK_END)
-            if end and handle.seek(end - 1) is not None and handle.read(1) != b"\n":
-                line = "\n" + line
-            handle.write(line.encode("utf-8"))
-            handle.flush()
-            os.fsync(handle.fileno())
+        with writing(self.runs_path):
+            self.workdir.mkdir(parents=True, exist_ok=True)
+            with self.runs_path.open("a+b") as handle:
+                # A build killed mid-append leaves a partial line; start ours on a fresh one.
+                end = handle.seek(0, os.SEEK_END)
+                if end and handle.seek(end - 1) is not None and handle.read(1) != b"\n":
+                    line = "\n" + line
+                handle.write(line.encode("utf-8"))
+                handle.flush()
+                os.fsync(handle.fileno())
 
     # -- catalog --------------------------------------------------------------------
 
@@ -249,21 +250,23 @@ class Store:
         import duckdb
 
         state = self.read_lock() if state is None else state
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".synthc.", suffix=".duckdb.tmp", dir=self.workdir)
+        with writing(self.catalog_path):
+            self.workdir.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=".synthc.", suffix=".duckdb.tmp", dir=self.workdir)
         os.close(fd)
         os.unlink(tmp)  # duckdb must create the file itself
         try:
-            con = duckdb.connect(tmp)
-            try:
-                for statement in self.catalog_statements(state):
-                    con.execute(statement)
-                con.execute("checkpoint")
-            finally:
-                con.close()
-            with open(tmp, "rb") as handle:
-                os.fsync(handle.fileno())
-            os.replace(tmp, self.catalog_path)
+            with writing(self.catalog_path):
+                con = duckdb.connect(tmp)
+                try:
+                    for statement in self.catalog_statements(state):
+                        con.execute(statement)
+                    con.execute("checkpoint")
+                finally:
+                    con.close()
+                with open(tmp, "rb") as handle:
+                    os.fsync(handle.fileno())
+                os.replace(tmp, self.catalog_path)
         finally:
             Path(tmp).unlink(missing_ok=True)
             Path(tmp + ".wal").unlink(missing_ok=True)
@@ -445,45 +448,3 @@ def _explained_kind(text: str) -> str:
                 return "UNPARSABLE"
             return kinds.pop() if len(kinds) == 1 else "MULTI"
     return "EMPTY"
-
-
-def format_frame(frame: pl.DataFrame, format: str) -> str:
-    """Rows as text: an aligned `table`, `csv`, a `json` array or `jsonl` (one object a line)."""
-    import polars as pl
-
-    if format == "jsonl":
-        return frame.write_ndjson()
-    if format == "json":
-        return json.dumps(frame.to_dicts(), ensure_ascii=False, default=str, indent=2) + "\n"
-    if format == "csv":
-        return _flatten_nested(frame).write_csv()
-    if format == "table":
-        # One line per row: a newline inside a cell would break the table apart.
-        frame = frame.with_columns(pl.col(pl.String).str.replace_all(r"\r?\n", " ⏎ "))
-        with pl.Config(
-            tbl_rows=-1,
-            tbl_cols=-1,
-            tbl_hide_dataframe_shape=True,
-            tbl_hide_column_data_types=True,
-            tbl_formatting="ASCII_MARKDOWN",
-            fmt_str_lengths=80,
-            tbl_width_chars=10_000,
-        ):
-            return str(frame) + "\n"
-    raise StoreError(f"unknown format '{format}'; use one of: {', '.join(QUERY_FORMATS)}")
-
-
-# -- exports ------------------------------------------------------------------------
-
-
-def _flatten_nested(frame: pl.DataFrame) -> pl.DataFrame:
-    """CSV has no lists or structs: write those cells as JSON text."""
-    import polars as pl
-
-    nested = [name for name, dtype in frame.schema.items() if dtype.is_nested()]
-    if not nested:
-        return frame
-    return frame.with_columns(
-        pl.Series(name, [json.dumps(v, default=str) for v in frame.get_column(name).to_list()])
-        for name in nested
-    )

@@ -13,7 +13,7 @@ import yaml
 from buildkit import LINEAR, load, run_build, write_jsonl, write_recipe
 
 from synthc.api import build_recipe
-from synthc.errors import StepFailed
+from synthc.errors import RecipeError, StepFailed
 from synthc.store.store import Store
 
 
@@ -100,9 +100,59 @@ def test_a_sql_gate_records_failing_rows(project: Path) -> None:
     assert check["failing_rows"] == [{"q": "question 19", "m": 38}]
 
 
-def test_a_check_that_cannot_be_evaluated_fails_the_step(project: Path) -> None:
+def test_a_check_naming_a_missing_column_is_refused_before_the_build(project: Path) -> None:
     recipe = gated(project, {"distinct_n": {"column": "nope", "n": 2, "min": 0.1}})
-    with pytest.raises(
-        StepFailed, match=r"step 'big' failed: checks\[0\] \(distinct_n\): no column 'nope'"
-    ):
+    with pytest.raises(RecipeError, match=r"steps.big.checks.0.distinct_n.column: 'nope' is not"):
         run_build(recipe)
+    assert not Store.for_recipe(load(recipe)).lock_path.exists()  # nothing ran
+
+
+def test_a_check_that_cannot_be_evaluated_fails_the_step(project: Path) -> None:
+    # A reference file's columns are only read when the gate runs.
+    write_jsonl(project / "ref.jsonl", [{"a": "x", "b": "y"}])
+    recipe = gated(project, {"leakage": {"column": "q", "reference": "ref.jsonl"}})
+    with pytest.raises(StepFailed, match=r"step 'big' failed: checks\[0\] \(leakage\)"):
+        run_build(recipe)
+
+
+def test_a_balance_gate_in_a_build_records_its_categories(project: Path) -> None:
+    regions = ["north", "south", "east", "west"]
+    write_jsonl(
+        project / "seeds.jsonl", ({"q": f"q{i}", "region": regions[i % 4]} for i in range(40))
+    )
+    steps = {
+        "seeds": {"kind": "seed", "path": "seeds.jsonl"},
+        "collapsed": {
+            "kind": "sql",
+            "from": "seeds",
+            "query": "select _id, q, 'north' as region from seeds",
+            "checks": [{"balance": {"attribute": "region", "reference": "seeds"}}],
+        },
+    }
+    recipe = write_recipe(project, steps)
+    result, _ = run_build(recipe)
+    assert result.gate_failures == ["collapsed"]
+    [check] = recorded(recipe, "collapsed")
+    assert check["details"]["coverage"] == 0.25 and check["figure"] == 0.75
+    table = Store.for_recipe(load(recipe)).query_frame(
+        "select category, output_rows, expected_share from _balance order by category"
+    )
+    assert table.rows() == [("east", 0, 0.25), ("north", 40, 0.25), ("south", 0, 0.25),
+                            ("west", 0, 0.25)]  # fmt: skip
+
+
+def test_a_changed_balance_check_rewrites_its_table_without_rerunning(project: Path) -> None:
+    write_jsonl(project / "seeds.jsonl", ({"q": f"q{i}", "region": "nw"[i % 2]} for i in range(10)))
+    check = {"balance": {"attribute": "region", "shares": "uniform"}}
+    steps = {"seeds": {"kind": "seed", "path": "seeds.jsonl", "checks": [check]}}
+    recipe = write_recipe(project, steps)
+    run_build(recipe)
+    store = Store.for_recipe(load(recipe))
+    assert store.query_frame("select count(*) as n from _balance")["n"][0] == 2
+    steps["seeds"]["checks"] = [{"rows": {"min": 1}}]
+    write_recipe(project, steps)
+    result, _ = run_build(recipe)
+    assert result.built == [] and result.skipped == ["seeds"]
+    assert "_balance" not in Store.for_recipe(load(recipe)).aux_tables(
+        "seeds", store.read_lock().steps["seeds"].data_version
+    )

@@ -12,6 +12,7 @@ reference outputs exactly.
 
 from __future__ import annotations
 
+import os
 import random
 import shutil
 import signal
@@ -19,6 +20,8 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
@@ -203,3 +206,62 @@ def test_a_build_killed_at_any_moment_recovers_to_the_same_outputs(tmp_path: Pat
         f"only {killed} of {TRIALS} builds were still running when killed"
     )
     assert final_rows > 100_000
+
+
+@contextmanager
+def small_disk(folder: Path, size: str) -> Iterator[Path]:
+    """A tmpfs of `size` mounted at `folder` (root only); skips, saying why, when it cannot."""
+    if not hasattr(os, "geteuid") or os.geteuid() != 0:
+        pytest.skip("full-disk case NOT RUN: mounting a small tmpfs needs root")
+    folder.mkdir(parents=True)
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)],
+        capture_output=True,
+        text=True,
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"full-disk case NOT RUN: cannot mount a tmpfs ({mounted.stderr.strip()})")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], check=False)
+
+
+def test_a_full_disk_is_one_line_and_the_next_build_recovers(tmp_path: Path) -> None:
+    seeds = tmp_path / "seeds.jsonl"
+    rng = random.Random(7)  # incompressible text: its Parquet output cannot fit in 2 MB
+    letters = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    seeds.write_text(
+        "".join(
+            f'{{"n": {i}, "t": "{"".join(rng.choices(letters, k=40))}"}}\n' for i in range(60_000)
+        )
+    )
+    with small_disk(tmp_path / "disk", "2m") as disk:
+        steps = {
+            "seeds": {"kind": "seed", "path": str(seeds)},
+            "copy": {"kind": "sql", "from": "seeds", "query": "select * from seeds"},
+        }
+        recipe = write_recipe(disk, steps, exports={"copy": ["out/copy.jsonl"]}, name="full")
+        command = [sys.executable, "-m", "synthc", "build", str(recipe)]
+        done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 2, done.stderr
+        assert "Traceback" not in done.stderr
+        last = done.stderr.strip().splitlines()[-1]
+        assert last.startswith(f"error: No space left on device while writing {disk}/.synthc/")
+        assert last.endswith(
+            "; free some space and run again (finished steps and paid calls are kept)"
+        )
+        check_consistent(recipe)
+        assert not [p for p in disk.rglob("*.tmp")], "temp files left behind"
+        debug = subprocess.run(
+            [sys.executable, "-m", "synthc", "--debug", "build", str(recipe)],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert debug.returncode == 2 and "Traceback" in debug.stderr
+        subprocess.run(["mount", "-o", "remount,size=64m", str(disk)], check=True)
+        again = subprocess.run(command, capture_output=True, text=True, timeout=300)
+        assert again.returncode == 0, again.stderr
+        assert len((disk / "out" / "copy.jsonl").read_text().splitlines()) == 60_000
+        check_consistent(recipe)

@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 from buildkit import plan_of, run_build, step_frame, write_jsonl, write_recipe
 
-from synthc.errors import StepFailed
+from synthc.errors import RecipeError, StepFailed
 from synthc.execute.build import BuildContext, build
 from synthc.steps import seed as seed_kind
 from synthc.store.store import Store
@@ -94,17 +94,27 @@ def test_filter_keeps_ids_and_order(project: Path) -> None:
     assert kept.to_dicts() == source.filter(pl.col("n") % 2 == 1).to_dicts()
 
 
-def test_filter_with_a_bad_expression_names_the_step_and_duckdbs_message(project: Path) -> None:
+def test_filter_with_an_unknown_column_is_refused_before_the_build(project: Path) -> None:
     seeds = {"kind": "seed", "rows": [{"n": 1}]}
     bad = {"kind": "filter", "from": "seeds", "where": "nn > 1"}
+    recipe = write_recipe(project, {"seeds": seeds, "bad": bad})
+    with pytest.raises(RecipeError) as failure:
+        run_build(recipe)
+    message = str(failure.value)
+    assert re.match(r"^\S+recipe.yaml:\d+:\d+: steps.bad.where: 'nn > 1' does not bind", message)
+    assert 'Referenced column "nn" not found' in message
+    assert not (project / ".synthc").exists() or not list(project.rglob("*.parquet"))
+
+
+def test_filter_failing_on_its_rows_names_the_step_and_duckdbs_message(project: Path) -> None:
+    seeds = {"kind": "seed", "rows": [{"n": "one"}]}
+    bad = {"kind": "filter", "from": "seeds", "where": "cast(n as integer) > 1 -- numbers only"}
     recipe = write_recipe(project, {"seeds": seeds, "bad": bad})
     with pytest.raises(StepFailed) as failure:
         run_build(recipe)
     message = str(failure.value)
-    assert message.startswith(
-        "step 'bad' failed: where: 'nn > 1' is not a valid condition on 'seeds'"
-    )
-    assert "nn" in message and "Binder Error" in message
+    assert message.startswith("step 'bad' failed: where: 'cast(n as integer) > 1 -- numbers only'")
+    assert "Conversion Error" in message
     assert step_frame(recipe, "seeds").height == 1  # the finished step stays built
 
 
@@ -161,6 +171,7 @@ def test_sql_error_lists_the_visible_tables(project: Path) -> None:
         "bad": {"kind": "sql", "from": "seeds", "query": "select * from seedz"},
     }
     with pytest.raises(
-        StepFailed, match=r"(?s)step 'bad' failed: query: .*seedz.*\(tables visible: seeds\)"
+        RecipeError,
+        match=r"steps.bad.query: .*seedz.*Did you mean \"seeds\".*\(tables visible: seeds\)",
     ):
         run_build(write_recipe(project, steps))

@@ -35,6 +35,10 @@ def test_every_check_kind_of_the_design_is_implemented():
         "leakage",
         "utility",
         "tail_coverage",
+        "privacy",
+        "balance",
+        "attack_success",
+        "judge_agreement",
     }
     assert set(GATE_KINDS) == kinds
 

@@ -17,7 +17,8 @@ from .conftest import REPO_ROOT
 
 CHECK_KINDS = (
     "rows", "sql", "distinct_n", "near_duplicates", "diversity",
-    "fidelity", "leakage", "utility", "tail_coverage",
+    "fidelity", "leakage", "utility", "tail_coverage", "privacy", "balance",
+    "attack_success", "judge_agreement",
 )  # fmt: skip
 
 

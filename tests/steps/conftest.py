@@ -17,6 +17,7 @@ import yaml
 from synthc.api import build_recipe
 from synthc.execute.build import BuildResult
 from synthc.recipe.load import load_recipe
+from synthc.store.lock import LockState
 from synthc.store.store import Store
 
 TESTS = Path(__file__).resolve().parents[1]
@@ -41,6 +42,9 @@ class Project:
 
     def step(self, name: str) -> pl.DataFrame:
         return Store.for_recipe(load_recipe(self.path)).read_step(name)
+
+    def lock(self) -> LockState:
+        return Store.for_recipe(load_recipe(self.path)).read_lock()
 
     def query(self, sql: str) -> pl.DataFrame:
         return Store.for_recipe(load_recipe(self.path)).query_frame(sql)
