@@ -109,10 +109,10 @@ def test_variants_differing_only_in_numbers_survive_dedup(project):
     ops = [{"perturb_numbers": {"column": "question", "relative": 0.3}}]
     proj = project({"seeds": {"kind": "seed", "rows": rows},
                     "variants": {"kind": "augment", "from": "seeds", "ops": ops},
-                    "unique": {"kind": "dedup", "from": "variants", "column": "question"}})  # fmt: skip
+                    "deduped": {"kind": "dedup", "from": "variants", "column": "question"}})  # fmt: skip
     proj.build()
     assert proj.step("variants").height == 6
-    assert proj.step("unique").height == 6
+    assert proj.step("deduped").height == 6
 
 
 def test_rows_that_give_no_seeded_variant_are_a_warning(project):
