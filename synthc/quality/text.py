@@ -110,6 +110,29 @@ class Grams:
         parts = [pl.when(pl.col(f"v{k}")).then(pl.col(f"w{k}")) for k in range(picked.shape[1])]
         return frame.select(pl.concat_str(parts, separator=" ", ignore_nulls=True)).to_series()
 
+    def gram_bytes(self, occurrences: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(UTF-8 bytes, offsets) of the given occurrences' n-gram strings, concatenated:
+        the same strings as `texts`, built in numpy without a Python object per gram.
+
+        Tokens are laid out joined by one space, so an n-gram (consecutive words of one
+        record) is the contiguous slice from its first word's start to its last's end.
+        """
+        lengths = self.tokens.str.len_bytes().to_numpy().astype(np.int64)
+        token_start = np.cumsum(lengths + 1) - (lengths + 1)
+        joined = np.frombuffer(self.tokens.str.join(" ").item().encode(), dtype=np.uint8)
+        first_word, last_word = self.words[occurrences, 0], self.words[occurrences, -1]
+        short = last_word < 0  # a record of fewer than n words: its whole text
+        last_word[short] = self.words[occurrences[short]].max(axis=1)
+        start = token_start[first_word]
+        size = token_start[last_word] + lengths[last_word] - start
+        offsets = np.zeros(len(size) + 1, dtype=np.int64)
+        np.cumsum(size, out=offsets[1:])
+        # int32 positions where they fit halve the memory traffic of the gather.
+        index = np.int32 if max(offsets[-1], len(joined)) < 2**31 else np.int64
+        shift = (start - offsets[:-1]).astype(index)
+        source = np.arange(offsets[-1], dtype=index) + np.repeat(shift, size)
+        return joined[source], offsets
+
 
 def grams(normalised: pl.Series, n: int) -> Grams:
     """Word n-gram occurrences of already-normalised texts (see `normalise`)."""
@@ -139,13 +162,13 @@ def grams(normalised: pl.Series, n: int) -> Grams:
 
 def _token_hashes(tokens: pl.Series) -> np.ndarray:
     """xxh3-64 of each word's UTF-8 bytes, hashing each distinct word once."""
-    frame = tokens.to_frame("token")
-    vocab = frame.get_column("token").unique(maintain_order=True)
+    import pyarrow.compute as pc
+
+    # One hash pass finds the distinct words and each token's index among them.
+    encoded = pc.dictionary_encode(tokens.to_arrow())
     digest = xxhash.xxh3_64_intdigest
-    hashes = pl.Series("hash", [digest(t.encode()) for t in vocab.to_list()], dtype=pl.UInt64)
-    table = pl.DataFrame({"token": vocab, "hash": hashes})
-    joined = frame.join(table, on="token", how="left", maintain_order="left")
-    return joined.get_column("hash").to_numpy().astype(np.uint64)
+    vocabulary = [digest(word.encode()) for word in encoded.dictionary.to_pylist()]
+    return np.array(vocabulary, dtype=np.uint64)[encoded.indices.to_numpy()]
 
 
 def _mix64(values: np.ndarray) -> np.ndarray:
