@@ -159,10 +159,15 @@ def grams(normalised: pl.Series, n: int) -> Grams:
     offsets = np.arange(n, dtype=np.int64)
     words = starts[:, None] + offsets
     words[offsets >= (counts[owner] - position[starts])[:, None]] = -1
+    # "No word" (-1) indexes the last element: the pad hash appended to the words' hashes.
+    padded = np.append(token_hash, _PAD_HASH)
     key = np.zeros(len(starts), dtype=np.uint64)
+    scratch = np.empty_like(key)
     for k in range(n):
-        column = np.where(words[:, k] >= 0, token_hash[np.maximum(words[:, k], 0)], _PAD_HASH)
-        key = _mix64((key ^ column) * _GOLDEN + np.uint64(k))
+        key ^= padded[words[:, k]]
+        key *= _GOLDEN
+        key += np.uint64(k)
+        _mix64_inplace(key, scratch)
     return Grams(owner=owner, key=key, words=words, tokens=tokens, records=len(counts))
 
 
@@ -177,13 +182,16 @@ def _token_hashes(tokens: pl.Series) -> np.ndarray:
     return np.array(vocabulary, dtype=np.uint64)[encoded.indices.to_numpy()]
 
 
-def _mix64(values: np.ndarray) -> np.ndarray:
-    """MurmurHash3's 64-bit finalizer (a bijection that spreads every input bit)."""
-    values = values ^ (values >> np.uint64(33))
-    values = values * np.uint64(0xFF51AFD7ED558CCD)
-    values = values ^ (values >> np.uint64(33))
-    values = values * np.uint64(0xC4CEB9FE1A85EC53)
-    return values ^ (values >> np.uint64(33))
+def _mix64_inplace(values: np.ndarray, scratch: np.ndarray) -> None:
+    """MurmurHash3's 64-bit finalizer (a bijection that spreads every input bit), in
+    place: no temporary array per operation."""
+    shift = np.uint64(33)
+    for multiplier in (np.uint64(0xFF51AFD7ED558CCD), np.uint64(0xC4CEB9FE1A85EC53)):
+        np.right_shift(values, shift, out=scratch)
+        values ^= scratch
+        values *= multiplier
+    np.right_shift(values, shift, out=scratch)
+    values ^= scratch
 
 
 @dataclass(frozen=True)
