@@ -7,7 +7,9 @@ then measures in one run:
 1. signatures/s, datasketch's plain path: per record ``MinHash(128)`` and one
    ``update`` per word 3-gram, on a subsample (it is too slow for all N), extrapolated;
 2. signatures/s, synthc ``signatures`` over all N records, sha1 (datasketch-identical)
-   and xxh3 shingle hashes;
+   and xxh3 shingle hashes, by wall clock and by process CPU time (run with
+   POLARS_MAX_THREADS=1 for one core's rate; the CPU figure stays meaningful on a
+   machine shared with other work, where wall-clock rates drop);
 3. end-to-end ``dedup`` time (exact pass, signatures, LSH, exact-Jaccard verification,
    union-find), peak RSS above the RSS before the call, per record;
 4. recall on the planted pairs whose true Jaccard (word 3-grams) is >= the threshold:
@@ -18,6 +20,7 @@ Medians over --repeat runs. Targets (issue 5): >= 10x the plain path, recall >= 
 
     .venv/bin/python bench/dedup.py                      # 100,000 records, 3 repeats
     .venv/bin/python bench/dedup.py --records 20000 --repeat 1
+    POLARS_MAX_THREADS=1 .venv/bin/python bench/dedup.py --records 50000   # one core
 """
 
 from __future__ import annotations
@@ -151,9 +154,10 @@ def main() -> None:
     for _ in range(args.repeat):
         runs.setdefault("plain", []).append(len(sample) / plain_datasketch(sample))
         for mode in ("sha1", "xxh3"):
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), time.process_time()
             signatures(normalised, 3, perms, mode)
             runs.setdefault(mode, []).append(args.records / (time.perf_counter() - start))
+            runs.setdefault(f"{mode}_cpu", []).append(args.records / (time.process_time() - cpu))
         outcome, seconds, peak = peak_rss_during(lambda: dedup(frame, "text", threshold=THRESHOLD))
         runs.setdefault("dedup", []).append(seconds)
         memory.append(peak)
@@ -183,9 +187,10 @@ def report(
         f"(measured on {args.plain_sample:,} records; {args.records / plain:.1f} s extrapolated to {args.records:,})"
     )
     for mode in ("sha1", "xxh3"):
-        rate = statistics.median(runs[mode])
+        rate, cpu_rate = statistics.median(runs[mode]), statistics.median(runs[f"{mode}_cpu"])
         print(
             f"synthc signatures ({mode}):       {rate:12,.0f} signatures/s  {rate / plain:5.1f}x plain"
+            f"  ({cpu_rate:,.0f}/s of process CPU time: one core's rate on a shared machine)"
         )
     for key, label in (("dedup", "sha1"), ("dedup_xxh3", "xxh3")):
         seconds = statistics.median(runs[key])

@@ -324,6 +324,8 @@ def _llm_client(plan: Plan, session: Any = None) -> Any:
 
 
 def _embeds_via_gateway(plan: Plan) -> bool:
+    if not any(planned.step.checks for planned in plan.steps):
+        return False  # without importing the embedders (and numpy)
     from synthc.llm.embedders import embedding_settings, uses_gateway
     from synthc.quality.gates import gate_kind
 

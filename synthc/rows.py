@@ -16,9 +16,12 @@ locks and exports for years.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-import polars as pl
 from xxhash import xxh3_64_hexdigest
+
+if TYPE_CHECKING:  # imported on use: every build (a no-op one too) loads this module
+    import polars as pl
 
 ROW_ID_CHARS = 16
 _CHUNK_ROWS = 100_000
@@ -45,6 +48,8 @@ def content_row_ids(frame: pl.DataFrame, salt: str = "seed") -> pl.Series:
     keeps ids of different origins apart (a seed and a SQL step yielding the same row
     content still get different ids). Rows are serialized in chunks to bound memory.
     """
+    import polars as pl
+
     content = frame.drop("_id", strict=False)
     chunks = [
         pl.Series(
@@ -91,6 +96,8 @@ def seed_row_ids(frame: pl.DataFrame, id_column: str | None = None) -> pl.Series
         raise ValueError(
             f"id_column '{id_column}' must be unique, but {first!r} appears {count} times"
         )
+    import polars as pl
+
     keys = values.cast(pl.String).to_list()
     return pl.Series("_id", [_digest(f"id{_SEP}{key}") for key in keys], dtype=pl.String)
 
@@ -102,6 +109,8 @@ def derived_row_ids(
 
     `sample_index` is one int for every row or one per row (e.g. the k-th of `n` samples).
     """
+    import polars as pl
+
     parents = list(parent_ids)
     if isinstance(sample_index, int):
         samples: list[int] = [sample_index] * len(parents)

@@ -83,10 +83,16 @@ class ServerStats:
     arrivals: list[float] = field(default_factory=list)  # time.monotonic() of each request
     in_flight: int = 0
     peak_in_flight: int = 0  # most completion requests being answered at once
+    # Wall-clock (time.time) of the first request's arrival and the latest answer, for
+    # benchmarks' request span; POST /_reset clears them.
+    first_request_at: float | None = None
+    last_answer_at: float | None = None
 
     def as_json(self) -> dict[str, Any]:
         return {
             "total": self.total,
+            "first_request_at": self.first_request_at,
+            "last_answer_at": self.last_answer_at,
             "per_prompt": dict(self.per_prompt),
             "statuses": {str(k): v for k, v in self.statuses.items()},
             "embedding_requests": self.embedding_requests,
@@ -236,6 +242,8 @@ class LLMTestServer:
         markers = {m.group(1): m.group(2) or "" for m in MARKER.finditer(prompt)}
         with self._lock:
             self.stats.total += 1
+            if self.stats.first_request_at is None:
+                self.stats.first_request_at = time.time()
             self.stats.last_body = body
             self.stats.bodies.append(raw)
             self.stats.per_prompt[prompt] += 1
@@ -270,6 +278,7 @@ class LLMTestServer:
         status = self._status_for(markers, seen, fault, fault_status)
         with self._lock:
             self.stats.statuses[status] += 1
+            self.stats.last_answer_at = time.time()
         if "leak_auth" in markers:
             leaked = request.headers.get("Authorization", "")
             error = {"error": {"message": f"invalid key {leaked}", "type": "auth_error"}}

@@ -79,8 +79,10 @@ def build(plan: Plan, ctx: BuildContext) -> BuildResult:
             result.exit_code = 0 if clean else 1
             first_run = not ctx.store.runs_path.exists()
             _record_run(ctx.store, started_at, status, result, error)
-            if first_run and ctx.store.catalog_path.exists():
-                ctx.store.refresh_catalog()  # its `_runs` view was built before runs.jsonl existed
+            # Once per build, after the steps and the run log (`_runs` needs runs.jsonl):
+            # per step it cost more than the steps of a small change.
+            if first_run or not ctx.store.catalog_current():
+                ctx.store.refresh_catalog()
     return result
 
 
@@ -109,7 +111,6 @@ def _run_steps(plan: Plan, ctx: BuildContext, selected: set[str], result: BuildR
     state = _prune(previous, plan)
     if plan.file_hints != state.file_hints:  # size/mtime hints: the next plan skips re-hashing
         state = replace(state, file_hints=dict(plan.file_hints))
-    changed = state.steps != previous.steps or not store.catalog_path.exists()
     if state != previous:
         store.write_lock(state)
     versions: dict[str, str] = {}  # step -> data version its children read in this build
@@ -130,14 +131,11 @@ def _run_steps(plan: Plan, ctx: BuildContext, selected: set[str], result: BuildR
         if entry is not state.steps.get(name):
             state = replace(state, steps={**state.steps, name: entry})
             store.write_lock(state)
-            store.refresh_catalog(state)
         versions[name] = entry.data_version
         result.rows[name] = entry.rows
         if report_gates(ctx.reporter, name, entry.checks, quiet_pass=name in result.skipped):
             result.gate_failures.append(name)
             blocked[name] = f"'{name}' failed an error-level check"
-    if changed and not result.built:
-        store.refresh_catalog(state)
 
 
 def _settle(

@@ -12,6 +12,7 @@ stored, and the cache never evicts on its own.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -24,6 +25,8 @@ from synthc.llm.models import ModelSpec
 from synthc.llm.params import split_params
 
 KEY_VERSION = 1
+# Keys per batched lookup: well under SQLite's limit on bound parameters.
+LOOKUP_CHUNK = 900
 
 
 def cache_dir(state_dir: Path | None = None) -> Path:
@@ -147,6 +150,32 @@ class CallCache:
         with self._guard():
             value = self._open().get(key)
         return CachedResponse(**value) if isinstance(value, dict) and "text" in value else None
+
+    def get_many(self, keys: Sequence[str]) -> dict[str, CachedResponse]:
+        """The cached responses of those `keys` that are cached, by key.
+
+        One SQLite query per LOOKUP_CHUNK keys instead of one per key: a build that adds
+        100 rows to 10,000 looks up all 10,100 keys, and per-key lookups cost more than
+        the new calls. Reads diskcache's own table the way its `get` does (string keys
+        are stored raw; entries never expire here, the clause is for safety).
+        """
+        cache = self._open()
+        found: dict[str, CachedResponse] = {}
+        for lo in range(0, len(keys), LOOKUP_CHUNK):
+            chunk = list(keys[lo : lo + LOOKUP_CHUNK])
+            select = (
+                "SELECT key, mode, filename, value FROM Cache WHERE raw = 1"
+                f" AND key IN ({','.join('?' * len(chunk))})"
+                " AND (expire_time IS NULL OR expire_time > ?)"
+            )
+            for key, mode, filename, stored in cache._sql(select, (*chunk, time.time())):
+                try:
+                    value = cache._disk.fetch(mode, filename, stored, False)
+                except OSError:  # deleted by another process since the query
+                    continue
+                if isinstance(value, dict) and "text" in value:
+                    found[str(key)] = CachedResponse(**value)
+        return found
 
     def get_embedding(self, key: str) -> bytes | None:
         """A cached embedding vector (float32 bytes), or None."""

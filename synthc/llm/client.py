@@ -140,10 +140,11 @@ class LLMClient:
         keys = [self.key(request) for request in requests]
         found: dict[str, CallResult] = {}
         pending: dict[str, CallRequest] = {}
+        hits = {} if refresh else self.cache.get_many(list(dict.fromkeys(keys)))
         for key, request in zip(keys, requests, strict=True):
             if key in found or key in pending:
                 continue
-            hit = None if refresh else self.cache.get(key)
+            hit = hits.get(key)
             if hit is None:
                 pending[key] = request
             else:

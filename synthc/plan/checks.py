@@ -41,6 +41,8 @@ def declared_checks(
     file's hash, or a step's data version in `versions`) and, for checks measured on
     embeddings, which embeddings (the recipe's `embeddings:` unless the check has its
     own; absent for the default)."""
+    if not planned.step.checks:
+        return []  # and no numpy: the embedders' module imports it
     from synthc.llm.embedders import embedding_identity
 
     declared = []

@@ -12,10 +12,9 @@ blocks of records at once, and the per-record minimum is one ``np.minimum.reduce
 
 from __future__ import annotations
 
-import hashlib
+import threading
 from dataclasses import dataclass
 from functools import cache
-from operator import methodcaller
 from typing import Any
 
 import numpy as np
@@ -104,19 +103,75 @@ def gram_hashes(found: Grams, shingle_hash: str = "sha1") -> np.ndarray:
     if shingle_hash != "sha1":
         raise ValueError(f"shingle_hash must be one of {SHINGLE_HASHES}, got {shingle_hash!r}")
     first, inverse = unique_inverse(found.key)
-    encoded = found.texts(first).cast(pl.Binary).to_list()
-    # map() over C callables keeps the per-shingle cost near hashlib's own.
-    digests = b"".join(map(methodcaller("digest"), map(hashlib.sha1, encoded)))
-    distinct = np.frombuffer(digests, dtype=np.uint8).reshape(-1, 20)[:, :4].copy().view("<u4")
-    return distinct.ravel().astype(np.uint32)[inverse]
+    data, offsets = found.gram_bytes(first)
+    return sha1_prefix32(data, offsets)[inverse]
+
+
+def sha1_prefix32(data: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """datasketch's sha1_hash32 (the first 4 digest bytes, little-endian) of each message
+    ``data[offsets[i]:offsets[i+1]]``.
+
+    DuckDB's vectorised sha1 (a dependency already) costs about a third of a
+    ``hashlib.sha1`` call per message, whose Python-level overhead dominates on
+    shingles of a few dozen bytes. One thread, so that dedup stays on one core.
+    """
+    import pyarrow as pa
+
+    messages = pa.LargeBinaryArray.from_buffers(
+        pa.large_binary(),
+        len(offsets) - 1,
+        [None, pa.py_buffer(offsets.astype(np.int64)), pa.py_buffer(data)],
+    )
+    batch = pa.table({"message": messages})  # noqa: F841 (DuckDB reads it by name)
+    # The whole hex digest: slicing it in SQL costs more than in numpy.
+    digests = _connection().sql("SELECT sha1(message) AS digest FROM batch").to_arrow_table()
+    chunks = [_string_bytes(chunk).reshape(-1, 40) for chunk in digests.column("digest").chunks]
+    # The first 8 hex characters of each digest: one little-endian uint64 per message.
+    return _hex8_to_uint32_le(np.concatenate(chunks)[:, :8].copy().view("<u8").ravel())
+
+
+def _hex8_to_uint32_le(text: np.ndarray) -> np.ndarray:
+    """8 lowercase hex characters (packed in a uint64, first character lowest) -> the
+    4 bytes they spell, read as a little-endian uint32. Branch-free, 8 lanes at once."""
+    # '0'-'9' are 0x30-0x39 and 'a'-'f' are 0x61-0x66: low nibble, plus 9 for letters.
+    nibbles = (text & np.uint64(0x0F0F0F0F0F0F0F0F)) + np.uint64(9) * (
+        (text >> np.uint64(6)) & np.uint64(0x0101010101010101)
+    )
+    # Byte pairs (high, low) -> one byte in the low half of each 16-bit lane.
+    lanes = ((nibbles & np.uint64(0x00FF00FF00FF00FF)) << np.uint64(4)) | (
+        (nibbles >> np.uint64(8)) & np.uint64(0x00FF00FF00FF00FF)
+    )
+    lanes = (lanes | (lanes >> np.uint64(8))) & np.uint64(0x0000FFFF0000FFFF)
+    return ((lanes | (lanes >> np.uint64(16))) & np.uint64(0xFFFFFFFF)).astype(np.uint32)
+
+
+_local = threading.local()
+
+
+def _connection() -> Any:
+    """This thread's in-memory DuckDB connection for hashing (opening one costs ~10 ms)."""
+    import duckdb
+
+    if not hasattr(_local, "connection"):
+        _local.connection = duckdb.connect(config={"threads": 1})
+    return _local.connection
+
+
+def _string_bytes(strings: Any) -> np.ndarray:
+    """The UTF-8 bytes of an Arrow string array's values, concatenated."""
+    wide = strings.type in ("large_string", "large_binary")
+    offsets = np.frombuffer(strings.buffers()[1], dtype=np.int64 if wide else np.int32)
+    lo, hi = offsets[strings.offset], offsets[strings.offset + len(strings)]
+    return np.frombuffer(strings.buffers()[2], dtype=np.uint8)[lo:hi]
 
 
 def unique_inverse(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(index of each distinct key's first occurrence, distinct id per element), by sorting.
+    """(index of one occurrence of each distinct key, distinct id per element), by sorting.
 
-    numpy's own unique(return_inverse=True) is hash-based and several times slower here.
+    numpy's own unique(return_inverse=True) is several times slower here, and so is a
+    stable sort (ids are ranks of the sorted keys, the same either way).
     """
-    order = np.argsort(keys, kind="stable")
+    order = np.argsort(keys)
     sorted_keys = keys[order]
     new_run = run_starts(sorted_keys)
     run_id = np.cumsum(new_run) - 1

@@ -113,6 +113,35 @@ class Grams:
         parts = [pl.when(pl.col(f"v{k}")).then(pl.col(f"w{k}")) for k in range(picked.shape[1])]
         return frame.select(pl.concat_str(parts, separator=" ", ignore_nulls=True)).to_series()
 
+    def gram_bytes(self, occurrences: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(UTF-8 bytes, offsets) of the given occurrences' n-gram strings, concatenated:
+        the same strings as `texts`, built in numpy without a Python object per gram.
+
+        Tokens are laid out joined by one space, so an n-gram (consecutive words of one
+        record) is the contiguous slice from its first word's start to its last's end.
+        """
+        lengths = self.tokens.str.len_bytes().to_numpy().astype(np.int64)
+        token_start = np.cumsum(lengths + 1) - (lengths + 1)
+        joined = np.frombuffer(self.tokens.str.join(" ").item().encode(), dtype=np.uint8)
+        first_word, last_word = self.words[occurrences, 0], self.words[occurrences, -1]
+        short = last_word < 0  # a record of fewer than n words: its whole text
+        last_word[short] = self.words[occurrences[short]].max(axis=1)
+        start = token_start[first_word]
+        size = token_start[last_word] + lengths[last_word] - start
+        offsets = np.zeros(len(size) + 1, dtype=np.int64)
+        np.cumsum(size, out=offsets[1:])
+        # Source position of every output byte, as one running sum: +1 within a gram, a
+        # jump at each gram's first byte (grams are never empty). int32 where it fits
+        # halves the memory of the gather.
+        index = np.int32 if max(offsets[-1], len(joined)) < 2**31 else np.int64
+        source = np.ones(offsets[-1], dtype=index)
+        if len(source) == 0:
+            return np.empty(0, dtype=np.uint8), offsets
+        source[0] = start[0]
+        source[offsets[1:-1]] = start[1:] - start[:-1] - size[:-1] + 1
+        np.cumsum(source, out=source)
+        return joined[source], offsets
+
 
 def grams(normalised: pl.Series, n: int) -> Grams:
     """Word n-gram occurrences of already-normalised texts (see `normalise`)."""
@@ -133,31 +162,39 @@ def grams(normalised: pl.Series, n: int) -> Grams:
     offsets = np.arange(n, dtype=np.int64)
     words = starts[:, None] + offsets
     words[offsets >= (counts[owner] - position[starts])[:, None]] = -1
+    # "No word" (-1) indexes the last element: the pad hash appended to the words' hashes.
+    padded = np.append(token_hash, _PAD_HASH)
     key = np.zeros(len(starts), dtype=np.uint64)
+    scratch = np.empty_like(key)
     for k in range(n):
-        column = np.where(words[:, k] >= 0, token_hash[np.maximum(words[:, k], 0)], _PAD_HASH)
-        key = _mix64((key ^ column) * _GOLDEN + np.uint64(k))
+        key ^= padded[words[:, k]]
+        key *= _GOLDEN
+        key += np.uint64(k)
+        _mix64_inplace(key, scratch)
     return Grams(owner=owner, key=key, words=words, tokens=tokens, records=len(counts))
 
 
 def _token_hashes(tokens: pl.Series) -> np.ndarray:
     """xxh3-64 of each word's UTF-8 bytes, hashing each distinct word once."""
-    frame = tokens.to_frame("token")
-    vocab = frame.get_column("token").unique(maintain_order=True)
+    import pyarrow.compute as pc
+
+    # One hash pass finds the distinct words and each token's index among them.
+    encoded = pc.dictionary_encode(tokens.to_arrow())
     digest = xxhash.xxh3_64_intdigest
-    hashes = pl.Series("hash", [digest(t.encode()) for t in vocab.to_list()], dtype=pl.UInt64)
-    table = pl.DataFrame({"token": vocab, "hash": hashes})
-    joined = frame.join(table, on="token", how="left", maintain_order="left")
-    return joined.get_column("hash").to_numpy().astype(np.uint64)
+    vocabulary = [digest(word.encode()) for word in encoded.dictionary.to_pylist()]
+    return np.array(vocabulary, dtype=np.uint64)[encoded.indices.to_numpy()]
 
 
-def _mix64(values: np.ndarray) -> np.ndarray:
-    """MurmurHash3's 64-bit finalizer (a bijection that spreads every input bit)."""
-    values = values ^ (values >> np.uint64(33))
-    values = values * np.uint64(0xFF51AFD7ED558CCD)
-    values = values ^ (values >> np.uint64(33))
-    values = values * np.uint64(0xC4CEB9FE1A85EC53)
-    return values ^ (values >> np.uint64(33))
+def _mix64_inplace(values: np.ndarray, scratch: np.ndarray) -> None:
+    """MurmurHash3's 64-bit finalizer (a bijection that spreads every input bit), in
+    place: no temporary array per operation."""
+    shift = np.uint64(33)
+    for multiplier in (np.uint64(0xFF51AFD7ED558CCD), np.uint64(0xC4CEB9FE1A85EC53)):
+        np.right_shift(values, shift, out=scratch)
+        values ^= scratch
+        values *= multiplier
+    np.right_shift(values, shift, out=scratch)
+    values ^= scratch
 
 
 @dataclass(frozen=True)

@@ -39,8 +39,6 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-import numpy as np
-
 _NON_ALPHANUM = re.compile(r"[^a-z0-9]+")
 # Slack on the pruning bound: the bound is 2o/(m+n) while rouge_score computes
 # 2PR/(P+R); the two roundings may differ by an ulp, so never prune at the edge.
@@ -178,6 +176,8 @@ class NoveltyPool:
 
     def _suspects(self, ids: list[int]) -> list[tuple[int, float]]:
         """Pool items whose F1 bound exceeds the threshold, highest bound first."""
+        import numpy as np  # on use: every build, no-op ones too, loads the step kinds
+
         overlap = np.zeros(len(self.texts), dtype=np.int32)
         for token, count in Counter(ids).items():
             if token < 0:

@@ -26,8 +26,10 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:  # only the generator's type: every build, no-op ones too, loads this
+    import numpy as np
 
 NUMBER = re.compile(
     r"(?<![\w.,])"  # not the tail of a word, a version or another number

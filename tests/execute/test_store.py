@@ -161,6 +161,22 @@ def test_a_broken_catalog_is_rebuilt_on_query(linear: Path) -> None:
     assert store.query("select count(*) as n from big", "csv") == "n\n15\n"
 
 
+def test_the_catalog_is_built_once_per_build_and_follows_a_lock_written_after_it(
+    linear: Path,
+) -> None:
+    run_build(linear)
+    store = Store.for_recipe(load(linear))
+    built_at = store.catalog_path.stat().st_mtime_ns
+    run_build(linear)  # nothing changed: the catalog is not rebuilt
+    assert store.catalog_path.stat().st_mtime_ns == built_at
+    # What a build killed after locking a step leaves: a lock newer than the catalog.
+    state = store.read_lock()
+    store.write_lock(dataclasses.replace(state, steps={"seeds": state.steps["seeds"]}))
+    assert store.query("select count(*) as n from seeds", "csv") == "n\n20\n"
+    with pytest.raises(StoreError, match="built steps: seeds"):
+        store.query("select * from big")
+
+
 def test_emitted_tables_get_a_view_unioned_across_steps(project: Path) -> None:
     store = make_store(project)
     from synthc.store.lock import LockEntry, LockState

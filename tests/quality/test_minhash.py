@@ -69,6 +69,9 @@ def test_vectorised_shingles_match_the_per_record_reference(n):
         got[owner].add(text)
     assert got == [word_ngrams(t, n) for t in texts.to_list()]
     assert list(shingle_sets(texts, n).sizes) == [len(s) for s in got]
+    data, offsets = found.gram_bytes(np.arange(len(found.key)))  # what sha1 hashes
+    as_bytes = [bytes(data[offsets[i] : offsets[i + 1]]) for i in range(len(offsets) - 1)]
+    assert as_bytes == [text.encode("utf-8") for text in strings]
 
 
 @pytest.mark.parametrize("scheme", ["affine32", "legacy"])
