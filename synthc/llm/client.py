@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import dataclasses
-import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -32,10 +31,11 @@ from synthc.llm.calls import (
     CallRequest,
     CallResult,
     estimate_split,
+    expected_completion,
 )
 from synthc.llm.limits import DEFAULT_CONCURRENCY, LOCAL_CONCURRENCY, ModelLimiter, ModelLimits
 from synthc.llm.models import ModelSpec, resolve_model
-from synthc.llm.retry import RetryPolicy, attempt
+from synthc.llm.retry import DEADLINE_S, TIMEOUT_S, RetryPolicy, attempt
 from synthc.llm.transport import Outcome, Transports, scrub, secret_values
 
 if TYPE_CHECKING:
@@ -46,6 +46,7 @@ if TYPE_CHECKING:
 
 # Parameters the gateway handles itself and never forwards to a provider.
 GATEWAY_PARAMS = frozenset({"n", "allow_truncated", "concurrency", "rpm", "tpm", "stream"})
+MIN_OBSERVED = 3  # answers of a step before their mean length is the expected completion
 
 
 class LLMClient:
@@ -68,25 +69,35 @@ class LLMClient:
         cache_path: Path | None = None,
         limits: Mapping[str, Mapping[str, Any]] | None = None,
         budget: Mapping[str, Any] | None = None,
-        max_attempts: int = 6,
-        timeout: float = 120.0,
+        spent: Mapping[str, float] | None = None,
+        max_attempts: int | None = None,
+        timeout: float = TIMEOUT_S,
+        deadline: float = DEADLINE_S,
         backoff_base: float = 0.5,
         backoff_max: float = 30.0,
         transport: str = "auto",
     ) -> None:
+        """`limits` and `budget` default to the recipe's; `spent` is what the recipe's
+        earlier builds spent (`calls`, `tokens`, `usd`), which a recipe-scoped budget
+        counts. A call is retried until `deadline` seconds after its first request
+        (a model's `limits: {deadline_s}` overrides it), each request given `timeout`
+        seconds (or the model's `timeout_s`); `max_attempts` also caps the requests."""
         self.recipe = recipe
         state_dir = recipe.state_dir if recipe is not None else None
         self.cache = CallCache(cache_path or cache_dir(state_dir))
         self.limits = dict(limits if limits is not None else (recipe.limits if recipe else {}))
         self.budget = Budget.from_config(
-            budget if budget is not None else (recipe.budget if recipe else {})
+            budget if budget is not None else (recipe.budget if recipe else {}), spent
         )
-        self.retry = RetryPolicy(max(1, max_attempts), backoff_base, backoff_max)
+        attempts = None if max_attempts is None else max(1, max_attempts)
+        self.retry = RetryPolicy(attempts, backoff_base, backoff_max, deadline)
         self.timeout = timeout
         self.transport = transport
         self.budget_stop: str | None = None  # why the budget stopped calls, if it did
         self._specs: dict[str, ModelSpec] = {}
         self._limiters: dict[str, ModelLimiter] = {}
+        # (step, model) -> [answers, completion tokens]: the expected completion
+        self._observed: dict[tuple[str, str], list[int]] = {}
 
     # --- keys and the cache (no litellm) -------------------------------------------
 
@@ -159,12 +170,17 @@ class LLMClient:
         self, pending: Mapping[str, CallRequest], step: str, reporter: Reporter | None
     ) -> dict[str, CallResult]:
         transports = Transports(self.timeout, force_litellm=self.transport == "litellm")
+        limiters = {self.limiter(self.resolve(r.model)) for r in pending.values()}
+        for limiter in limiters:
+            limiter.notify = reporter.message if reporter is not None else None
         try:
 
             async def one(key: str, request: CallRequest) -> tuple[str, CallResult]:
-                result = await self._call(transports, key, request)
+                result = await self._call(transports, key, request, step)
                 if reporter is not None:
                     reporter.advance(step)
+                    spec = self.resolve(request.model)
+                    _report_stop(self.limiter(spec), reporter, secret_values(spec))
                 return key, result
 
             with transports.local_provider(
@@ -173,6 +189,8 @@ class LLMClient:
                 pairs = await asyncio.gather(*(one(k, r) for k, r in pending.items()))
             return dict(pairs)
         finally:
+            for limiter in limiters:
+                limiter.notify = None
             await transports.close()
 
     def embed(
@@ -216,7 +234,7 @@ class LLMClient:
                     stored[key] = hit
         if missing:
             session = EmbedSession(
-                self.cache, self.budget, self.limiter(spec), self.retry, self.timeout
+                self.cache, self.budget, self.limiter(spec), self.policy(spec), self.timeout
             )
             try:
                 stored.update(
@@ -234,35 +252,62 @@ class LLMClient:
         if limiter is None:
             config = self.limits.get(spec.name) or self.limits.get(spec.model)
             default = LOCAL_CONCURRENCY if spec.is_local else DEFAULT_CONCURRENCY
-            limiter = ModelLimiter(ModelLimits.from_config(config, default))
+            limiter = ModelLimiter(ModelLimits.from_config(config, default), spec.name)
             self._limiters[spec.model] = limiter
         return limiter
 
-    async def _call(self, transports: Transports, key: str, request: CallRequest) -> CallResult:
+    def policy(self, spec: ModelSpec) -> RetryPolicy:
+        """The retry policy for `spec`: the client's, with the model's `deadline_s`."""
+        deadline = self.limiter(spec).limits.deadline_s
+        return (
+            self.retry if deadline is None else dataclasses.replace(self.retry, deadline_s=deadline)
+        )
+
+    def _expected(self, step: str, spec: ModelSpec, params: Mapping[str, Any]) -> int:
+        seen = self._observed.get((step, spec.model))
+        mean = seen[1] / seen[0] if seen and seen[0] >= MIN_OBSERVED else None
+        return expected_completion(params, mean)
+
+    async def _call(
+        self, transports: Transports, key: str, request: CallRequest, step: str = ""
+    ) -> CallResult:
         spec = self.resolve(request.model)
         params = self.params_for(request)
-        prompt_estimate, completion_estimate = estimate_split(request.messages, params)
+        prompt_estimate, _ = estimate_split(request.messages, params)
+        completion_estimate = self._expected(step, spec, params)
         estimate = prompt_estimate + completion_estimate
         estimate_usd = transports.cost(spec, prompt_estimate, completion_estimate) or 0.0
         stop = self.budget.reserve(estimate, estimate_usd)
         if stop is not None:
             self.budget_stop = self.budget_stop or stop
             return _failed(key, request, spec, "budget " + stop, "BudgetExceeded", BUDGET, 0)
-        started = time.perf_counter()
+        timeout = self.limiter(spec).limits.timeout_s
 
         async def send() -> tuple[Outcome, int]:
-            outcome = await transports.send(spec, request.messages, params, request.sample_index)
+            outcome = await transports.send(
+                spec, request.messages, params, request.sample_index, timeout
+            )
             return outcome, outcome.prompt_tokens + outcome.completion_tokens
 
-        tried = await attempt(send, self.limiter(spec), estimate, self.retry)
+        tried = await attempt(send, self.limiter(spec), estimate, self.policy(spec))
         if tried.value is not None:
-            return self._succeeded(transports, key, request, spec, tried.value, tried.attempts,
-                                   started, estimate, estimate_usd)  # fmt: skip
+            seen = self._observed.setdefault((step, spec.model), [0, 0])
+            seen[0] += 1
+            seen[1] += tried.value.completion_tokens
+            result = self._succeeded(transports, key, request, spec, tried.value, tried.attempts,
+                                     estimate, estimate_usd)  # fmt: skip
+            return dataclasses.replace(result, latency_s=tried.latency_s, queued_s=tried.queued_s)
         assert tried.failure is not None
-        self.budget.settle(estimate, estimate_usd, 0, 0.0)
+        if tried.attempts:
+            self.budget.settle(estimate, estimate_usd, 0, 0.0)
+        else:
+            self.budget.cancel(estimate, estimate_usd)
         message = scrub(tried.failure.message, secret_values(spec))
-        return _failed(key, request, spec, message, tried.failure.error_class, tried.failure.kind,
-                       tried.attempts, time.perf_counter() - started)  # fmt: skip
+        if not tried.attempts:
+            message = f"not sent: {message}"
+        failed = _failed(key, request, spec, message, tried.failure.error_class,
+                         tried.failure.kind, tried.attempts, tried.latency_s)  # fmt: skip
+        return dataclasses.replace(failed, queued_s=tried.queued_s)
 
     def _succeeded(
         self,
@@ -272,7 +317,6 @@ class LLMClient:
         spec: ModelSpec,
         outcome: Outcome,
         attempts: int,
-        started: float,
         estimate: int,
         estimate_usd: float,
     ) -> CallResult:
@@ -280,7 +324,7 @@ class LLMClient:
         self.budget.settle(
             estimate, estimate_usd, outcome.prompt_tokens + outcome.completion_tokens, cost or 0.0
         )
-        latency = time.perf_counter() - started
+        latency = 0.0  # the caller fills in the request's own latency
         reason = rejection_reason(outcome.text, outcome.finish_reason, request.allow_truncated)
         if reason is not None:
             failed = _failed(
@@ -310,6 +354,14 @@ class LLMClient:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+def _report_stop(limiter: ModelLimiter, reporter: Reporter, secrets: Sequence[str]) -> None:
+    """Say once why a model's remaining calls are not sent."""
+    health = limiter.health
+    if health.stopped is not None and not health.reported:
+        health.reported = True
+        reporter.warning(scrub(health.stopped[2], secrets))
 
 
 def _from_cache(key: str, request: CallRequest, hit: CachedResponse) -> CallResult:

@@ -120,7 +120,10 @@ async def _embed_batch(
     tried = await attempt(send, session.limiter, estimate, session.retry)
     if tried.value is None:
         assert tried.failure is not None
-        session.budget.settle(estimate, estimate_usd, 0, 0.0)
+        if tried.attempts:
+            session.budget.settle(estimate, estimate_usd, 0, 0.0)
+        else:
+            session.budget.cancel(estimate, estimate_usd)
         message = scrub(tried.failure.message, secret_values(spec))
         raise EmbeddingFailed(
             f"embeddings with {spec.name} failed after {tried.attempts} attempt(s): "
