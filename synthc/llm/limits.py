@@ -122,11 +122,17 @@ class SlidingWindow:
 class AdaptiveSemaphore:
     """A concurrency window that adapts like TCP's: additive increase (one slot per
     window of successes), multiplicative decrease on overload, at most once per window
-    of requests in flight (a burst of 429s from one overload is one signal)."""
+    of requests in flight (a burst of 429s from one overload is one signal).
 
-    def __init__(self, limit: int) -> None:
+    With `slow_start` the window opens at one request and grows by one per request that
+    comes back without a 429 (doubling per round trip) up to the ceiling, so a model
+    that cannot work (a typo, a bad key) costs one request, not a full window of them.
+    """
+
+    def __init__(self, limit: int, slow_start: bool = False) -> None:
         self.ceiling = max(1, limit)
-        self.limit = float(self.ceiling)
+        self.slow_start = slow_start and self.ceiling > 1
+        self.limit = 1.0 if self.slow_start else float(self.ceiling)
         self.in_flight = 0
         self.issued = 0  # slots handed out so far; a slot's number dates its request
         self.cut_at = 0  # requests issued before the last decrease cannot cause another
@@ -160,6 +166,7 @@ class AdaptiveSemaphore:
         1) if 429s are a real share of recent answers and this request was sent after
         the last decrease."""
         self.overload += OVERLOAD_WEIGHT * (1.0 - self.overload)
+        self.slow_start = False
         if slot > self.cut_at and self.overload >= OVERLOAD_SHARE:
             self.limit = max(1.0, self.limit / 2)
             self.cut_at = self.issued
@@ -168,7 +175,15 @@ class AdaptiveSemaphore:
         """Additive increase: one more slot per `limit` successes, up to the ceiling."""
         self.overload -= OVERLOAD_WEIGHT * self.overload
         if self.limit < self.ceiling:
-            self.limit = min(float(self.ceiling), self.limit + 1.0 / self.limit)
+            step = 1.0 if self.slow_start else 1.0 / self.limit
+            self.limit = min(float(self.ceiling), self.limit + step)
+            self._wake()
+
+    def came_back(self) -> None:
+        """A request failed without a 429 (a timeout, a 5xx): in slow start the window
+        still opens, since nothing says the provider is overloaded."""
+        if self.slow_start:
+            self.limit = min(float(self.ceiling), self.limit + 1.0)
             self._wake()
 
 
@@ -188,7 +203,7 @@ class ModelLimiter:
     def __init__(self, limits: ModelLimits, name: str = "") -> None:
         self.name = name
         self.limits = limits
-        self.slots = AdaptiveSemaphore(limits.concurrency)
+        self.slots = AdaptiveSemaphore(limits.concurrency, slow_start=True)
         self.requests = SlidingWindow(limits.rpm, limits.window_s) if limits.rpm else None
         self.tokens = SlidingWindow(limits.tpm, limits.window_s) if limits.tpm else None
         self.health = ModelHealth(name)

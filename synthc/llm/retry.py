@@ -88,6 +88,8 @@ async def attempt(
             limiter.health.failed(failure.kind, failure.error_class, failure.message)
             if failure.kind == RATE_LIMITED:
                 limiter.rate_limited(ticket, failure.retry_after)
+            else:
+                limiter.slots.came_back()
             delay = policy.delay(tries, failure.retry_after)
             final = failure.kind in (FATAL, UNREADABLE) or tries == policy.max_attempts
             if final or time.monotonic() + delay > deadline:

@@ -17,6 +17,7 @@ from typing import Any
 from synthc.datafiles import looks_like_file
 from synthc.errors import Location, Problem
 from synthc.recipe.positions import Parsed, join_path
+from synthc.recipe.providers import routing_problem
 from synthc.recipe.schema import IDENTIFIER_PATTERN, did_you_mean, location_of
 from synthc.recipe.templates import check_syntax, syntax_error
 
@@ -67,6 +68,7 @@ def semantic_problems(parsed: Parsed, recipe_file: str) -> list[Problem]:
             _check_models(context, name, step)
     _check_cycles(context, edges)
     _check_exports(context, data.get("exports"))
+    _check_aliases(context, data.get("models"))
     if isinstance(data.get("model"), str):
         _check_model(context, "model", data["model"])
     return context.problems
@@ -183,15 +185,31 @@ def _check_models(context: _Context, name: str, step: Mapping[str, Any]) -> None
 
 
 def _check_model(context: _Context, path: str, value: str) -> None:
-    """Accept aliases and anything that could be a litellm string; reject the rest."""
-    if value in context.aliases or "/" in value or (value and not re.search(r"\s", value)):
+    """Accept aliases and model strings litellm can route; reject the rest."""
+    if value in context.aliases:
         return
     aliases = ", ".join(context.aliases) or "none defined"
-    context.report(
-        path,
-        f"unknown model '{value}': not an alias from `models:` (aliases: {aliases}) "
-        "and not a litellm model string such as 'openai/gpt-4o'",
-    )
+    if not value or re.search(r"\s", value):
+        context.report(
+            path,
+            f"unknown model '{value}': not an alias from `models:` (aliases: {aliases}) "
+            "and not a litellm model string such as 'openai/gpt-4o'",
+        )
+        return
+    problem = routing_problem(value)
+    if problem is not None:
+        context.report(path, f"{problem}; aliases from `models:`: {aliases}")
+
+
+def _check_aliases(context: _Context, models: Any) -> None:
+    """An alias's model string must be routable, unless it names its own `api_base`
+    (a local or self-hosted server speaks whatever the alias says)."""
+    for name, alias in _mapping(models).items():
+        routed = isinstance(alias, Mapping) and isinstance(alias.get("model"), str)
+        if routed and not alias.get("api_base"):
+            problem = routing_problem(alias["model"])
+            if problem is not None:
+                context.report(join_path(join_path("models", str(name)), "model"), problem)
 
 
 def _check_exports(context: _Context, exports: Any) -> None:

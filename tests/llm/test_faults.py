@@ -59,6 +59,8 @@ def test_a_burst_of_429s_narrows_concurrency_once(
     make_client: Callable[..., LLMClient], server: LLMTestServer, transport: str
 ) -> None:
     client = make_client(transport, max_attempts=1)
+    client.complete([ask(f"warm {i}") for i in range(30)])  # slow start opens the window
+    assert client.limiter(client.resolve("srv")).slots.limit == 16
     results = client.complete([ask(f"busy {i} [[status=429]]") for i in range(16)])
     assert all(r.error_kind == RATE_LIMITED and r.attempts == 1 for r in results)
     assert server.stats.statuses[429] == 16

@@ -106,3 +106,13 @@ def test_a_recipe_limit_caps_in_flight_requests(
     client.complete([ask(f"row {i}") for i in range(8)])
     assert time.perf_counter() - started >= 4 * 0.05  # 8 calls, 2 at a time
     assert client.limiter(client.resolve("srv")).limits == ModelLimits(concurrency=2)
+
+
+def test_slow_start_opens_the_window_one_request_at_a_time() -> None:
+    gate = AdaptiveSemaphore(8, slow_start=True)
+    assert gate.limit == 1
+    for _ in range(3):
+        gate.succeeded()
+    assert gate.limit == 4  # +1 per answer: doubling per round trip
+    gate.came_back()  # a 5xx is not overload: the window still opens
+    assert gate.limit == 5
