@@ -71,7 +71,7 @@ def build_recipe(
     needed = missing_keys(plan)
     if needed and (unpaid := _steps_with_calls_to_make(plan, needed)):
         raise PlanError(describe_missing_keys(unpaid))
-    llm = _llm_client(plan)
+    llm = _llm_client(plan, store)
     try:
         context = BuildContext(
             store=store,
@@ -190,15 +190,17 @@ def _output_exists(store: Store) -> Callable[[str, str], bool]:
     return exists
 
 
-def _llm_client(plan: Plan) -> Any:
+def _llm_client(plan: Plan, store: Store) -> Any:
     """An LLM client only for recipes with a model-calling step or a check embedding with
-    a gateway model; it imports no litellm until a call actually misses the cache."""
+    a gateway model; it imports no litellm until a call actually misses the cache. Its
+    budget counts what earlier builds spent (unless `budget: {scope: build}`)."""
     kinds = registry()
     if not any(kinds[p.kind].calls_model for p in plan.steps) and not _embeds_via_gateway(plan):
         return None
     from synthc.llm.client import LLMClient
 
-    return LLMClient(plan.recipe)
+    spent = store.spent() if plan.recipe.budget else None
+    return LLMClient(plan.recipe, spent=spent)
 
 
 def _embeds_via_gateway(plan: Plan) -> bool:

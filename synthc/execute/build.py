@@ -65,17 +65,25 @@ def build(plan: Plan, ctx: BuildContext) -> BuildResult:
             clean = status == "ok" and not result.failures and not result.gate_failures
             result.exit_code = 0 if clean else 1
             first_run = not ctx.store.runs_path.exists()
-            _record_run(ctx.store, started_at, status, result, error)
+            budget = getattr(ctx.llm, "budget", None)
+            spend = budget.this_build() if budget is not None else None
+            _record_run(ctx.store, started_at, status, result, error, spend)
             if first_run and ctx.store.catalog_path.exists():
                 ctx.store.refresh_catalog()  # its `_runs` view was built before runs.jsonl existed
     return result
 
 
 def _record_run(
-    store: Store, started_at: str, status: str, result: BuildResult, error: str | None
+    store: Store,
+    started_at: str,
+    status: str,
+    result: BuildResult,
+    error: str | None,
+    spend: Mapping[str, float] | None,
 ) -> None:
     store.append_run(
         {
+            "spend": dict(spend) if spend else None,  # model calls sent, tokens, usd
             "started_at": started_at,
             "finished_at": _now(),
             "status": status,

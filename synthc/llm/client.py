@@ -36,7 +36,7 @@ from synthc.llm.calls import (
 from synthc.llm.limits import DEFAULT_CONCURRENCY, LOCAL_CONCURRENCY, ModelLimiter, ModelLimits
 from synthc.llm.models import ModelSpec, resolve_model
 from synthc.llm.retry import DEADLINE_S, TIMEOUT_S, RetryPolicy, attempt
-from synthc.llm.transport import Outcome, Transports, scrub, secret_values
+from synthc.llm.transport import CallFailure, Outcome, Transports, scrub, secret_values
 
 if TYPE_CHECKING:
     import numpy as np
@@ -273,14 +273,25 @@ class LLMClient:
     ) -> CallResult:
         spec = self.resolve(request.model)
         params = self.params_for(request)
+        if self.budget_stop is not None:
+            message = "budget " + self.budget_stop
+            return _failed(key, request, spec, message, "BudgetExceeded", BUDGET, 0)
         prompt_estimate, _ = estimate_split(request.messages, params)
-        completion_estimate = self._expected(step, spec, params)
-        estimate = prompt_estimate + completion_estimate
-        estimate_usd = transports.cost(spec, prompt_estimate, completion_estimate) or 0.0
-        stop = self.budget.reserve(estimate, estimate_usd)
-        if stop is not None:
-            self.budget_stop = self.budget_stop or stop
-            return _failed(key, request, spec, "budget " + stop, "BudgetExceeded", BUDGET, 0)
+        estimate = prompt_estimate + self._expected(step, spec, params)
+        reserved = [0, 0.0]  # what the budget holds for this call: tokens, dollars
+
+        def admit() -> CallFailure | None:
+            """Reserve the budget as the request is about to go, with the completion
+            expected by then (the step's answers so far)."""
+            completion = self._expected(step, spec, params)
+            usd = transports.cost(spec, prompt_estimate, completion) or 0.0
+            stop = self.budget.reserve(prompt_estimate + completion, usd)
+            if stop is not None:
+                self.budget_stop = self.budget_stop or stop
+                return CallFailure(BUDGET, "BudgetExceeded", "budget " + stop)
+            reserved[:] = [prompt_estimate + completion, usd]
+            return None
+
         timeout = self.limiter(spec).limits.timeout_s
 
         async def send() -> tuple[Outcome, int]:
@@ -289,21 +300,21 @@ class LLMClient:
             )
             return outcome, outcome.prompt_tokens + outcome.completion_tokens
 
-        tried = await attempt(send, self.limiter(spec), estimate, self.policy(spec))
+        tried = await attempt(send, self.limiter(spec), estimate, self.policy(spec), admit)
         if tried.value is not None:
             seen = self._observed.setdefault((step, spec.model), [0, 0])
             seen[0] += 1
             seen[1] += tried.value.completion_tokens
             result = self._succeeded(transports, key, request, spec, tried.value, tried.attempts,
-                                     estimate, estimate_usd)  # fmt: skip
+                                     int(reserved[0]), reserved[1])  # fmt: skip
             return dataclasses.replace(result, latency_s=tried.latency_s, queued_s=tried.queued_s)
         assert tried.failure is not None
         if tried.attempts:
-            self.budget.settle(estimate, estimate_usd, 0, 0.0)
-        else:
-            self.budget.cancel(estimate, estimate_usd)
+            self.budget.settle(int(reserved[0]), reserved[1], 0, 0.0)
+        elif tried.failure.kind != BUDGET and reserved[0]:
+            self.budget.cancel(int(reserved[0]), reserved[1])
         message = scrub(tried.failure.message, secret_values(spec))
-        if not tried.attempts:
+        if not tried.attempts and tried.failure.kind != BUDGET:
             message = f"not sent: {message}"
         failed = _failed(key, request, spec, message, tried.failure.error_class,
                          tried.failure.kind, tried.attempts, tried.latency_s)  # fmt: skip

@@ -64,9 +64,12 @@ async def attempt(
     limiter: ModelLimiter,
     estimate: int,
     policy: RetryPolicy,
+    admit: Callable[[], CallFailure | None] | None = None,
 ) -> Attempted[T]:
     """Run `send` (which returns its value and the tokens it used) under `limiter`,
-    booking `estimate` tokens per request, until it succeeds or may not be retried."""
+    booking `estimate` tokens per request, until it succeeds or may not be retried.
+    `admit` is asked once, when the first request may go (the budget decides then,
+    with what is known by then); a failure it returns ends the call unsent."""
     tries, queued, latency = 0, 0.0, 0.0
     deadline: float | None = None
     while True:
@@ -77,6 +80,10 @@ async def attempt(
         if limiter.health.stopped is not None:  # it stopped while this call waited
             limiter.leave(ticket, None)
             continue
+        refused = admit() if admit is not None and tries == 0 else None
+        if refused is not None:
+            limiter.leave(ticket, 0)
+            return Attempted(None, refused, 0, queued)
         tries += 1
         sent = time.monotonic()
         deadline = deadline or sent + policy.deadline_s

@@ -84,7 +84,9 @@ def test_server_errors_do_not_narrow_concurrency(
     make_client: Callable[..., LLMClient], server: LLMTestServer
 ) -> None:
     client = make_client(max_attempts=2)
-    client.complete([ask(f"down {i} [[status=500]]") for i in range(16)])
+    client.complete([ask(f"warm {i}") for i in range(30)])  # slow start opens the window
+    client.complete([ask(f"down {i} [[status=500]]") for i in range(8)])
+    assert server.stats.statuses[500] == 16
     assert client.limiter(client.resolve("srv")).slots.limit == 16
 
 
