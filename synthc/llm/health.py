@@ -24,16 +24,19 @@ class ModelHealth:
         self.name = name
         self.stopped: tuple[str, str, str] | None = None  # (kind, error class, message)
         self.reported = False  # whether the stop was told to the user yet
+        self.failures_in_row = 0  # requests to the model that failed since its last success
         self._streak_class: str | None = None
         self._streak = 0
         self._last_success: float | None = None
 
     def succeeded(self) -> None:
         self._streak = 0
+        self.failures_in_row = 0
         self._last_success = time.monotonic()
 
     def failed(self, kind: str, error_class: str, message: str) -> None:
         """Record a failed request; may stop the model."""
+        self.failures_in_row += 1
         if self.stopped is not None:
             return
         if kind == FATAL:

@@ -166,10 +166,10 @@ class AdaptiveSemaphore:
         1) if 429s are a real share of recent answers and this request was sent after
         the last decrease."""
         self.overload += OVERLOAD_WEIGHT * (1.0 - self.overload)
-        self.slow_start = False
         if slot > self.cut_at and self.overload >= OVERLOAD_SHARE:
             self.limit = max(1.0, self.limit / 2)
             self.cut_at = self.issued
+            self.slow_start = False  # as TCP: the first real overload ends it
 
     def succeeded(self) -> None:
         """Additive increase: one more slot per `limit` successes, up to the ceiling."""

@@ -1,7 +1,9 @@
 """The one attempt loop: completions and embeddings both send through `attempt`, under
 the model's limiter, retrying rate-limited and transient failures with jittered
 exponential backoff (a server's Retry-After is a floor) until one succeeds, a failure
-that may not be retried arrives, or the call's deadline would pass.
+that may not be retried arrives, or the call's deadline would pass. The backoff grows
+with the model's run of failed requests (capped by the call's own tries): a provider
+that is down or rate-limiting backs everyone off, a random fault costs one short wait.
 
 Never retried: fatal failures (they also stop the model's other calls, see
 `synthc.llm.health`) and answers the provider sent but nobody could read
@@ -97,7 +99,10 @@ async def attempt(
                 limiter.rate_limited(ticket, failure.retry_after)
             else:
                 limiter.slots.came_back()
-            delay = policy.delay(tries, failure.retry_after)
+            # Back off by the evidence of trouble at the provider, not one row's bad luck:
+            # the exponent is the model's run of failures, capped by this call's tries.
+            trouble = min(tries, limiter.health.failures_in_row)
+            delay = policy.delay(max(1, trouble), failure.retry_after)
             final = failure.kind in (FATAL, UNREADABLE) or tries == policy.max_attempts
             if final or time.monotonic() + delay > deadline:
                 return Attempted(None, failure, tries, queued, latency)
