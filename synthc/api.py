@@ -3,7 +3,7 @@ from Python. Each one is load -> compile -> (build | query | export)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -44,6 +44,31 @@ def estimate_recipe(plan: Plan) -> dict[str, CallEstimate]:
     from synthc.execute.estimate import estimate_plan
 
     return estimate_plan(plan, Store.for_recipe(plan.recipe))
+
+
+def budget_warning(plan: Plan, estimates: Mapping[str, CallEstimate]) -> str | None:
+    """Why the estimated calls would not fit in what is left of `budget:` (what earlier
+    builds spent counts unless `scope: build`), or None when they fit."""
+    budget = plan.recipe.budget
+    if not budget or not estimates:
+        return None
+    scoped = budget.get("scope", "recipe") == "recipe"
+    spent = Store.for_recipe(plan.recipe).spent() if scoped else {}
+    needed = {
+        "calls": sum(e.to_make for e in estimates.values()),
+        "tokens": sum(e.tokens for e in estimates.values()),
+        "usd": sum(e.usd or 0.0 for e in estimates.values()),
+    }
+    for cap, what in (("max_calls", "calls"), ("max_tokens", "tokens"), ("max_usd", "usd")):
+        limit = budget.get(cap)
+        left = None if limit is None else limit - spent.get(what, 0)
+        if left is not None and needed[what] > left:
+            form = "${:.4f}" if what == "usd" else "{:.0f}"
+            earlier = " after earlier builds" if spent.get(what) else ""
+            return (f"the build needs about {form.format(needed[what])} {what} but "
+                    f"budget.{cap} leaves {form.format(max(left, 0))}{earlier}; it will "
+                    "stop when the budget is spent")  # fmt: skip
+    return None
 
 
 def build_recipe(

@@ -88,7 +88,13 @@ def plan(recipe: str, as_json: bool, check: bool, no_estimate: bool) -> None:
     Example:
       synthc plan recipes/quickstart.yaml --check
     """
-    from synthc.api import describe_missing_keys, estimate_recipe, missing_keys, plan_recipe
+    from synthc.api import (
+        budget_warning,
+        describe_missing_keys,
+        estimate_recipe,
+        missing_keys,
+        plan_recipe,
+    )
     from synthc.plan.model import FRESH
     from synthc.plan.render import plan_json, plan_table
 
@@ -96,6 +102,8 @@ def plan(recipe: str, as_json: bool, check: bool, no_estimate: bool) -> None:
     estimates = None if no_estimate else estimate_recipe(compiled)
     if needed := missing_keys(compiled):
         click.echo("warning: " + describe_missing_keys(needed), err=True)
+    if estimates and (over := budget_warning(compiled, estimates)):
+        click.echo("warning: " + over, err=True)
     text = plan_json(compiled, estimates) if as_json else plan_table(compiled, estimates)
     click.echo(text, nl=False)
     if check and any(step.status != FRESH or step.checks_stale for step in compiled.steps):

@@ -71,3 +71,26 @@ def test_waiting_for_a_rate_limit_is_reported(
     assert time.perf_counter() - started >= 1.2
     lines = [e[1] for e in reporter.of("message")]
     assert any("srv: waiting for rate limit (1 calls, resumes in ~1 s)" in line for line in lines)
+
+
+def test_retries_last_until_the_deadline_not_a_fixed_count(
+    make_client: Callable[..., LLMClient], server: LLMTestServer
+) -> None:
+    client = make_client(backoff_base=0.001, backoff_max=0.01)
+    client.complete([ask("warm")])
+    result = client.complete([ask("flaky [[fail_first=12]]")])[0]
+    assert result.ok and result.attempts == 13  # six tries used to be the end of it
+    started = time.perf_counter()
+    down = make_client(backoff_base=0.05, backoff_max=0.1, limits={"deadline_s": 0.6})
+    down.complete([ask("warm")])
+    failed = down.complete([ask("down [[status=500]]")])[0]
+    assert not failed.ok and 0.4 < time.perf_counter() - started < 3.0
+
+
+def test_a_model_timeout_bounds_each_request(
+    make_client: Callable[..., LLMClient], server: LLMTestServer
+) -> None:
+    client = make_client(max_attempts=1, limits={"timeout_s": 0.3})  # the client's is 10 s
+    started = time.perf_counter()
+    result = client.complete([ask("slow [[hang]]")])[0]
+    assert result.error_class == "Timeout" and time.perf_counter() - started < 2.0
