@@ -40,9 +40,10 @@ class RetryPolicy:
     deadline_s: float = DEADLINE_S
 
     def delay(self, attempt: int, retry_after: float | None) -> float:
-        """Jittered exponential backoff; a server's Retry-After is a floor."""
+        """Exponential backoff with full jitter (uniform up to the exponential step, so
+        retries spread out and average half of it); a server's Retry-After is a floor."""
         delay = min(self.backoff_max, self.backoff_base * 2 ** min(attempt - 1, 30))
-        delay *= random.uniform(0.5, 1.5)
+        delay *= random.uniform(0.1, 1.0)
         if retry_after is not None:
             # Honoured beyond backoff_max (the server knows best), within reason.
             delay = max(delay, min(retry_after, max(self.backoff_max, MAX_RETRY_AFTER)))
