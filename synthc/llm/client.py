@@ -45,7 +45,10 @@ if TYPE_CHECKING:
     from synthc.recipe.load import Recipe
 
 # Parameters the gateway handles itself and never forwards to a provider.
-GATEWAY_PARAMS = frozenset({"n", "allow_truncated", "concurrency", "rpm", "tpm", "stream"})
+# (`timeout` is the request timeout when the model's limits set no `timeout_s`.)
+GATEWAY_PARAMS = frozenset(
+    {"n", "allow_truncated", "concurrency", "rpm", "tpm", "stream", "timeout", "request_timeout"}
+)
 MIN_OBSERVED = 3  # answers of a step before their mean length is the expected completion
 
 
@@ -170,7 +173,10 @@ class LLMClient:
         self, pending: Mapping[str, CallRequest], step: str, reporter: Reporter | None
     ) -> dict[str, CallResult]:
         transports = Transports(self.timeout, force_litellm=self.transport == "litellm")
-        limiters = {self.limiter(self.resolve(r.model)) for r in pending.values()}
+        specs = {r.model: self.resolve(r.model) for r in pending.values()}
+        for spec in specs.values():
+            transports.prepare(spec)
+        limiters = {self.limiter(spec) for spec in specs.values()}
         for limiter in limiters:
             limiter.notify = reporter.message if reporter is not None else None
         try:
@@ -292,7 +298,7 @@ class LLMClient:
             reserved[:] = [prompt_estimate + completion, usd]
             return None
 
-        timeout = self.limiter(spec).limits.timeout_s
+        timeout = self.limiter(spec).limits.timeout_s or _param_timeout(spec, request)
 
         async def send() -> tuple[Outcome, int]:
             outcome = await transports.send(
@@ -365,6 +371,13 @@ class LLMClient:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+def _param_timeout(spec: ModelSpec, request: CallRequest) -> float | None:
+    """A `timeout` (or `request_timeout`) in the call's params, in seconds."""
+    merged = {**spec.params, **request.params}
+    value = merged.get("timeout") or merged.get("request_timeout")
+    return float(value) if isinstance(value, int | float) and value > 0 else None
 
 
 def _report_stop(limiter: ModelLimiter, reporter: Reporter, secrets: Sequence[str]) -> None:

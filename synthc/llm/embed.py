@@ -90,6 +90,7 @@ async def embed_missing(
     items = list(missing.items())
     batches = [items[i : i + batch_size] for i in range(0, len(items), max(1, batch_size))]
     transports = Transports(session.timeout, force_litellm=True)
+    transports.prepare(spec)
     try:
         results = await asyncio.gather(
             *(_embed_batch(session, transports, spec, batch, params) for batch in batches)

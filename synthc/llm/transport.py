@@ -147,6 +147,13 @@ class Transports:
             self._litellm.suppress_debug_info = True
         return self._litellm
 
+    def prepare(self, spec: ModelSpec) -> None:
+        """Do now what a first call would do slowly (import litellm, route, price), so
+        no request is booked in a rate window and then sent seconds later."""
+        self.litellm()
+        self._route(spec)
+        self.cost(spec, 0, 0)
+
     async def send(
         self,
         spec: ModelSpec,

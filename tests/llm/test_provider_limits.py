@@ -82,7 +82,7 @@ def test_retries_last_until_the_deadline_not_a_fixed_count(
     assert result.ok and result.attempts == 13  # six tries used to be the end of it
     started = time.perf_counter()
     down = make_client(backoff_base=0.05, backoff_max=0.1, limits={"deadline_s": 0.6})
-    down.complete([ask("warm")])
+    down.complete([ask("warm again")])  # a success: the circuit breaker stays shut
     failed = down.complete([ask("down [[status=500]]")])[0]
     assert not failed.ok and 0.4 < time.perf_counter() - started < 3.0
 
@@ -91,6 +91,19 @@ def test_a_model_timeout_bounds_each_request(
     make_client: Callable[..., LLMClient], server: LLMTestServer
 ) -> None:
     client = make_client(max_attempts=1, limits={"timeout_s": 0.3})  # the client's is 10 s
+    client.complete([ask("warm")])  # litellm's import is not part of the timing
     started = time.perf_counter()
     result = client.complete([ask("slow [[hang]]")])[0]
     assert result.error_class == "Timeout" and time.perf_counter() - started < 2.0
+
+
+@pytest.mark.parametrize("transport", ["auto", "litellm"])
+def test_a_timeout_in_params_is_the_request_timeout(
+    make_client: Callable[..., LLMClient], server: LLMTestServer, transport: str
+) -> None:
+    client = make_client(transport, max_attempts=1)  # the client's timeout is 10 s
+    client.complete([ask("warm")])  # litellm's import is not part of the timing
+    started = time.perf_counter()
+    result = client.complete([ask("slow [[hang]]", timeout=0.3)])[0]
+    assert result.error_class == "Timeout" and time.perf_counter() - started < 3.0
+    assert "timeout" not in server.stats.last_body  # never sent to the provider
