@@ -48,7 +48,7 @@ def main() -> None:
     raw = time.perf_counter() - started
     print(f"llama-cpp-python direct: {tokens} tokens in {raw:.2f} s = {tokens / raw:6.1f} tokens/s")
 
-    requests = [CallRequest("local/smollm2", prompt(i), params, sample_index=0, allow_truncated=True)
+    requests = [CallRequest("local/smollm2", prompt(i), {**params, "allow_truncated": True})
                 for i in range(args.prompts)]  # fmt: skip
     with tempfile.TemporaryDirectory() as folder:
         client = LLMClient(cache_path=Path(folder))

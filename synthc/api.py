@@ -3,35 +3,49 @@ from Python. Each one is load -> compile -> (build | query | export)."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from synthc.errors import PlanError, StoreError
+from synthc.errors import PlanError, RecipeError, StoreError, sorted_problems
 from synthc.llm.models import DEFAULT_MODEL
-from synthc.plan.compile import compile_plan
+from synthc.plan.compile import compile_plan, static_problems
 from synthc.plan.model import FRESH, Plan
 from synthc.progress import NullReporter, Reporter
-from synthc.recipe.load import Recipe, load_recipe
-from synthc.recipe.semantics import MODEL_FIELDS
+from synthc.recipe.load import Recipe, load_recipe, read_recipe
 from synthc.steps import registry
 from synthc.store.exports import write_exports
 from synthc.store.lock import read_lock
 from synthc.store.store import Store
 
 if TYPE_CHECKING:
+    import polars as pl
+
     from synthc.execute.build import BuildResult
     from synthc.plan.model import CallEstimate
 
 
 def validate_recipe(path: str | Path) -> Plan:
     """Load and compile `path` without looking at previous builds. Raises RecipeError."""
-    return compile_plan(load_recipe(path))
+    return compile_plan(checked_recipe(path))
 
 
-def plan_recipe(path: str | Path) -> Plan:
-    """Compile `path` against its lock and stored outputs: what `synthc build` would run."""
-    recipe = load_recipe(path)
+def checked_recipe(path: str | Path) -> Recipe:
+    """`load_recipe`, except that when the recipe has problems, the steps that did load
+    are compiled too, so one RecipeError lists the problems of every stage at once."""
+    loaded = read_recipe(path)
+    if not loaded.problems:
+        assert loaded.recipe is not None
+        return loaded.recipe
+    later = static_problems(loaded.recipe, loaded.broken) if loaded.recipe else []
+    raise RecipeError(sorted_problems([*loaded.problems, *later]))
+
+
+def plan_recipe(path: str | Path, *, engine: str | None = None) -> Plan:
+    """Compile `path` against its lock and stored outputs: what `synthc build` would run
+    (on `engine`, when given, instead of the recipe's `execution.engine`)."""
+    recipe = on_engine(checked_recipe(path), engine)
     store = Store.for_recipe(recipe)
     return compile_plan(recipe, read_lock(recipe.lock_path), output_exists=_output_exists(store))
 
@@ -56,7 +70,7 @@ def budget_warning(plan: Plan, estimates: Mapping[str, CallEstimate]) -> str | N
     spent = Store.for_recipe(plan.recipe).spent() if scoped else {}
     needed = {
         "calls": sum(e.to_make for e in estimates.values()),
-        "tokens": sum(e.tokens for e in estimates.values()),
+        "tokens": sum(e.tokens or 0 for e in estimates.values()),
         "usd": sum(e.usd or 0.0 for e in estimates.values()),
     }
     for cap, what in (("max_calls", "calls"), ("max_tokens", "tokens"), ("max_usd", "usd")):
@@ -79,24 +93,29 @@ def build_recipe(
     refresh: bool = False,
     wait: bool = False,
     reporter: Reporter | None = None,
+    engine: str | None = None,
+    address: str | None = None,
 ) -> BuildResult:
     """Build the stale steps of the recipe at `path`; return what ran.
 
     After a full build (no `select`) in which every step succeeded, the recipe's
-    `exports:` files are written too. Example::
+    `exports:` files are written too. `engine` ("local" or "ray") and `address` (of
+    the Ray cluster) override the recipe's `execution:`. Example::
 
     result = build_recipe("recipes/quickstart.yaml", select=["answers+"])
     print(result.built, result.rows)
     """
     from synthc.execute.build import BuildContext, build
 
-    recipe = load_recipe(path)
+    recipe = on_engine(checked_recipe(path), engine, address)
     store = Store.for_recipe(recipe)
     plan = compile_plan(recipe, store.read_lock(), output_exists=_output_exists(store))
-    needed = missing_keys(plan)
+    # On Ray, keys come from the workers' environment; the workers are asked instead.
+    needed = missing_keys(plan, select) if recipe.engine == "local" else {}
     if needed and (unpaid := _steps_with_calls_to_make(plan, needed)):
         raise PlanError(describe_missing_keys(unpaid))
-    llm = _llm_client(plan, store)
+    session = _ray_session(recipe)
+    llm = _llm_client(plan, store, session)
     try:
         context = BuildContext(
             store=store,
@@ -106,29 +125,87 @@ def build_recipe(
             force=force,
             refresh=refresh,
             wait_for_lock=wait,
+            map_blocks=session.map_blocks if session is not None else None,
         )
         result = build(plan, context)
     finally:
         if llm is not None:
             llm.close()
-    if result.exit_code == 0 and not select and _exports_outdated(recipe, result):
-        for written in _write_exports(recipe, store):
-            context.reporter.message(f"exported {shown_path(written)}")
+        if session is not None:
+            session.close()
+    if result.exit_code == 0 and not select:
+        with store.build_lock(wait=True):
+            for written in _write_exports(recipe, store, context.reporter, only_stale=True):
+                context.reporter.message(f"exported {shown_path(written)}")
+    elif result.exit_code != 0 and not select and recipe.exports:
+        context.reporter.error(_blocked_exports(recipe, result))
     return result
 
 
-def missing_keys(plan: Plan) -> dict[str, list[str]]:
+def _blocked_exports(recipe: Recipe, result: BuildResult) -> str:
+    """Which export files a failed build did not write, and why."""
+    reasons = [f"'{step}' failed an error-level check" for step in result.gate_failures]
+    if result.failures:
+        reasons.append(f"{result.failures} row(s) failed (see _failures)")
+    files = [str(path) for paths in recipe.exports.values() for path in paths]
+    return (
+        f"exports not written: {', '.join(files)} ({'; '.join(reasons) or 'the build failed'}); "
+        "files from an earlier build are left as they were"
+    )
+
+
+def preview_recipe(
+    path: str | Path, step: str, limit: int = 5, reporter: Reporter | None = None
+) -> pl.DataFrame:
+    """The rows `step` makes from the first `limit` rows of the steps it starts from,
+    computed in memory: the lock, catalog, step outputs and exports are not touched,
+    while model calls go through the call cache. Example::
+
+        rows = preview_recipe("recipes/quickstart.yaml", "questions", limit=3)
+    """
+    from synthc.execute.preview import ancestors, preview
+
+    if limit < 1:
+        raise PlanError(f"--limit must be at least 1, got {limit}")
+    recipe = load_recipe(path)
+    plan = compile_plan(recipe, read_lock(recipe.lock_path))
+    ancestors(plan, step)  # an unknown step is reported before a client is opened
+    llm = _llm_client(plan, Store.for_recipe(recipe))
+    try:
+        return preview(plan, step, limit, llm, reporter)
+    finally:
+        if llm is not None:
+            llm.close()
+
+
+def on_engine(recipe: Recipe, engine: str | None, address: str | None = None) -> Recipe:
+    """The recipe with `execution:` overridden from the command line; an address alone
+    means Ray."""
+    if engine is None and address is None:
+        return recipe
+    execution = {**recipe.execution, "engine": engine or "ray"}
+    if address is not None:
+        execution["ray"] = {**(recipe.execution.get("ray") or {}), "address": address}
+    return dataclasses.replace(recipe, execution=execution)
+
+
+def missing_keys(plan: Plan, select: Sequence[str] = ()) -> dict[str, list[str]]:
     """API-key environment variables that stale model-calling steps need and that are
-    unset: variable -> the steps needing it. Fresh steps need no key."""
+    unset: variable -> the steps needing it. Fresh steps need no key, and with `select`
+    (`build -s`) neither do the steps left out."""
+    from synthc.execute.build import select_steps
     from synthc.llm.models import missing_keys as unset_variables
 
     kinds = registry()
+    selected = select_steps(plan, select)
     needed: dict[str, list[str]] = {}
     for planned in plan.steps:
         if not kinds[planned.kind].calls_model or planned.status == FRESH:
             continue
+        if planned.name not in selected:
+            continue
         models = {planned.step.model or plan.recipe.model or DEFAULT_MODEL}
-        for field in MODEL_FIELDS.get(planned.kind, ()):
+        for field in kinds[planned.kind].model_fields:
             value = planned.config.get(field)
             models.update([value] if isinstance(value, str) else value or [])
         for variable in unset_variables(
@@ -144,12 +221,12 @@ def _steps_with_calls_to_make(plan: Plan, needed: dict[str, list[str]]) -> dict[
     return {
         variable: kept
         for variable, steps in needed.items()
-        if (
-            kept := [
-                s for s in steps if s not in estimates or estimates[s].to_make or estimates[s].note
-            ]
-        )
+        if (kept := [s for s in steps if s not in estimates or not _nothing_to_make(estimates[s])])
     }
+
+
+def _nothing_to_make(estimate: CallEstimate) -> bool:
+    return estimate.note is None and estimate.to_make == 0 and estimate.to_make_max == 0
 
 
 def describe_missing_keys(needed: dict[str, list[str]]) -> str:
@@ -170,22 +247,26 @@ def shown_path(path: Path) -> str:
         return str(path)
 
 
-def _write_exports(recipe: Recipe, store: Store) -> list[Path]:
-    """The `exports:` files, then the dataset card (README.md) beside them."""
+def _write_exports(
+    recipe: Recipe, store: Store, reporter: Reporter, only_stale: bool = False
+) -> list[Path]:
+    """The `exports:` files (with `only_stale`, those not current), then the dataset card
+    (README.md) beside them when any was written; a warning for each file of a step with
+    no rows (written all the same, so no stale file survives)."""
     from synthc.report.card import write_card
 
     lock = store.read_lock()
-    written = write_exports(recipe, lock, store)
-    return [*written, write_card(recipe, lock, store)]
-
-
-def _exports_outdated(recipe: Recipe, result: BuildResult) -> bool:
-    """Exports are rewritten when an exported step was built or an export file is gone."""
-    return any(
-        step in result.built or not (recipe.root / path).exists()
-        for step, paths in recipe.exports.items()
-        for path in paths
-    )
+    written = write_exports(recipe, lock, store, only_stale=only_stale)
+    if not written:
+        return []
+    for step, paths in recipe.exports.items():
+        entry = lock.steps.get(step)
+        if entry is not None and entry.rows == 0:
+            reporter.warning(
+                f"exports: {', '.join(paths)} empty: step '{step}' has 0 rows "
+                f"(see `synthc report {shown_path(recipe.path)}` for what removed them)"
+            )
+    return [*written, write_card(recipe, store.read_lock(), store)]
 
 
 def query_recipe(path: str | Path, sql: str, format: str = "table") -> str:
@@ -194,7 +275,7 @@ def query_recipe(path: str | Path, sql: str, format: str = "table") -> str:
     return Store.for_recipe(recipe).query(sql, format)
 
 
-def export_recipe(path: str | Path) -> list[Path]:
+def export_recipe(path: str | Path, reporter: Reporter | None = None) -> list[Path]:
     """Write the recipe's `exports:` files from its built steps, and a Hugging Face-style
     dataset card (README.md) beside them; return the paths written."""
     recipe = load_recipe(path)
@@ -205,7 +286,33 @@ def export_recipe(path: str | Path) -> list[Path]:
         raise StoreError(
             f"exports: step(s) {', '.join(stale)} are not fresh; run `synthc build {path}` first"
         )
-    return _write_exports(recipe, store)
+    if gated := _failed_gates_upstream(plan, list(recipe.exports)):
+        raise StoreError(
+            f"exports: step(s) {', '.join(gated)} failed an error-level check, so the exports "
+            "stay withheld (as `synthc build` withholds them); see `synthc report`, fix the "
+            "data or relax the check, and build again"
+        )
+    with store.build_lock(wait=True):
+        return _write_exports(recipe, store, reporter or NullReporter())
+
+
+def _failed_gates_upstream(plan: Plan, steps: Sequence[str]) -> list[str]:
+    """The steps among `steps` and their ancestors whose last verdict was an error-level
+    gate failure."""
+    inputs = {planned.name: planned.inputs for planned in plan.steps}
+    seen: set[str] = set()
+    todo = list(steps)
+    while todo:
+        name = todo.pop()
+        if name not in seen:
+            seen.add(name)
+            todo.extend(inputs.get(name, ()))
+    return sorted(
+        name
+        for name in seen
+        if (entry := plan.state.steps.get(name)) is not None
+        and any(check.get("status") == "fail" for check in entry.checks)
+    )
 
 
 def _output_exists(store: Store) -> Callable[[str, str], bool]:
@@ -215,24 +322,41 @@ def _output_exists(store: Store) -> Callable[[str, str], bool]:
     return exists
 
 
-def _llm_client(plan: Plan, store: Store) -> Any:
+def _ray_session(recipe: Recipe) -> Any:
+    """With `engine: ray`, the build's (lazily opened) connection to the cluster."""
+    if recipe.engine != "ray":
+        return None
+    from synthc.execute.ray import RaySession
+
+    return RaySession.for_recipe(recipe)
+
+
+def _llm_client(plan: Plan, store: Store, session: Any = None) -> Any:
     """An LLM client only for recipes with a model-calling step or a check embedding with
     a gateway model; it imports no litellm until a call actually misses the cache. Its
-    budget counts what earlier builds spent (unless `budget: {scope: build}`)."""
+    budget counts what earlier builds spent (unless `budget: {scope: build}`). With a
+    Ray `session`, model calls that miss the cache go to the cluster."""
     kinds = registry()
-    if not any(kinds[p.kind].calls_model for p in plan.steps) and not _embeds_via_gateway(plan):
+    calls_model = any(kinds[p.kind].calls_model for p in plan.steps)
+    if not calls_model and not _embeds_via_gateway(plan):
         return None
+    spent = store.spent() if plan.recipe.budget else None
+    if calls_model and session is not None:
+        from synthc.execute.ray import RayLLMClient
+
+        return RayLLMClient(plan.recipe, session, spent=spent)
     from synthc.llm.client import LLMClient
 
-    spent = store.spent() if plan.recipe.budget else None
     return LLMClient(plan.recipe, spent=spent)
 
 
 def _embeds_via_gateway(plan: Plan) -> bool:
-    from synthc.llm.embedders import EMBEDDING_CHECKS, embedding_settings, uses_gateway
+    from synthc.llm.embedders import embedding_settings, uses_gateway
+    from synthc.quality.gates import gate_kind
 
     return any(
-        check.kind in EMBEDDING_CHECKS and uses_gateway(embedding_settings(check, plan.recipe))
+        gate_kind(check.kind).uses_embeddings
+        and uses_gateway(embedding_settings(check, plan.recipe))
         for planned in plan.steps
         for check in planned.step.checks
     )

@@ -3,9 +3,11 @@ what no current build uses.
 
 The cache never evicts on its own (every entry is a paid call). A completion is
 *referenced* when a step output named by a recipe's lock lists its call key in `_calls`.
-`gc` keeps the referenced completions of every recipe it is given and removes the other
-completions, holding each recipe's build lock so no build adds entries while it runs.
-Embedding vectors (used by quality gates, recorded in no `_calls`) are always kept.
+The recipes of one folder share `.synthc/` and so the cache: `stats` and `gc` count every
+recipe built there (a `.synthc/<name>/` beside a `<name>.lock`), not only the ones named.
+`gc` keeps the completions any of them references and removes the others, holding each
+one's build lock so no build adds entries while it runs. Embedding vectors (used by
+quality gates, recorded in no `_calls`) are always kept.
 """
 
 from __future__ import annotations
@@ -31,7 +33,9 @@ class CacheStats:
     shared: bool  # SYNTHC_CACHE_DIR points several projects at one cache
     entries: int
     bytes_on_disk: int
-    referenced: int  # entries the given recipes' current outputs use
+    referenced: int  # entries the recipe's current outputs use
+    referenced_by_others: int  # entries only other recipes of its folder use
+    others: tuple[str, ...]  # those recipes
     calls: int  # calls recorded by the current outputs (cached or sent)
     cache_hits: int
     tokens: int
@@ -48,8 +52,14 @@ class CacheStats:
             [
                 f"cache:       {where}",
                 f"entries:     {self.entries} ({_size(self.bytes_on_disk)} on disk)",
-                f"referenced:  {self.referenced} by the current build; "
-                f"{self.entries - self.referenced} unreferenced (`synthc cache gc` removes them)",
+                f"referenced:  {self.referenced} by the current build"
+                + (
+                    f", {self.referenced_by_others} more by {', '.join(self.others)} (same folder)"
+                    if self.others
+                    else ""
+                )
+                + f"; {self.entries - self.referenced - self.referenced_by_others} "
+                "unreferenced (`synthc cache gc` removes them)",
                 f"last build:  {self.calls} calls, {self.cache_hits} from the cache "
                 f"({self.hit_rate:.0%}), {self.tokens} tokens",
                 f"cost:        ${self.usd_paid:.4f} paid, ${self.usd_saved:.4f} saved by the cache",
@@ -66,22 +76,37 @@ def _size(n: int) -> str:
     return f"{n} B"
 
 
-def _call_frames(recipe: Recipe) -> Iterator[pl.DataFrame]:
-    """The `_calls` tables of the steps the recipe's lock names."""
+def _call_frames(store: Store) -> Iterator[pl.DataFrame]:
+    """The `_calls` tables of the steps the store's lock names."""
     import polars as pl
 
-    store = Store.for_recipe(recipe)
     for name, entry in store.read_lock().steps.items():
         path = store.aux_tables(name, entry.data_version).get("_calls")
         if path is not None:
             yield pl.read_parquet(path)
 
 
-def referenced_keys(recipes: Sequence[Recipe]) -> set[str]:
-    """Call keys used by the current outputs of `recipes`."""
+def folder_stores(recipe: Recipe) -> list[Store]:
+    """The recipe's store, then those of the other recipes built in its folder: each
+    `.synthc/<name>/` with a `<name>.lock` beside the recipe."""
+    stores = [Store.for_recipe(recipe)]
+    if recipe.state_dir.is_dir():
+        for workdir in sorted(recipe.state_dir.iterdir()):
+            lock = recipe.root / f"{workdir.name}.lock"
+            if (
+                workdir.is_dir()
+                and workdir.resolve() != recipe.workdir.resolve()
+                and lock.is_file()
+            ):
+                stores.append(Store(workdir, lock, workdir.name))
+    return stores
+
+
+def referenced_keys(stores: Sequence[Store]) -> set[str]:
+    """Call keys used by the current outputs of the stores' recipes."""
     keys: set[str] = set()
-    for recipe in recipes:
-        for frame in _call_frames(recipe):
+    for store in stores:
+        for frame in _call_frames(store):
             keys.update(frame["call_key"].to_list())
     return keys
 
@@ -100,7 +125,10 @@ def cache_stats(path: str | Path) -> CacheStats:
         keys = set(cache.keys()) if directory.exists() else set()
     finally:
         cache.close()
-    frames = list(_call_frames(recipe))
+    own, *others = folder_stores(recipe)
+    frames = list(_call_frames(own))
+    referenced = keys & referenced_keys([own])
+    by_others = (keys & referenced_keys(others)) - referenced
     calls = pl.concat(frames, how="diagonal_relaxed") if frames else pl.DataFrame()
     hits = calls.filter(pl.col("cached")) if calls.height else calls
     sent = calls.filter(~pl.col("cached")) if calls.height else calls
@@ -111,7 +139,9 @@ def cache_stats(path: str | Path) -> CacheStats:
         bytes_on_disk=sum(p.stat().st_size for p in directory.rglob("*") if p.is_file())
         if directory.exists()
         else 0,
-        referenced=len(keys & referenced_keys([recipe])),
+        referenced=len(referenced),
+        referenced_by_others=len(by_others),
+        others=tuple(store.recipe_name for store in others),
         calls=calls.height,
         cache_hits=hits.height,
         tokens=_sum(calls, "prompt_tokens") + _sum(calls, "completion_tokens"),
@@ -135,7 +165,8 @@ class GcResult:
 
 
 def cache_gc(paths: Sequence[str | Path], dry_run: bool = False) -> GcResult:
-    """Remove cache entries that no current output of the given recipes references.
+    """Remove cache entries that no current output of the given recipes, or of any other
+    recipe built in their folders, references.
 
     All recipes must share one cache. Each recipe's build lock is held meanwhile, so a
     concurrent build waits rather than losing entries it just paid for.
@@ -150,10 +181,11 @@ def cache_gc(paths: Sequence[str | Path], dry_run: bool = False) -> GcResult:
             + ", ".join(str(d) for d in sorted(directories))
         )
     directory = directories.pop()
+    stores = {store.workdir: store for r in recipes for store in folder_stores(r)}
     with ExitStack() as locks:
-        for recipe in recipes:
-            locks.enter_context(Store.for_recipe(recipe).build_lock(wait=False))
-        keep = referenced_keys(recipes)
+        for store in stores.values():
+            locks.enter_context(store.build_lock(wait=False))
+        keep = referenced_keys(list(stores.values()))
         cache = CallCache(directory)
         try:
             unreferenced = [k for k in cache.keys() if k not in keep] if directory.exists() else []  # noqa: SIM118

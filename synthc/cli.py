@@ -33,9 +33,22 @@ class SynthcGroup(click.Group):
         except KeyboardInterrupt:
             click.echo("interrupted: finished steps and paid calls are kept", err=True)
             ctx.exit(130)
+        except OSError as exc:  # the machine, not the recipe: one line, the cause, the file
+            if ctx.obj and ctx.obj.get("debug"):
+                traceback.print_exc()
+            where = f" ({exc.filename})" if exc.filename else ""
+            click.echo(
+                f"error: {exc.strerror or exc}{where}; rerun with --debug for details", err=True
+            )
+            ctx.exit(2)
 
 
 recipe_argument = click.argument("recipe", type=click.Path(dir_okay=False, path_type=str))
+engine_option = click.option(
+    "--engine",
+    type=click.Choice(["local", "ray"]),
+    help="Where model calls that miss the cache run (default: the recipe's execution.engine).",
+)
 
 
 @click.group(cls=SynthcGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -74,12 +87,15 @@ def validate(recipe: str) -> None:
 @recipe_argument
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
 @click.option(
-    "--check", is_flag=True, help="Exit 1 if a build would do anything (run a step or a gate)."
+    "--check",
+    is_flag=True,
+    help="Exit 1 if a build would do anything (run a step or a gate, rewrite an export).",
 )
 @click.option(
     "--no-estimate", is_flag=True, help="Skip counting the model calls a build would make."
 )
-def plan(recipe: str, as_json: bool, check: bool, no_estimate: bool) -> None:
+@engine_option
+def plan(recipe: str, as_json: bool, check: bool, no_estimate: bool, engine: str | None) -> None:
     """Show each step: fresh, stale (and why) or missing, and for steps that call a
     model, how many calls are cached, how many a build would make, and their cost.
     Never calls a model.
@@ -98,15 +114,16 @@ def plan(recipe: str, as_json: bool, check: bool, no_estimate: bool) -> None:
     from synthc.plan.model import FRESH
     from synthc.plan.render import plan_json, plan_table
 
-    compiled = plan_recipe(recipe)
+    compiled = plan_recipe(recipe, engine=engine)
     estimates = None if no_estimate else estimate_recipe(compiled)
-    if needed := missing_keys(compiled):
+    if compiled.recipe.engine == "local" and (needed := missing_keys(compiled)):
         click.echo("warning: " + describe_missing_keys(needed), err=True)
     if estimates and (over := budget_warning(compiled, estimates)):
         click.echo("warning: " + over, err=True)
     text = plan_json(compiled, estimates) if as_json else plan_table(compiled, estimates)
     click.echo(text, nl=False)
-    if check and any(step.status != FRESH or step.checks_stale for step in compiled.steps):
+    stale = any(step.status != FRESH or step.checks_stale for step in compiled.steps)
+    if check and (stale or compiled.stale_exports):
         sys.exit(1)
 
 
@@ -129,8 +146,21 @@ def plan(recipe: str, as_json: bool, check: bool, no_estimate: bool) -> None:
 @click.option("--refresh", is_flag=True, help="Skip the LLM cache for the selected steps.")
 @click.option("--wait", is_flag=True, help="Wait for another build of this recipe to finish.")
 @click.option("-q", "--quiet", is_flag=True, help="Only errors and the summary.")
+@engine_option
+@click.option(
+    "--address",
+    metavar="ADDRESS",
+    help="The Ray cluster (auto, HOST:PORT, ray://HOST:10001); implies --engine ray.",
+)
 def build(
-    recipe: str, select: tuple[str, ...], rebuild: bool, refresh: bool, wait: bool, quiet: bool
+    recipe: str,
+    select: tuple[str, ...],
+    rebuild: bool,
+    refresh: bool,
+    wait: bool,
+    quiet: bool,
+    engine: str | None,
+    address: str | None,
 ) -> None:
     """Run the stale steps; a second build with nothing changed does nothing.
 
@@ -138,21 +168,67 @@ def build(
     Example:
       synthc build recipes/quickstart.yaml
       synthc build recipes/quickstart.yaml --select answers+ -B
+      synthc build recipes/quickstart.yaml --engine ray --address 10.0.0.5:6379
     """
     from synthc.api import build_recipe
     from synthc.progress import ConsoleReporter
 
     reporter = ConsoleReporter(quiet=quiet)
     result = build_recipe(
-        recipe, select=select, force=rebuild, refresh=refresh, wait=wait, reporter=reporter
-    )
+        recipe, select=select, force=rebuild, refresh=refresh, wait=wait, reporter=reporter,
+        engine=engine, address=address,
+    )  # fmt: skip
     built = ", ".join(f"{name} ({result.rows.get(name, 0)} rows)" for name in result.built)
     summary = f"built {len(result.built)} step(s)" + (f": {built}" if built else "")
     summary += f"; {len(result.skipped)} fresh; {result.seconds:.2f}s"
     if result.failures:
         summary += f"; {result.failures} row(s) failed (see _failures; the next build retries them)"
+    if result.gate_failures:
+        summary += f"; {len(result.gate_failures)} error-level check(s) failed (see _checks)"
+    if reporter.warnings:
+        summary += f"; {reporter.warnings} warning(s) above"
     click.echo(summary, err=True)
     sys.exit(result.exit_code)
+
+
+@cli.command()
+@recipe_argument
+@click.option("--step", "-s", required=True, help="The step to preview.")
+@click.option(
+    "--limit", "-n", default=5, show_default=True, help="Rows taken from each starting step."
+)
+@click.option(
+    "--format",
+    "-f",
+    "fmt",
+    type=click.Choice(["table", "csv", "json", "jsonl"]),
+    default="table",
+    show_default=True,
+)
+def preview(recipe: str, step: str, limit: int, fmt: str) -> None:
+    """Run STEP and the steps it reads on the first rows, in memory, and print its rows.
+
+    Nothing is written (no lock, catalog or exports); model calls go through the cache,
+    so after a prompt edit only the changed prompts are paid for. Lineage columns are
+    left out.
+
+    \b
+    Example:
+      synthc preview recipes/quickstart.yaml -s questions --limit 3
+      synthc preview recipes/quickstart.yaml -s final -f jsonl
+    """
+    from synthc.api import preview_recipe
+    from synthc.progress import ConsoleReporter
+    from synthc.rows import LINEAGE_COLUMNS
+    from synthc.store.store import format_frame
+
+    frame = preview_recipe(recipe, step, limit, reporter=ConsoleReporter(quiet=True))
+    shown = frame.drop([c for c in LINEAGE_COLUMNS if c in frame.columns])
+    click.echo(format_frame(shown, fmt), nl=False)
+    click.echo(
+        f"{frame.height} row(s) of '{step}' from the first {limit} row(s); nothing written",
+        err=True,
+    )
 
 
 @cli.command()
@@ -189,8 +265,9 @@ def export(recipe: str) -> None:
       synthc export recipes/quickstart.yaml
     """
     from synthc.api import export_recipe, shown_path
+    from synthc.progress import ConsoleReporter
 
-    for path in export_recipe(recipe):
+    for path in export_recipe(recipe, reporter=ConsoleReporter()):
         click.echo(shown_path(path))
 
 
@@ -200,7 +277,7 @@ def export(recipe: str) -> None:
     "--out",
     "out_path",
     type=click.Path(dir_okay=False),
-    help="Where to write the HTML (default: the recipe's .synthc/report.html).",
+    help="Where to write the HTML (default: .synthc/<recipe>/report.html beside the recipe).",
 )
 @click.option("--open", "open_page", is_flag=True, help="Open the report in a web browser.")
 def report(recipe: str, out_path: str | None, open_page: bool) -> None:

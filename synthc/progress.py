@@ -19,6 +19,7 @@ class Reporter(Protocol):
     def step_skipped(self, step: str, reason: str) -> None: ...
     def message(self, text: str) -> None: ...
     def warning(self, text: str) -> None: ...
+    def error(self, text: str) -> None: ...
 
 
 class NullReporter:
@@ -38,6 +39,9 @@ class NullReporter:
         pass
 
     def warning(self, text: str) -> None:
+        pass
+
+    def error(self, text: str) -> None:
         pass
 
 
@@ -65,6 +69,9 @@ class RecordingReporter:
     def warning(self, text: str) -> None:
         self.events.append(("warning", text))
 
+    def error(self, text: str) -> None:
+        self.events.append(("error", text))
+
     def of(self, kind: str) -> list[tuple[Any, ...]]:
         return [e for e in self.events if e[0] == kind]
 
@@ -77,6 +84,7 @@ class ConsoleReporter:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
         self.quiet = quiet
+        self.warnings = 0  # counted for the build's summary line
         self.console = Console(stderr=True, highlight=False)
         self._progress = Progress(
             "[progress.description]{task.description}",
@@ -120,7 +128,12 @@ class ConsoleReporter:
             self.console.print(text)
 
     def warning(self, text: str) -> None:
-        self.console.print(f"[yellow]warning:[/] {text}")
+        self.warnings += 1
+        self.console.print(f"[yellow]warning:[/] {text}", soft_wrap=True)  # one line: greppable
+
+    def error(self, text: str) -> None:
+        """Something that fails the build (exit 1) but lets the rest of it finish."""
+        self.console.print(f"[red]error:[/] {text}", soft_wrap=True)
 
 
 def stderr_line(text: str) -> None:

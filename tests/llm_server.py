@@ -25,7 +25,8 @@ gets the same answer. Tests drive it two ways:
                           (as careless servers do), to prove the client scrubs it
 
 Every request to /v1/chat/completions is counted: `server.stats.total` and
-`server.stats.per_prompt[<last user message>]`; ``GET /_stats`` returns them and
+`server.stats.per_prompt[<last user message>]`, its raw body kept in
+`server.stats.bodies`; ``GET /_stats`` returns the counts and
 ``POST /_reset`` clears them.
 
 A provider-style rate limit: with `rpm` set, a request arriving when `rpm` requests
@@ -86,8 +87,13 @@ class ServerStats:
     per_prompt: Counter[str] = field(default_factory=Counter)
     statuses: Counter[int] = field(default_factory=Counter)
     last_body: dict[str, Any] = field(default_factory=dict)  # the latest request, as sent
+    bodies: list[str] = field(default_factory=list)  # every completion request's raw body
     embedding_requests: int = 0
     embedded_texts: int = 0
+    authorizations: Counter[str] = field(default_factory=Counter)  # Authorization headers
+    arrivals: list[float] = field(default_factory=list)  # time.monotonic() of each request
+    in_flight: int = 0
+    peak_in_flight: int = 0  # most completion requests being answered at once
     accepted: list[float] = field(default_factory=list)  # arrival times the rpm window let in
     prompt_tokens: int = 0  # usage of the answers sent
     completion_tokens: int = 0
@@ -230,9 +236,11 @@ class LLMTestServer:
         return f"http://127.0.0.1:{self.port}/v1"
 
     def reset(self) -> None:
-        """Forget every counted request."""
+        """Forget every counted request and restart the fault sequence, so a test sees
+        the same faults whichever tests ran before it."""
         with self._lock:
             self.stats = ServerStats()
+            self._rng = random.Random(self.config.seed)
 
     def app(self) -> web.Application:
         app = web.Application()
@@ -246,18 +254,44 @@ class LLMTestServer:
         return app
 
     async def chat_completions(self, request: web.Request) -> web.StreamResponse:
-        body = await request.json()
+        raw = await request.text()
+        body = json.loads(raw)
         prompt = _last_user(body.get("messages", []))
         markers = {m.group(1): m.group(2) or "" for m in MARKER.finditer(prompt)}
         with self._lock:
             self.stats.total += 1
             self.stats.last_body = body
+            self.stats.bodies.append(raw)
             self.stats.per_prompt[prompt] += 1
+            self.stats.authorizations[request.headers.get("Authorization", "")] += 1
+            self.stats.arrivals.append(time.monotonic())
+            self.stats.in_flight += 1
+            self.stats.peak_in_flight = max(self.stats.peak_in_flight, self.stats.in_flight)
             seen = self.stats.per_prompt[prompt]
             fault = self._rng.random() < self.config.fault_rate
             fault_status = self._rng.choice((429, 500))
             garbage = self._rng.random() < self.config.garbage_rate
             window_wait = self._admit(time.monotonic())
+        try:
+            return await self._complete(
+                request, body, markers, seen, (fault, fault_status, garbage), window_wait
+            )
+        finally:
+            with self._lock:
+                self.stats.in_flight -= 1
+
+    async def _complete(
+        self,
+        request: web.Request,
+        body: dict[str, Any],
+        markers: dict[str, str],
+        seen: int,
+        faults: tuple[bool, int, bool],
+        window_wait: float | None,
+    ) -> web.StreamResponse:
+        """The answer to one completion request, given the faults drawn for it (an error
+        status or not, which one, a non-JSON body) and the rpm window's verdict."""
+        fault, fault_status, garbage = faults
         latency = float(markers.get("latency") or self.config.latency)
         if "hang" in markers:
             latency = 3600.0

@@ -120,3 +120,16 @@ def test_every_module_is_in_the_architecture_table() -> None:
         if str(p.relative_to(ROOT)) not in listed
     )
     assert not missing, "modules missing from docs/architecture.md: " + ", ".join(missing)
+
+
+def test_quality_is_pure() -> None:
+    """`synthc.quality` works on frames, arrays and plain settings: no recipe objects,
+    no client, nothing of synthc's but its own modules and the error types."""
+    impure = sorted(
+        f"{module} -> {target}"
+        for module, imported in import_graph().items()
+        if module.startswith("synthc.quality")
+        for target in imported
+        if not target.startswith("synthc.quality") and target != "synthc.errors"
+    )
+    assert not impure, "synthc.quality imports from outside itself:\n" + "\n".join(impure)

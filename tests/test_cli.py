@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -96,6 +97,18 @@ def test_query_refuses_writes_and_leaves_the_store_alone(recipe: Path) -> None:
     assert "evil" not in tables.stdout
 
 
+def test_plan_check_counts_an_export_edited_after_the_build(recipe: Path) -> None:
+    assert synthc("build", str(recipe)).returncode == 0
+    assert synthc("plan", str(recipe), "--check").returncode == 0
+    (recipe.parent / "out" / "billing.csv").write_text("question,topic\nedited,by hand\n")
+    done = synthc("plan", str(recipe), "--check")
+    assert done.returncode == 1
+    assert "export out/billing.csv  stale: changed since it was written" in done.stdout
+    assert synthc("build", str(recipe)).returncode == 0
+    assert "edited" not in (recipe.parent / "out" / "billing.csv").read_text()
+    assert synthc("plan", str(recipe), "--check").returncode == 0
+
+
 def test_export_writes_every_format(recipe: Path) -> None:
     synthc("build", str(recipe))
     done = synthc("export", str(recipe))
@@ -138,7 +151,7 @@ def test_missing_recipe_file_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_help_lists_every_command_with_an_example() -> None:
-    for command in ("validate", "plan", "build", "query", "export"):
+    for command in ("validate", "plan", "build", "preview", "query", "export"):
         done = synthc(command, "--help")
         assert done.returncode == 0
         assert "Example:" in done.stdout
@@ -164,3 +177,46 @@ def test_a_table_keeps_one_line_per_row(tmp_path: Path) -> None:
     assert table.splitlines()[2] == "| Dear James, ⏎  ⏎ Thanks! |"
     jsonl = synthc("query", str(recipe), "select text from notes", "-f", "jsonl").stdout
     assert json.loads(jsonl) == {"text": "Dear James,\n\nThanks!"}
+
+
+def test_an_empty_export_is_a_warning_counted_in_the_summary(recipe: Path) -> None:
+    recipe.write_text(RECIPE.replace("topic = 'billing'", "topic = 'refunds'"))
+    done = synthc("build", str(recipe))
+    assert done.returncode == 0, done.stderr
+    lines = done.stderr.splitlines()
+    assert (
+        "warning: exports: out/billing.jsonl, out/billing.csv, out/billing.parquet empty: "
+        f"step 'billing' has 0 rows (see `synthc report {recipe}` for what removed them)"
+    ) in lines
+    assert lines[-1].endswith("; 1 warning(s) above")
+    assert (recipe.parent / "out" / "billing.jsonl").read_text() == ""
+    exported = synthc("export", str(recipe))
+    assert "warning: exports: out/billing.jsonl" in exported.stderr
+
+
+def test_a_damaged_call_cache_is_one_line_that_says_what_to_do(tmp_path: Path) -> None:
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(
+        "synthc: 1\nname: damaged\nsteps:\n  seeds:\n    kind: seed\n    rows: [{q: a}]\n"
+        "  answers:\n    kind: generate\n    from: seeds\n    model: openai/gpt-4o-mini\n"
+        '    prompt: "{{ q }}"\n'
+    )
+    cache = tmp_path / ".synthc" / "cache"
+    cache.mkdir(parents=True)
+    (cache / "cache.db").write_bytes(b"not a database, just bytes" * 200)
+    expected = (
+        f"error: the call cache at {cache} is damaged (file is not a database): move it "
+        f"aside (mv {cache} {cache}.damaged); nothing else is lost, calls it held are paid "
+        "for again"
+    )
+    for command in (("build", str(recipe)), ("cache", "stats", str(recipe))):
+        done = subprocess.run(
+            [sys.executable, "-m", "synthc", *command],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={**os.environ, "OPENAI_API_KEY": "sk-test-not-used"},
+        )
+        assert done.returncode == 2, done.stderr
+        assert "Traceback" not in done.stderr
+        assert done.stderr.strip().splitlines()[-1] == expected

@@ -19,9 +19,22 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from synthc.errors import PlanError, StepFailed, SynthcError
+from synthc.errors import (
+    DataFileError,
+    DiskFull,
+    EnvironmentFailure,
+    PlanError,
+    StepFailed,
+    SynthcError,
+)
 from synthc.execute.context import BuildContext, BuildResult, ExecStepContext, finish_frame
-from synthc.execute.gates import checks_frame, evaluate_gates, gate_references, report_gates
+from synthc.execute.gates import (
+    GATE_TABLES,
+    checks_frame,
+    evaluate_gates,
+    gate_references,
+    report_gates,
+)
 from synthc.plan.checks import checks_current
 from synthc.plan.model import Plan, PlannedStep, step_fingerprint
 from synthc.store.lock import LockEntry, LockState
@@ -123,7 +136,7 @@ def _run_steps(plan: Plan, ctx: BuildContext, selected: set[str], result: BuildR
             continue
         entry = _settle(plan, planned, ctx, entry, versions, result)
         if entry is not state.steps.get(name):
-            state = LockState(steps={**state.steps, name: entry}, file_hints=state.file_hints)
+            state = replace(state, steps={**state.steps, name: entry})
             store.write_lock(state)
             store.refresh_catalog(state)
         versions[name] = entry.data_version
@@ -214,10 +227,13 @@ def _run_one(
             step_ctx.emit("_checks", checks_frame(checks))
         version = ctx.store.write_step(planned.name, frame, step_ctx.emitted)
     except SynthcError as exc:
-        if isinstance(exc, StepFailed):
-            raise
-        raise StepFailed(planned.name, str(exc)) from exc
+        if isinstance(exc, StepFailed | EnvironmentFailure):
+            raise  # a full disk or a damaged cache is not the step's fault: say so as is
+        code = exc.exit_code if isinstance(exc, DataFileError) else 1  # the user's file: 2
+        raise StepFailed(planned.name, str(exc), code) from exc
     except Exception as exc:
+        if (full := DiskFull.check(ctx.store.workdir, exc)) is not None:
+            raise full from exc
         raise StepFailed(planned.name, _describe(exc)) from exc
     seconds = round(time.perf_counter() - clock, 3)
     entry = _lock_entry(planned, step_ctx, upstream, fingerprint, version, frame, seconds)
@@ -320,5 +336,8 @@ def _regate(
     checks = evaluate_gates(planned, step_ctx, frame, references, versions)
     table = checks_frame(checks) if checks else None
     ctx.store.write_aux(planned.name, entry.data_version, "_checks", table)
+    for gate_table in GATE_TABLES:
+        emitted = step_ctx.emitted.get(gate_table)
+        ctx.store.write_aux(planned.name, entry.data_version, gate_table, emitted)
     ctx.reporter.step_skipped(planned.name, f"fresh ({entry.rows} rows); checks re-evaluated")
     return replace(entry, checks=checks)

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     import polars as pl
 
     from synthc.recipe.load import Recipe
+    from synthc.steps.kind import StepLLM
     from synthc.store.store import Store
 
 
@@ -36,13 +37,14 @@ class ExecStepContext:
     recipe: Recipe
     inputs: Mapping[str, pl.DataFrame]
     reporter: Reporter
-    llm: Any
+    llm: StepLLM | None
     fingerprint: str  # this run's full step fingerprint
     model: str | None = None
     # params for calls to each other model the step names (teacher, judge, ...), layered
     # by the compiler: the step reads them, never layers them again
     model_params: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     refresh: bool = False  # bypass the LLM cache for this step
+    map_blocks: Any = None  # where block work runs (see StepContext); None: here
     emitted: dict[str, pl.DataFrame] = field(default_factory=dict)
     failures: int = 0
     stats: dict[str, Any] = field(default_factory=dict)
@@ -75,6 +77,7 @@ class ExecStepContext:
             model=planned.model,
             model_params=planned.model_params,
             refresh=ctx.refresh,
+            map_blocks=ctx.map_blocks,
         )
 
     def input(self) -> pl.DataFrame:
@@ -162,11 +165,12 @@ class BuildContext:
 
     store: Store
     reporter: Reporter = field(default_factory=NullReporter)
-    llm: Any = None
+    llm: StepLLM | None = None
     select: Sequence[str] = ()
     force: bool = False
     refresh: bool = False
     wait_for_lock: bool = False
+    map_blocks: Any = None  # the Ray executor's block map with `engine: ray`
 
 
 @dataclass

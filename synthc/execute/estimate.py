@@ -8,16 +8,20 @@ sending it. So the estimate renders exactly the prompts the build would send, an
 never calls a model, imports litellm or writes anything.
 
 Where later calls depend on answers not yet made (the rows below a step with cache
-misses, self-instruct rounds, JSON repairs), the count is a lower bound and says so.
+misses, self-instruct rounds, JSON repairs, an adversarial step's target and judge),
+the count comes from bounds propagated by kind (`synthc.plan.counts`): exact, a range,
+or a lower bound, always labelled.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from synthc.llm.calls import BUDGET, CallRequest, CallResult, estimate_tokens
+from synthc.llm.calls import BUDGET, CallRequest, CallResult, estimate_split
 from synthc.llm.client import LLMClient
+from synthc.llm.models import DEFAULT_MODEL
+from synthc.plan.counts import UNKNOWN, Bounds, step_calls, step_rows
 from synthc.plan.model import FRESH, NOT_CALLED, CallEstimate, Plan, PlannedStep
 from synthc.progress import NullReporter, Reporter
 from synthc.recipe.providers import price_table
@@ -62,15 +66,28 @@ class ProbeClient(LLMClient):
         """Estimating must not change the cache."""
 
 
+# More calls than this in one step are counted from its rows, not rendered one by one
+# (rendering a prompt each would hold them all in memory).
+PROBE_LIMIT = 200_000
+
+# Kinds whose calls are all known once their input rows are: no answer decides on
+# further calls (no JSON repairs, no second stage).
+_SINGLE_PASS = ("distill", "augment")
+
+
 def estimate_plan(plan: Plan, store: Store) -> dict[str, CallEstimate]:
     """Estimate every stale model-calling step of `plan` (steps calling no model are
-    run in memory only as far as their outputs feed one)."""
-    from synthc.execute.context import ExecStepContext
+    run in memory only as far as their outputs feed one).
 
+    Each step's rows are bounded by kind from its inputs' rows (`synthc.plan.counts`),
+    so a step below one whose calls are not made yet still gets bounds on its calls:
+    the rows not generated yet count as calls to make.
+    """
     kinds = registry()
     needed = _steps_feeding_models(plan)
     frames: dict[str, pl.DataFrame | None] = {}
-    partial: set[str] = set()  # steps whose in-memory output lacks rows not yet generated
+    rows: dict[str, Bounds] = {}
+    complete: set[str] = set()  # steps whose in-memory output is their whole output
     estimates: dict[str, CallEstimate] = {}
     for planned in plan.steps:
         if planned.name not in needed:
@@ -78,35 +95,116 @@ def estimate_plan(plan: Plan, store: Store) -> dict[str, CallEstimate]:
         if planned.status == FRESH:
             entry = plan.state.steps[planned.name]
             frames[planned.name] = store.read_step(planned.name, entry)
+            rows[planned.name] = Bounds.exactly(entry.rows)
+            complete.add(planned.name)
             continue
-        upstream = {name: frames.get(name) for name in planned.inputs}
         calls_model = kinds[planned.kind].calls_model
-        inputs = {name: frame for name, frame in upstream.items() if frame is not None}
-        if len(inputs) < len(upstream):
-            frames[planned.name] = None
-            if calls_model:
-                estimates[planned.name] = CallEstimate(planned.name, note="after upstream steps")
+        input_rows = [rows.get(name, UNKNOWN) for name in planned.step.inputs]
+        if calls_model and step_calls(planned.kind, planned.config, input_rows).low > PROBE_LIMIT:
+            frames[planned.name] = None  # too many prompts to render in memory: count them
+            rows[planned.name] = step_rows(planned.kind, planned.config, input_rows)
+            estimates[planned.name] = _counted(planned, input_rows)
             continue
         probe = ProbeClient(plan.recipe) if calls_model else None
-        context = ExecStepContext(
-            name=planned.name, kind=planned.kind, config=planned.config, recipe=plan.recipe,
-            inputs=inputs, reporter=NullReporter(),
-            llm=probe, fingerprint="", model=planned.model,
-            model_params=planned.model_params,
-        )  # fmt: skip
-        frames[planned.name] = _run_quietly(planned, context)
+        frame = _run_on_inputs(plan, planned, frames, probe)
+        frames[planned.name] = frame
+        whole = frame is not None and all(name in complete for name in planned.inputs)
+        if whole and (probe is None or not probe.misses):
+            complete.add(planned.name)
+            rows[planned.name] = Bounds.exactly(frame.height if frame is not None else 0)
+        else:
+            rows[planned.name] = step_rows(planned.kind, planned.config, input_rows)
         if probe is not None:
             probe.close()
-            estimate = _summarise(planned.name, probe, plan)
-            estimate.exact = (
-                not (partial & set(planned.inputs)) and frames[planned.name] is not None
-            )
-            estimates[planned.name] = estimate
-            if probe.misses:
-                partial.add(planned.name)
-        elif partial & set(planned.inputs):
-            partial.add(planned.name)
+            estimates[planned.name] = _estimate(planned, probe, plan, whole, input_rows)
     return estimates
+
+
+def _counted(planned: PlannedStep, input_rows: list[Bounds]) -> CallEstimate:
+    """Calls counted from rows alone, for a step with more prompts than `plan` renders."""
+    calls = step_calls(planned.kind, planned.config, input_rows)
+    return CallEstimate(
+        planned.name, to_make=0, to_make_max=calls.high,  # the cache may hold some
+        tokens=None, tokens_max=None, usd=None, usd_max=None,
+    )  # fmt: skip
+
+
+def _run_on_inputs(
+    plan: Plan,
+    planned: PlannedStep,
+    frames: Mapping[str, pl.DataFrame | None],
+    probe: ProbeClient | None,
+) -> pl.DataFrame | None:
+    """The step run in memory over its inputs' in-memory rows; None if an input has none."""
+    from synthc.execute.context import ExecStepContext
+
+    upstream = {name: frames.get(name) for name in planned.inputs}
+    inputs = {name: frame for name, frame in upstream.items() if frame is not None}
+    if len(inputs) < len(upstream):
+        return None
+    context = ExecStepContext(
+        name=planned.name, kind=planned.kind, config=planned.config, recipe=plan.recipe,
+        inputs=inputs, reporter=NullReporter(),
+        llm=probe, fingerprint="", model=planned.model,
+        model_params=planned.model_params,
+    )  # fmt: skip
+    return _run_quietly(planned, context)
+
+
+def _estimate(
+    planned: PlannedStep,
+    probe: ProbeClient,
+    plan: Plan,
+    whole: bool,
+    input_rows: list[Bounds],
+) -> CallEstimate:
+    """The probe's count where it is the whole story, else bounds from the input rows:
+    every call the bounds allow beyond those the probe saw is a call to make."""
+    estimate = _summarise(planned.name, probe, plan)
+    misses = len(probe.misses)
+    single_pass = planned.kind in _SINGLE_PASS or (
+        planned.kind == "generate" and planned.config.get("parse") != "json"
+    )
+    if whole and (not misses or single_pass):
+        return estimate  # every call was rendered: exact
+    total = step_calls(planned.kind, planned.config, input_rows)
+    seen = misses + len(probe.hits)
+    # Rows with identical prompts share one call, and rows not generated yet may repeat
+    # each other (a model at temperature 0), so of their calls only one is certain.
+    low = misses + min(1, max(0, total.low - seen))
+    high = None if total.high is None else max(low, misses + max(0, total.high - seen))
+    tokens = _per_call(estimate.tokens, misses)
+    usd, usd_max = _per_call(estimate.usd, misses), _per_call(estimate.usd_max, misses)
+    if _all_local(planned, plan, probe):
+        usd = usd_max = 0.0  # a local model costs nothing, whatever its calls
+    estimate.to_make, estimate.to_make_max = low, high
+    estimate.tokens, estimate.tokens_max = _scaled(tokens, tokens, low, high, int)
+    estimate.usd, estimate.usd_max = _scaled(usd, usd_max, low, high, float)
+    return estimate
+
+
+def _per_call(total: float | None, calls: int) -> float | None:
+    return total / calls if calls and total is not None else None
+
+
+def _scaled(
+    per_call: float | None,
+    per_call_max: float | None,
+    low: int,
+    high: int | None,
+    kind: Callable[[float], Any],
+) -> tuple[Any, Any]:
+    """(low, high) of a per-call figure over `low`..`high` calls; None where unknown."""
+    if per_call is None or per_call_max is None:
+        return (kind(0), kind(0)) if high == 0 else (None, None)
+    return kind(per_call * low), None if high is None else kind(per_call_max * high)
+
+
+def _all_local(planned: PlannedStep, plan: Plan, probe: ProbeClient) -> bool:
+    """True when every model the step names runs locally (and so is free)."""
+    names = [planned.step.model or plan.recipe.model or DEFAULT_MODEL]
+    names += [name for name in planned.model_params]  # the other models, by name as written
+    return all(probe.resolve(name).is_local for name in names)
 
 
 def _run_quietly(planned: PlannedStep, context: Any) -> pl.DataFrame | None:
@@ -120,18 +218,25 @@ def _run_quietly(planned: PlannedStep, context: Any) -> pl.DataFrame | None:
 
 
 def _summarise(step: str, probe: ProbeClient, plan: Plan) -> CallEstimate:
-    estimate = CallEstimate(step, cached=len(probe.hits), to_make=len(probe.misses))
+    misses = len(probe.misses)
+    estimate = CallEstimate(step, cached=len(probe.hits), to_make=misses, to_make_max=misses)
+    tokens, prompts_usd, completions_usd = 0, 0.0, 0.0
+    priced = True
     for request in probe.misses.values():
         spec = probe.resolve(request.model)
         params = probe.params_for(request)
-        tokens = estimate_tokens(request.messages, params)
-        estimate.tokens += tokens
+        prompt, completion = estimate_split(request.messages, params)
+        tokens += prompt + completion
         rate = price_per_token(spec.model) if not spec.is_local else (0.0, 0.0)
-        if rate is None or estimate.usd is None:
-            estimate.usd = None
+        if rate is None:
+            priced = False
             continue
-        completion = int(params.get("max_tokens") or 256)
-        estimate.usd += (tokens - completion) * rate[0] + completion * rate[1]
+        prompts_usd += prompt * rate[0]
+        completions_usd += completion * rate[1]  # at `max_tokens`: the most an answer costs
+    estimate.tokens = estimate.tokens_max = tokens
+    # Answers are not written yet: from the prompts alone up to every answer at max_tokens.
+    estimate.usd = prompts_usd if priced else None
+    estimate.usd_max = prompts_usd + completions_usd if priced else None
     return estimate
 
 

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from synthc.errors import StepFailed
-from synthc.plan.checks import declared_checks
+from synthc.plan.checks import declared_checks, private_sources
 
 if TYPE_CHECKING:
     import polars as pl
@@ -26,6 +26,11 @@ if TYPE_CHECKING:
     from synthc.store.store import Store
 
 FAILED_ROWS_KEPT = 20  # failing rows recorded in the lock per check; the rest are in the data
+GATE_TABLES = (
+    "_privacy_matches",
+    "_balance",
+    "_attack_success",
+)  # tables gates emit, rewritten when gates re-run
 
 
 def evaluate_gates(
@@ -42,8 +47,8 @@ def evaluate_gates(
     """
     if not planned.step.checks:
         return ()
-    from synthc.llm.embedders import EMBEDDING_CHECKS, embedder_for, embedding_settings
-    from synthc.quality.gates import evaluate_check
+    from synthc.llm.embedders import embedder_for, embedding_settings
+    from synthc.quality.gates import evaluate_check, gate_kind
 
     recipe = step_ctx.recipe
     records = []
@@ -52,13 +57,14 @@ def evaluate_gates(
     ):
         try:
             embed = None
-            if check.kind in EMBEDDING_CHECKS:
+            if gate_kind(check.kind).uses_embeddings:
                 embed = embedder_for(embedding_settings(check, recipe), recipe, step_ctx.llm)
-            result = evaluate_check(
-                check, frame, references, step_ctx.sql, table=planned.name, embed=embed
-            )
+            result = evaluate_check(check.kind, check.config, frame, references, step_ctx.sql,
+                                    severity=check.severity, table=planned.name, embed=embed)  # fmt: skip
         except Exception as exc:
             raise StepFailed(planned.name, f"checks[{index}] ({check.kind}): {exc}") from exc
+        for table, rows in result.tables.items():
+            step_ctx.emit(table, rows)
         failing = result.failing_rows
         record = {
             **declared,
@@ -66,7 +72,7 @@ def evaluate_gates(
             "figure": _finite(result.figure),
             "threshold": result.threshold,
             "message": result.message,
-            "details": dict(result.details),
+            "details": {name: _finite(value) for name, value in result.details.items()},
             "failing_rows": json.loads(failing.head(FAILED_ROWS_KEPT).write_json())
             if failing is not None
             else [],
@@ -96,15 +102,32 @@ def gate_references(
     frames: dict[str, pl.DataFrame] = {}
     for check in planned.step.checks:
         name = check.config.get("reference")
-        if not isinstance(name, str) or name in frames:
-            continue
-        if name in recipe.steps:
-            if name not in versions:
-                raise StepFailed(planned.name, f"check reference '{name}' has not been built")
-            frames[name] = pl.read_parquet(store.step_path(name, versions[name]))
-        else:
-            frames[name] = read_files(recipe.root, name)
+        names = [name] if isinstance(name, str) else []
+        if check.kind == "privacy" and name is None:
+            names = private_sources(recipe, planned.name)
+        for name in names:
+            if name in frames:
+                continue
+            if name in recipe.steps:
+                if name not in versions:
+                    raise StepFailed(planned.name, f"check reference '{name}' has not been built")
+                frames[name] = pl.read_parquet(store.step_path(name, versions[name]))
+                _add_holdout(frames, store, name, versions[name])
+            else:
+                frames[name] = read_files(recipe.root, name)
     return frames
+
+
+def _add_holdout(frames: dict[str, pl.DataFrame], store: Store, step: str, version: str) -> None:
+    """A private seed's held-out rows, beside its output, for the privacy gate."""
+    import polars as pl
+
+    from synthc.quality.gates import HOLDOUT_SUFFIX
+    from synthc.steps.seed import HOLDOUT_TABLE
+
+    path = store.aux_tables(step, version).get(HOLDOUT_TABLE)
+    if path is not None:
+        frames[f"{step}{HOLDOUT_SUFFIX}"] = pl.read_parquet(path)
 
 
 def report_gates(
@@ -117,9 +140,11 @@ def report_gates(
         if check["status"] == "pass":
             if not quiet_pass:
                 reporter.message(text)
+        elif check["status"] == "fail":
+            reporter.error(text)
+            failed = True
         else:
             reporter.warning(text)
-            failed = failed or check["status"] == "fail"
     return failed
 
 

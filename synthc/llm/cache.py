@@ -4,64 +4,36 @@
 A call key is the fingerprint of everything that changes a model's answer (DESIGN §3):
 the key-format version, the model identity, the rendered messages, every
 output-affecting parameter (provider-specific ones included) and the sample index.
-Keys, timeouts, retry and concurrency settings are not part of it. Only successes are
+Keys, timeouts, retry and concurrency settings are not part of it (which parameters
+are keyed is decided in `synthc.llm.params`). Only successes are
 stored, and the cache never evicts on its own.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from synthc.errors import CacheDamaged, DiskFull
 from synthc.fingerprint import fingerprint
 from synthc.llm.models import ModelSpec
+from synthc.llm.params import split_params
 
 KEY_VERSION = 1
 
-# Parameters that change how a call is made, never what it answers.
-TRANSPORT_PARAMS = frozenset(
-    {
-        "api_key",
-        "api_base",
-        "base_url",
-        "api_version",
-        "timeout",
-        "request_timeout",
-        "stream_timeout",
-        "num_retries",
-        "max_retries",
-        "retries",
-        "concurrency",
-        "rpm",
-        "tpm",
-        "stream",
-        "metadata",
-        "user",
-        "extra_headers",
-        "headers",
-        "allow_truncated",
-        "mock_response",
-        "caching",
-        "no-log",
-    }
-)
 
-
-def cache_dir(workdir: Path | None = None) -> Path:
-    """`$SYNTHC_CACHE_DIR` if set, else `<workdir>/cache` (workdir: the `.synthc/` folder
-    beside the recipe, which every recipe in that folder shares)."""
+def cache_dir(state_dir: Path | None = None) -> Path:
+    """`$SYNTHC_CACHE_DIR` if set, else `<state_dir>/cache`: `.synthc/cache/` beside the
+    recipe, which every recipe in that folder shares (each recipe's own state is in
+    `.synthc/<recipe>/`)."""
     shared = os.environ.get("SYNTHC_CACHE_DIR")
     if shared:
         return Path(shared)
-    return (workdir or Path(".synthc")) / "cache"
-
-
-def output_params(params: Mapping[str, Any]) -> dict[str, Any]:
-    """The parameters that can change a response: everything but transport settings."""
-    return {k: v for k, v in params.items() if k not in TRANSPORT_PARAMS and v is not None}
+    return (state_dir or Path(".synthc")) / "cache"
 
 
 def call_key(
@@ -81,7 +53,7 @@ def call_key(
             "key_version": KEY_VERSION,
             "model": spec.identity,
             "messages": [dict(m) for m in messages],
-            "params": output_params(params),
+            "params": dict(split_params(params).keyed),
             "sample": sample_index,
         }
     )
@@ -122,6 +94,10 @@ def rejection_reason(
     return None
 
 
+# SQLite result codes that mean "another process holds it": retried by diskcache, not damage.
+_BUSY_CODES = (5, 6)  # SQLITE_BUSY, SQLITE_LOCKED
+
+
 class CallCache:
     """A diskcache.Cache with eviction off. Opened lazily, safe across processes."""
 
@@ -133,38 +109,73 @@ class CallCache:
         if self._cache is None:
             import diskcache
 
-            self.directory.mkdir(parents=True, exist_ok=True)
-            self._cache = diskcache.Cache(
-                str(self.directory), eviction_policy="none", size_limit=2**62
-            )
+            with self._guard():
+                self.directory.mkdir(parents=True, exist_ok=True)
+                self._cache = diskcache.Cache(
+                    str(self.directory), eviction_policy="none", size_limit=2**62
+                )
         return self._cache
 
+    @contextmanager
+    def _guard(self) -> Iterator[None]:
+        """A damaged database or a full disk as one actionable error, decided by SQLite's
+        result code (never by message text)."""
+        import sqlite3
+
+        try:
+            yield
+        except sqlite3.DatabaseError as exc:
+            code = getattr(exc, "sqlite_errorcode", None)
+            if code == sqlite3.SQLITE_FULL:
+                raise DiskFull(
+                    f"No space left on device while writing the call cache at "
+                    f"{self.directory}; free some space and run again (paid calls are kept)"
+                ) from exc
+            if code in _BUSY_CODES:
+                raise
+            raise CacheDamaged(
+                f"the call cache at {self.directory} is damaged ({exc}): move it aside "
+                f"(mv {self.directory} {self.directory}.damaged); nothing else is lost, "
+                "calls it held are paid for again"
+            ) from exc
+        except OSError as exc:
+            if (full := DiskFull.check(self.directory, exc)) is not None:
+                raise full from exc
+            raise
+
     def get(self, key: str) -> CachedResponse | None:
-        value = self._open().get(key)
+        with self._guard():
+            value = self._open().get(key)
         return CachedResponse(**value) if isinstance(value, dict) and "text" in value else None
 
     def get_embedding(self, key: str) -> bytes | None:
         """A cached embedding vector (float32 bytes), or None."""
-        value = self._open().get(key)
+        with self._guard():
+            value = self._open().get(key)
         return value["embedding"] if isinstance(value, dict) and "embedding" in value else None
 
     def put_embedding(self, key: str, vector: bytes, model: str, prompt_tokens: int) -> None:
         """Store one text's embedding (see `synthc.llm.embed`)."""
         entry = {"embedding": vector, "model": model, "prompt_tokens": prompt_tokens}
-        self._open().set(key, entry)
+        with self._guard():
+            self._open().set(key, entry)
 
     def __contains__(self, key: str) -> bool:
-        return key in self._open()
+        with self._guard():
+            return key in self._open()
 
     def put(self, key: str, response: CachedResponse) -> None:
         """Store one success at once, so a crash loses nothing already paid for."""
-        self._open().set(key, response.as_dict())
+        with self._guard():
+            self._open().set(key, response.as_dict())
 
     def delete(self, key: str) -> None:
-        self._open().delete(key)
+        with self._guard():
+            self._open().delete(key)
 
     def keys(self) -> list[str]:
-        return [str(k) for k in self._open().iterkeys()]
+        with self._guard():
+            return [str(k) for k in self._open().iterkeys()]
 
     def close(self) -> None:
         if self._cache is not None:

@@ -24,8 +24,9 @@ class CallRequest:
     """One model call (one sample) a step wants made.
 
     `model` is an alias from the recipe's `models:` or a litellm model string; `params`
-    are the merged recipe/step parameters (temperature, max_tokens, ...); `row_id` is
-    only for accounting. Two requests with equal content share one call and one key.
+    are the resolved parameters (temperature, max_tokens, ..., and gateway settings such
+    as `allow_truncated`; `synthc.llm.params` sorts them); `row_id` is only for
+    accounting. Two requests with equal content share one call and one key.
     """
 
     model: str
@@ -33,7 +34,6 @@ class CallRequest:
     params: Mapping[str, Any] = field(default_factory=dict)
     sample_index: int = 0
     row_id: str = ""
-    allow_truncated: bool = False
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,7 @@ from synthc.llm.calls import (
 )
 from synthc.llm.limits import DEFAULT_CONCURRENCY, LOCAL_CONCURRENCY, ModelLimiter, ModelLimits
 from synthc.llm.models import ModelSpec, resolve_model
+from synthc.llm.params import CallParams, split_params
 from synthc.llm.retry import DEADLINE_S, TIMEOUT_S, RetryPolicy, attempt
 from synthc.llm.transport import CallFailure, Outcome, Transports, scrub, secret_values
 
@@ -44,11 +45,6 @@ if TYPE_CHECKING:
     from synthc.progress import Reporter
     from synthc.recipe.load import Recipe
 
-# Parameters the gateway handles itself and never forwards to a provider.
-# (`timeout` is the request timeout when the model's limits set no `timeout_s`.)
-GATEWAY_PARAMS = frozenset(
-    {"n", "allow_truncated", "concurrency", "rpm", "tpm", "stream", "timeout", "request_timeout"}
-)
 MIN_OBSERVED = 3  # answers of a step before their mean length is the expected completion
 
 
@@ -111,16 +107,21 @@ class LLMClient:
             spec = self._specs[name] = resolve_model(name, self.recipe)
         return spec
 
-    def params_for(self, request: CallRequest) -> dict[str, Any]:
-        """The parameters a call is made with: the alias's defaults under the request's."""
+    def call_params(self, request: CallRequest) -> CallParams:
+        """The request's parameters (the alias's defaults under its own), sorted into
+        sent, keyed and the gateway's own (`synthc.llm.params`)."""
         spec = self.resolve(request.model)
-        merged = {**spec.params, **request.params}
-        return {k: v for k, v in merged.items() if k not in GATEWAY_PARAMS and v is not None}
+        return split_params({**spec.params, **request.params})
+
+    def params_for(self, request: CallRequest) -> dict[str, Any]:
+        """The parameters a call is sent with."""
+        return dict(self.call_params(request).sent)
 
     def key(self, request: CallRequest) -> str:
         """The request's call key (see `synthc.llm.cache.call_key`)."""
         spec = self.resolve(request.model)
-        return call_key(spec, request.messages, self.params_for(request), request.sample_index)
+        keyed = self.call_params(request).keyed
+        return call_key(spec, request.messages, keyed, request.sample_index)
 
     def probe(self, requests: Sequence[CallRequest]) -> list[bool]:
         """For each request, whether its answer is already cached. Never calls a model."""
@@ -298,7 +299,7 @@ class LLMClient:
             reserved[:] = [prompt_estimate + completion, usd]
             return None
 
-        timeout = self.limiter(spec).limits.timeout_s or _param_timeout(spec, request)
+        timeout = self.limiter(spec).limits.timeout_s or _param_timeout(self.call_params(request))
 
         async def send() -> tuple[Outcome, int]:
             outcome = await transports.send(
@@ -342,7 +343,8 @@ class LLMClient:
             estimate, estimate_usd, outcome.prompt_tokens + outcome.completion_tokens, cost or 0.0
         )
         latency = 0.0  # the caller fills in the request's own latency
-        reason = rejection_reason(outcome.text, outcome.finish_reason, request.allow_truncated)
+        allow_truncated = self.call_params(request).allow_truncated
+        reason = rejection_reason(outcome.text, outcome.finish_reason, allow_truncated)
         if reason is not None:
             failed = _failed(
                 key, request, spec, reason, "RejectedResponse", REJECTED, attempts, latency
@@ -373,10 +375,9 @@ class LLMClient:
         self.close()
 
 
-def _param_timeout(spec: ModelSpec, request: CallRequest) -> float | None:
+def _param_timeout(params: CallParams) -> float | None:
     """A `timeout` (or `request_timeout`) in the call's params, in seconds."""
-    merged = {**spec.params, **request.params}
-    value = merged.get("timeout") or merged.get("request_timeout")
+    value = params.gateway.get("timeout") or params.gateway.get("request_timeout")
     return float(value) if isinstance(value, int | float) and value > 0 else None
 
 

@@ -18,10 +18,11 @@ import numpy as np
 
 from synthc.errors import SynthcError
 from synthc.fingerprint import fingerprint
-from synthc.llm.cache import KEY_VERSION, CallCache, output_params
+from synthc.llm.cache import KEY_VERSION, CallCache
 from synthc.llm.calls import Budget
 from synthc.llm.limits import ModelLimiter
 from synthc.llm.models import ModelSpec
+from synthc.llm.params import split_params
 from synthc.llm.retry import RetryPolicy, attempt
 from synthc.llm.transport import Transports, scrub, secret_values
 
@@ -54,7 +55,7 @@ def embedding_key(spec: ModelSpec, text: str, params: Mapping[str, Any]) -> str:
             "key_version": KEY_VERSION,
             "model": spec.identity,
             "kind": "embedding",
-            "params": output_params(params),
+            "params": dict(split_params(params).keyed),
             "text": text,
         }
     )

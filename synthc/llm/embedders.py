@@ -27,10 +27,6 @@ if TYPE_CHECKING:
 DEFAULT_EMBEDDINGS: Mapping[str, Any] = {"model": "tfidf", "dimensions": 64}
 
 
-# The checks whose figures are computed on embeddings.
-EMBEDDING_CHECKS = frozenset({"diversity", "fidelity", "tail_coverage"})
-
-
 def embedding_settings(check: Check, recipe: Recipe) -> dict[str, Any]:
     """The embeddings a check uses: its own `embeddings:`, else the recipe's, else the
     default, with the tfidf defaults filled in. A check's setting replaces the recipe's
@@ -46,7 +42,9 @@ def embedding_identity(check: Check, recipe: Recipe) -> dict[str, Any] | None:
     """What a check's vectors depend on, for its gate identity; None for checks that use
     no embeddings and for the default (so locks written before `embeddings:` existed stay
     current). A `models:` alias counts by the model it names; minilm by package version."""
-    if check.kind not in EMBEDDING_CHECKS:
+    from synthc.quality.gates import gate_kind
+
+    if not gate_kind(check.kind).uses_embeddings:
         return None
     settings = embedding_settings(check, recipe)
     model = str(settings["model"])

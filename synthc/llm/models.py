@@ -74,6 +74,19 @@ class ModelSpec:
     def is_local(self) -> bool:
         return self.model.startswith(LOCAL_PREFIX)
 
+    @property
+    def stays_on_machine(self) -> bool:
+        """A `local/` model, or one whose `api_base` is a loopback address: prompts sent
+        to it never leave this machine."""
+        if self.is_local:
+            return True
+        if not self.api_base:
+            return False
+        from urllib.parse import urlsplit
+
+        host = (urlsplit(self.api_base).hostname or "").lower()
+        return host in ("localhost", "::1") or host.startswith("127.")
+
     def api_key(self) -> str | None:
         """The key from this model's environment variable, read at call time only."""
         env = self.api_key_env or (None if self.api_base else PROVIDER_KEY_ENV.get(self.provider))

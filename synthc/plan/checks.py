@@ -16,6 +16,24 @@ if TYPE_CHECKING:
     from synthc.store.lock import LockEntry
 
 
+def private_sources(recipe: Recipe, name: str) -> list[str]:
+    """The `private: true` seed steps whose rows can reach step `name` through `from:`
+    (itself included), sorted."""
+    found: set[str] = set()
+    seen: set[str] = set()
+    todo = [name]
+    while todo:
+        current = todo.pop()
+        if current in seen or current not in recipe.steps:
+            continue
+        seen.add(current)
+        step = recipe.steps[current]
+        if step.kind == "seed" and step.config.get("private"):
+            found.add(current)
+        todo.extend(step.inputs)  # `against:` only removes rows; its rows never flow on
+    return sorted(found)
+
+
 def declared_checks(
     planned: PlannedStep, versions: Mapping[str, str], recipe: Recipe
 ) -> list[dict[str, Any]]:
@@ -37,6 +55,9 @@ def declared_checks(
             record["reference_version"] = planned.check_files.get(reference) or versions.get(
                 reference
             )
+        elif check.kind == "privacy":  # against the private seeds upstream
+            sources = private_sources(recipe, planned.name)
+            record["private_versions"] = {name: versions.get(name) for name in sources}
         embeddings = embedding_identity(check, recipe)
         if embeddings is not None:
             record["embeddings"] = embeddings

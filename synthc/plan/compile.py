@@ -17,15 +17,24 @@ from pathlib import Path
 from typing import Any
 
 from synthc.datafiles import looks_like_file
-from synthc.errors import Problem, RecipeError
+from synthc.errors import Problem, RecipeError, sorted_problems
 from synthc.fingerprint import file_sha256, fingerprint
 from synthc.llm.models import DEFAULT_MODEL
-from synthc.plan.checks import checks_current
+from synthc.plan.checks import checks_current, private_sources
 from synthc.plan.model import FRESH, MISSING, STALE, Pass, Plan, PlannedStep, step_fingerprint
+from synthc.plan.references import (
+    StepReferences,
+    check_checks,
+    check_default_prompt,
+    check_input_columns,
+    check_sql,
+    check_templates,
+)
 from synthc.recipe.load import Recipe, Step
-from synthc.recipe.semantics import MODEL_FIELDS
+from synthc.recipe.sqlcheck import Binder
 from synthc.steps import registry
 from synthc.steps.kind import StepKind
+from synthc.store.exports import export_status
 from synthc.store.lock import LockEntry, LockState
 
 
@@ -50,6 +59,26 @@ def compile_plan(
         plan = compiler_pass(plan)
     if output_exists is not None:
         plan = mark_missing_outputs(plan, output_exists)
+    return mark_stale_exports(plan)
+
+
+def static_problems(recipe: Recipe, broken: frozenset[str] = frozenset()) -> list[Problem]:
+    """The problems the checking passes find in `recipe` (references, columns, SQL),
+    without raising. `broken` names steps the loader already rejected (left out of
+    `recipe`), so their problems and those of the steps that did load come out together."""
+    plan = Plan(recipe=recipe, steps=(), broken=broken)
+    try:
+        for compiler_pass in CHECKING_PASSES:
+            plan = compiler_pass(plan)
+    except RecipeError as error:  # a cycle: nothing further can be checked
+        return [*plan.problems, *error.problems]
+    return list(plan.problems)
+
+
+def stop_on_problems(plan: Plan) -> Plan:
+    """Raise every problem the checking passes found, once, in file order."""
+    if plan.problems:
+        raise RecipeError(sorted_problems(plan.problems))
     return plan
 
 
@@ -108,7 +137,7 @@ def resolve_references(plan: Plan) -> Plan:
                 )
             )
         for parent in edges[name]:
-            if parent not in names:
+            if parent not in names and parent not in plan.broken:
                 problems.append(
                     Problem(
                         recipe.where(f"steps.{name}.from"),
@@ -116,8 +145,6 @@ def resolve_references(plan: Plan) -> Plan:
                         f"unknown step '{parent}'; steps: {', '.join(sorted(names))}",
                     )
                 )
-    if problems:
-        raise RecipeError(problems)
     order = topological_order(edges)
     steps = tuple(
         PlannedStep(
@@ -125,7 +152,7 @@ def resolve_references(plan: Plan) -> Plan:
         )
         for name in order
     )
-    return replace(plan, steps=steps)
+    return replace(plan, steps=steps).with_problems(problems)
 
 
 # -- pass 2: defaults and models -------------------------------------------------------
@@ -150,7 +177,7 @@ def apply_defaults(plan: Plan) -> Plan:
             model_name = planned.step.model or recipe.model or DEFAULT_MODEL
             config["params"] = layered_params(recipe, planned.step, model_name)
             model = model_identity(recipe, model_name)
-        others = _other_models(planned.kind, config)
+        others = _other_models(kind, config)
         models = {field: model_identity(recipe, name) for field, name in others}
         model_params = {name: layered_params(recipe, planned.step, name) for _f, name in others}
         resolved[planned.name] = replace(
@@ -166,11 +193,11 @@ def layered_params(recipe: Recipe, step: Step, model_name: str) -> dict[str, Any
     return {**recipe.params, **(alias.params if alias else {}), **step.params}
 
 
-def _other_models(kind: str, config: Mapping[str, Any]) -> list[tuple[str, str]]:
+def _other_models(kind: StepKind, config: Mapping[str, Any]) -> list[tuple[str, str]]:
     """(field, model name) for the models a step names besides `model:` (teacher,
     student, target, judge, judges): where their aliases point is part of its identity."""
     named: list[tuple[str, str]] = []
-    for field_name in MODEL_FIELDS.get(kind, ()):
+    for field_name in kind.model_fields:
         value = config.get(field_name)
         if isinstance(value, str):
             named.append((field_name, value))
@@ -181,44 +208,117 @@ def _other_models(kind: str, config: Mapping[str, Any]) -> list[tuple[str, str]]
     return named
 
 
+def check_private_models(plan: Plan) -> Plan:
+    """Rows from a `private: true` seed may reach only models that stay on this machine
+    (`local/`, or an `api_base` on loopback) unless the recipe says `allow_remote: true`;
+    a `privacy` check without `reference:` needs a private seed upstream."""
+    from synthc.llm.models import resolve_model
+
+    recipe = plan.recipe
+    kinds = registry()
+    problems: list[Problem] = []
+    for planned in plan.steps:
+        sources = private_sources(recipe, planned.name)
+        problems += _privacy_without_seeds(planned, recipe, sources)
+        if not sources or recipe.allow_remote:
+            continue
+        named = _other_models(kinds[planned.kind], planned.config)
+        if kinds[planned.kind].calls_model:
+            named.insert(0, ("model", planned.step.model or recipe.model or DEFAULT_MODEL))
+        named += _check_embedders(planned, recipe)
+        for field_name, model_name in named:
+            spec = resolve_model(model_name, recipe)
+            if spec.stays_on_machine:
+                continue
+            path = f"steps.{planned.name}.{field_name}"
+            if path not in recipe.positions:  # the recipe-wide `model:`, or a default
+                path = "model" if "model" in recipe.positions else f"steps.{planned.name}"
+            shown = f"'{model_name}'" + ("" if model_name == spec.model else f" ({spec.model})")
+            problems.append(
+                Problem(
+                    recipe.where(path),
+                    path,
+                    f"step '{planned.name}' reads private seed rows ({', '.join(sources)}) and "
+                    f"would send them to model {shown}, which is not local or "
+                    "on a loopback api_base; use a local model, or add `allow_remote: true` to "
+                    "the recipe to allow it",
+                )
+            )
+    return replace(plan, problems=(*plan.problems, *problems)) if problems else plan
+
+
+def _file_order(problem: Problem) -> tuple[int, int]:
+    where = problem.location
+    return (where.line, where.col) if where is not None else (0, 0)
+
+
+def _privacy_without_seeds(
+    planned: PlannedStep, recipe: Recipe, sources: list[str]
+) -> list[Problem]:
+    """A `privacy` check with no `reference:` compares with the private seeds upstream:
+    there must be one."""
+    if sources:
+        return []
+    problems = []
+    for index, check in enumerate(planned.step.checks):
+        if check.kind == "privacy" and check.config.get("reference") is None:
+            path = f"steps.{planned.name}.checks.{index}.privacy"
+            problems.append(
+                Problem(
+                    recipe.where(path),
+                    path,
+                    "no `private: true` seed step is upstream of this step to compare with; "
+                    "mark the seed step private, or name a `reference:`",
+                )
+            )
+    return problems
+
+
+def _check_embedders(planned: PlannedStep, recipe: Recipe) -> list[tuple[str, str]]:
+    """(field, model) of each check of the step that embeds texts through a model."""
+    from synthc.llm.embedders import embedding_settings
+    from synthc.quality.embeddings import MINILM_NAMES
+    from synthc.quality.gates import GATE_KINDS
+
+    named = []
+    for index, check in enumerate(planned.step.checks):
+        gate = GATE_KINDS.get(check.kind)
+        if gate is not None and gate.uses_embeddings:
+            model = str(embedding_settings(check, recipe)["model"])
+            if model != "tfidf" and model not in MINILM_NAMES:
+                named.append((f"checks.{index}.{check.kind}.embeddings.model", model))
+    return named
+
+
 # -- pass 3: columns and templates -----------------------------------------------------
 
 
 def check_columns(plan: Plan) -> Plan:
-    """Infer each step's output columns and check template variables against its inputs."""
-    from synthc.recipe.schema import did_you_mean
-    from synthc.recipe.templates import template_variables
-
+    """Infer each step's output columns and check what the step refers to against its
+    inputs' columns: template variables, SQL, dedup columns, the columns checks read."""
     kinds = registry()
     recipe = plan.recipe
     known: dict[str, tuple[str, ...] | None] = {}
     problems: list[Problem] = []
     resolved: dict[str, PlannedStep] = {}
-    for planned in plan.steps:
-        kind = kinds[planned.kind]
-        upstream = {name: known.get(name) for name in planned.step.inputs}
-        for field_path, text in kind.templates(planned.config):
-            available = _single_input_columns(upstream)
-            if available is None:
-                continue
-            missing = sorted(template_variables(text) - set(available) - {"loop", "range"})
-            for variable in missing:
-                path = f"steps.{planned.name}.{field_path}"
-                problems.append(
-                    Problem(
-                        recipe.where(path),
-                        path,
-                        f"template variable '{variable}' is not a column of "
-                        f"{_describe_inputs(planned.step.inputs)}{did_you_mean(variable, available)}; "
-                        f"columns: {', '.join(available) or '(none)'}",
-                    )
-                )
-        columns = kind.columns(_with_absolute_files(kind, planned.config, recipe.root), upstream)
-        known[planned.name] = tuple(columns) if columns is not None else None
-        resolved[planned.name] = replace(planned, columns=known[planned.name])
-    if problems:
-        raise RecipeError(problems)
-    return plan.with_steps(resolved)
+    with Binder(recipe.root) as binder:
+        for planned in plan.steps:
+            kind = kinds[planned.kind]
+            upstream = {name: known.get(name) for name in planned.step.inputs}
+            refs = StepReferences(recipe, planned.name, planned.kind, planned.config, upstream)
+            check_templates(refs, kind.templates(planned.config))
+            check_input_columns(refs)
+            check_default_prompt(refs)
+            bound = check_sql(refs, binder)
+            config = _with_absolute_files(kind, planned.config, recipe.root)
+            columns = kind.columns(config, upstream)
+            known[planned.name] = tuple(columns) if columns is not None else bound
+            check_checks(refs, known[planned.name], binder)
+            problems.extend(refs.problems)
+            resolved[planned.name] = replace(
+                planned, columns=known[planned.name], unchecked=tuple(refs.unchecked)
+            )
+    return plan.with_steps(resolved).with_problems(problems)
 
 
 def _with_absolute_files(
@@ -231,19 +331,6 @@ def _with_absolute_files(
         if config.get(field_path) == written and not Path(written).is_absolute():
             absolute[field_path] = str(root / written)
     return absolute
-
-
-def _single_input_columns(upstream: Mapping[str, tuple[str, ...] | None]) -> list[str] | None:
-    if not upstream or any(cols is None for cols in upstream.values()):
-        return None
-    columns: list[str] = []
-    for cols in upstream.values():
-        columns.extend(c for c in cols or () if not c.startswith("_") and c not in columns)
-    return columns
-
-
-def _describe_inputs(inputs: tuple[str, ...]) -> str:
-    return " or ".join(f"'{name}'" for name in inputs) or "any upstream step"
 
 
 # -- pass 4: referenced files ----------------------------------------------------------
@@ -455,11 +542,29 @@ def mark_missing_outputs(plan: Plan, output_exists: Callable[[str, str], bool]) 
     return plan.with_steps(decided)
 
 
-PASSES: tuple[Pass, ...] = (
+# The passes that find problems; `static_problems` runs only these.
+CHECKING_PASSES: tuple[Pass, ...] = (
     resolve_references,
     apply_defaults,
+    check_private_models,
     check_columns,
+)
+
+PASSES: tuple[Pass, ...] = (
+    *CHECKING_PASSES,
+    stop_on_problems,
     hash_files,
     fingerprint_steps,
     mark_status,
 )
+
+
+def mark_stale_exports(plan: Plan) -> Plan:
+    """The export targets of fresh steps that a build would rewrite."""
+    fresh = {p.name for p in plan.steps if p.status == FRESH}
+    stale = tuple(
+        status
+        for status in export_status(plan.recipe, plan.state)
+        if status.reason and status.step in fresh
+    )
+    return replace(plan, stale_exports=stale) if stale else plan

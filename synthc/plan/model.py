@@ -5,12 +5,14 @@ frozen data; the compiler (`synthc.plan.compile`) fills it in.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from synthc.errors import Problem
 from synthc.fingerprint import fingerprint
 from synthc.recipe.load import Recipe, Step
+from synthc.store.exports import ExportStatus
 from synthc.store.lock import LockState
 
 FRESH, STALE, MISSING = "fresh", "stale", "missing"
@@ -29,6 +31,8 @@ class PlannedStep:
     # once here (recipe, alias, step) so a changed alias param makes the step stale
     model_params: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     columns: tuple[str, ...] | None = None  # output columns, where known before running
+    # fields whose column references wait for the build: an input's columns are unknown
+    unchecked: tuple[str, ...] = ()
     files: Mapping[str, str] = field(default_factory=dict)  # path as written -> sha256
     # files the step's checks compare against: not part of the step's fingerprint (a gate
     # never changes data), but a changed one re-evaluates the gates
@@ -47,6 +51,14 @@ class Plan:
     state: LockState = field(default_factory=LockState)
     # file -> {size, mtime_ns, sha256}; the executor saves it in the lock
     file_hints: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    # export targets of fresh steps whose files are not what the lock says they hold
+    # (exports of stale steps are rewritten with their step anyway)
+    stale_exports: tuple[ExportStatus, ...] = ()
+    # problems the checking passes found; `compile_plan` raises them all at once
+    problems: tuple[Problem, ...] = ()
+    # steps that did not load (their problems were reported by the loader): their
+    # columns are unknown, and naming them in `from:` is not a further problem
+    broken: frozenset[str] = frozenset()
 
     def step(self, name: str) -> PlannedStep:
         for planned in self.steps:
@@ -60,6 +72,9 @@ class Plan:
 
     def with_steps(self, steps: Mapping[str, PlannedStep]) -> Plan:
         return replace(self, steps=tuple(steps[p.name] for p in self.steps))
+
+    def with_problems(self, problems: Sequence[Problem]) -> Plan:
+        return replace(self, problems=(*self.problems, *problems))
 
 
 Pass = Callable[[Plan], Plan]
@@ -79,24 +94,42 @@ NOT_CALLED = "not called: estimating"
 
 @dataclass
 class CallEstimate:
-    """One step's model calls in a build: cached, to make, and what those would cost."""
+    """One step's model calls in a build: cached, to make, and what those would cost.
+
+    `to_make` is a lower bound and `to_make_max` an upper one (None: no upper bound
+    known); they are equal when the count is exact. Tokens and dollars carry the same
+    bounds (None where unknown: no prompt of the step can be rendered yet).
+    """
 
     step: str
     cached: int = 0
     to_make: int = 0
-    tokens: int = 0  # estimated prompt + completion tokens of the calls to make
+    to_make_max: int | None = 0
+    tokens: int | None = 0  # estimated prompt + completion tokens of the calls to make
+    tokens_max: int | None = 0
     usd: float | None = 0.0  # None when a model is not in litellm's price table
-    exact: bool = True  # False: more calls may follow once earlier answers exist
+    usd_max: float | None = 0.0
     note: str | None = None  # why there is no estimate, when there is none
+
+    @property
+    def exact(self) -> bool:
+        return self.note is None and self.to_make_max == self.to_make
 
     def describe(self) -> str:
         if self.note:
             return self.note
-        at_least = "" if self.exact else "≥"
         if self.exact and not self.to_make:
             return f"{self.cached} cached, 0 to make"
-        cost = "$?" if self.usd is None else f"${self.usd:.4f}"
-        return (
-            f"{self.cached} cached, {at_least}{self.to_make} to make "
-            f"(~{at_least}{self.tokens} tokens, ~{cost})"
-        )
+        calls = _span(self.to_make, self.to_make_max, str)
+        tokens = _span(self.tokens, self.tokens_max, str)
+        cost = _span(self.usd, self.usd_max, lambda usd: f"${usd:.4f}")
+        return f"{self.cached} cached, {calls} to make (~{tokens} tokens, ~{cost})"
+
+
+def _span(low: Any, high: Any, show: Callable[[Any], str]) -> str:
+    """ "5", "5–9" or "≥5"; "?" when even the lower figure is unknown."""
+    if low is None:
+        return "?"
+    if high == low:
+        return show(low)
+    return f"≥{show(low)}" if high is None else f"{show(low)}–{show(high)}"

@@ -8,10 +8,21 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from synthc.fingerprint import short
-from synthc.plan.model import FRESH, Plan
+from synthc.plan.model import FRESH, Plan, PlannedStep
+from synthc.steps import registry
 
 if TYPE_CHECKING:
     from synthc.plan.model import CallEstimate
+
+
+def step_engine(plan: Plan, planned: PlannedStep) -> str:
+    """Where a step runs: "local" (this process), or with `engine: ray`, "ray" for a
+    model-calling step (its cache misses go to the cluster) or a step whose heavy passes
+    run in blocks (dedup), and "driver" for the rest."""
+    if plan.recipe.engine == "local":
+        return "local"
+    kind = registry()[planned.kind]
+    return "ray" if kind.calls_model or kind.parallel_blocks else "driver"
 
 
 def plan_rows(plan: Plan) -> list[dict[str, Any]]:
@@ -27,7 +38,9 @@ def plan_rows(plan: Plan) -> list[dict[str, Any]]:
                 "reason": planned.stale_reason,
                 "checks_stale": planned.checks_stale,
                 "model": planned.model,
+                "engine": step_engine(plan, planned),
                 "columns": list(planned.columns) if planned.columns is not None else None,
+                "unchecked": list(planned.unchecked),
                 "config_fingerprint": planned.config_fingerprint,
                 "fingerprint": planned.fingerprint,
             }
@@ -45,8 +58,11 @@ def plan_json(plan: Plan, estimates: Mapping[str, CallEstimate] | None = None) -
             else {
                 "cached": estimate.cached,
                 "to_make": estimate.to_make,
+                "to_make_max": estimate.to_make_max,
                 "tokens": estimate.tokens,
+                "tokens_max": estimate.tokens_max,
                 "usd": estimate.usd,
+                "usd_max": estimate.usd_max,
                 "exact": estimate.exact,
                 "note": estimate.note,
             }
@@ -55,13 +71,18 @@ def plan_json(plan: Plan, estimates: Mapping[str, CallEstimate] | None = None) -
         "recipe": plan.recipe.name,
         "steps": rows,
         "stale": sum(1 for p in plan.steps if p.status != FRESH),
+        "exports": [
+            {"step": e.step, "target": e.target, "status": "stale", "reason": e.reason}
+            for e in plan.stale_exports
+        ],
     }
     return json.dumps(payload, indent=2, sort_keys=True) + "\n"
 
 
 def plan_table(plan: Plan, estimates: Mapping[str, CallEstimate] | None = None) -> str:
     """A fixed-width table: step, kind, from, status, why, config fingerprint (short),
-    and with `estimates` a column of model calls cached and to make."""
+    on Ray the engine of each step, and with `estimates` a column of model calls cached
+    and to make."""
     header: tuple[str, ...] = ("step", "kind", "from", "status", "why", "config")
     body: list[tuple[str, ...]] = [
         (
@@ -74,6 +95,9 @@ def plan_table(plan: Plan, estimates: Mapping[str, CallEstimate] | None = None) 
         )
         for p in plan.steps
     ]
+    if plan.recipe.engine != "local":
+        header = (*header, "engine")
+        body = [(*row, step_engine(plan, p)) for row, p in zip(body, plan.steps, strict=True)]
     if estimates:
         header = (*header, "model calls")
         body = [
@@ -87,23 +111,63 @@ def plan_table(plan: Plan, estimates: Mapping[str, CallEstimate] | None = None) 
     ]
     stale = sum(1 for p in plan.steps if p.status != FRESH)
     regate = sum(1 for p in plan.steps if p.checks_stale)
-    if stale == 0 and regate == 0:
+    rewrite = len(plan.stale_exports)
+    if stale == 0 and regate == 0 and rewrite == 0:
         summary = "everything is fresh; `synthc build` has nothing to do"
     else:
         summary = f"{stale} of {len(plan.steps)} step(s) to build"
         summary += f", {regate} to re-check" if regate else ""
+        summary += f", {rewrite} export(s) to rewrite" if rewrite else ""
     if estimates:
         summary += "; " + estimate_summary(estimates.values())
-    return "\n".join([f"recipe: {plan.recipe.name}", *lines, summary]) + "\n"
+    return (
+        "\n".join(
+            [
+                f"recipe: {plan.recipe.name}",
+                *lines,
+                *_export_lines(plan),
+                summary,
+                *unchecked_notes(plan),
+            ]
+        )
+        + "\n"
+    )
+
+
+def _export_lines(plan: Plan) -> list[str]:
+    width = max((len(e.target) for e in plan.stale_exports), default=0)
+    return [f"export {e.target.ljust(width)}  stale: {e.reason}" for e in plan.stale_exports]
+
+
+def unchecked_notes(plan: Plan) -> list[str]:
+    """A line per step whose column references wait for the build (an input's columns
+    are unknown before it runs, e.g. a JSON answer without a schema)."""
+    return [
+        f"note: {p.name}: {', '.join(p.unchecked)} checked when the build reaches it "
+        f"(the columns of {', '.join(repr(i) for i in p.step.inputs)} are known only then)"
+        for p in plan.steps
+        if p.unchecked
+    ]
 
 
 def estimate_summary(estimates: Iterable[CallEstimate]) -> str:
-    """One line: calls to make across steps and what they would cost."""
-    estimates = list(estimates)
-    to_make = sum(e.to_make for e in estimates)
-    exact = all(e.exact and not e.note for e in estimates)
-    unpriced = any(e.usd is None for e in estimates)
-    usd = sum(e.usd or 0.0 for e in estimates)
-    at_least = "" if exact else "≥"
-    cost = f"~${usd:.4f}" + (" plus unpriced models" if unpriced else "")
-    return f"{at_least}{to_make} model call(s) to make, {cost}"
+    """One line: calls to make across steps and what they would cost, with their bounds."""
+    estimates = [e for e in estimates if not e.note]
+    low = sum(e.to_make for e in estimates)
+    high = _total([e.to_make_max for e in estimates])
+    calls = str(low) if high == low else (f"≥{low}" if high is None else f"{low}–{high}")
+    priced = [e for e in estimates if e.usd is not None]
+    usd_low = sum(e.usd or 0.0 for e in priced)
+    usd_high = _total([e.usd_max for e in priced])
+    if usd_high is not None and abs(usd_high - usd_low) < 5e-5:
+        cost = f"~${usd_low:.4f}"
+    else:
+        cost = f"~≥${usd_low:.4f}" if usd_high is None else f"~${usd_low:.4f}–${usd_high:.4f}"
+    if len(priced) < len(estimates):
+        cost += " plus unpriced or not yet known calls"
+    return f"{calls} model call(s) to make, {cost}"
+
+
+def _total(values: list[Any]) -> Any:
+    """The sum, or None when any value is None (no upper bound)."""
+    return None if any(v is None for v in values) else sum(values)

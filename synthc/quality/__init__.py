@@ -6,5 +6,6 @@
 - `dedup`: exact + near-duplicate removal with a matches table (the `dedup` step's core)
 - `diversity`, `fidelity`, `leakage`, `utility`, `coverage`: metrics over columns
 - `embeddings`: pluggable text embeddings (offline TF-IDF + SVD by default)
-- `gates`: `evaluate_check`, one `checks:` entry -> `CheckResult`
+- `gates`: `GATE_KINDS` (one record per gate kind, beside its measure) and
+  `evaluate_check`, one `checks:` entry (kind + settings) -> `CheckResult`
 """

@@ -21,7 +21,15 @@ import polars as pl
 
 from synthc.quality._arrays import run_starts
 from synthc.quality.minhash import Permutations, components, unique_inverse
-from synthc.quality.near import Sketch, pair_similarity, sketch, verify, xxh3_keys
+from synthc.quality.near import (
+    BlockMap,
+    Sketch,
+    local_map,
+    pair_similarity,
+    sketch,
+    verify,
+    xxh3_keys,
+)
 from synthc.quality.text import BATCH_RECORDS, as_series, choose_ngram, normalise
 
 ROW_ID = "_id"
@@ -45,6 +53,7 @@ class Corpus:
     parts: tuple[tuple[pl.DataFrame, tuple[str, ...]], ...]
     starts: np.ndarray  # first corpus row of each part, plus the total
     frame_rows: int
+    fold_digits: bool = False
 
     @property
     def rows(self) -> int:
@@ -57,7 +66,7 @@ class Corpus:
         for part in np.unique(part_of):
             frame, names = self.parts[part]
             local = rows[part_of == part] - self.starts[part]
-            pieces.append(_normalised(frame, list(names), local))
+            pieces.append(_normalised(frame, list(names), local, self.fold_digits))
         return pl.concat(pieces) if pieces else pl.Series("text", [], dtype=pl.String)
 
     def ids(self, rows: np.ndarray) -> list[str]:
@@ -86,6 +95,8 @@ def dedup(
     against: Sequence[pl.DataFrame] | None = None,
     seed: int = 1,
     shingle_hash: str = "sha1",
+    fold_digits: bool = False,
+    map_blocks: BlockMap = local_map,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Remove exact and near-duplicate rows; returns ``(kept_frame, matches_frame)``.
 
@@ -96,6 +107,10 @@ def dedup(
         cluster survives: "first", "longest" or "highest(<column>)". against: reference
         frames whose (near-)copies are removed too; their `_id` is reported as kept_id.
         shingle_hash: "sha1" (datasketch-identical signatures) or "xxh3" (faster).
+        fold_digits: compare texts with every digit read as 0 (by default numbers count,
+        so problems that differ only in their numbers are kept).
+        map_blocks: where signature and verification blocks run (see `near.BlockMap`);
+        the result does not depend on it.
 
     Rows are identified by `_id` (row positions when the frame has none). The result is
     idempotent, dedup of the kept frame removing nothing more, because whether two rows
@@ -108,13 +123,15 @@ def dedup(
     if method not in ("exact", "minhash"):
         raise ValueError(f"method must be 'exact' or 'minhash', got {method!r}")
     names = [columns] if isinstance(columns, str) else list(columns)
-    corpus = _corpus(frame, names, list(against or []))
+    corpus = _corpus(frame, names, list(against or []), fold_digits)
     priority = _priority(frame, names, keep)
     n = ngram or choose_ngram(*(frame.get_column(c) for c in names))
     perms = Permutations.create(num_perm, seed)
     near = method == "minhash" and corpus.frame_rows > 0
     if near:
-        sketched = sketch(corpus.texts, corpus.rows, n, perms, threshold, shingle_hash, True)
+        sketched = sketch(
+            corpus.texts, corpus.rows, n, perms, threshold, shingle_hash, True, map_blocks
+        )
         keys = sketched.text_keys
     else:
         keys = _text_keys(corpus)
@@ -125,18 +142,20 @@ def dedup(
         _exact_within(corpus, keys, priority, removed),
     ]
     if near:
-        matches += _near(corpus, sketched, priority, removed, threshold, n)
+        matches += _near(corpus, sketched, priority, removed, threshold, n, map_blocks)
     return frame.filter(pl.Series(~removed)), pl.concat(matches, how="vertical")
 
 
-def _corpus(frame: pl.DataFrame, names: list[str], against: list[pl.DataFrame]) -> Corpus:
+def _corpus(
+    frame: pl.DataFrame, names: list[str], against: list[pl.DataFrame], fold_digits: bool
+) -> Corpus:
     missing = [c for c in names if c not in frame.columns]
     if missing:
         raise ValueError(f"dedup: no column {missing} in the frame (columns: {frame.columns})")
     parts = [(frame, tuple(names))]
     parts += [(ref, tuple(_reference_columns(ref, names))) for ref in against]
     starts = np.concatenate([[0], np.cumsum([p[0].height for p in parts])]).astype(np.int64)
-    return Corpus(parts=tuple(parts), starts=starts, frame_rows=frame.height)
+    return Corpus(tuple(parts), starts, frame.height, fold_digits)
 
 
 def _reference_columns(reference: pl.DataFrame, names: list[str]) -> list[str]:
@@ -152,8 +171,10 @@ def _reference_columns(reference: pl.DataFrame, names: list[str]) -> list[str]:
     return texts
 
 
-def _normalised(frame: pl.DataFrame, names: list[str], rows: np.ndarray) -> pl.Series:
-    parts = [normalise(frame.get_column(c).gather(rows)) for c in names]
+def _normalised(
+    frame: pl.DataFrame, names: list[str], rows: np.ndarray, fold_digits: bool
+) -> pl.Series:
+    parts = [normalise(frame.get_column(c).gather(rows), fold_digits) for c in names]
     if len(parts) == 1:
         return parts[0].rename("text")
     return (
@@ -251,10 +272,11 @@ def _near(
     removed: np.ndarray,
     threshold: float,
     ngram: int,
+    map_blocks: BlockMap,
 ) -> list[pl.DataFrame]:
     """Near-copies of references, then near-duplicate clusters among the remaining rows."""
     exclude = np.concatenate([removed, np.zeros(corpus.rows - corpus.frame_rows, dtype=bool)])
-    found = verify(corpus.texts, sketched, ngram, threshold, exclude=exclude)
+    found = verify(corpus.texts, sketched, ngram, threshold, exclude, map_blocks=map_blocks)
     # first < second and frame rows come first: a pair with a reference has second there.
     to_ref = (found.second >= corpus.frame_rows) & (found.first < corpus.frame_rows)
     copied, source, similarity = _near_against(
@@ -267,7 +289,7 @@ def _near(
     labels = components(corpus.frame_rows, first[within], second[within])
     # Rows already removed are singletons here; they lose to nobody.
     losers, winners = _survivors(labels, priority)
-    source_sims = pair_similarity(corpus.texts, ngram, losers, winners)
+    source_sims = pair_similarity(corpus.texts, ngram, losers, winners, map_blocks=map_blocks)
     removed[losers] = True
     return [
         _matches(corpus.ids(copied), corpus.ids(source), similarity, "against"),

@@ -37,12 +37,14 @@ def as_series(texts: pl.Series | Sequence[str | None]) -> pl.Series:
     return series.cast(pl.String).fill_null("")
 
 
-def normalise(texts: pl.Series | Sequence[str | None]) -> pl.Series:
+def normalise(texts: pl.Series | Sequence[str | None], fold_digits: bool = True) -> pl.Series:
     """NFKC, lowercase, digits -> 0, punctuation and symbols -> space, collapsed whitespace.
 
     Example: ``normalise(["Ｈｅｌｌｏ,  World 42!"])`` gives ``["hello world 00"]``.
     Null becomes "". Punctuation separates words ("don't" -> "don t") so that
-    punctuation edits never glue two words into a new one.
+    punctuation edits never glue two words into a new one. `fold_digits=False` keeps
+    the digits, so texts that differ only in their numbers stay different (dedup's
+    default: "2 + 3" and "4 + 5" are two problems, not one).
     """
     series = as_series(texts)
     # NFKC is the slowest step and the identity on ASCII: apply it only where needed.
@@ -50,10 +52,11 @@ def normalise(texts: pl.Series | Sequence[str | None]) -> pl.Series:
     if non_ascii.any():
         where = non_ascii.arg_true()
         series = series.clone().scatter(where, series.gather(where).str.normalize("NFKC"))
+    lowered = series.str.to_lowercase()
+    if fold_digits:
+        lowered = lowered.str.replace_all(r"\d", "0")
     return (
-        series.str.to_lowercase()
-        .str.replace_all(r"\d", "0")
-        .str.replace_all(r"[^\w\s]+|_+", " ")
+        lowered.str.replace_all(r"[^\w\s]+|_+", " ")
         # Runs of 2+ whitespace, or one non-space whitespace: cheaper than rewriting every space.
         .str.replace_all(r"\s{2,}|[^\S ]", " ")
         .str.strip_chars()

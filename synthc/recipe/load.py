@@ -11,25 +11,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from synthc.errors import Location, Problem, RecipeError
+from synthc.errors import Location, Problem, RecipeError, sorted_problems
 from synthc.recipe.positions import Parsed, parse_yaml
 from synthc.recipe.schema import describe_value, schema_problems
-from synthc.recipe.semantics import semantic_problems
+from synthc.recipe.semantics import CREDENTIAL_HINT, semantic_problems
 
 RECIPE_FORMAT_VERSION = 1
-
-STEP_KINDS = (
-    "seed",
-    "generate",
-    "self_instruct",
-    "distill",
-    "augment",
-    "adversarial",
-    "judge",
-    "filter",
-    "sql",
-    "dedup",
-)
 
 # Fields every step may carry; everything else in a step mapping is kind-specific config.
 COMMON_STEP_FIELDS = ("kind", "from", "checks", "description", "model", "params")
@@ -87,13 +74,23 @@ class Recipe:
     budget: Mapping[str, Any] = field(default_factory=dict)
     limits: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     embeddings: Mapping[str, Any] = field(default_factory=dict)  # `{model, dimensions}`; {} = tfidf
+    allow_remote: bool = False  # private seed rows may reach remote models
+    execution: Mapping[str, Any] = field(
+        default_factory=dict
+    )  # `{engine, ray: {address, workers}}`
     exports: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    license: str | None = None  # the data's license, for the dataset card (e.g. cc-by-4.0)
     positions: Mapping[str, Location] = field(default_factory=dict)
 
     @property
     def root(self) -> Path:
         """The folder the recipe lives in; relative paths in the recipe resolve against it."""
         return self.path.parent
+
+    @property
+    def engine(self) -> str:
+        """Where model calls that miss the cache are made: "local" (default) or "ray"."""
+        return str(self.execution.get("engine") or "local")
 
     @property
     def lock_path(self) -> Path:
@@ -107,8 +104,9 @@ class Recipe:
 
     @property
     def workdir(self) -> Path:
-        """This recipe's own state: `.synthc/<recipe file name>/` (outputs, catalog, runs,
-        build lock, report), so several recipes in one folder never share a catalog."""
+        """This recipe's own state: `.synthc/<recipe>/`, named by the recipe file without
+        its extension (outputs, catalog, runs, build lock, report), so several recipes in
+        one folder never share a catalog."""
         return self.state_dir / self.path.stem
 
     def where(self, dotted_path: str) -> Location | None:
@@ -130,14 +128,83 @@ def load_recipe(path: str | Path) -> Recipe:
         recipe = load_recipe("recipes/quickstart.yaml")
         print(list(recipe.steps))
     """
+    loaded = read_recipe(path)
+    if loaded.problems:
+        raise RecipeError(loaded.problems)
+    assert loaded.recipe is not None  # no problems: the whole recipe loaded
+    return loaded.recipe
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """What `read_recipe` found: the problems and as much of the recipe as is sound.
+
+    With problems, `recipe` holds only the steps that have none (or is None when the
+    file's top level is itself wrong), so later stages can still check those steps;
+    `broken` names the steps left out.
+    """
+
+    recipe: Recipe | None
+    problems: list[Problem]
+    broken: frozenset[str] = frozenset()
+
+
+# Top-level fields the compiler reads: a problem in one of them means no partial recipe,
+# except for those it can check the steps without (set to these values instead).
+_COMPILED_FIELDS = ("", "synthc", "model", "models", "steps")
+_SET_ASIDE: Mapping[str, Any] = {
+    "params": {},
+    "seed": 0,
+    "budget": {},
+    "limits": {},
+    "embeddings": {},
+}
+
+
+def read_recipe(path: str | Path) -> Loaded:
+    """Read and validate the recipe at `path`, never raising for a recipe problem."""
     file = str(path)
     parsed = _read(file)
     problems = list(parsed.problems)
     if parsed.data is not None:
-        problems += schema_problems(parsed) + semantic_problems(parsed, file)
-    if problems:
-        raise RecipeError(_sorted_unique(problems))
-    return _build_recipe(Path(file), parsed)
+        from_schema = schema_problems(parsed)
+        reported = {problem.path for problem in from_schema}
+        # A field the schema already refuses (an alias's `api_key`) is reported once.
+        problems += from_schema + [
+            problem
+            for problem in semantic_problems(parsed, file)
+            if problem.path not in reported or CREDENTIAL_HINT not in problem.message
+        ]
+    if not problems:
+        return Loaded(_build_recipe(Path(file), parsed), [])
+    return _partial(Path(file), parsed, sorted_problems(problems))
+
+
+def _partial(path: Path, parsed: Parsed, problems: list[Problem]) -> Loaded:
+    """The recipe without its broken steps, when nothing outside them is wrong."""
+    data = parsed.data
+    steps = data.get("steps") if isinstance(data, dict) else None
+    if not isinstance(steps, dict) or not isinstance(data.get("synthc"), int):
+        return Loaded(None, problems)
+    broken: set[str] = set()
+    replaced: dict[str, Any] = {"exports": {}}
+    for problem in problems:
+        head, _, rest = problem.path.partition(".")
+        if head == "steps" and rest:
+            broken.add(rest.partition(".")[0])
+        elif head in _SET_ASIDE:
+            replaced[head] = _SET_ASIDE[head]  # checked without them; already reported
+        elif head in _COMPILED_FIELDS:
+            return Loaded(None, problems)
+    kept = {
+        name: step
+        for name, step in steps.items()
+        if isinstance(name, str) and isinstance(step, dict) and name not in broken
+    }
+    if not kept:
+        return Loaded(None, problems, frozenset(broken))
+    partial = Parsed({**data, **replaced, "steps": kept}, positions=parsed.positions)
+    return Loaded(_build_recipe(path, partial), problems, frozenset(broken))
 
 
 def _read(file: str) -> Parsed:
@@ -170,28 +237,15 @@ def _read(file: str) -> Parsed:
     return parsed
 
 
-def _sorted_unique(problems: list[Problem]) -> list[Problem]:
-    """One copy of each problem, ordered by where it is written (file-level ones first)."""
-
-    def order(problem: Problem) -> tuple[int, int, str, str]:
-        where = problem.location
-        return (
-            where.line if where else 0,
-            where.col if where else 0,
-            problem.path,
-            problem.message,
-        )
-
-    return sorted(set(problems), key=order)
-
-
 def _build_recipe(path: Path, parsed: Parsed) -> Recipe:
     data: dict[str, Any] = parsed.data
     aliases = {
         name: ModelAlias(name=name, **alias) for name, alias in (data.get("models") or {}).items()
     }
     exports = {
-        step: (targets,) if isinstance(targets, str) else tuple(targets)
+        step: tuple(
+            export_path(t) for t in ([targets] if isinstance(targets, str | dict) else targets)
+        )
         for step, targets in (data.get("exports") or {}).items()
     }
     steps = {name: _build_step(name, raw, parsed.positions) for name, raw in data["steps"].items()}
@@ -207,9 +261,17 @@ def _build_recipe(path: Path, parsed: Parsed) -> Recipe:
         budget=data.get("budget") or {},
         limits=data.get("limits") or {},
         embeddings=data.get("embeddings") or {},
+        allow_remote=bool(data.get("allow_remote", False)),
+        execution=data.get("execution") or {},
         exports=exports,
+        license=data.get("license"),
         positions=dict(parsed.positions),
     )
+
+
+def export_path(target: str | Mapping[str, Any]) -> str:
+    """An `exports:` target's path: the string itself or its `path:`."""
+    return target if isinstance(target, str) else str(target["path"])
 
 
 def _build_step(name: str, raw: Mapping[str, Any], positions: Mapping[str, Location]) -> Step:

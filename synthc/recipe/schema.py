@@ -8,16 +8,15 @@ what is wrong in recipe terms, what is allowed, and where it is written.
 from __future__ import annotations
 
 import difflib
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from functools import cache
-from importlib import resources
 from typing import Any
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError, best_match
 
 from synthc.errors import Location, Problem
+from synthc.recipe.kinds import recipe_schema
 from synthc.recipe.positions import Parsed, join_path
 
 IDENTIFIER_PATTERN = "^[A-Za-z_][A-Za-z0-9_]*$"
@@ -39,28 +38,6 @@ _TYPE_NAMES = {
     "boolean": "a boolean",
     "null": "null",
 }
-
-
-@cache
-def recipe_schema() -> dict[str, Any]:
-    """The recipe JSON Schema, read from the copy shipped inside the package."""
-    text = resources.files("synthc").joinpath("schema", "recipe.schema.json").read_text("utf-8")
-    schema: dict[str, Any] = json.loads(text)
-    return schema
-
-
-def step_defaults(kind: str) -> dict[str, Any]:
-    """The documented defaults of a step kind's own fields, from the schema.
-
-    Lets a step kind's `StepKind.defaults` come from the one place the recipe
-    language is described. Example: `step_defaults("generate")["output"] == "output"`.
-    """
-    definition = recipe_schema()["$defs"].get(f"{kind}_step", {})
-    return {
-        name: spec["default"]
-        for name, spec in definition.get("properties", {}).items()
-        if "default" in spec
-    }
 
 
 @cache

@@ -12,7 +12,7 @@ from functools import lru_cache
 from typing import Any
 
 import jinja2
-from jinja2 import meta
+from jinja2 import meta, nodes
 from jinja2.sandbox import SandboxedEnvironment
 
 # keep_trailing_newline: a prompt's bytes are part of the call key, so rendering must
@@ -72,8 +72,29 @@ def check_syntax(text: str) -> str | None:
     Example: `check_syntax("{{ x ")` returns
     "template syntax error on line 1 of the template: unexpected end of template, ..."
     """
-    error = syntax_error(text)
+    error = syntax_error(text) or loader_tag(text)
     if error is None:
         return None
     line, message = error
     return f"template syntax error on line {line} of the template: {message}"
+
+
+# Tags that read another template by name: they need a loader, and synthc has none.
+_LOADER_TAGS = {
+    nodes.Include: "include",
+    nodes.Import: "import",
+    nodes.FromImport: "from ... import",
+    nodes.Extends: "extends",
+}
+
+
+def loader_tag(text: str) -> tuple[int, str] | None:
+    """(line, message) for the first `{% include %}`, `{% import %}` or `{% extends %}`:
+    templates have no loader, so these could only fail when the first row renders."""
+    for node in _ENV.parse(text).find_all(tuple(_LOADER_TAGS)):
+        tag = _LOADER_TAGS[type(node)]
+        return node.lineno, (
+            f"{{% {tag} %}} reads another template, but templates have no loader; "
+            "write the text into this template instead"
+        )
+    return None

@@ -12,10 +12,11 @@ written in the recipe is redacted.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from synthc.report.model import redact_key_values, redact_recipe
 
 if TYPE_CHECKING:
     from synthc.recipe.load import Recipe
@@ -37,7 +38,6 @@ SIZE_CATEGORIES = (
 CONFIG_FORMATS = (".parquet", ".jsonl", ".ndjson", ".csv", ".json")
 CARD_MARKER = "<!-- written by synthc export: edit the recipe, not this file -->"
 GENERATING_KINDS = frozenset({"generate", "self_instruct", "distill", "augment", "adversarial"})
-_SECRET_LINE = re.compile(r"^(\s*[\w-]*(?:api_key|secret|token|password)\s*:\s*).+$", re.I | re.M)
 
 
 def dataset_card(
@@ -61,11 +61,12 @@ def dataset_card(
         _how_made(recipe, lock),
         _row_counts(recipe, lock),
         _quality(recipe, lock),
+        _red_team(lock, store),
         _text_metrics(recipe, lock, exported, store),
         _files(recipe, lock, card_dir),
         CARD_MARKER + "\n",
     ]
-    return "\n".join(section for section in sections if section)
+    return redact_key_values("\n".join(section for section in sections if section))
 
 
 def write_card(recipe: Recipe, lock: LockState, store: Store | None = None) -> Path:
@@ -127,7 +128,10 @@ def _front_matter(recipe: Recipe, lock: LockState, steps: list[str], card_dir: P
     import yaml
 
     rows = max((lock.steps[step].rows for step in steps), default=0)
-    data: dict[str, Any] = {"pretty_name": recipe.name, "size_categories": [size_category(rows)]}
+    data: dict[str, Any] = {"pretty_name": recipe.name}
+    if recipe.license:
+        data["license"] = recipe.license
+    data["size_categories"] = [size_category(rows)]
     tasks = task_categories(recipe, lock, steps)
     if tasks:
         data["task_categories"] = tasks
@@ -177,6 +181,8 @@ def _description(recipe: Recipe, lock: LockState, steps: list[str]) -> str:
         f"A synthetic dataset compiled by synthc from the recipe `{recipe.path.name}`"
         + (f"; it exports {rows}." if rows else "; nothing is exported yet.")
     )
+    if recipe.license:
+        lines += ["", f"License: `{recipe.license}` (the recipe's `license:`)."]
     described = [(name, s.description) for name, s in recipe.steps.items() if s.description]
     if described:
         lines.append("")
@@ -202,13 +208,17 @@ def _structure(lock: LockState, steps: list[str], store: Store | None) -> str:
 
 
 def _example_row(store: Store | None, step: str, entry: LockEntry, columns: list[str]) -> str:
-    """The step's first row as JSON; "" without a store or when its output is gone."""
+    """The step's first row the privacy gate did not flag, as JSON; "" without a store or
+    when its output is gone."""
     from synthc.errors import StoreError
+    from synthc.store.exports import without_flagged_rows
 
     if store is None:
         return ""
     try:
-        frame = store.read_step(step, entry).select(columns).head(1)
+        frame = store.read_step(step, entry)
+        frame = without_flagged_rows(store, step, entry.data_version, frame)
+        frame = frame.select(columns).head(1)
     except StoreError:
         return ""
     if not frame.height:
@@ -217,8 +227,10 @@ def _example_row(store: Store | None, step: str, entry: LockEntry, columns: list
 
 
 def _how_made(recipe: Recipe, lock: LockState) -> str:
+    from synthc.report.model import shown_recipe
+
     lines = ["## How it was made", "", "### Recipe", "", "```yaml"]
-    lines += [_redacted(recipe.path.read_text(encoding="utf-8")).rstrip(), "```", ""]
+    lines += [_redacted(shown_recipe(recipe)).rstrip(), "```", ""]
     lines += ["### Lineage", ""]
     for name, step in recipe.steps.items():
         sources = ", ".join(f"`{s}`" for s in step.inputs)
@@ -226,18 +238,36 @@ def _how_made(recipe: Recipe, lock: LockState) -> str:
     lines += ["", "### Models", ""]
     models: dict[str, list[str]] = {}
     for name, entry in lock.steps.items():
-        if entry.model:
-            models.setdefault(entry.model, []).append(name)
+        for role, identity in models_used(entry):
+            models.setdefault(identity, []).append(f"`{name}` ({role})")
     if not models:
         lines.append("No step called a model.")
-    for model, names in sorted(models.items()):
-        lines.append(f"- `{model}`: " + ", ".join(f"`{n}`" for n in sorted(names)))
+    for model, uses in sorted(models.items()):
+        lines.append(f"- `{model}`: " + ", ".join(sorted(uses)))
     return "\n".join(lines) + "\n"
 
 
+def models_used(entry: LockEntry) -> list[tuple[str, str]]:
+    """(role, model identity) for every model a built step called: its own `model` unless
+    a teacher or judges replaced it, then the teacher, student, target, judge(s)."""
+    stats: Mapping[str, Any] = entry.stats
+    if not (stats.get("calls") or stats.get("cache_hits")):
+        return []  # e.g. an augment step with only seeded ops: no call at all
+    roles = [
+        ("judge" if role.startswith("judges") else role, identity)
+        for role, identity in entry.models.items()
+    ]
+    replaced = (entry.kind == "distill" and "teacher" in entry.models) or (
+        entry.kind == "judge" and any(role == "judge" for role, _ in roles)
+    )
+    if entry.model and not replaced:
+        roles.insert(0, ("model", entry.model))
+    return list(dict.fromkeys(roles))
+
+
 def _redacted(text: str) -> str:
-    """The recipe with any literal key replaced; `api_key_env` names a variable and stays."""
-    return _SECRET_LINE.sub(lambda match: match.group(1) + "<redacted>", text)
+    """The recipe as published (see `redact_recipe`)."""
+    return redact_recipe(text)
 
 
 def _row_counts(recipe: Recipe, lock: LockState) -> str:
@@ -286,6 +316,33 @@ def _quality(recipe: Recipe, lock: LockState) -> str:
     if metrics:
         lines += ["", "Metric figures:", "", *metrics]
     return "\n".join(lines) + "\n"
+
+
+def _red_team(lock: LockState, store: Store | None) -> str:
+    """Attack-success rates of each judged adversarial step, unknown verdicts beside them."""
+    import polars as pl
+
+    if store is None:
+        return ""
+    lines: list[str] = []
+    for name, entry in lock.steps.items():
+        path = store.aux_tables(name, entry.data_version).get("_attack_success")
+        if entry.kind != "adversarial" or path is None:
+            continue
+        lines += [f"`{name}`:", "", "| category | attacks | judged | succeeded | unknown | rate |",
+                  "|---|---:|---:|---:|---:|---:|"]  # fmt: skip
+        for row in pl.read_parquet(path).iter_rows(named=True):
+            rate = "n/a" if row["rate"] is None else f"{row['rate']:.1%}"
+            lines.append(
+                f"| {row['category']} | {row['attacks']} | {row['judged']} | {row['succeeded']} "
+                f"| {row['unknown']} | {rate} |"
+            )
+        lines.append("")
+    if not lines:
+        return ""
+    intro = ("Attack success: the share of judged attacks the target did not refuse; "
+             "attacks whose verdict never parsed are counted as unknown, not dropped.")  # fmt: skip
+    return "\n".join(["## Red-team results", "", intro, "", *lines])
 
 
 def _text_metrics(recipe: Recipe, lock: LockState, steps: list[str], store: Store | None) -> str:

@@ -13,14 +13,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from synthc.quality.gates import GATE_KINDS
 from synthc.report.model import EXAMPLES_PER_REASON, FAIL, PASS, WARN, GateResult, number, preview
 
 if TYPE_CHECKING:
     from synthc.recipe.load import Check
     from synthc.store.lock import LockEntry
-
-# Checks whose figure must reach the threshold; every other kind must stay at or below it.
-AT_LEAST = frozenset({"distinct_n", "diversity", "tail_coverage"})
 
 
 def gate_results(
@@ -73,9 +71,8 @@ def describe_threshold(kind: str, threshold: Any, config: Mapping[str, Any] | No
         return ", ".join(f"{k} {number(v)}" for k, v in threshold.items())
     if not isinstance(threshold, int | float):
         return str(threshold)
-    at_least = kind in AT_LEAST
-    if kind == "rows":
-        at_least = (config or {}).get("max") != threshold
+    gate = GATE_KINDS.get(kind)  # a lock from another version may name one this lacks
+    at_least = gate is not None and gate.must_reach(threshold, config or {})
     return f"{'≥' if at_least else '≤'} {number(threshold)}"
 
 

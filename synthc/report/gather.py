@@ -2,9 +2,10 @@
 and whether its gates passed.
 
 `build_report(recipe, store)` gathers everything into a `Report` of plain frozen data
-(the only function here that reads the store); `render_html` (synthc.report_html) and
-`render_summary` turn it into one self-contained HTML page and a terminal summary;
-`write_report` writes the page to `.synthc/report.html`. Example::
+(the only function here that reads the store); `render_html` (synthc.report.html) and
+`render_summary` (synthc.report.summary) turn it into one self-contained HTML page and a
+terminal summary; `write_report` (synthc.report.write) writes the page to
+`.synthc/<recipe>/report.html`. Example::
 
     recipe = load_recipe("recipe.yaml")
     report = build_report(recipe, Store.for_recipe(recipe))
@@ -20,6 +21,8 @@ from synthc.report.model import (
     Report,
     StepReport,
     _lit,
+    redact_recipe,
+    shown_recipe,
 )
 from synthc.store.lock import LockEntry, LockState
 
@@ -44,6 +47,7 @@ def build_report(recipe: Recipe, store: Store) -> Report:
     """
     from synthc.report.gates import gate_results
     from synthc.report.plots import build_figures
+    from synthc.report.privacy import balance_plots, privacy_flags
 
     lock = store.read_lock()
     order, status = _plan_status(recipe, store, lock)
@@ -60,12 +64,14 @@ def build_report(recipe: Recipe, store: Store) -> Report:
     return Report(
         recipe_name=recipe.name,
         recipe_path=str(recipe.path),
-        recipe_text=recipe.path.read_text(encoding="utf-8"),
+        recipe_text=redact_recipe(shown_recipe(recipe)),
         steps=steps,
         gates=gates,
         plots=figures.plots,
         metrics=figures.metrics,
         exports=tuple((step, path) for step, paths in recipe.exports.items() for path in paths),
+        privacy=privacy_flags(recipe, store, tables),
+        balance=tuple(balance_plots(recipe, store, tables)),
         models=tuple(sorted({e.model for e in lock.steps.values() if e.model})),
         built_at=max(built, default=""),
         last_run=_last_run(store, tables),

@@ -5,12 +5,14 @@ HTML, card) import only this module; `gather` fills it in.
 
 from __future__ import annotations
 
+import os
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    pass
+    from synthc.recipe.load import Recipe
 
 
 PASS, WARN, FAIL = "pass", "warn", "fail"
@@ -85,7 +87,7 @@ class GateResult:
 
 @dataclass(frozen=True)
 class TextMetrics:
-    """Headline metrics of one text column of a final step (see synthc.report_metrics)."""
+    """Headline metrics of one text column of a final step (see synthc.report.metrics)."""
 
     step: str
     column: str
@@ -132,6 +134,9 @@ class Report:
     plots: tuple[Plot, ...] = ()
     metrics: tuple[TextMetrics, ...] = ()
     exports: tuple[tuple[str, str], ...] = ()  # (step, path as written)
+    # (step, what its privacy gate flagged, by kind) and each balance gate's plot
+    privacy: tuple[tuple[str, tuple[RemovalGroup, ...]], ...] = ()
+    balance: tuple[Plot, ...] = ()
     models: tuple[str, ...] = ()
     built_at: str = ""
     last_run: Mapping[str, Any] = field(default_factory=dict)
@@ -213,3 +218,61 @@ def number(value: Any) -> str:
 
 def _rate(hits: int, misses: int) -> float | None:
     return hits / (hits + misses) if hits + misses else None
+
+
+_SECRET_LINE = re.compile(
+    r"^(\s*[\w-]*(?:api_key|secret|token|password|authorization)\s*:\s*).+$", re.I | re.M
+)
+_URL_USERINFO = re.compile(r"(?P<scheme>\b[a-zA-Z][\w+.-]*://)[^/\s@'\"]+@")
+_URL_QUERY = re.compile(r"(?P<url>\b[a-zA-Z][\w+.-]*://[^\s?#'\"]*)\?[^\s#'\"]*")
+_KEY_VARIABLE = re.compile(r"(?:KEY|TOKEN|SECRET|PASSWORD)$", re.I)
+REDACTED = "<redacted>"
+
+
+def redact_recipe(text: str) -> str:
+    """A recipe's text as the card and the report publish it: literal keys, URL
+    credentials and query strings (`https://user:pw@host/v1?key=...`), and any value of a
+    key variable in the environment replaced. `api_key_env` names a variable and stays."""
+    text = _SECRET_LINE.sub(lambda match: match.group(1) + REDACTED, text)
+    text = _URL_USERINFO.sub(lambda match: match.group("scheme") + REDACTED + "@", text)
+    text = _URL_QUERY.sub(lambda match: match.group("url") + "?" + REDACTED, text)
+    return redact_key_values(text)
+
+
+def redact_key_values(text: str) -> str:
+    """`text` with the value of every key-like environment variable (`*_KEY`, `*_TOKEN`,
+    `*_SECRET`, `*_PASSWORD`, 6 characters or more) replaced."""
+    for name, value in os.environ.items():
+        if _KEY_VARIABLE.search(name) and len(value) >= 6:
+            text = text.replace(value, REDACTED)
+    return text
+
+
+def shown_recipe(recipe: Recipe) -> str:
+    """The recipe's text as the report and the card show it: the inline `rows:` of a
+    `private: true` seed are withheld (replaced by their count), since those rows are
+    exactly what must not be published."""
+    lines = recipe.path.read_text(encoding="utf-8").splitlines()
+    spans = []
+    for name, step in recipe.steps.items():
+        where = recipe.positions.get(f"steps.{name}.rows")
+        if step.kind != "seed" or not step.config.get("private") or where is None:
+            continue
+        key = next((i for i in range(where.line - 1, -1, -1) if "rows:" in lines[i]), None)
+        if key is None:
+            continue
+        indent = len(lines[key]) - len(lines[key].lstrip())
+        end = key + 1
+        while end < len(lines) and _inside(lines[end], indent):
+            end += 1
+        count = len(step.config.get("rows") or ())
+        spans.append((key, end, " " * indent + f"rows: []  # {count} private rows withheld"))
+    for key, end, replacement in sorted(spans, reverse=True):
+        lines[key:end] = [replacement]
+    return "\n".join(lines) + "\n"
+
+
+def _inside(line: str, indent: int) -> bool:
+    """Whether `line` continues a block value whose key is indented by `indent`."""
+    depth = len(line) - len(line.lstrip())
+    return not line.strip() or depth > indent or (depth == indent and line.lstrip()[:2] == "- ")

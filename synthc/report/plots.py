@@ -3,7 +3,7 @@ reference, topic-cluster shares against that reference, and dedup similarity.
 
 A step's reference is the `reference:` of one of its fidelity, leakage or tail_coverage
 checks (a step name or a file). Everything here returns plain `Plot`s: shares or counts
-per labelled bin, which `synthc.report_svg` draws.
+per labelled bin, which `synthc.report.svg` draws.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from synthc.quality.gates import GATE_KINDS, TEXTS
 from synthc.report.model import Plot, Series, TextMetrics, _lit
 
 if TYPE_CHECKING:
@@ -24,7 +25,6 @@ if TYPE_CHECKING:
     from synthc.store.lock import LockState
     from synthc.store.store import Store
 
-REFERENCE_CHECKS = ("fidelity", "leakage", "tail_coverage")
 MAX_TEXT_COLUMNS = 3  # per step
 LENGTH_BINS = 20
 CLUSTER_SAMPLE = 2_000
@@ -125,11 +125,17 @@ def _plotted_steps(recipe: Recipe, lock: LockState, tables: set[str]) -> list[st
     read = {source for step in recipe.steps.values() for source in step.inputs}
     chosen = []
     for name, step in recipe.steps.items():
-        has_reference = any(c.kind in REFERENCE_CHECKS for c in step.checks)
+        has_reference = any(_compares_texts(c.kind) for c in step.checks)
         wanted = name not in read or name in recipe.exports or has_reference
         if wanted and name in lock.steps and name in tables:
             chosen.append(name)
     return chosen
+
+
+def _compares_texts(check_kind: str) -> bool:
+    """Whether a check compares the step's texts with its `reference:` (worth plotting)."""
+    gate = GATE_KINDS.get(check_kind)
+    return gate is not None and gate.reference == TEXTS
 
 
 def _text_columns(frame: pl.DataFrame) -> list[str]:
@@ -150,7 +156,7 @@ def _reference(
 
     for check in recipe.steps[step].checks:
         target = check.config.get("reference")
-        if check.kind not in REFERENCE_CHECKS or not isinstance(target, str):
+        if not _compares_texts(check.kind) or not isinstance(target, str):
             continue
         if check.config.get("column", column) != column:
             continue

@@ -9,9 +9,7 @@ from typing import TYPE_CHECKING
 
 from synthc.report.gather import build_report
 from synthc.report.html import render_html
-from synthc.report.model import (
-    Report,
-)
+from synthc.report.model import Report, redact_key_values
 from synthc.report.summary import render_summary
 from synthc.store.atomic import atomic_write_text
 
@@ -23,7 +21,8 @@ if TYPE_CHECKING:
 def write_report(recipe: Recipe, store: Store | None = None, out_path: Path | None = None) -> Path:
     """Build the report and write its HTML atomically; return the path written.
 
-    The default path is `.synthc/report.html` next to the recipe. Example::
+    The default path is `.synthc/<recipe>/report.html` beside the recipe (`<recipe>`: its
+    file name without `.yaml`). Example::
 
         path = write_report(load_recipe("recipe.yaml"))
     """
@@ -35,7 +34,7 @@ def write_report(recipe: Recipe, store: Store | None = None, out_path: Path | No
 
 def _write_html(report: Report, store: Store, out_path: str | Path | None) -> Path:
     target = Path(out_path) if out_path is not None else store.workdir / "report.html"
-    atomic_write_text(target, render_html(report))
+    atomic_write_text(target, redact_key_values(render_html(report)))
     return target
 
 
@@ -53,4 +52,4 @@ def report_recipe(path: str | Path, out_path: str | Path | None = None) -> tuple
     recipe = load_recipe(path)
     store = Store.for_recipe(recipe)
     report = build_report(recipe, store)
-    return _write_html(report, store, out_path), render_summary(report)
+    return _write_html(report, store, out_path), redact_key_values(render_summary(report))

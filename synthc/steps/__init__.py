@@ -6,6 +6,6 @@ import litellm, open DuckDB files or touch the terminal: everything comes throug
 """
 
 from synthc.steps.builtin import kinds as registry
-from synthc.steps.kind import StepContext, StepKind
+from synthc.steps.kind import StepContext, StepKind, StepLLM
 
-__all__ = ["StepContext", "StepKind", "registry"]
+__all__ = ["StepContext", "StepKind", "StepLLM", "registry"]

@@ -1,34 +1,53 @@
-"""Model calls for the generation-method kinds (self_instruct, distill, augment,
-adversarial, judge): which model, which parameters, making the calls through
-`ctx.llm.complete`, recording `_calls` / `_failures`, and JSON answers with bounded repair.
+"""The one call path of every model-calling kind (generate, self_instruct, distill,
+augment, adversarial, judge): which model, its parameters as the compiler resolved
+them, calls through `ctx.llm.complete` with bounded repair of unusable answers, and
+the record of it all (`_calls`, `_failures`, the step's statistics).
 
 Every call goes through the gateway, so a rebuild is answered from the call cache and
 sends nothing; a failed call is recorded in `_failures`, which keeps the step stale so
-the next build retries exactly the failed calls (the others hit the cache).
+the next build retries exactly the failed calls (the others hit the cache). Which
+parameters are sent, keyed or kept by the gateway is decided there, once
+(`synthc.llm.params`): a step passes its resolved `params` through whole.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from synthc.steps.generate import MAX_REPAIRS, REPAIR_PROMPT, extract_json
-from synthc.steps.generate import model_name as step_model
-from synthc.steps.kind import StepContext
+from synthc.errors import SynthcError
+from synthc.steps.kind import StepContext, StepLLM
 
 if TYPE_CHECKING:
     import polars as pl
 
     from synthc.llm.calls import CallRequest, CallResult
 
+MAX_REPAIRS = 2
+REPAIR_PROMPT = (
+    "Your previous answer could not be used: {error}\n"
+    "Reply again with only the corrected JSON, nothing else."
+)
+UNPARSABLE = "UnparsableResponse"  # the error class of an answer no repair made usable
 _THINK = re.compile(r"<think>(.*?)</think>", re.S | re.I)
+_FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.DOTALL)
+
+# Reads an answer's text: (value, None), or (None, what is wrong with it).
+Reader = Callable[[str], tuple[Any, str | None]]
 
 
 def model_name(ctx: StepContext, name: str | None = None) -> str:
-    """`name` if given, else the step's model as `generate` resolves it (aliases stay aliases)."""
-    return name or step_model(ctx)
+    """`name` if given, else the model the step calls, as written: the step's, the
+    recipe's, or the default (aliases stay aliases)."""
+    if name:
+        return name
+    from synthc.llm.models import DEFAULT_MODEL
+
+    step = ctx.recipe.steps.get(ctx.name)
+    return (step.model if step is not None else None) or ctx.recipe.model or DEFAULT_MODEL
 
 
 def params_for(ctx: StepContext, model: str) -> dict[str, Any]:
@@ -42,6 +61,20 @@ def params_for(ctx: StepContext, model: str) -> dict[str, Any]:
     return dict(ctx.model_params[model])
 
 
+def chat_request(
+    ctx: StepContext,
+    model: str,
+    messages: Sequence[Mapping[str, Any]],
+    *,
+    sample: int = 0,
+    row_id: str = "",
+) -> CallRequest:
+    """A request for `messages` to `model`, with the params the compiler resolved for it."""
+    from synthc.llm.calls import CallRequest
+
+    return CallRequest(model, [dict(m) for m in messages], params_for(ctx, model), sample, row_id)
+
+
 def request(
     ctx: StepContext,
     model: str,
@@ -52,70 +85,106 @@ def request(
     row_id: str = "",
 ) -> CallRequest:
     """A one-turn chat request (optionally after a system message)."""
-    from synthc.llm.calls import CallRequest
-
     messages = [{"role": "system", "content": system}] if system else []
     messages.append({"role": "user", "content": prompt})
-    params = params_for(ctx, model)
-    # A request field, not a model parameter: the gateway decides with it whether a
-    # cut-off answer (finish_reason "length") is kept or rejected.
-    allow_truncated = bool(params.pop("allow_truncated", False))
-    return CallRequest(model, messages, params, sample, row_id, allow_truncated)
-
-
-def complete(ctx: StepContext, requests: Sequence[CallRequest]) -> list[CallResult]:
-    """Answer `requests` through the gateway, recording every call in `_calls` and
-    every failure in `_failures`. Failures come back as results with `ok` False."""
-    import polars as pl
-
-    if not requests:
-        return []
-    if ctx.llm is None:
-        raise ValueError("this step calls a model, but the build was given no LLM client")
-    refresh = bool(getattr(ctx, "refresh", False))
-    results: list[CallResult] = ctx.llm.complete(
-        requests, step=ctx.name, reporter=ctx.reporter, refresh=refresh
-    )
-    ctx.emit("_calls", pl.DataFrame([r.call_record(ctx.name) for r in results]))
-    failed = [r.failure_record(ctx.name) for r in results if not r.ok]
-    if failed:
-        ctx.emit("_failures", pl.DataFrame(failed))
-    _count(ctx, results)
-    stop = getattr(ctx.llm, "budget_stop", None)
-    if stop and any(r.error_kind == "budget" for r in results):
-        made = sum(1 for r in results if r.error_kind != "budget")
-        ctx.reporter.warning(
-            f"{ctx.name}: budget {stop}; {made} of {len(results)} calls answered, the rest "
-            "were not sent (raise `budget:` and build again)"
-        )
-    return results
-
-
-def _count(ctx: StepContext, results: Sequence[CallResult]) -> None:
-    """Add to the step's statistics (the lock records them), as `generate` counts them."""
-    stats = getattr(ctx, "stats", None)
-    if not isinstance(stats, dict):
-        return
-    made = [r for r in results if not r.cached]
-    figures = {
-        "calls": sum(1 for r in made if r.attempts),
-        "cache_hits": len(results) - len(made),
-        "prompt_tokens": sum(r.prompt_tokens for r in results),
-        "completion_tokens": sum(r.completion_tokens for r in results),
-        "cost_usd": sum(r.cost_usd or 0.0 for r in made),
-        "failures": sum(1 for r in results if not r.ok),
-    }
-    for key, value in figures.items():
-        stats[key] = round(stats.get(key, 0) + value, 8)
+    return chat_request(ctx, model, messages, sample=sample, row_id=row_id)
 
 
 @dataclass(frozen=True)
-class JsonAnswer:
-    """A validated JSON answer (`value`), or why none was had (`error`)."""
+class Answer:
+    """What the calls for one request came to: `value` as read from the last answer,
+    or `error` (a failed call, or an answer still unusable after the repairs)."""
 
     value: Any
-    result: CallResult  # the last call made for it
+    results: tuple[CallResult, ...]  # every call made for it, repairs included
     error: str | None = None
+
+    @property
+    def result(self) -> CallResult:
+        """The last call made for it."""
+        return self.results[-1]
+
+    @property
+    def error_class(self) -> str | None:
+        if self.error is None:
+            return None
+        return self.result.error_class if not self.result.ok else UNPARSABLE
+
+
+def call_and_repair(
+    ctx: StepContext,
+    requests: Sequence[CallRequest],
+    read: Reader | None = None,
+    max_repairs: int = MAX_REPAIRS,
+    failure_columns: Sequence[Mapping[str, Any]] = (),
+) -> list[Answer]:
+    """Answer every request through the gateway; `read(text)` says what an answer holds
+    (without it, the text itself). An answer `read` finds a problem with is sent back
+    with the problem, at most `max_repairs` times; each repair is an ordinary cached
+    call, so repairs are paid for once.
+
+    Every call is recorded in `_calls`; every answer without a value in `_failures`,
+    once (`failure_columns[i]` adds columns to request i's row), and the step's
+    statistics count them. Answers still unusable after the repairs leave the cache, so
+    the next build asks again instead of replaying them.
+    """
+    if not requests:
+        return []
+    llm = ctx.llm
+    if llm is None:
+        raise SynthcError(f"step '{ctx.name}' calls a model but the build has no LLM client")
+    answers = _ask(ctx, llm, requests, read, max_repairs)
+    _record(ctx, requests, answers, failure_columns)
+    unusable = [r.call_key for a in answers if a.error_class == UNPARSABLE for r in a.results]
+    if unusable:
+        llm.forget(unusable)
+    if llm.budget_stop and any(r.error_kind == "budget" for a in answers for r in a.results):
+        sent = sum(1 for a in answers if a.result.error_kind != "budget")
+        ctx.reporter.warning(
+            f"{ctx.name}: budget {llm.budget_stop}; {sent} of {len(answers)} calls answered, "
+            "the rest were not sent (raise `budget:` and build again)"
+        )
+    return answers
+
+
+def _ask(
+    ctx: StepContext,
+    llm: StepLLM,
+    requests: Sequence[CallRequest],
+    read: Reader | None,
+    max_repairs: int,
+) -> list[Answer]:
+    """The calls and repairs of `call_and_repair`, each round one batch to the gateway."""
+    made: list[list[CallResult]] = [[] for _ in requests]
+    found: list[tuple[Any, str | None]] = [(None, None)] * len(requests)
+    pending = list(enumerate(requests))
+    for attempt in range(max_repairs + 1):
+        asked = [req for _, req in pending]
+        results = llm.complete(asked, step=ctx.name, reporter=ctx.reporter, refresh=ctx.refresh)
+        retry: list[tuple[int, CallRequest]] = []
+        for (index, req), result in zip(pending, results, strict=True):
+            made[index].append(result)
+            if not result.ok:
+                found[index] = (None, result.error)
+                continue
+            text = result.text or ""
+            found[index] = read(text) if read is not None else (text, None)
+            problem = found[index][1]
+            if problem is not None and attempt < max_repairs:
+                retry.append((index, _repair_request(req, text, problem)))
+        pending = retry
+        if not pending:
+            break
+    return [
+        Answer(value, tuple(calls), error)
+        for (value, error), calls in zip(found, made, strict=True)
+    ]
+
+
+def complete(ctx: StepContext, requests: Sequence[CallRequest]) -> list[CallResult]:
+    """Text answers to `requests` (see `call_and_repair`); failures come back as
+    results with `ok` False."""
+    return [answer.result for answer in call_and_repair(ctx, requests)]
 
 
 def complete_json(
@@ -124,57 +193,64 @@ def complete_json(
     validate: Callable[[Any], str | None],
     max_repairs: int = MAX_REPAIRS,
     fallback: Callable[[str], Any] | None = None,
-) -> list[JsonAnswer]:
-    """Answers parsed as JSON and checked by `validate` (None: valid, else the problem).
-
-    `fallback(text)` may read a value from an answer without valid JSON (small models
-    often write "Score: 7" instead); it is used only when it passes `validate`.
-    An invalid answer gets up to `max_repairs` follow-up turns quoting the problem;
-    each is an ordinary cached call, so repairs are paid for once. What is still
-    invalid after that is recorded in `_failures` and returned with `error` set.
-    """
-    answers: list[JsonAnswer | None] = [None] * len(requests)
-    keys: list[list[str]] = [[] for _ in requests]  # every call made for each answer
-    pending = list(enumerate(requests))
-    for attempt in range(max_repairs + 1):
-        results = complete(ctx, [req for _, req in pending])
-        retry: list[tuple[int, CallRequest]] = []
-        for (index, req), result in zip(pending, results, strict=True):
-            keys[index].append(result.call_key)
-            if not result.ok:
-                answers[index] = JsonAnswer(None, result, result.error)
-                continue
-            value, problem = parse_json(result.text or "", validate, fallback)
-            answers[index] = JsonAnswer(value, result, problem)
-            if problem is not None and attempt < max_repairs:
-                retry.append((index, _repair_request(req, result.text or "", problem)))
-        pending = retry
-        if not pending:
-            break
-    final = [answer for answer in answers if answer is not None]
-    invalid = [i for i, a in enumerate(final) if a.error is not None and a.result.ok]
-    _record_invalid(ctx, [final[i] for i in invalid])
-    forget = getattr(ctx.llm, "forget", None)
-    if invalid and forget is not None:
-        # Unusable answers leave the cache, so the next build asks again instead of
-        # replaying them (the gateway cached them: they were well-formed responses).
-        forget([key for i in invalid for key in keys[i]])
-    return final
+) -> list[Answer]:
+    """Answers parsed as JSON and checked by `validate` (None: valid, else the problem),
+    repaired as `call_and_repair` does. `fallback(text)` may read a value from an answer
+    without valid JSON (small models often write "Score: 7" instead); it is used only
+    when it passes `validate`."""
+    return call_and_repair(
+        ctx, requests, lambda text: parse_json(text, validate, fallback), max_repairs
+    )
 
 
-def _record_invalid(ctx: StepContext, invalid: Sequence[JsonAnswer]) -> None:
+def _record(
+    ctx: StepContext,
+    requests: Sequence[CallRequest],
+    answers: Sequence[Answer],
+    columns: Sequence[Mapping[str, Any]],
+) -> None:
+    """Emit `_calls` and `_failures` (`columns[i]` added to request i's row), and add to
+    the step's statistics (the lock's)."""
     import polars as pl
 
-    if invalid:
-        rows = [
-            {**a.result.failure_record(ctx.name), "error_class": "UnparsableResponse",
-             "error_kind": "rejected", "message": a.error}
-            for a in invalid
-        ]  # fmt: skip
-        ctx.emit("_failures", pl.DataFrame(rows))
+    results = [r for answer in answers for r in answer.results]
+    ctx.emit("_calls", pl.DataFrame([r.call_record(ctx.name) for r in results],
+                                    infer_schema_length=None))  # fmt: skip
+    failed = [
+        {**_failure_row(ctx.name, req, answer), **(columns[i] if i < len(columns) else {})}
+        for i, (req, answer) in enumerate(zip(requests, answers, strict=True))
+        if answer.error is not None
+    ]
+    if failed:
+        ctx.emit("_failures", pl.DataFrame(failed, infer_schema_length=None))
+    fresh = [r for r in results if not r.cached]
+    figures = {
+        "calls": sum(1 for r in fresh if r.attempts),
+        "cache_hits": len(results) - len(fresh),
+        "prompt_tokens": sum(r.prompt_tokens for r in results),
+        "completion_tokens": sum(r.completion_tokens for r in results),
+        "cost_usd": sum(r.cost_usd or 0.0 for r in fresh),
+        "failures": len(failed),
+    }
+    for key, value in figures.items():
+        ctx.stats[key] = round(ctx.stats.get(key, 0) + value, 8)
+
+
+def _failure_row(step: str, req: CallRequest, answer: Answer) -> dict[str, Any]:
+    """One failed answer: its last call, why it failed, every attempt its calls made."""
+    return {
+        **answer.result.failure_record(step),
+        "error_class": answer.error_class,
+        "error_kind": "rejected" if answer.result.ok else answer.result.error_kind,
+        "message": answer.error,
+        "attempts": sum(r.attempts for r in answer.results),
+        "sample": req.sample_index,
+    }
 
 
 def _repair_request(req: CallRequest, answer: str, problem: str) -> CallRequest:
+    from dataclasses import replace
+
     messages = [
         *req.messages,
         {"role": "assistant", "content": answer},
@@ -183,11 +259,30 @@ def _repair_request(req: CallRequest, answer: str, problem: str) -> CallRequest:
     return replace(req, messages=messages)
 
 
+def extract_json(text: str) -> Any:
+    """Parse JSON from a model's answer: the whole text, a ```json fence, or the first
+    {...} / [...] span. Raises ValueError."""
+    candidates = [text.strip(), *(m.strip() for m in _FENCE.findall(text))]
+    starts = [i for i in (text.find("{"), text.find("[")) if i >= 0]
+    if starts:
+        start = min(starts)
+        end = max(text.rfind("}"), text.rfind("]"))
+        if end > start:
+            candidates.append(text[start : end + 1])
+    error: ValueError = ValueError("empty answer")
+    for candidate in candidates:
+        try:
+            return json.loads(candidate)
+        except ValueError as exc:
+            error = exc
+    raise error
+
+
 def parse_json(
     text: str, validate: Callable[[Any], str | None], fallback: Callable[[str], Any] | None = None
 ) -> tuple[Any, str | None]:
-    """The JSON in `text` (as `generate` finds it: whole, fenced or the outermost span)
-    and the problem with it, if any; else what `fallback` reads, if that is valid."""
+    """The JSON in `text` (whole, fenced or the outermost span) and the problem with
+    it, if any; else what `fallback` reads, if that is valid."""
     try:
         value = extract_json(text)
         problem = validate(value)

@@ -13,11 +13,18 @@ of decimal places, thousands separators stay where they were used, an explicit s
 stays (jitter changes the magnitude, never the sign), and whatever follows the number
 (`%`, `kg`, ` USD`) is untouched. Digits glued to a letter or a dot before them
 (`H2O`, `gpt-4`, `v1.2`) are not numbers and are left alone.
+
+Numbers that name rather than measure are kept as written (`keep`, all by default):
+years (1900-2100 standing alone), dates (`2024-05-01`, `5/1/24`, `May 5`), clock
+times (`9:30`, `7 pm`), versions (`3.11.2`, `version 2.1`), phone numbers
+(`+1 555 123 4567`, `(555) 123-4567`) and ids (`#1234`, `order 5512`, 7+ digit runs).
+`protected_numbers` lists what was kept and why.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,6 +37,74 @@ NUMBER = re.compile(
     r"(?:\.(?P<frac>\d+))?"
     r"(?!\d|[,.]\d)"  # a number must end here: no partial 1,2345 or 1.2.3
 )
+
+
+_MONTH = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
+# Kinds of number left alone, each a pattern over the raw text; a number overlapping a
+# match is kept. Years are decided on the number itself (see `_is_year`).
+PROTECTED: dict[str, re.Pattern[str] | None] = {
+    "years": None,
+    "dates": re.compile(
+        r"\b\d{4}[-/.]\d{1,2}[-/.]\d{1,2}\b|\b\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}\b"
+        rf"|\b{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?\b"
+        rf"|\b\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?{_MONTH}(?![a-z])",
+        re.I,
+    ),
+    "times": re.compile(
+        r"\b\d{1,2}:\d{2}(?::\d{2})?(?:\s?[ap]\.?m\b\.?)?|\b\d{1,2}\s?[ap]\.?m\b\.?", re.I
+    ),
+    "versions": re.compile(
+        r"\b(?:version|release|v)\s?\d+(?:\.\d+)+\b|\b\d+\.\d+\.\d+(?:\.\d+)*\b", re.I
+    ),
+    "phones": re.compile(
+        r"(?<![\d,.])(?:\+\d{1,3}[\s.-]?)?(?:\(\d{2,4}\)\s?|\b\d{2,4}[\s.-])\d{3,4}[\s.-]\d{3,4}"
+        r"(?![\d,]|\.\d)"
+    ),
+    "ids": re.compile(
+        r"#\s?\d+|\b(?:id|no\.|nr|order|invoice|account|acct|ticket|ref|reference|sku|zip"
+        r"|postcode|pin|serial)[\s#:.]*\d+|(?<![\d,.])\d{7,}(?![\d,.]*\d)",
+        re.I,
+    ),
+}
+PROTECTED_KINDS = tuple(PROTECTED)
+
+
+def _is_year(match: re.Match[str]) -> bool:
+    """A plain four-digit integer from 1900 to 2100, not a percentage."""
+    text = match.group(0)
+    if match.group("sign") or match.group("frac") or len(text) != 4 or "," in text:
+        return False
+    follows = match.string[match.end() : match.end() + 2].lstrip()
+    return 1900 <= int(text) <= 2100 and not follows.startswith("%")
+
+
+def protected_numbers(text: str, keep: Sequence[str] = PROTECTED_KINDS) -> list[tuple[str, str]]:
+    """(number, kind) for each number of `text` that `perturb_numbers` leaves alone.
+
+    Example: ``protected_numbers("Call 555-123-4567 before 5 pm in 2024")`` gives
+    ``[("555", "phones"), ("123", "phones"), ("4567", "phones"), ("5", "times"),
+    ("2024", "years")]``.
+    """
+    kinds = _protected_starts(text, keep)
+    return [(m.group(0), kinds[m.start()]) for m in NUMBER.finditer(text) if m.start() in kinds]
+
+
+def _protected_starts(text: str, keep: Sequence[str]) -> dict[int, str]:
+    """Where each protected number of `text` starts -> its kind."""
+    spans = [
+        (found.start(), found.end(), kind)
+        for kind in keep
+        if (pattern := PROTECTED.get(kind)) is not None
+        for found in pattern.finditer(text)
+    ]
+    kinds: dict[int, str] = {}
+    for match in NUMBER.finditer(text):
+        kind = next((k for s, e, k in spans if s < match.end() and match.start() < e), None)
+        if kind is None and "years" in keep and _is_year(match):
+            kind = "years"
+        if kind is not None:
+            kinds[match.start()] = kind
+    return kinds
 
 
 @dataclass(frozen=True)
@@ -86,8 +161,11 @@ def perturb_numbers(
     rng: np.random.Generator,
     relative: float | None = None,
     absolute: float | None = None,
+    keep: Sequence[str] = PROTECTED_KINDS,
 ) -> tuple[str, list[tuple[str, str]]]:
-    """Jitter every number in `text`; returns the new text and the (old, new) pairs.
+    """Jitter every number in `text` but the kinds in `keep`; returns the new text and
+    the (old, new) pairs. One draw per jittered number, in order, so protected numbers
+    never shift another number's draw.
 
     Example::
 
@@ -95,8 +173,11 @@ def perturb_numbers(
         # ("3 apples, 1,089 g", [("3", "3"), ("1,200", "1,089")])
     """
     changes: list[tuple[str, str]] = []
+    protected = _protected_starts(text, keep) if keep else {}
 
     def replace(match: re.Match[str]) -> str:
+        if match.start() in protected:
+            return match.group(0)
         magnitude, fmt = parse_number(match)
         new = format_number(jitter(magnitude, rng, relative, absolute), fmt)
         changes.append((match.group(0), new))

@@ -15,7 +15,8 @@ Each variant is its parent row with `column` replaced, plus `_parent_id` (the pa
 `_id`), `_op` ("paraphrase", "translate:es", "reformat:markdown", "perturb_numbers",
 "noise") and `_id` = hash(step and op, parent `_id`, sample). LLM variants also carry
 `_model` and `_call_key`; number perturbations record their (old, new) pairs as JSON in
-`_number_changes`. A call's key depends only on its op's rendered prompt, so editing
+`_number_changes`, and the numbers they left alone (years, dates, times, versions,
+phones, ids: the op's `keep`) as (number, kind) pairs in `_numbers_kept`. A call's key depends only on its op's rendered prompt, so editing
 one op re-pays only that op's calls; seeded ops draw from `ctx.rng(op, parent id)`.
 Rows whose column is empty, and seeded edits that change nothing, give no variant.
 """
@@ -28,7 +29,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from synthc.steps._methods import complete, model_name, request, upstream_columns
-from synthc.steps._perturb import noise, perturb_numbers
+from synthc.steps._perturb import PROTECTED_KINDS, noise, perturb_numbers, protected_numbers
 from synthc.steps.kind import StepContext, StepKind
 
 if TYPE_CHECKING:
@@ -39,7 +40,7 @@ LANGUAGES = {"ar": "Arabic", "de": "German", "en": "English", "es": "Spanish", "
              "hi": "Hindi", "it": "Italian", "ja": "Japanese", "ko": "Korean", "nl": "Dutch",
              "pl": "Polish", "pt": "Portuguese", "ru": "Russian", "sv": "Swedish",
              "tr": "Turkish", "uk": "Ukrainian", "zh": "Chinese"}  # fmt: skip
-LINEAGE = ("_parent_id", "_op", "_number_changes", "_model", "_call_key")
+LINEAGE = ("_parent_id", "_op", "_number_changes", "_numbers_kept", "_model", "_call_key")
 
 
 def paraphrase_prompt(text: str) -> str:
@@ -91,10 +92,13 @@ def _seeded_jobs(
     settings: Mapping[str, Any],
     texts: list[str | None],
     ids: list[str],
-) -> tuple[list[Variant], list[str]]:
-    """(row, _op, 0, new text) for every row a seeded op changes, and each one's changes."""
+) -> tuple[list[Variant], list[str], list[str]]:
+    """(row, _op, 0, new text) for every row a seeded op changes, each one's changes, and
+    the numbers it left alone (JSON)."""
     jobs: list[Variant] = []
     changes: list[str] = []
+    kept: list[str] = []
+    keep = list(settings.get("keep", PROTECTED_KINDS))
     for row, text in enumerate(texts):
         if not text:
             continue
@@ -103,13 +107,21 @@ def _seeded_jobs(
             new, changed = noise(text, rng, float(settings["rate"])), ""
         else:
             new, pairs = perturb_numbers(
-                text, rng, settings.get("relative"), settings.get("absolute")
+                text, rng, settings.get("relative"), settings.get("absolute"), keep
             )
             changed = json.dumps(pairs)
         if new != text:
             jobs.append((row, name, 0, new))
             changes.append(changed)
-    return jobs, changes
+            kept.append(json.dumps(protected_numbers(text, keep) if keep else []))
+    unchanged = sum(1 for text in texts if text) - len(jobs)
+    if unchanged:
+        why = "no number it may change" if name == "perturb_numbers" else "the edit changed nothing"
+        ctx.reporter.warning(
+            f"{ctx.name}: {name} on '{settings['column']}': {unchanged} of {len(texts)} row(s) "
+            f"gave no variant ({why})"
+        )
+    return jobs, changes, kept
 
 
 def _variants(
@@ -135,9 +147,9 @@ def _variants(
         jobs = [(jobs[i][0], jobs[i][1], jobs[i][2], results[i].text or "") for i in ok]
         extra = {"_model": [model] * len(jobs), "_call_key": [results[i].call_key for i in ok]}
     else:
-        jobs, changes = _seeded_jobs(ctx, name, settings, texts, ids)
+        jobs, changes, kept = _seeded_jobs(ctx, name, settings, texts, ids)
         if name == "perturb_numbers":
-            extra = {"_number_changes": changes}
+            extra = {"_number_changes": changes, "_numbers_kept": kept}
     return _frame(ctx, frame, column, jobs, extra, salt)
 
 
@@ -219,7 +231,7 @@ def columns(
         names |= set(op)
     lineage = ["_parent_id", "_op"]
     if "perturb_numbers" in names:
-        lineage.append("_number_changes")
+        lineage += ["_number_changes", "_numbers_kept"]
     if names & set(LLM_OPS):
         lineage += ["_model", "_call_key"]
     return _order([*[c for c in upstream if c not in LINEAGE], *lineage])
@@ -227,7 +239,7 @@ def columns(
 
 KIND = StepKind(
     name="augment",
-    version=1,
+    version=2,
     run=run,
     defaults={"keep_original": True},
     columns=columns,

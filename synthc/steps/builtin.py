@@ -1,6 +1,7 @@
 """The table of step kinds.
 
-Each kind lives in `synthc/steps/<kind>.py` and exposes `KIND: StepKind`. A kind whose
+The kinds are those the schema lists; each lives in `synthc/steps/<kind>.py` and
+exposes `KIND: StepKind`. A kind whose
 module does not exist yet is declared with `run=None`, so the compiler says "not
 implemented yet" at plan time instead of failing mid-build.
 """
@@ -10,14 +11,14 @@ from __future__ import annotations
 import importlib
 from functools import cache
 
-from synthc.recipe.load import STEP_KINDS
+from synthc.recipe.kinds import step_kinds
 from synthc.steps.kind import StepKind
 
 
 @cache
 def kinds() -> dict[str, StepKind]:
     found: dict[str, StepKind] = {}
-    for name in STEP_KINDS:
+    for name in step_kinds():
         module_name = f"synthc.steps.{name}"
         try:
             module = importlib.import_module(module_name)

@@ -5,6 +5,9 @@ Rows pass through unchanged, in upstream order. Every removal is recorded in the
 `_dedup_matches` table: removed_id, kept_id (a kept row, or the reference row:
 its `_id` for a step, `path#line` for a file), similarity and reason
 (exact | near | against).
+
+Texts are compared normalised (case, width, punctuation and spacing folded); digits are
+kept unless `normalize: {digits: fold}`, so "2 + 3" and "4 + 5" are not duplicates.
 """
 
 from __future__ import annotations
@@ -25,11 +28,13 @@ DEFAULTS: Mapping[str, Any] = {
     "num_perm": 128,
     "keep": "first",
     "against": [],
+    "normalize": {"digits": "keep"},
 }
 
 
 def run(ctx: StepContext) -> pl.DataFrame:
     from synthc.quality.dedup import dedup
+    from synthc.quality.near import local_map
 
     config = ctx.config
     columns = config.get("columns") or [config["column"]]
@@ -45,6 +50,8 @@ def run(ctx: StepContext) -> pl.DataFrame:
         num_perm=int(config.get("num_perm", 128)),
         keep=str(config.get("keep", "first")),
         against=references,
+        fold_digits=(config.get("normalize") or {}).get("digits") == "fold",
+        map_blocks=ctx.map_blocks or local_map,
     )
     ctx.emit("_dedup_matches", matches)
     return kept
@@ -62,14 +69,14 @@ def _reference(ctx: StepContext, entry: str) -> pl.DataFrame:
     """An `against` entry's rows: a step's output, or a file's rows identified as path#line."""
     import polars as pl
 
-    from synthc.datafiles import _read_file
+    from synthc.datafiles import read_file
 
     if entry in ctx.inputs and not looks_like_file(entry):
         return ctx.inputs[entry]
     path = ctx.resolve_path(entry)
     if not path.exists():
         raise ValueError(f"against: '{entry}' is neither a step nor a file (looked for {path})")
-    rows = _read_file(path)
+    rows = read_file(path)
     ids = pl.Series("_id", [f"{entry}#{line}" for line in range(1, rows.height + 1)])
     return rows.drop("_id", strict=False).with_columns(ids)
 
@@ -92,4 +99,12 @@ def files(config: Mapping[str, Any]) -> list[tuple[str, str]]:
     ]
 
 
-KIND = StepKind(name="dedup", version=1, run=run, defaults=DEFAULTS, columns=columns, files=files)
+KIND = StepKind(
+    name="dedup",
+    version=2,
+    run=run,
+    defaults=DEFAULTS,
+    columns=columns,
+    files=files,
+    parallel_blocks=True,
+)

@@ -26,7 +26,8 @@ def run(ctx: StepContext) -> pl.DataFrame:
         raise ValueError(f"a filter reads exactly one step; `from:` lists {len(ctx.inputs)}")
     (upstream, frame), *_ = ctx.inputs.items()
     # The step name is the table, so `where` may use it in a subquery (`x > (select avg(x) from up)`).
-    query = f"select * from {_quote(upstream)} where ({where})"
+    # The condition sits on its own lines, so a trailing `-- comment` cannot swallow the `)`.
+    query = f"select * from {_quote(upstream)} where (\n{where}\n)"
     try:
         kept = ctx.sql(query, {upstream: frame})
     except Exception as exc:

@@ -11,52 +11,39 @@
       explode: true           # optional: one row per element of a parsed list
 
 Each output row carries `_id` = hash(step, parent `_id`, sample index) and the lineage
-columns `_parent_id`, `_step`, `_model`, `_call_key`. A JSON answer that does not parse
-or validate is sent back to the model with the error, at most `MAX_REPAIRS` times; one
-that still fails is a failed row, and its cached answers are dropped so the next build
-asks again. Failed rows are left out of the output and listed in `_failures`; every
-call (cached or not) is listed in `_calls`.
+columns `_parent_id`, `_step`, `_model`, `_call_key`. Calls go through the call path
+every model-calling kind shares (`synthc.steps._methods.call_and_repair`): a JSON answer
+that does not parse or validate is sent back to the model with the error, at most
+`MAX_REPAIRS` times; one that still fails is a failed row, and its cached answers are
+dropped so the next build asks again. Failed rows are left out of the output and
+listed in `_failures`; every call (cached or not) is listed in `_calls`.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from synthc.errors import SynthcError
+from synthc.steps._methods import Answer, call_and_repair, chat_request, extract_json, model_name
 from synthc.steps.kind import StepContext, StepKind
 
 if TYPE_CHECKING:
     import polars as pl
 
-    from synthc.llm.calls import CallResult
-
-MAX_REPAIRS = 2
-REPAIR_PROMPT = (
-    "Your previous answer could not be used: {error}\n"
-    "Reply again with only the corrected JSON, nothing else."
-)
 LINEAGE_TAIL = ("_parent_id", "_step", "_model", "_call_key")
-_FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.DOTALL)
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Job:
-    """One sample of one upstream row, and the calls made for it (repairs included)."""
+    """One sample of one upstream row."""
 
     parent: int  # row index in the upstream frame
     parent_id: str
     sample: int
     row_id: str
     messages: list[dict[str, str]]
-    results: list[CallResult] = field(default_factory=list)
-    value: Any = None
-    repair_errors: list[str] = field(default_factory=list)
-    error: str | None = None
-    error_class: str | None = None
 
 
 # --- plan-time contract ----------------------------------------------------------------
@@ -114,15 +101,22 @@ def columns(
 
 def run(ctx: StepContext) -> pl.DataFrame:
     """Generate answers for every upstream row (see the module docstring)."""
-    if ctx.llm is None:
-        raise SynthcError(f"step '{ctx.name}' calls a model but the build has no LLM client")
     frame = ctx.input()
     jobs = _jobs(ctx.name, ctx.config, frame)
     n = int(ctx.config.get("n") or 1)
     ctx.reporter.message(f"{ctx.name}: {len(jobs)} calls ({len(frame)} rows x n={n})")
-    _call_with_repairs(ctx, jobs)
-    _account(ctx, jobs)
-    return _rows(ctx, frame, [job for job in jobs if job.error is None])
+    model = model_name(ctx)
+    requests = [
+        chat_request(ctx, model, job.messages, sample=job.sample, row_id=job.row_id) for job in jobs
+    ]
+    answers = call_and_repair(
+        ctx,
+        requests,
+        lambda text: parse_answer(text, ctx.config),
+        failure_columns=[{"parent_id": job.parent_id} for job in jobs],
+    )
+    done = [(job, a) for job, a in zip(jobs, answers, strict=True) if a.error is None]
+    return _rows(ctx, frame, done)
 
 
 def _jobs(step: str, config: Mapping[str, Any], frame: pl.DataFrame) -> list[_Job]:
@@ -142,14 +136,6 @@ def _jobs(step: str, config: Mapping[str, Any], frame: pl.DataFrame) -> list[_Jo
     return jobs
 
 
-def model_name(ctx: StepContext) -> str:
-    """The model the step calls, as written: the step's, the recipe's, or the default."""
-    from synthc.llm.models import DEFAULT_MODEL
-
-    step = ctx.recipe.steps.get(ctx.name)
-    return (step.model if step is not None else None) or ctx.recipe.model or DEFAULT_MODEL
-
-
 def _render_messages(config: Mapping[str, Any], row: Mapping[str, Any]) -> list[dict[str, str]]:
     from synthc.recipe.templates import render
 
@@ -163,62 +149,6 @@ def _render_messages(config: Mapping[str, Any], row: Mapping[str, Any]) -> list[
     if config.get("prompt") is not None:
         messages.append({"role": "user", "content": render(str(config["prompt"]), row)})
     return messages
-
-
-def _call_with_repairs(ctx: StepContext, jobs: list[_Job]) -> None:
-    """Call for every job; send unparsable JSON back with its error, MAX_REPAIRS times."""
-    from synthc.llm.calls import CallRequest
-
-    model = model_name(ctx)
-    params = dict(ctx.config.get("params") or {})
-    allow_truncated = bool(params.pop("allow_truncated", False))
-    refresh = bool(getattr(ctx, "refresh", False))
-    todo = jobs
-    for attempt in range(MAX_REPAIRS + 1):
-        requests = [
-            CallRequest(model, _conversation(job), params, job.sample, job.row_id, allow_truncated)
-            for job in todo
-        ]
-        results = ctx.llm.complete(requests, step=ctx.name, reporter=ctx.reporter, refresh=refresh)
-        retry: list[_Job] = []
-        for job, result in zip(todo, results, strict=True):
-            job.results.append(result)
-            if _settle(job, result, ctx.config) and attempt < MAX_REPAIRS:
-                retry.append(job)
-        todo = retry
-        if not todo:
-            break
-    unusable = [
-        r.call_key for job in jobs if job.error_class == "UnparsableResponse" for r in job.results
-    ]
-    ctx.llm.forget(unusable)
-    stop = getattr(ctx.llm, "budget_stop", None)
-    if stop:
-        made = sum(1 for job in jobs if job.error_class != "BudgetExceeded")
-        ctx.reporter.warning(f"{ctx.name}: budget {stop}; {made} of {len(jobs)} calls answered, "
-                             "the rest were not sent (raise `budget:` and build again)")  # fmt: skip
-
-
-def _conversation(job: _Job) -> list[dict[str, str]]:
-    """The job's messages, plus each rejected answer and the repair request after it."""
-    messages = list(job.messages)
-    for result, error in zip(job.results, job.repair_errors, strict=True):
-        messages.append({"role": "assistant", "content": result.text or ""})
-        messages.append({"role": "user", "content": REPAIR_PROMPT.format(error=error)})
-    return messages
-
-
-def _settle(job: _Job, result: CallResult, config: Mapping[str, Any]) -> bool:
-    """Record a call's outcome on its job; True when a repair could fix it."""
-    if not result.ok:
-        job.error, job.error_class = result.error, result.error_class
-        return False
-    value, error = parse_answer(result.text or "", config)
-    job.value, job.error = value, error
-    job.error_class = None if error is None else "UnparsableResponse"
-    if error is not None:
-        job.repair_errors.append(error)
-    return error is not None
 
 
 def parse_answer(text: str, config: Mapping[str, Any]) -> tuple[Any, str | None]:
@@ -249,58 +179,7 @@ def parse_answer(text: str, config: Mapping[str, Any]) -> tuple[Any, str | None]
     return value, None
 
 
-def extract_json(text: str) -> Any:
-    """Parse JSON from a model's answer: the whole text, a ```json fence, or the first
-    {...} / [...] span. Raises ValueError."""
-    candidates = [text.strip(), *(m.strip() for m in _FENCE.findall(text))]
-    starts = [i for i in (text.find("{"), text.find("[")) if i >= 0]
-    if starts:
-        start = min(starts)
-        end = max(text.rfind("}"), text.rfind("]"))
-        if end > start:
-            candidates.append(text[start : end + 1])
-    error: ValueError = ValueError("empty answer")
-    for candidate in candidates:
-        try:
-            return json.loads(candidate)
-        except ValueError as exc:
-            error = exc
-    raise error
-
-
-def _account(ctx: StepContext, jobs: list[_Job]) -> None:
-    """Emit `_calls` and `_failures`, and the step's call statistics for the lock."""
-    import polars as pl
-
-    results = [r for job in jobs for r in job.results]
-    calls = [r.call_record(ctx.name) for r in results]
-    if calls:
-        ctx.emit("_calls", pl.DataFrame(calls, infer_schema_length=None))
-    failures = [_failure(ctx.name, job) for job in jobs if job.error is not None]
-    if failures:
-        ctx.emit("_failures", pl.DataFrame(failures, infer_schema_length=None))
-    stats = getattr(ctx, "stats", None)
-    if isinstance(stats, dict):
-        stats.update(
-            calls=sum(1 for r in results if not r.cached and r.attempts),
-            cache_hits=sum(1 for r in results if r.cached),
-            prompt_tokens=sum(r.prompt_tokens for r in results),
-            completion_tokens=sum(r.completion_tokens for r in results),
-            cost_usd=round(sum(r.cost_usd or 0.0 for r in results if not r.cached), 6),
-            failures=len(failures),
-        )
-
-
-def _failure(step: str, job: _Job) -> dict[str, Any]:
-    last = job.results[-1]
-    record = last.failure_record(step)
-    record.update(row_id=job.row_id, parent_id=job.parent_id, sample=job.sample,
-                  error_class=job.error_class, message=job.error,
-                  attempts=sum(r.attempts for r in job.results))  # fmt: skip
-    return record
-
-
-def _rows(ctx: StepContext, frame: pl.DataFrame, jobs: list[_Job]) -> pl.DataFrame:
+def _rows(ctx: StepContext, frame: pl.DataFrame, done: list[tuple[_Job, Answer]]) -> pl.DataFrame:
     """The output frame: `_id`, parent columns, answer column(s), lineage."""
     import polars as pl
 
@@ -311,16 +190,15 @@ def _rows(ctx: StepContext, frame: pl.DataFrame, jobs: list[_Job]) -> pl.DataFra
     explode = bool(ctx.config.get("explode"))
     parents: list[int] = []
     columns_out: dict[str, list[Any]] = {name: [] for name in ("_id", *fields, *LINEAGE_TAIL)}
-    for job in jobs:
-        values = job.value if explode else [job.value]
+    for job, answer in done:
+        values = answer.value if explode else [answer.value]
         ids = derived_row_ids(ctx.name, [job.row_id] * len(values), list(range(len(values))))
         for k, value in enumerate(values):
             parents.append(job.parent)
             columns_out["_id"].append(ids[k] if explode else job.row_id)
             for name, cell in _cells(value, fields, as_object).items():
                 columns_out[name].append(cell)
-            last = job.results[-1]
-            tail = (job.parent_id, ctx.name, last.model, last.call_key)
+            tail = (job.parent_id, ctx.name, answer.result.model, answer.result.call_key)
             for name, cell in zip(LINEAGE_TAIL, tail, strict=True):
                 columns_out[name].append(cell)
     kept = [c for c in frame.columns if not c.startswith("_") and c not in fields]

@@ -9,12 +9,46 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from synthc.recipe.kinds import model_fields, template_fields
+
 if TYPE_CHECKING:
     import numpy as np
     import polars as pl
 
+    from synthc.llm.calls import CallRequest, CallResult
     from synthc.progress import Reporter
     from synthc.recipe.load import Recipe
+
+
+class StepLLM(Protocol):
+    """The LLM client as a step sees it (`synthc.llm.LLMClient` is one; the plan's
+    estimate uses a cache-only one)."""
+
+    budget_stop: str | None  # why the budget stopped calls, once it has
+
+    def complete(
+        self,
+        requests: Sequence[CallRequest],
+        step: str = "",
+        reporter: Reporter | None = None,
+        refresh: bool = False,
+    ) -> list[CallResult]:
+        """One result per request, in order; failures come back as results, not raised."""
+        ...
+
+    def forget(self, keys: Sequence[str]) -> None:
+        """Drop cached answers the step found unusable, so the next build asks again."""
+        ...
+
+    def embed(
+        self,
+        texts: Sequence[str],
+        model: str,
+        params: Mapping[str, Any] | None = None,
+        batch_size: int = 128,
+    ) -> np.ndarray:
+        """One embedding row per text, each vector cached."""
+        ...
 
 
 class StepContext(Protocol):
@@ -26,9 +60,18 @@ class StepContext(Protocol):
     recipe: Recipe
     inputs: Mapping[str, pl.DataFrame]  # upstream step name -> its rows, in `from:` order
     reporter: Reporter
-    llm: Any  # synthc.llm.LLMClient | None; typed loosely so steps need not import it
+    llm: StepLLM | None  # None when the build was given no client
+    model: str | None  # the identity of the step's own model (None for kinds calling none)
     # params for each other model the step names (teacher, judge, ...), resolved by the compiler
     model_params: Mapping[str, Mapping[str, Any]]
+    refresh: bool  # `build --refresh`: model calls bypass the cache lookup
+    # Call statistics (calls, cache_hits, tokens, cost_usd, failures): the lock records them.
+    stats: dict[str, Any]
+    # Failed rows, for a step that reports them by count instead of a `_failures` table.
+    failures: int
+    # (block function, blocks) -> results in order, on the Ray cluster with `engine: ray`;
+    # None runs the blocks here. Kinds with `parallel_blocks` pass it to quality/.
+    map_blocks: Any
 
     def input(self) -> pl.DataFrame:
         """The single upstream frame (error if the step has several or none)."""
@@ -83,3 +126,18 @@ class StepKind:
     # (recipe path relative to the step, file path as written) pairs the compiler hashes.
     files: Callable[[Mapping[str, Any]], list[tuple[str, str]]] = _no_strings
     calls_model: bool = False
+
+    # What the schema marks in this kind's branch (synthc.recipe.kinds): the one record
+    # of a recipe's shape, which the recipe's own checks read too.
+    @property
+    def template_fields(self) -> tuple[str, ...]:
+        """Fields holding a Jinja2 template (or chat messages whose content is one)."""
+        return template_fields(self.name)
+
+    @property
+    def model_fields(self) -> tuple[str, ...]:
+        """Fields naming models besides the step's own `model:` (teacher, judges, ...)."""
+        return model_fields(self.name)
+
+    # Its heavy passes run as independent blocks (`ctx.map_blocks`), on Ray when asked.
+    parallel_blocks: bool = False

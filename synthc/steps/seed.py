@@ -8,8 +8,17 @@ Exactly one of:
 - `sql:` a DuckDB SELECT. Relative paths inside it resolve against the recipe folder
   (DuckDB's `file_search_path` is set to it), whatever the shell's working directory.
 
+`columns:` declares column types (`{zip: string}`): a declared column is read as that
+type, whatever the file's values look like.
+
 `id_column:` names a unique column whose value identifies each row; without it a row's
 id is a hash of its content. Either way inserting a seed never changes other rows' ids.
+
+`private: true` marks the rows as private: the compiler refuses to render rows derived
+from them into prompts for a remote model unless the recipe says `allow_remote: true`.
+With `holdout: 0.2` a share of them, chosen by hashing (recipe seed, step, row id), is
+held out: those rows are not in the step's output (so no step downstream can render
+them) but in its `_holdout` table, where the `privacy` gate compares outputs with them.
 """
 
 from __future__ import annotations
@@ -20,6 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from synthc.datafiles import _file_columns, read_files, resolve_paths
+from synthc.datatypes import apply_declared, wide_integers
 from synthc.rows import ROW_ID
 from synthc.steps.kind import StepContext, StepKind
 
@@ -35,29 +45,58 @@ def _rows_frame(rows: Sequence[Mapping[str, Any]]) -> pl.DataFrame:
 
     if not rows:
         return pl.DataFrame()
-    return pl.DataFrame([dict(row) for row in rows], infer_schema_length=None)
+    # The recipe check already refused rows whose columns mix types; wide integers
+    # become decimals here as they do in files.
+    return wide_integers(pl.DataFrame([dict(row) for row in rows], infer_schema_length=None))
 
 
 def run(ctx: StepContext) -> pl.DataFrame:
     from synthc.rows import seed_row_ids
 
     config = ctx.config
+    declared = config.get("columns") or {}
     if config.get("rows") is not None:
-        frame = _rows_frame(config["rows"])
+        frame = apply_declared(_rows_frame(config["rows"]), declared, "rows")
     elif config.get("path") is not None:
-        frame = read_files(ctx.recipe.root, str(config["path"]))
+        frame = read_files(ctx.recipe.root, str(config["path"]), declared)
     elif config.get("sql") is not None:
         try:
             frame = ctx.sql(str(config["sql"]), {})
         except Exception as exc:
             raise ValueError(f"sql: {exc}") from exc
+        frame = apply_declared(frame, declared, "sql")
     else:
         raise ValueError("a seed step needs one of `rows`, `path` or `sql`")
     id_column = config.get("id_column")
     if id_column is None and ROW_ID in frame.columns:
         id_column = ROW_ID  # the data brings its own ids: keep them as the identity
     ids = seed_row_ids(frame, id_column)
-    return frame.with_columns(ids).select(ROW_ID, *[c for c in frame.columns if c != ROW_ID])
+    frame = frame.with_columns(ids).select(ROW_ID, *[c for c in frame.columns if c != ROW_ID])
+    if not config.get("private"):
+        return frame
+    share = float(config.get("holdout") or 0.0)
+    held = holdout_mask(frame.get_column(ROW_ID).to_list(), share, ctx.recipe.seed, ctx.name)
+    ctx.emit(HOLDOUT_TABLE, frame.filter(held))  # empty without `holdout:`: still private
+    return frame.filter(~held)
+
+
+HOLDOUT_TABLE = "_holdout"
+
+
+def holdout_mask(row_ids: Sequence[str], share: float, seed: int, step: str) -> pl.Series:
+    """True for the rows held out: hash(seed, step, row id) below `share` of 2^64.
+
+    A row's fate depends on its own id only, so adding or removing seed rows never moves
+    another row in or out of the holdout.
+    """
+    import polars as pl
+    from xxhash import xxh3_64_intdigest
+
+    cut = int(share * 2**64)
+    prefix = f"holdout\x1f{seed}\x1f{step}\x1f"
+    return pl.Series(
+        "held", [xxh3_64_intdigest(f"{prefix}{row_id}".encode()) < cut for row_id in row_ids]
+    )
 
 
 def columns(
@@ -102,7 +141,7 @@ def files(config: Mapping[str, Any]) -> list[tuple[str, str]]:
 
 KIND = StepKind(
     name="seed",
-    version=1,
+    version=2,  # 2: values read faithfully (CSV leading zeros, wide integers, one type a column)
     run=run,
     columns=columns,
     files=files,

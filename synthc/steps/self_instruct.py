@@ -24,6 +24,7 @@ from __future__ import annotations
 import math
 import re
 import string
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -109,7 +110,22 @@ def run(ctx: StepContext) -> pl.DataFrame:
             f"{len(found.rejections)} rejected; pool {len(pool)}"
         )
     _emit_rejections(ctx, rejections)
+    if target is not None and len(pool) < int(target):
+        _warn_short(ctx, len(pool), int(target), len(accepted), rejections)
     return _frame(ctx, column, accepted)
+
+
+def _warn_short(
+    ctx: StepContext, pool: int, target: int, accepted: int, rejections: list[dict[str, Any]]
+) -> None:
+    """Say that the rounds ran out before the pool reached `target`, and why."""
+    reasons = Counter(str(r["reason"]) for r in rejections)
+    why = ", ".join(f"{n} {reason}" for reason, n in reasons.most_common()) or "none"
+    ctx.reporter.warning(
+        f"{ctx.name}: target not reached: the pool holds {pool} of {target} tasks after "
+        f"{ctx.config['rounds']} round(s) ({accepted} new; rejected: {why}; see _rejections); "
+        "raise `rounds` or `per_round`"
+    )
 
 
 def _round(ctx: StepContext, pool: NoveltyPool, number: int, target: Any) -> Round:

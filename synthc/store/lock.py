@@ -63,6 +63,9 @@ class LockState:
     steps: Mapping[str, LockEntry] = field(default_factory=dict)
     # file path -> {"size", "mtime_ns", "sha256"}: lets a build skip re-hashing unchanged files
     file_hints: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    # export target (as written) -> {"step", "data_version", "format", "settings", "sha256"}:
+    # what the file held when synthc wrote it, so a stale or edited export is rewritten
+    exports: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
 
 def read_lock(path: Path) -> LockState:
@@ -82,7 +85,9 @@ def read_lock(path: Path) -> LockState:
             "delete it to rebuild (cached model calls are kept)."
         )
     steps = {name: LockEntry.from_json(entry) for name, entry in data.get("steps", {}).items()}
-    return LockState(steps=steps, file_hints=data.get("file_hints", {}))
+    return LockState(
+        steps=steps, file_hints=data.get("file_hints", {}), exports=data.get("exports", {})
+    )
 
 
 def write_lock(path: Path, state: LockState, recipe_name: str) -> None:
@@ -93,5 +98,7 @@ def write_lock(path: Path, state: LockState, recipe_name: str) -> None:
         "steps": {name: state.steps[name].to_json() for name in sorted(state.steps)},
         "file_hints": {k: dict(v) for k, v in sorted(state.file_hints.items())},
     }
+    if state.exports:
+        payload["exports"] = {k: dict(v) for k, v in sorted(state.exports.items())}
     text = json.dumps(payload, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
     atomic_write_text(path, text)

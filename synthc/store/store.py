@@ -1,12 +1,16 @@
 """The store: immutable Parquet step outputs plus a DuckDB catalog derived from the lock.
 
-Layout, next to the recipe::
+Layout, next to the recipe (`<recipe>`: the recipe file's name without its extension,
+so several recipes in one folder never share a catalog; `Recipe.workdir`)::
 
-    .synthc/data/<step>/<data-version>.parquet           # a step's rows, named by content
-    .synthc/data/<step>/<data-version>.<table>.parquet   # tables it emitted (_calls, _failures...)
-    .synthc/runs.jsonl                                    # one line per build, append-only
-    .synthc/synthc.duckdb                                 # views over the above; derived
-    .synthc/build.lock                                    # held by the running build
+    recipe.lock                                  # what was built, per step
+    .synthc/<recipe>/data/<step>/<version>.parquet          # a step's rows, named by content
+    .synthc/<recipe>/data/<step>/<version>.<table>.parquet  # its tables (_calls, _failures...)
+    .synthc/<recipe>/runs.jsonl                  # one line per build, append-only
+    .synthc/<recipe>/synthc.duckdb               # views over the above; derived
+    .synthc/<recipe>/build.lock                  # held by the running build
+    .synthc/<recipe>/report.html                 # `synthc report`
+    .synthc/cache/                               # the call cache, shared by the folder's recipes
 
 Parquet files are written to a temp file, fsynced and renamed, and the lock names a file
 only after it is on disk. The DuckDB file holds nothing that cannot be rebuilt from the
@@ -28,7 +32,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from synthc.errors import BuildLocked, StoreError
-from synthc.store.atomic import atomic_file, fsync_dir
+from synthc.store.atomic import atomic_file, fsync_dir, writing
+from synthc.store.formats import QUERY_FORMATS, format_frame
 from synthc.store.lock import LockEntry, LockState, read_lock, write_lock
 
 if TYPE_CHECKING:
@@ -37,7 +42,6 @@ if TYPE_CHECKING:
 
     from synthc.recipe.load import Recipe
 
-QUERY_FORMATS = ("table", "csv", "json", "jsonl")
 # Statement types `query` runs; everything else (DDL, DML, COPY, ATTACH, SET...) is refused.
 READ_ONLY_STATEMENTS = ("SELECT", "EXPLAIN")
 _CHUNK_ROWS = 100_000
@@ -78,7 +82,8 @@ def _sql_name(name: str) -> str:
 
 
 class Store:
-    """A recipe's on-disk state: `.synthc/` and the lock file beside the recipe.
+    """A recipe's on-disk state: its `.synthc/<recipe>/` folder and the lock file beside
+    the recipe.
 
     Example::
 
@@ -174,7 +179,7 @@ class Store:
 
     @contextmanager
     def build_lock(self, wait: bool = False) -> Iterator[None]:
-        """Hold `.synthc/build.lock` for a build; a second build fails fast (or waits).
+        """Hold `.synthc/<recipe>/build.lock` for a build; a second build fails fast (or waits).
 
         This is `fcntl.flock`, the OS lock filelock itself uses on POSIX, taken directly
         because importing filelock costs ~70 ms on every no-op build. (synthc is POSIX
@@ -226,16 +231,17 @@ class Store:
 
     def append_run(self, record: Mapping[str, Any]) -> None:
         """Append one build's record to runs.jsonl (never rewritten, so never lost)."""
-        self.workdir.mkdir(parents=True, exist_ok=True)
         line = json.dumps(dict(record), sort_keys=True, default=str) + "\n"
-        with self.runs_path.open("a+b") as handle:
-            # A build killed mid-append leaves a partial line; start ours on a fresh one.
-            end = handle.seek(0, os.SEEK_END)
-            if end and handle.seek(end - 1) is not None and handle.read(1) != b"\n":
-                line = "\n" + line
-            handle.write(line.encode("utf-8"))
-            handle.flush()
-            os.fsync(handle.fileno())
+        with writing(self.runs_path):
+            self.workdir.mkdir(parents=True, exist_ok=True)
+            with self.runs_path.open("a+b") as handle:
+                # A build killed mid-append leaves a partial line; start ours on a fresh one.
+                end = handle.seek(0, os.SEEK_END)
+                if end and handle.seek(end - 1) is not None and handle.read(1) != b"\n":
+                    line = "\n" + line
+                handle.write(line.encode("utf-8"))
+                handle.flush()
+                os.fsync(handle.fileno())
 
     def spent(self) -> dict[str, float]:
         """What the recipe's builds spent on model calls, summed from runs.jsonl:
@@ -261,21 +267,23 @@ class Store:
         import duckdb
 
         state = self.read_lock() if state is None else state
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".synthc.", suffix=".duckdb.tmp", dir=self.workdir)
+        with writing(self.catalog_path):
+            self.workdir.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=".synthc.", suffix=".duckdb.tmp", dir=self.workdir)
         os.close(fd)
         os.unlink(tmp)  # duckdb must create the file itself
         try:
-            con = duckdb.connect(tmp)
-            try:
-                for statement in self.catalog_statements(state):
-                    con.execute(statement)
-                con.execute("checkpoint")
-            finally:
-                con.close()
-            with open(tmp, "rb") as handle:
-                os.fsync(handle.fileno())
-            os.replace(tmp, self.catalog_path)
+            with writing(self.catalog_path):
+                con = duckdb.connect(tmp)
+                try:
+                    for statement in self.catalog_statements(state):
+                        con.execute(statement)
+                    con.execute("checkpoint")
+                finally:
+                    con.close()
+                with open(tmp, "rb") as handle:
+                    os.fsync(handle.fileno())
+                os.replace(tmp, self.catalog_path)
         finally:
             Path(tmp).unlink(missing_ok=True)
             Path(tmp + ".wal").unlink(missing_ok=True)
@@ -308,6 +316,9 @@ class Store:
             if table in state.steps:
                 continue  # a step's own name wins over an emitted table of the same name
             statements.append(_aux_view(table, aux[table]))
+        for table, declared in EMPTY_TABLES.items():
+            if table not in aux and table not in state.steps:
+                statements.append(_empty_view(table, declared))
         if lineage and "_lineage" not in state.steps:
             # Every row of every step with its parent: walk it to see where a row came from.
             statements.append("create or replace view _lineage as " + " union all ".join(lineage))
@@ -379,6 +390,30 @@ class Store:
         return format_frame(self.query_frame(sql), format)
 
 
+# Auxiliary tables that exist even when no step emitted rows into them, so a monitoring
+# query (`select count(*) from _failures`) answers 0 instead of a Catalog Error.
+EMPTY_TABLES: dict[str, dict[str, str]] = {
+    "_calls": {"call_key": "varchar", "step": "varchar", "row_id": "varchar",
+               "model": "varchar", "prompt_tokens": "bigint", "completion_tokens": "bigint",
+               "cost_usd": "double", "latency_s": "double", "cached": "boolean",
+               "attempts": "bigint", "error": "varchar"},
+    "_failures": {"row_id": "varchar", "step": "varchar", "call_key": "varchar",
+                  "model": "varchar", "error_class": "varchar", "error_kind": "varchar",
+                  "message": "varchar", "attempts": "bigint"},
+    "_rejections": {"candidate": "varchar", "reason": "varchar", "max_rouge_l": "double",
+                    "most_similar": "varchar", "round": "bigint", "call_key": "varchar"},
+    "_dedup_matches": {"removed_id": "varchar", "kept_id": "varchar", "similarity": "double",
+                       "reason": "varchar"},
+    "_checks": {"kind": "varchar", "severity": "varchar", "status": "varchar",
+                "figure": "double", "message": "varchar"},
+}  # fmt: skip
+
+
+def _empty_view(table: str, declared: Mapping[str, str]) -> str:
+    columns = ", ".join(f"null::{kind} as {_sql_name(name)}" for name, kind in declared.items())
+    return f"create or replace view {_sql_name(table)} as select {columns}, null::varchar as _step where false"
+
+
 def _aux_view(table: str, sources: list[tuple[str, Path]]) -> str:
     import pyarrow.parquet as pq
 
@@ -430,45 +465,3 @@ def _explained_kind(text: str) -> str:
                 return "UNPARSABLE"
             return kinds.pop() if len(kinds) == 1 else "MULTI"
     return "EMPTY"
-
-
-def format_frame(frame: pl.DataFrame, format: str) -> str:
-    """Rows as text: an aligned `table`, `csv`, a `json` array or `jsonl` (one object a line)."""
-    import polars as pl
-
-    if format == "jsonl":
-        return frame.write_ndjson()
-    if format == "json":
-        return json.dumps(frame.to_dicts(), ensure_ascii=False, default=str, indent=2) + "\n"
-    if format == "csv":
-        return _flatten_nested(frame).write_csv()
-    if format == "table":
-        # One line per row: a newline inside a cell would break the table apart.
-        frame = frame.with_columns(pl.col(pl.String).str.replace_all(r"\r?\n", " ⏎ "))
-        with pl.Config(
-            tbl_rows=-1,
-            tbl_cols=-1,
-            tbl_hide_dataframe_shape=True,
-            tbl_hide_column_data_types=True,
-            tbl_formatting="ASCII_MARKDOWN",
-            fmt_str_lengths=80,
-            tbl_width_chars=10_000,
-        ):
-            return str(frame) + "\n"
-    raise StoreError(f"unknown format '{format}'; use one of: {', '.join(QUERY_FORMATS)}")
-
-
-# -- exports ------------------------------------------------------------------------
-
-
-def _flatten_nested(frame: pl.DataFrame) -> pl.DataFrame:
-    """CSV has no lists or structs: write those cells as JSON text."""
-    import polars as pl
-
-    nested = [name for name, dtype in frame.schema.items() if dtype.is_nested()]
-    if not nested:
-        return frame
-    return frame.with_columns(
-        pl.Series(name, [json.dumps(v, default=str) for v in frame.get_column(name).to_list()])
-        for name in nested
-    )

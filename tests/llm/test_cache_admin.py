@@ -40,3 +40,21 @@ def test_gc_removes_only_entries_no_current_output_uses(
     sent = server.stats.total
     run(path, force=True)
     assert server.stats.total == sent  # everything the build needs is still cached
+
+
+def test_stats_and_gc_count_the_other_recipes_of_the_folder(
+    tmp_path: Path, server: LLMTestServer, cache_dir: Path
+) -> None:
+    path = write(tmp_path, server, {"answers": ANSWERS}, rows=3)
+    other = tmp_path / "other.yaml"
+    other.write_text(path.read_text().replace("Write about", "Describe"))
+    run(path)
+    run(other)
+    stats = cache_stats(path)
+    assert (stats.entries, stats.referenced, stats.referenced_by_others) == (12, 6, 6)
+    assert "6 more by other (same folder); 0 unreferenced" in stats.describe()
+
+    assert cache_gc([path]).removed == 0  # the other recipe's paid calls stay
+    sent = server.stats.total
+    run(other, force=True)
+    assert server.stats.total == sent

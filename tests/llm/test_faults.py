@@ -107,8 +107,7 @@ def test_truncation_is_cached_when_allowed(
 ) -> None:
     request = ask("a long prompt with many words in it", max_tokens=3)
     assert make_client().complete([request])[0].error_kind == REJECTED
-    allowed = ask("a long prompt with many words in it", max_tokens=3)
-    allowed = type(allowed)(**{**allowed.__dict__, "allow_truncated": True})
+    allowed = ask("a long prompt with many words in it", max_tokens=3, allow_truncated=True)
     result = make_client().complete([allowed])[0]
     assert result.ok and result.finish_reason == "length"
     server.reset()

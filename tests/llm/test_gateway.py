@@ -104,6 +104,24 @@ def test_call_key_ignores_transport_settings_and_changes_with_output_settings() 
     assert call_key(spec, [{"role": "user", "content": "hi "}], {"temperature": 0.7}, 0) != base
 
 
+def test_gateway_settings_are_neither_sent_nor_keyed(
+    make_client: Callable[..., LLMClient], server: LLMTestServer
+) -> None:
+    """`allow_truncated`, `concurrency` and the like steer the gateway: the provider never
+    sees them and they never change a call key (so turning one on re-pays nothing)."""
+    client = make_client()
+    prompt = "a long prompt with many words in it"
+    plain = ask(prompt, max_tokens=3)
+    steered = ask(prompt, max_tokens=3, allow_truncated=True, concurrency=2, rpm=600)
+    assert client.key(steered) == client.key(plain)
+    result = client.complete([steered])[0]
+    assert result.ok and result.finish_reason == "length"  # allow_truncated kept it
+    assert server.stats.last_body["max_tokens"] == 3
+    assert not {"allow_truncated", "concurrency", "rpm"} & set(server.stats.last_body)
+    server.reset()
+    assert client.complete([plain])[0].cached and server.stats.total == 0
+
+
 def test_moving_a_server_keeps_the_cache_and_a_namespace_splits_it(
     make_client: Callable[..., LLMClient],
 ) -> None:

@@ -158,8 +158,20 @@ def test_unparsable_json_is_repaired_a_bounded_number_of_times_then_not_cached(
     path = write(tmp_path, server, steps, rows=2)
     result, store = run(path)
     assert result.exit_code == 1 and server.stats.total == 2 * 3  # first try + 2 repairs
-    failures = store.read_step("bad")
-    assert failures.height == 0
+    assert store.read_step("bad").height == 0
+    failures = store.query_frame("select error_class, error_kind, attempts, sample from _failures")
+    assert (
+        failures.to_dicts()
+        == [
+            {
+                "error_class": "UnparsableResponse",
+                "error_kind": "rejected",
+                "attempts": 3,
+                "sample": 0,
+            }
+        ]
+        * 2
+    )  # recorded as every method kind records one: the same call path
     server.reset()
     run(path)
     assert server.stats.total == 2 * 3  # asked again: bad answers were dropped from the cache

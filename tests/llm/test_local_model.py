@@ -26,7 +26,7 @@ def test_local_smollm2_generates_a_few_tokens_and_caches_them(tmp_path: Path) ->
 
     providers_before = list(litellm.custom_provider_map)
     request = CallRequest("local/smollm2", [{"role": "user", "content": "Name a colour."}],
-                          {"max_tokens": 8, "temperature": 0.0}, allow_truncated=True)  # fmt: skip
+                          {"max_tokens": 8, "temperature": 0.0, "allow_truncated": True})  # fmt: skip
     first = LLMClient(cache_path=tmp_path).complete([request], step="s")[0]
     assert first.ok and first.text and first.completion_tokens > 0, first.error
     assert first.cost_usd == 0.0
@@ -40,7 +40,7 @@ def test_local_smollm2_generates_a_few_tokens_and_caches_them(tmp_path: Path) ->
 def test_samples_of_the_local_model_differ(tmp_path: Path) -> None:
     requests = [
         CallRequest("local/smollm2", [{"role": "user", "content": "Invent a pet name."}],
-                    {"max_tokens": 12, "temperature": 1.0}, sample_index=i, allow_truncated=True)
+                    {"max_tokens": 12, "temperature": 1.0, "allow_truncated": True}, sample_index=i)
         for i in range(3)
     ]  # fmt: skip
     texts = {r.text for r in LLMClient(cache_path=tmp_path).complete(requests)}

@@ -51,3 +51,16 @@ def test_no_key_is_needed_once_every_call_is_cached(
     done = synthc("build", str(recipe), "-B")
     assert done.returncode == 0, done.stderr
     assert server.stats.total == sent
+
+
+def test_a_selection_needs_only_the_keys_of_its_own_models(
+    recipe: Path, server: LLMTestServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("SYNTHC_TEST_TEAM_KEY", raising=False)
+    seeds = synthc("build", str(recipe), "-s", "seeds")
+    assert seeds.returncode == 0, seeds.stderr
+    assert "built 1 step(s): seeds" in seeds.stderr
+    assert server.stats.total == 0
+    answers = synthc("build", str(recipe), "-s", "answers")
+    assert answers.returncode == 2
+    assert "SYNTHC_TEST_TEAM_KEY is not set; step(s) answers need it" in answers.stderr

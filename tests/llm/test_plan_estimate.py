@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from llm_server import LLMTestServer
 from test_generate import ANSWERS, run, write
 
@@ -38,7 +39,7 @@ def test_raising_n_estimates_exactly_the_new_samples(
     assert server.stats.total == sent + 5  # the build made exactly the estimated calls
 
 
-def test_calls_below_a_step_with_misses_are_a_lower_bound(
+def test_calls_below_a_step_with_misses_are_counted_from_its_rows(
     tmp_path: Path, server: LLMTestServer, cache_dir: Path
 ) -> None:
     critique = {
@@ -47,13 +48,20 @@ def test_calls_below_a_step_with_misses_are_a_lower_bound(
         "prompt": "Critique: {{ text }}",
         "output": "critique",
     }
-    path = write(tmp_path, server, {"answers": ANSWERS, "critique": critique}, rows=3)
+    judged = {"kind": "judge", "from": "critique", "rubric": "Is {{ critique }} fair?"}
+    steps = {"answers": ANSWERS, "critique": critique, "judged": judged}
+    path = write(tmp_path, server, steps, rows=3)
     estimates = estimate_recipe(plan_recipe(path))
     assert estimates["answers"].to_make == 6 and estimates["answers"].exact
-    assert not estimates["critique"].exact
+    # 6 rows each below, unless answers repeat (identical prompts share one call);
+    # a judge's JSON answers may each take two repairs
+    assert (estimates["critique"].to_make, estimates["critique"].to_make_max) == (1, 6)
+    assert (estimates["judged"].to_make, estimates["judged"].to_make_max) == (1, 18)
     table = plan_table(plan_recipe(path), estimates)
-    assert "0 cached, 6 to make" in table
-    assert "≥" in table
+    assert "0 cached, 6 to make" in table and "0 cached, 1–18 to make" in table
+    assert table.splitlines()[-1].startswith("4 of 4 step(s) to build; 8–30 model call(s)")
+    run(path)
+    assert 8 <= server.stats.total <= 30  # the build's calls lie within the printed bounds
 
 
 def test_a_built_recipe_has_nothing_to_estimate(
@@ -86,3 +94,33 @@ def test_plan_warns_when_the_estimate_exceeds_what_is_left_of_the_budget(
         "the build needs about 5 calls but budget.max_calls leaves 4 after earlier builds; "
         "it will stop when the budget is spent"
     )
+
+
+def test_a_priced_model_is_shown_from_prompts_alone_up_to_answers_at_max_tokens(
+    tmp_path: Path, server: LLMTestServer, cache_dir: Path
+) -> None:
+    alias = {"model": "openai/gpt-4o-mini", "api_base": server.base_url,
+             "api_key_env": "OPENAI_API_KEY"}  # fmt: skip
+    params = {"temperature": 0.7, "max_tokens": 100}
+    path = write(tmp_path, server, {"answers": ANSWERS}, rows=3, models={"srv": alias},
+                 params=params)  # fmt: skip
+    answers = estimate_recipe(plan_recipe(path))["answers"]
+    _prompt_rate, completion_rate = price_per_token("openai/gpt-4o-mini") or (0.0, 0.0)
+    assert answers.exact and answers.to_make == 6
+    assert answers.usd is not None and answers.usd_max is not None
+    assert answers.usd_max - answers.usd == pytest.approx(6 * 100 * completion_rate)
+    assert f"~${answers.usd:.4f}–${answers.usd_max:.4f})" in answers.describe()
+    assert server.stats.total == 0
+
+
+def test_a_huge_step_is_counted_from_its_rows_not_rendered(
+    tmp_path: Path, server: LLMTestServer, cache_dir: Path
+) -> None:
+    huge = {**ANSWERS, "n": 100_000}  # 3 rows x 100,000: past what plan renders one by one
+    judged = {"kind": "judge", "from": "answers", "rubric": "Is {{ text }} good?"}
+    path = write(tmp_path, server, {"answers": huge, "judged": judged}, rows=3)
+    estimates = estimate_recipe(plan_recipe(path))
+    assert (estimates["answers"].to_make, estimates["answers"].to_make_max) == (0, 300_000)
+    assert estimates["judged"].to_make_max == 900_000  # each answer judged, repairs included
+    assert "0–300000 to make (~? tokens, ~?)" in estimates["answers"].describe()
+    assert server.stats.total == 0

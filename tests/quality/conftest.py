@@ -24,6 +24,7 @@ class FakeContext:
     recipe: Any = None
     reporter: Any = None
     llm: Any = None
+    map_blocks: Any = None
     emitted: dict[str, pl.DataFrame] = field(default_factory=dict)
 
     def input(self) -> pl.DataFrame:

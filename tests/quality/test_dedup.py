@@ -118,3 +118,15 @@ def test_rows_without_an_id_column_are_named_by_position():
     kept, matches = dedup(pl.DataFrame({"text": ["x y z", "other words", "X, y z"]}), "text")
     assert kept.height == 2
     assert matches.select("removed_id", "kept_id").rows() == [("2", "0")]
+
+
+def test_digits_are_kept_by_default_and_folded_on_request() -> None:
+    from synthc.quality.dedup import dedup
+
+    frame = pl.DataFrame(
+        {"_id": ["a", "b", "c"], "q": ["What is 2 + 3?", "What is 4 + 5?", "what is 2+3"]}
+    )
+    kept, matches = dedup(frame, "q", method="exact")
+    assert kept["_id"].to_list() == ["a", "b"] and matches["removed_id"].to_list() == ["c"]
+    folded, _ = dedup(frame, "q", method="exact", fold_digits=True)
+    assert folded["_id"].to_list() == ["a"]

@@ -60,3 +60,22 @@ def test_recipe_with_dedup_builds_and_records_matches(tmp_path):
     assert matches["reason"].to_list() == ["against", "against", "exact", "near"]
     heldout_id = store.read_step("heldout")["_id"][0]
     assert sorted(matches["kept_id"][:2]) == sorted(["eval.jsonl#1", heldout_id])
+
+
+def test_numbers_count_unless_digits_are_folded(tmp_path: Path) -> None:
+    from synthc.api import build_recipe, query_recipe
+
+    problems = [{"q": f"A train travels {d} km in {h} hours. What is its speed?"}
+                for d, h in [(120, 2), (150, 3), (200, 4), (180, 6), (240, 8), (160, 5)]]  # fmt: skip
+    steps = {
+        "problems": {"kind": "seed", "rows": problems},
+        "kept": {"kind": "dedup", "from": "problems", "column": "q"},
+        "folded": {"kind": "dedup", "from": "problems", "column": "q",
+                   "normalize": {"digits": "fold"}},
+    }  # fmt: skip
+    path = tmp_path / "recipe.yaml"
+    path.write_text(yaml.safe_dump({"synthc": 1, "steps": steps}, sort_keys=False))
+    assert build_recipe(path).exit_code == 0
+    counts = query_recipe(path, "select (select count(*) from kept) as kept, "
+                          "(select count(*) from folded) as folded", "csv")  # fmt: skip
+    assert counts == "kept,folded\n6,1\n"

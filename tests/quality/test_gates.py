@@ -7,16 +7,21 @@ import polars as pl
 import pytest
 from test_planted_defects import run_sql
 
-from synthc.quality.gates import CHECKS, evaluate_check
-from synthc.recipe.load import Check
+from synthc.quality.gates import GATE_KINDS, LABELLED, TEXTS, evaluate_check
+from synthc.recipe.kinds import recipe_schema
 
 FRAME = pl.DataFrame(
     {"_id": ["a", "b", "c"], "text": ["one two", "three four", None], "n": [1, 5, 9]}
 )
 
 
-def check(kind: str, severity: str = "error", **config) -> Check:
-    return Check(kind=kind, config=config, severity=severity)
+def check(kind: str, severity: str = "error", **config) -> tuple[str, dict, str]:
+    return kind, config, severity
+
+
+def evaluate(check: tuple[str, dict, str], *args, **options):
+    kind, config, severity = check
+    return evaluate_check(kind, config, *args, severity=severity, **options)
 
 
 def test_every_check_kind_of_the_design_is_implemented():
@@ -30,8 +35,28 @@ def test_every_check_kind_of_the_design_is_implemented():
         "leakage",
         "utility",
         "tail_coverage",
+        "privacy",
+        "balance",
+        "attack_success",
+        "judge_agreement",
     }
-    assert set(CHECKS) == kinds
+    assert set(GATE_KINDS) == kinds
+
+
+def test_each_gate_record_agrees_with_its_schema_definition():
+    """A gate kind is its record plus its schema definition; they must tell one story."""
+    defs = recipe_schema()["$defs"]
+    assert set(GATE_KINDS) == set(defs["check"]["properties"])
+    for name, gate in GATE_KINDS.items():
+        fields = set(defs[f"check_{name}"]["properties"])
+        assert gate.uses_embeddings == ("embeddings" in fields), name
+        assert (gate.reference is not None) == ("reference" in fields), name
+    assert GATE_KINDS["utility"].reference == LABELLED
+    assert GATE_KINDS["leakage"].reference == TEXTS
+    assert GATE_KINDS["diversity"].must_reach(2.0, {"min_vendi": 2.0})
+    assert not GATE_KINDS["leakage"].must_reach(0.0, {"max_rate": 0.0})
+    assert GATE_KINDS["rows"].must_reach(3, {"min": 3, "max": 9})
+    assert not GATE_KINDS["rows"].must_reach(9, {"min": 3, "max": 9})
 
 
 @pytest.mark.parametrize(
@@ -44,30 +69,30 @@ def test_every_check_kind_of_the_design_is_implemented():
     ],
 )
 def test_rows(config, status, figure):
-    result = evaluate_check(check("rows", **config), FRAME, {}, run_sql)
+    result = evaluate(check("rows", **config), FRAME, {}, run_sql)
     assert (result.status, result.figure) == (status, figure)
 
 
 def test_warn_severity_turns_a_failure_into_a_warning():
-    result = evaluate_check(check("rows", severity="warn", min=10), FRAME, {}, run_sql)
+    result = evaluate(check("rows", severity="warn", min=10), FRAME, {}, run_sql)
     assert result.status == "warn"
     assert "fewer than min 10" in result.message
 
 
 def test_sql_check_returns_the_failing_rows_under_the_step_name():
-    result = evaluate_check(
+    result = evaluate(
         check("sql", query="select * from final where n > 4"), FRAME, {}, run_sql, table="final"
     )
     assert result.status == "fail" and result.figure == 2
     assert result.failing_rows is not None
     assert result.failing_rows["_id"].to_list() == ["b", "c"]
-    assert evaluate_check(
+    assert evaluate(
         check("sql", query="select * from this where n > 100"), FRAME, {}, run_sql
     ).passed
 
 
 def test_distinct_n_reports_the_figure_and_threshold():
-    result = evaluate_check(check("distinct_n", column="text", n=1, min=0.5), FRAME, {}, run_sql)
+    result = evaluate(check("distinct_n", column="text", n=1, min=0.5), FRAME, {}, run_sql)
     assert (result.status, result.figure, result.threshold) == ("pass", 1.0, 0.5)
 
 
@@ -78,7 +103,7 @@ def test_near_duplicates_lists_the_repeats():
         "a dog ran in the park",
     ]
     frame = pl.DataFrame({"_id": ["x", "y", "z"], "text": texts})
-    result = evaluate_check(check("near_duplicates", column="text", max_rate=0), frame, {}, run_sql)
+    result = evaluate(check("near_duplicates", column="text", max_rate=0), frame, {}, run_sql)
     assert result.status == "fail" and result.figure == pytest.approx(1 / 3)
     assert result.failing_rows is not None and result.failing_rows["_id"].to_list() == ["y"]
 
@@ -93,23 +118,23 @@ def test_utility_check_against_a_reference_frame():
         return pl.DataFrame({"text": texts, "label": labels})
 
     config = {"reference": "real", "text": "text", "label": "label", "max_drop": 0.1}
-    result = evaluate_check(check("utility", **config), sample(80), {"real": sample(80)}, run_sql)
+    result = evaluate(check("utility", **config), sample(80), {"real": sample(80)}, run_sql)
     assert result.status == "pass"
     assert result.details["drop_spread"] >= 0
 
 
 def test_missing_reference_or_column_is_a_clear_error():
     with pytest.raises(ValueError, match="reference 'eval' was not provided"):
-        evaluate_check(check("leakage", column="text", reference="eval"), FRAME, {}, run_sql)
+        evaluate(check("leakage", column="text", reference="eval"), FRAME, {}, run_sql)
     with pytest.raises(ValueError, match="no column 'prompt'"):
-        evaluate_check(check("distinct_n", column="prompt", min=0.1), FRAME, {}, run_sql)
+        evaluate(check("distinct_n", column="prompt", min=0.1), FRAME, {}, run_sql)
     with pytest.raises(ValueError, match="unknown check"):
-        evaluate_check(check("vibes"), FRAME, {}, run_sql)
+        evaluate(check("vibes"), FRAME, {}, run_sql)
 
 
 def test_reference_with_another_text_column_name_is_used():
     reference = pl.DataFrame({"question": ["three four"]})
-    result = evaluate_check(
+    result = evaluate(
         check("leakage", column="text", reference="eval", ngram=13, max_rate=0),
         FRAME,
         {"eval": reference},
@@ -127,6 +152,6 @@ def test_a_custom_embedder_replaces_the_offline_default():
         return np.eye(len(texts))
 
     config = {"column": "text", "min_vendi": 2.9}
-    result = evaluate_check(check("diversity", **config), FRAME, {}, run_sql, embed=one_hot)
+    result = evaluate(check("diversity", **config), FRAME, {}, run_sql, embed=one_hot)
     assert calls == [3]
     assert result.figure == pytest.approx(3.0) and result.passed

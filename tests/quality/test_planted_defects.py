@@ -12,7 +12,6 @@ import pytest
 from textgen import collapsed_set, text_set
 
 from synthc.quality.gates import evaluate_check
-from synthc.recipe.load import Check
 
 REFERENCE = text_set(seed=1)
 EVAL = text_set(seed=99, count=50)
@@ -41,7 +40,7 @@ def frame(texts: list[str]) -> pl.DataFrame:
 def statuses(texts: list[str]) -> dict[str, str]:
     references = {"real": frame(REFERENCE), "eval": frame(EVAL)}
     return {
-        kind: evaluate_check(Check(kind, config, "error"), frame(texts), references, run_sql).status
+        kind: evaluate_check(kind, config, frame(texts), references, run_sql).status
         for kind, config in GATES
     }
 
@@ -66,10 +65,8 @@ def test_copies_of_eval_rows_fail_leakage_and_are_listed_exactly():
     for row, text in planted.items():
         texts[row] = text
     references = {"eval": frame(EVAL)}
-    check = Check(
-        "leakage", {"column": "text", "reference": "eval", "ngram": 13, "max_rate": 0}, "error"
-    )
-    result = evaluate_check(check, frame(texts), references, run_sql)
+    config = {"column": "text", "reference": "eval", "ngram": 13, "max_rate": 0}
+    result = evaluate_check("leakage", config, frame(texts), references, run_sql)
     assert result.status == "fail"
     assert result.failing_rows is not None
     assert result.failing_rows["_id"].to_list() == [f"row{i}" for i in sorted(planted)]

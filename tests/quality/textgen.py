@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import polars as pl
 
 
 def words(text: str) -> list[str]:
@@ -72,3 +73,17 @@ def collapsed_set(seed: int, count: int = 300) -> list[str]:
             words[int(rng.integers(len(words)))] = str(rng.choice(TOPICS["tech"]))
         out.append(" ".join(words))
     return out
+
+
+def planted(rows: int, seed: int = 5) -> pl.DataFrame:
+    """Sentences with every 4th row a one-word variant of an earlier row and every 9th an
+    exact copy (case and punctuation changed)."""
+    rng = np.random.default_rng(seed)
+    texts = text_set(seed, count=rows, clauses=(3, 5))
+    for row in range(4, rows, 4):
+        words = texts[int(rng.integers(row))].split()
+        words[int(rng.integers(len(words)))] = str(rng.choice(TOPICS["tech"]))
+        texts[row] = " ".join(words)
+    for row in range(9, rows, 9):
+        texts[row] = texts[int(rng.integers(row))].upper() + "!"
+    return pl.DataFrame({"_id": [f"r{i}" for i in range(rows)], "text": texts})

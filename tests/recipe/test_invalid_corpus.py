@@ -1,5 +1,6 @@
 """The golden corpus: every recipe under tests/cases/invalid fails with exactly the
-text in its .err file, which is what `synthc validate` shows the user.
+text in its .err file, which is what `synthc validate` shows the user: the loader's
+problems and, for the steps that loaded, the compiler's, in one sorted list.
 
 Paths in the .err files are relative to the repository root, as a user running from
 there would type them. To regenerate after an intended wording change:
@@ -15,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from synthc.api import validate_recipe
 from synthc.errors import RecipeError
-from synthc.recipe.load import load_recipe
 
 from .conftest import INVALID, REPO_ROOT
 
@@ -31,7 +32,7 @@ def test_the_corpus_is_large_enough() -> None:
 def test_invalid_recipe_reports_exactly_the_golden_errors(case: Path, in_repo_root: Path) -> None:
     relative = case.relative_to(REPO_ROOT).as_posix()
     with pytest.raises(RecipeError) as caught:
-        load_recipe(relative)
+        validate_recipe(relative)
     shown = str(caught.value) + "\n"
     golden = case.with_suffix(".err")
     if os.environ.get("SYNTHC_UPDATE_GOLDEN"):

@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from synthc.errors import Location
-from synthc.recipe.load import COMMON_STEP_FIELDS, STEP_KINDS, Check, ModelAlias, load_recipe
+from synthc.recipe.kinds import step_kinds
+from synthc.recipe.load import COMMON_STEP_FIELDS, Check, ModelAlias, load_recipe
 
 from .conftest import RECIPES
 
@@ -73,7 +74,7 @@ def test_positions_use_the_path_as_given_and_point_at_values(in_repo_root: Path)
 
 def test_every_kind_and_check_kind_loads(in_repo_root: Path) -> None:
     recipe = load_recipe("tests/recipe/recipes/all_kinds.yaml")
-    assert {step.kind for step in recipe.steps.values()} == set(STEP_KINDS)
+    assert {step.kind for step in recipe.steps.values()} == set(step_kinds())
     checks = recipe.steps["final"].checks
     assert [check.kind for check in checks] == [
         "rows", "sql", "distinct_n", "near_duplicates", "diversity",

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from synthc.recipe.load import STEP_KINDS
+from synthc.recipe.kinds import step_kinds
 from synthc.recipe.reference import schema_reference_markdown, type_label
 
 
 def test_reference_has_a_section_per_kind_op_and_check() -> None:
     text = schema_reference_markdown()
-    for kind in STEP_KINDS:
+    for kind in step_kinds():
         assert f"### `{kind}`" in text
     for name in ("paraphrase", "translate", "reformat", "perturb_numbers", "noise"):
         assert f"### `{name}`" in text

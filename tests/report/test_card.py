@@ -56,7 +56,7 @@ def test_models_are_listed_by_identity(built):
     state = store.read_lock()
     entry = replace(state.steps["good"], model="openai/gpt-4o-mini")
     card = dataset_card(recipe, replace(state, steps={**state.steps, "good": entry}))
-    assert "- `openai/gpt-4o-mini`: `good`" in card
+    assert "- `openai/gpt-4o-mini`: `good` (model)" in card
 
 
 def test_several_exported_steps_get_one_config_each(tmp_path: Path):
@@ -141,3 +141,29 @@ def test_exports_in_the_recipe_folder_get_a_dataset_card_file(tmp_path: Path):
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     recipe, store, _ = build_project(path)
     assert write_card(recipe, store.read_lock(), store) == tmp_path / "DATASET_CARD.md"
+
+
+def test_the_card_and_the_report_never_publish_credentials(tmp_path: Path, monkeypatch) -> None:
+    from synthc.report.write import report_recipe
+
+    monkeypatch.setenv("TUNED_KEY", "sk-live-7f3a9c")
+    path = write_project(tmp_path / "support")
+    data = yaml.safe_load(path.read_text())
+    data["models"] = {
+        "tuned": {
+            "model": "hosted_vllm/qwen",
+            "api_base": "https://alice:pa55word@gpu.example.com/v1?api-key=sk-live-7f3a9c",
+            "api_key_env": "TUNED_KEY",
+        }
+    }
+    data["steps"]["good"]["description"] = "mirrors sk-live-7f3a9c by mistake"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    recipe, store, _ = build_project(path)
+    card = dataset_card(recipe, store.read_lock(), store)
+    page, summary = report_recipe(path)
+    for published in (card, page.read_text(), summary):
+        assert "pa55word" not in published and "alice" not in published
+        assert "sk-live-7f3a9c" not in published
+    assert "https://<redacted>@gpu.example.com/v1?<redacted>" in card
+    assert "api_key_env: TUNED_KEY" in card
+    assert "mirrors <redacted> by mistake" in card

@@ -1,0 +1,163 @@
+"""Balance of a categorical attribute: the outputs' distribution against the seeds' (or
+a uniform or given one), so that a generator that collapses onto a few categories, or
+amplifies one, is caught.
+
+Figures, over the union of categories:
+
+- total variation distance, TVD = 1/2 sum |p - q| (0 same, 1 disjoint);
+- Jensen-Shannon divergence in bits (`fidelity.js_divergence`, scipy's
+  `jensenshannon(base=2) ** 2`);
+- amplification per category, output share / expected share (inf for a category the
+  reference never has);
+- coverage: the share of expected categories (share > 0) present in the outputs;
+- a chi-square test: of homogeneity (`scipy.stats.chi2_contingency`) against reference
+  rows, whose own sampling error it accounts for; of goodness of fit
+  (`scipy.stats.chisquare`) against given shares.
+
+`label_shift` compares P(attribute | label) in the outputs with the reference's, for a
+label x attribute pairing the generator may have skewed.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+
+from synthc.quality.fidelity import js_divergence
+
+
+@dataclass(frozen=True)
+class Balance:
+    """The figures of one attribute. `categories` is sorted; `observed` counts outputs,
+    `expected` holds the reference's shares (summing to 1)."""
+
+    categories: tuple[str, ...]
+    observed: np.ndarray
+    expected: np.ndarray
+    reference_counts: np.ndarray | None  # reference rows per category, when rows were given
+    tvd: float
+    jsd: float
+    coverage: float
+    chi2: float
+    p_value: float
+
+    @property
+    def shares(self) -> np.ndarray:
+        total = self.observed.sum()
+        return self.observed / total if total else np.zeros(len(self.observed))
+
+    @property
+    def amplification(self) -> np.ndarray:
+        """Output share / expected share per category (inf where none is expected)."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = self.shares / self.expected
+        return np.where(self.expected > 0, ratio, np.where(self.shares > 0, np.inf, 1.0))
+
+    def table(self) -> pl.DataFrame:
+        """One row per category: counts, shares and amplification (the `_balance` table)."""
+        return pl.DataFrame(
+            {
+                "category": list(self.categories),
+                "output_rows": self.observed.astype(np.int64),
+                "output_share": self.shares,
+                "expected_share": self.expected,
+                "amplification": self.amplification,
+                "reference_rows": None
+                if self.reference_counts is None
+                else self.reference_counts.astype(np.int64),
+            },
+            schema_overrides={"reference_rows": pl.Int64},
+        )
+
+
+def category_counts(values: Sequence[object]) -> Counter[str]:
+    """Rows per category; None counts as the category "null"."""
+    return Counter("null" if value is None else str(value) for value in values)
+
+
+def against_rows(outputs: Sequence[object], reference: Sequence[object]) -> Balance:
+    """The outputs' categories against a reference sample's (e.g. the seed rows)."""
+    from scipy.stats import chi2_contingency
+
+    mine, theirs = category_counts(outputs), category_counts(reference)
+    categories = tuple(sorted(set(mine) | set(theirs)))
+    observed = np.array([mine[c] for c in categories], dtype=np.float64)
+    counts = np.array([theirs[c] for c in categories], dtype=np.float64)
+    expected = counts / counts.sum() if counts.sum() else np.zeros(len(categories))
+    chi2, p_value = np.nan, np.nan
+    if observed.sum() and counts.sum() and len(categories) > 1:
+        result = chi2_contingency(np.vstack([observed, counts]), correction=False)
+        chi2, p_value = float(result.statistic), float(result.pvalue)
+    return _figures(categories, observed, expected, counts, chi2, p_value)
+
+
+def against_shares(outputs: Sequence[object], shares: Mapping[str, float]) -> Balance:
+    """The outputs' categories against given shares (normalised to sum to 1)."""
+    from scipy.stats import chisquare
+
+    mine = category_counts(outputs)
+    categories = tuple(sorted(set(mine) | {str(c) for c in shares}))
+    observed = np.array([mine[c] for c in categories], dtype=np.float64)
+    weights = np.array([float(shares.get(c, 0.0)) for c in categories])
+    expected = weights / weights.sum()
+    chi2, p_value = np.nan, np.nan
+    if observed.sum() and not np.any((expected == 0) & (observed > 0)):
+        keep = expected > 0
+        if keep.sum() > 1:
+            result = chisquare(observed[keep], expected[keep] * observed.sum())
+            chi2, p_value = float(result.statistic), float(result.pvalue)
+    return _figures(categories, observed, expected, None, chi2, p_value)
+
+
+def uniform_shares(categories: Sequence[str]) -> dict[str, float]:
+    return {str(c): 1.0 for c in categories}
+
+
+def _figures(
+    categories: tuple[str, ...],
+    observed: np.ndarray,
+    expected: np.ndarray,
+    reference_counts: np.ndarray | None,
+    chi2: float,
+    p_value: float,
+) -> Balance:
+    total = observed.sum()
+    shares = observed / total if total else np.zeros(len(observed))
+    wanted = expected > 0
+    coverage = float(np.mean(observed[wanted] > 0)) if wanted.any() else 1.0
+    return Balance(
+        categories=categories,
+        observed=observed,
+        expected=expected,
+        reference_counts=reference_counts,
+        tvd=float(0.5 * np.abs(shares - expected).sum()),
+        jsd=js_divergence(observed, expected),
+        coverage=coverage,
+        chi2=chi2,
+        p_value=p_value,
+    )
+
+
+def label_shift(
+    labels: Sequence[object],
+    values: Sequence[object],
+    reference_labels: Sequence[object],
+    reference_values: Sequence[object],
+) -> dict[str, float]:
+    """Per label both sides have: TVD between P(attribute | label) in the outputs and in
+    the reference. An injected shift of s moves s of a label's rows to another category,
+    so its TVD grows by about s."""
+    shifts: dict[str, float] = {}
+    mine = pl.DataFrame({"label": [str(v) for v in labels], "value": [str(v) for v in values]})
+    theirs = pl.DataFrame(
+        {"label": [str(v) for v in reference_labels], "value": [str(v) for v in reference_values]}
+    )
+    for label in sorted(set(mine["label"]) & set(theirs["label"])):
+        ours = mine.filter(pl.col("label") == label)["value"].to_list()
+        ref = theirs.filter(pl.col("label") == label)["value"].to_list()
+        shifts[label] = against_rows(ours, ref).tvd
+    return shifts

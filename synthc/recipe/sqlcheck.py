@@ -1,0 +1,206 @@
+"""Static checks of the SQL a recipe holds, done by DuckDB's own parser and binder before
+any model is called.
+
+- `statement_problem`: a `query:`/`sql:` field is one read-only SELECT (or WITH ... SELECT),
+  as DuckDB classifies it. A second statement, COPY, ATTACH, CREATE, INSTALL/LOAD or SET
+  is refused: synthc writes a step's output itself, and a dry run must stay dry.
+- `condition_problem`: a filter's `where:` is one expression, so it cannot close the
+  parenthesis synthc wraps it in and append a query of its own.
+- `Binder.bind`: the query is bound over empty tables with the upstream steps' inferred
+  columns, so an unknown column, table or function is reported with DuckDB's message.
+  Column types are unknown before a build, so every column is typed NULL, which DuckDB
+  casts to anything: a type mismatch is never reported, only names.
+
+Reading local files from recipe SQL stays allowed (a recipe is trusted like a Makefile);
+binding reads their schema, never writes. Extensions are neither installed nor loaded here,
+so checking a recipe never reaches the network.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import duckdb
+
+# DuckDB errors that say the SQL itself is wrong. Others (a remote file that needs an
+# extension, an unreadable file) are left for the build, which reports them in full.
+_REPORTED_ERRORS = ("ParserException", "BinderException", "CatalogException")
+_NO_FILES = "No files found that match the pattern"  # a local file or glob that is not there
+
+
+def quote_name(name: str) -> str:
+    """A SQL identifier, double-quoted so any step or column name (`unique`, `order`) works."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def duckdb_message(exc: BaseException) -> str:
+    """DuckDB's message on one line: its lines up to the "LINE 1: ..." caret block, so its
+    hints ("Candidate bindings: ...", "Did you mean ...?") stay."""
+    lines = []
+    for line in str(exc).strip().splitlines():
+        if line.startswith("LINE "):
+            break
+        if line.strip():
+            lines.append(line.strip())
+    return "; ".join(lines) or type(exc).__name__
+
+
+def statement_problem(text: str) -> str | None:
+    """None if `text` is exactly one SELECT (or WITH ... SELECT), else what is wrong with it.
+
+    Example: `statement_problem("copy t to 'x.csv'")` says a COPY is not allowed.
+    """
+    import duckdb
+
+    try:
+        statements = duckdb.extract_statements(text)
+    except duckdb.Error as exc:
+        return f"does not parse: {duckdb_message(exc)}"
+    if not statements:
+        return "holds no SQL statement; write one SELECT"
+    if len(statements) > 1:
+        return (
+            f"holds {len(statements)} statements; recipe SQL is one read-only SELECT "
+            "(or WITH ... SELECT): remove the ';' and what follows it"
+        )
+    kind = statements[0].type.name
+    if kind != "SELECT":
+        return (
+            f"is a statement of type {kind}; recipe SQL is one read-only SELECT (or WITH ... SELECT): "
+            "synthc stores each step's rows itself and never runs statements that change state"
+        )
+    return None
+
+
+def error_line(sql: str) -> int | None:
+    """The line of `sql` DuckDB's parser stops at ("LINE 3: ..."), or None if it parses."""
+    import duckdb
+
+    try:
+        duckdb.extract_statements(sql)
+    except duckdb.Error as exc:
+        found = re.search(r"^LINE (\d+):", str(exc), re.MULTILINE)
+        return int(found.group(1)) if found else None
+    return None
+
+
+def condition_line(condition: str) -> int | None:
+    """`error_line` for a filter condition (DuckDB names no line for an expression)."""
+    line = error_line(f"select\n{condition}")
+    return None if line is None else max(1, line - 1)
+
+
+def condition_problem(text: str) -> str | None:
+    """None if `text` is one SQL expression (a filter condition), else what is wrong.
+
+    A `)` that closes the parenthesis synthc wraps the condition in, a second statement or
+    a comma-separated list are refused here, before the condition is ever run.
+    """
+    import duckdb
+
+    try:
+        duckdb.SQLExpression(text)
+    except duckdb.InvalidInputException:
+        return "is a list of expressions; a condition is one expression (join them with `and`)"
+    except duckdb.Error as exc:
+        message = duckdb_message(exc)
+        if "more than one statement" in message:
+            return "holds more than one statement; a condition is one expression, not a query"
+        if _breaks_out(text):
+            return (
+                "closes the parenthesis synthc puts around a condition and adds to the query; "
+                "a condition is one expression"
+            )
+        return f"is not a valid condition: {message}"
+    return None
+
+
+def _breaks_out(condition: str) -> bool:
+    """True when `condition` is no expression but parses once wrapped as synthc wraps it."""
+    import duckdb
+
+    try:
+        duckdb.extract_statements(f"select * from t where ({condition})")
+    except duckdb.Error:
+        return False
+    return True
+
+
+class Binder:
+    """Binds queries over empty tables on one private in-memory DuckDB connection (opening
+    one costs milliseconds, and a recipe may hold a thousand queries). Each query sees
+    only the tables it is given, in a schema of its own. Use it as a context manager.
+    """
+
+    def __init__(self, root: Path | None = None):
+        self.root = root  # relative file paths in queries resolve against it
+        self._con: duckdb.DuckDBPyConnection | None = None
+        self._schemas = 0
+
+    def __enter__(self) -> Binder:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._con is not None:
+            self._con.close()
+
+    def bind(
+        self, query: str, tables: Mapping[str, Sequence[str]]
+    ) -> tuple[list[str] | None, str | None]:
+        """(the columns `query` returns, None) or (None, DuckDB's error about the SQL).
+
+        `tables` maps names to columns (typed NULL). Only errors about the SQL itself are
+        returned (syntax, unknown column, table or function); (None, None) means the
+        query could not be checked here (a remote file, an unreadable one).
+        """
+        con = self._connection()
+        self._schemas += 1
+        schema = f"bind_{self._schemas}"
+        con.execute(f"CREATE SCHEMA {schema}")
+        try:
+            con.execute(f"SET schema = '{schema}'")
+            for name, columns in tables.items():
+                selected = ", ".join(f"NULL AS {quote_name(c)}" for c in columns) or "NULL AS _"
+                con.execute(f"CREATE VIEW {quote_name(name)} AS SELECT {selected} WHERE false")
+            relation = con.sql(query)  # binds the query; a relation runs only when fetched
+            return (list(relation.columns) if relation is not None else []), None
+        except Exception as exc:  # DuckDB's exceptions are the only ones raised here
+            message = duckdb_message(exc)
+            if type(exc).__name__ in _REPORTED_ERRORS or _NO_FILES in message:
+                return None, message
+            return None, None
+        finally:
+            con.execute("SET schema = 'main'")
+            con.execute(f"DROP SCHEMA {schema} CASCADE")
+
+    def _connection(self) -> duckdb.DuckDBPyConnection:
+        if self._con is None:
+            import duckdb
+
+            config: dict[str, Any] = {
+                "threads": 1,
+                "autoinstall_known_extensions": False,
+                "autoload_known_extensions": False,
+            }
+            self._con = duckdb.connect(":memory:", config=config)
+            if self.root is not None:
+                folder = str(self.root).replace("'", "''")
+                self._con.execute(f"SET file_search_path = '{folder}'")
+        return self._con
+
+
+@cache
+def unusable_table_name(name: str) -> bool:
+    """True when `name` cannot be written unquoted as a table in SQL (`unique`, `select`)."""
+    import duckdb
+
+    try:
+        duckdb.extract_statements(f"SELECT * FROM {name}")
+    except duckdb.Error:
+        return True
+    return False

@@ -1,0 +1,291 @@
+"""`execution: {engine: ray}` on a real local Ray cluster (a head and a worker node, one
+CPU each, started with `ray start`): the same outputs, call keys and lock as the local
+executor, one cache on the driver, global limits, keys only from the workers' own
+environment, and a killed worker node costs at most the calls it held.
+
+Deselect with `-m "not ray"`; skipped when Ray is not installed (`pip install -e '.[ray]'`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from llm_server import LLMTestServer
+from quality.textgen import planted
+from raycluster import REPO, RayCluster, free_port
+
+from synthc.api import build_recipe, plan_recipe
+from synthc.errors import StepFailed
+from synthc.plan.render import plan_table
+from synthc.recipe.load import load_recipe
+from synthc.store.store import Store
+
+pytest.importorskip("ray")
+
+pytestmark = [pytest.mark.ray, pytest.mark.timeout(600)]
+
+WORDS = ("alpha", "beta", "gamma", "delta")
+KEY_VARIABLE = "SYNTHC_RAY_TEST_KEY"
+SECRET = "sk-synthc-ray-" + os.urandom(12).hex()  # only the cluster's nodes have it
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[RayCluster]:
+    env = {k: v for k, v in os.environ.items() if k != KEY_VARIABLE}
+    env |= {KEY_VARIABLE: SECRET, "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
+    started = RayCluster(env).start()
+    yield started
+    started.stop()
+
+
+@pytest.fixture(autouse=True)
+def driver_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The driver has no key: only the workers can authenticate."""
+    monkeypatch.delenv(KEY_VARIABLE, raising=False)
+    monkeypatch.delenv("SYNTHC_CACHE_DIR", raising=False)
+    monkeypatch.setenv("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+
+def write_recipe(
+    folder: Path,
+    server: LLMTestServer,
+    rows: int,
+    *,
+    engine: str = "ray",
+    address: str = "auto",
+    limits: dict[str, Any] | None = None,
+    key_variable: str = KEY_VARIABLE,
+    budget: dict[str, Any] | None = None,
+) -> Path:
+    """seed (rows) -> generate n: 2 -> dedup -> filter, with the model at the server."""
+    folder.mkdir(parents=True, exist_ok=True)
+    topics = [{"topic": f"topic {i}: {WORDS[i % 4]} {i * 7919}"}
+              for i in range(rows)]  # fmt: skip
+    (folder / "topics.jsonl").write_text("".join(json.dumps(t) + "\n" for t in topics))
+    recipe = {
+        "synthc": 1,
+        "name": "scale",
+        "seed": 3,
+        "model": "srv",
+        "models": {"srv": {"model": "openai/echo", "api_base": server.base_url,
+                           "api_key_env": key_variable}},
+        "params": {"temperature": 0.7},
+        "limits": {"srv": limits or {"concurrency": 8}},
+        "execution": {"engine": engine, "ray": {"address": address}},
+        "budget": budget or {},
+        "steps": {
+            "topics": {"kind": "seed", "path": "topics.jsonl"},
+            "answers": {"kind": "generate", "from": "topics", "n": 2, "output": "answer",
+                        "prompt": "Write one line about {{ topic }}."},
+            "deduped": {"kind": "dedup", "from": "answers", "column": "answer",
+                       "threshold": 0.95},
+            "final": {"kind": "filter", "from": "deduped", "where": "length(answer) > 20"},
+        },
+    }  # fmt: skip
+    path = folder / "recipe.yaml"
+    path.write_text(yaml.safe_dump(recipe, sort_keys=False))
+    return path
+
+
+def data_versions(path: Path) -> dict[str, str]:
+    lock = Store.for_recipe(load_recipe(path)).read_lock()
+    return {name: entry.data_version for name, entry in lock.steps.items()}
+
+
+def test_plan_says_which_engine_runs_each_step(tmp_path: Path, server: LLMTestServer) -> None:
+    path = write_recipe(tmp_path / "a", server, 3)
+    table = plan_table(plan_recipe(path)).splitlines()
+    assert table[1].split()[-1] == "engine"
+    engines = {line.split()[0]: line.split()[-1] for line in table[2:-1]}
+    assert engines == {"topics": "driver", "answers": "ray", "deduped": "ray", "final": "driver"}
+    assert "engine" not in plan_table(plan_recipe(path, engine="local")).splitlines()[1]
+
+
+def test_an_address_with_no_cluster_fails_at_once(tmp_path: Path, server: LLMTestServer) -> None:
+    path = write_recipe(tmp_path / "a", server, 3, engine="local")
+    started = time.monotonic()
+    with pytest.raises(StepFailed, match=r"no Ray cluster at '127\.0\.0\.1:\d+'"):
+        build_recipe(path, address=f"127.0.0.1:{free_port()}")
+    assert time.monotonic() - started < 30
+    assert server.stats.total == 0
+
+
+def test_ray_build_sends_each_call_once_and_equals_the_local_build(
+    tmp_path: Path, server: LLMTestServer, cluster: RayCluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rows = 300
+    on_ray = write_recipe(tmp_path / "ray", server, rows, address=cluster.address)
+    result = build_recipe(on_ray)
+    assert result.exit_code == 0 and result.failures == 0
+    assert server.stats.total == rows * 2
+    assert server.stats.peak_in_flight <= 8  # the model's concurrency, across both workers
+    assert server.stats.authorizations == {f"Bearer {SECRET}": rows * 2}
+
+    monkeypatch.setenv(KEY_VARIABLE, SECRET)
+    local = write_recipe(tmp_path / "local", server, rows, engine="local")
+    assert build_recipe(local).exit_code == 0
+    assert server.stats.total == rows * 4
+    assert data_versions(on_ray) == data_versions(local)
+    assert len(data_versions(on_ray)) == 4
+
+    again = build_recipe(on_ray, engine="local")
+    assert again.built == [] and len(again.skipped) == 4
+    assert server.stats.total == rows * 4  # the Ray build's answers are in the one cache
+
+
+def test_the_key_reaches_workers_only_through_their_environment(
+    tmp_path: Path, server: LLMTestServer, cluster: RayCluster
+) -> None:
+    path = write_recipe(tmp_path / "a", server, 20, address=cluster.address)
+    assert build_recipe(path).exit_code == 0
+    assert server.stats.authorizations == {f"Bearer {SECRET}": 40}
+    secret = SECRET.encode()
+    leaks = [str(f) for f in cluster.session_files() if secret in f.read_bytes()]
+    assert leaks == []
+    assert cluster.session_files()  # the folder searched is the cluster's, and not empty
+
+
+def test_workers_without_the_key_variable_stop_the_build_before_any_call(
+    tmp_path: Path, server: LLMTestServer, cluster: RayCluster
+) -> None:
+    path = write_recipe(
+        tmp_path / "a", server, 5, address=cluster.address, key_variable="SYNTHC_UNSET_KEY"
+    )
+    with pytest.raises(StepFailed, match="Ray workers lack SYNTHC_UNSET_KEY"):
+        build_recipe(path)
+    assert server.stats.total == 0
+
+
+def test_the_budget_holds_across_the_workers(
+    tmp_path: Path, server: LLMTestServer, cluster: RayCluster
+) -> None:
+    path = write_recipe(tmp_path / "a", server, 20, address=cluster.address,
+                        budget={"max_calls": 25})  # fmt: skip
+    assert build_recipe(path).exit_code == 1  # rows left without an answer
+    assert server.stats.total == 25
+    data = yaml.safe_load(path.read_text())
+    data["budget"] = {"max_calls": 100}
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    assert build_recipe(path).exit_code == 0
+    assert server.stats.total == 40  # the first 25 answers were cached on the driver
+
+
+def test_rpm_holds_across_the_workers(
+    tmp_path: Path, server: LLMTestServer, cluster: RayCluster
+) -> None:
+    rpm, rows = 60, 35  # 70 calls: the first 60 may go at once, then one a second
+    limits = {"concurrency": 8, "rpm": rpm}
+    path = write_recipe(tmp_path / "a", server, rows, address=cluster.address, limits=limits)
+    assert build_recipe(path).exit_code == 0
+    arrivals = server.stats.arrivals
+    assert len(arrivals) == rows * 2
+    # The gateway's token bucket allows a burst of `rpm`, then rpm/60 a second; two
+    # workers each holding the whole rpm would have sent all 70 at once.
+    for end in arrivals:
+        elapsed = end - arrivals[0]
+        assert sum(1 for t in arrivals if t <= end) <= rpm + elapsed * rpm / 60 + 1
+
+
+def test_a_killed_worker_node_costs_at_most_the_calls_in_flight(
+    tmp_path: Path, server: LLMTestServer, cluster: RayCluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rows, concurrency = 150, 6
+    doomed = cluster.add_worker()
+    server.config.latency = 0.05
+    path = write_recipe(tmp_path / "ray", server, rows, address=cluster.address,
+                        limits={"concurrency": concurrency})  # fmt: skip
+    outcome: dict[str, Any] = {}
+    builder = threading.Thread(target=lambda: outcome.update(result=build_recipe(path)))
+    builder.start()
+    while server.stats.total < rows * 2 // 3 and builder.is_alive():
+        time.sleep(0.01)
+    at_kill = server.stats.total
+    cluster.kill(doomed)
+    builder.join(timeout=300)
+    result = outcome["result"]
+    assert result.exit_code == 0 and result.failures == 0
+    assert at_kill < rows * 2  # the node died in the middle of generation
+    extra = server.stats.total - rows * 2
+    assert 0 <= extra <= concurrency  # at most the calls out at the kill are sent twice
+
+    server.config.latency = 0.0
+    monkeypatch.setenv(KEY_VARIABLE, SECRET)
+    local = write_recipe(tmp_path / "local", server, rows, engine="local")
+    assert build_recipe(local).exit_code == 0
+    assert data_versions(path) == data_versions(local)
+
+
+def test_a_killed_driver_re_pays_at_most_the_calls_in_flight(
+    tmp_path: Path, server: LLMTestServer, cluster: RayCluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rows, concurrency = 150, 6
+    server.config.latency = 0.05
+    path = write_recipe(tmp_path / "a", server, rows, engine="local",
+                        limits={"concurrency": concurrency})  # fmt: skip
+    driver = subprocess.Popen(
+        [sys.executable, "-m", "synthc", "build", str(path), "--engine", "ray",
+         "--address", cluster.address],
+        env={**os.environ, "PYTHONPATH": str(REPO)}, stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )  # fmt: skip
+    while server.stats.total < rows * 2 // 3 and driver.poll() is None:
+        time.sleep(0.01)
+    driver.kill()
+    _, stderr = driver.communicate(timeout=60)
+    assert server.stats.total < rows * 2, stderr.decode()[-2000:]  # killed mid-generation
+    time.sleep(2)  # calls the dead driver's workers still had out reach the server now
+
+    server.config.latency = 0.0
+    monkeypatch.setenv(KEY_VARIABLE, SECRET)
+    assert build_recipe(path).exit_code == 0  # locally this time: the same cache
+    extra = server.stats.total - rows * 2
+    assert 0 <= extra <= concurrency
+
+
+def test_dedup_blocks_run_on_the_cluster_with_the_same_survivors_and_matches(
+    tmp_path: Path, server: LLMTestServer, cluster: RayCluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import ray
+
+    frame = planted(9000)
+    paths = {}
+    for engine in ("ray", "local"):
+        # `answers` runs first, so the gateway actors live while dedup's blocks run
+        path = write_recipe(tmp_path / engine, server, 5, engine=engine)
+        recipe = yaml.safe_load(path.read_text())
+        frame.drop("_id").write_ndjson(path.parent / "texts.jsonl")
+        recipe["steps"] = {
+            "topics": recipe["steps"]["topics"],
+            "answers": {**recipe["steps"]["answers"], "n": 1},
+            "texts": {"kind": "seed", "path": "texts.jsonl"},
+            "deduped": {"kind": "dedup", "from": "texts", "column": "text"},
+        }
+        path.write_text(yaml.safe_dump(recipe, sort_keys=False))
+        paths[engine] = path
+
+    ray.init(address=cluster.address, log_to_driver=False)
+    try:
+        assert build_recipe(paths["ray"]).exit_code == 0
+        blocks = [e for e in ray.timeline() if e.get("name") == "synthc.execute.ray._apply"]
+    finally:
+        ray.shutdown()
+    assert len(blocks) >= 4  # 3 signature blocks of 4,096 rows, then verification
+    assert server.stats.total == 5
+    monkeypatch.setenv(KEY_VARIABLE, SECRET)
+    assert build_recipe(paths["local"]).exit_code == 0
+
+    assert data_versions(paths["ray"]) == data_versions(paths["local"])
+    matches = "select * from _dedup_matches order by removed_id"
+    on_ray = Store.for_recipe(load_recipe(paths["ray"])).query_frame(matches)
+    assert on_ray.equals(Store.for_recipe(load_recipe(paths["local"])).query_frame(matches))
+    assert on_ray.height > 1000
