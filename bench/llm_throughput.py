@@ -4,7 +4,12 @@ Starts `tests/llm_server.py` in a subprocess with 100 ms latency, then, in one r
 
 1. a plain asyncio + openai `AsyncOpenAI` loop (the reference),
 2. the gateway, cold (empty cache): `LLMClient.complete` over the same rows,
-3. the gateway again over the same rows, fully cached (must send zero requests).
+3. the gateway again over the same rows, fully cached (must send zero requests),
+4. the gateway cold with `rpm` and `tpm` limits set far above what the run reaches (the
+   limiter's own cost on the hot path),
+5. a fault run against a second server answering 10% of requests 429 or 500 (half
+   each, no Retry-After) and 5% with a 200 whose body is not JSON: every row must come
+   back, and no garbage may be cached.
 
 Prints each wall time next to the floor (rows x latency / concurrency), the gateway's
 throughput as a share of the plain loop's, and the gateway's CPU time per call.
@@ -12,6 +17,7 @@ With --repeat N it reports medians.
 
     .venv/bin/python bench/llm_throughput.py            # 5,000 rows, concurrency 64
     .venv/bin/python bench/llm_throughput.py --rows 1000 --repeat 3
+    .venv/bin/python bench/llm_throughput.py --rows 10000 --fault-rate 0.1 --garbage-rate 0.05
 """
 
 from __future__ import annotations
@@ -38,10 +44,12 @@ from synthc.llm.client import LLMClient  # noqa: E402
 from synthc.recipe.load import ModelAlias, Recipe  # noqa: E402
 
 
-def start_server(latency: float) -> tuple[subprocess.Popen[bytes], str]:
+def start_server(latency: float, *faults: str) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     command = [sys.executable, str(ROOT / "tests" / "llm_server.py"), "--port", str(port)]
-    process = subprocess.Popen([*command, "--latency", str(latency)], stdout=subprocess.PIPE)
+    process = subprocess.Popen(
+        [*command, "--latency", str(latency), *faults], stdout=subprocess.PIPE
+    )
     assert process.stdout is not None
     process.stdout.readline()  # "listening on ..."
     return process, f"http://127.0.0.1:{port}"
@@ -107,13 +115,17 @@ async def bare_aiohttp_loop(base_url: str, texts: list[str], concurrency: int) -
     return wall
 
 
-def gateway(base_url: str, texts: list[str], concurrency: int, cache: Path) -> tuple[float, float]:
-    """(wall seconds, CPU seconds) for one `complete` over `texts`."""
+def gateway(
+    base_url: str, texts: list[str], concurrency: int, cache: Path, **limits: float
+) -> tuple[float, float]:
+    """(wall seconds, CPU seconds) for one `complete` over `texts`; `limits` are added
+    to the model's `limits:` (rpm, tpm)."""
     alias = ModelAlias(
         name="bench", model="openai/echo", api_base=base_url, api_key_env="BENCH_KEY"
     )
+    model_limits = {"concurrency": concurrency, **limits}
     recipe = Recipe(path=cache.parent / "bench.yaml", name="bench", format_version=1, steps={},
-                    models={"bench": alias}, limits={"bench": {"concurrency": concurrency}})  # fmt: skip
+                    models={"bench": alias}, limits={"bench": model_limits})  # fmt: skip
     requests = [
         CallRequest(
             "bench", [{"role": "user", "content": text}], {"temperature": 0.7}, row_id=str(i)
@@ -124,9 +136,12 @@ def gateway(base_url: str, texts: list[str], concurrency: int, cache: Path) -> t
     cpu, started = time.process_time(), time.perf_counter()
     results = client.complete(requests, step="bench")
     wall, cpu = time.perf_counter() - started, time.process_time() - cpu
-    client.close()
     failed = [r for r in results if not r.ok]
     assert not failed, failed[:3]
+    assert all(r.text and r.text.startswith("echo ") for r in results)
+    cached = [client.cache.get(r.call_key) for r in results]
+    assert all(hit is not None and hit.text.startswith("echo ") for hit in cached)  # no garbage
+    client.close()
     return wall, cpu
 
 
@@ -174,8 +189,22 @@ def one_round(root: str, rows: int, concurrency: int, tag: str) -> dict[str, flo
         sent_warm = server_total(root) - before - sent_cold
         os.environ["SYNTHC_CACHE_DIR"] = str(Path(folder) / "recipe-cache")
         recipe = through_generate(root, rows, concurrency, Path(folder))
+        limits = {"rpm": 1e9, "tpm": 1e12}  # far above the run: only the limiter's cost
+        limited, limited_cpu = gateway(
+            base_url, prompts(rows, f"limited{tag}"), concurrency, Path(folder) / "lim", **limits
+        )
     return {"plain": plain, "bare": bare, "cold": cold, "cold_cpu": cold_cpu, "warm": warm,
-            "sent_cold": sent_cold, "sent_warm": sent_warm, **recipe}  # fmt: skip
+            "sent_cold": sent_cold, "sent_warm": sent_warm, "limited": limited,
+            "limited_cpu": limited_cpu, **recipe}  # fmt: skip
+
+
+def fault_round(root: str, rows: int, concurrency: int, tag: str) -> dict[str, float]:
+    """The gateway, cold, against the faulty server: wall time and requests sent."""
+    with tempfile.TemporaryDirectory() as folder:
+        before = server_total(root)
+        wall, cpu = gateway(f"{root}/v1", prompts(rows, f"fault{tag}"), concurrency,
+                            Path(folder) / "cache")  # fmt: skip
+        return {"fault": wall, "fault_cpu": cpu, "sent_fault": server_total(root) - before}
 
 
 def main() -> None:
@@ -184,6 +213,8 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--latency", type=float, default=0.1)
     parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--fault-rate", type=float, default=0.1, help="429/500 share (0: skip)")
+    parser.add_argument("--garbage-rate", type=float, default=0.05)
     args = parser.parse_args()
     os.environ["BENCH_KEY"] = "bench-key"
     started = time.perf_counter()
@@ -199,6 +230,16 @@ def main() -> None:
     finally:
         server.terminate()
         server.wait()
+    if args.fault_rate:
+        faults = ["--fault-rate", str(args.fault_rate), "--garbage-rate", str(args.garbage_rate),
+                  "--no-retry-after"]  # fmt: skip
+        server, root = start_server(args.latency, *faults)
+        try:
+            for i, figures in enumerate(rounds):
+                figures.update(fault_round(root, args.rows, args.concurrency, str(i)))
+        finally:
+            server.terminate()
+            server.wait()
     report(rounds, args)
 
 
@@ -220,6 +261,13 @@ def report(rounds: list[dict[str, float]], args: argparse.Namespace) -> None:
     print(f"  gateway throughput / bare aiohttp    {median['bare'] / median['cold']:7.1%}")
     print(f"  gateway throughput / floor           {floor / median['cold']:7.1%}")
     print(f"  gateway CPU per call (cold)          {median['cold_cpu'] / args.rows * 1000:7.3f} ms")
+    print(f"  gateway, cold, rpm/tpm limits on     {median['limited']:7.2f} s"
+          f"   CPU per call {median['limited_cpu'] / args.rows * 1000:.3f} ms")  # fmt: skip
+    if "fault" in median:
+        print(f"  gateway, cold, {args.fault_rate:.0%} 429/500 (no Retry-After) + "
+              f"{args.garbage_rate:.0%} garbage: {median['fault']:7.2f} s"
+              f"   requests sent: {median['sent_fault']:.0f}"
+              f"   ({median['fault'] / median['cold']:.2f}x the clean cold run, target <= 1.5x)")  # fmt: skip
     print("  through a recipe (seed -> generate, synthc.api.build_recipe):")
     print(f"    cold build                         {median['build_cold']:7.2f} s"
           f"   requests sent: {median['sent_build_cold']:.0f}")  # fmt: skip

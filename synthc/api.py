@@ -4,7 +4,7 @@ from Python. Each one is load -> compile -> (build | query | export)."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -60,6 +60,31 @@ def estimate_recipe(plan: Plan) -> dict[str, CallEstimate]:
     return estimate_plan(plan, Store.for_recipe(plan.recipe))
 
 
+def budget_warning(plan: Plan, estimates: Mapping[str, CallEstimate]) -> str | None:
+    """Why the estimated calls would not fit in what is left of `budget:` (what earlier
+    builds spent counts unless `scope: build`), or None when they fit."""
+    budget = plan.recipe.budget
+    if not budget or not estimates:
+        return None
+    scoped = budget.get("scope", "recipe") == "recipe"
+    spent = Store.for_recipe(plan.recipe).spent() if scoped else {}
+    needed = {
+        "calls": sum(e.to_make for e in estimates.values()),
+        "tokens": sum(e.tokens or 0 for e in estimates.values()),
+        "usd": sum(e.usd or 0.0 for e in estimates.values()),
+    }
+    for cap, what in (("max_calls", "calls"), ("max_tokens", "tokens"), ("max_usd", "usd")):
+        limit = budget.get(cap)
+        left = None if limit is None else limit - spent.get(what, 0)
+        if left is not None and needed[what] > left:
+            form = "${:.4f}" if what == "usd" else "{:.0f}"
+            earlier = " after earlier builds" if spent.get(what) else ""
+            return (f"the build needs about {form.format(needed[what])} {what} but "
+                    f"budget.{cap} leaves {form.format(max(left, 0))}{earlier}; it will "
+                    "stop when the budget is spent")  # fmt: skip
+    return None
+
+
 def build_recipe(
     path: str | Path,
     *,
@@ -90,7 +115,7 @@ def build_recipe(
     if needed and (unpaid := _steps_with_calls_to_make(plan, needed)):
         raise PlanError(describe_missing_keys(unpaid))
     session = _ray_session(recipe)
-    llm = _llm_client(plan, session)
+    llm = _llm_client(plan, store, session)
     try:
         context = BuildContext(
             store=store,
@@ -145,7 +170,7 @@ def preview_recipe(
     recipe = load_recipe(path)
     plan = compile_plan(recipe, read_lock(recipe.lock_path))
     ancestors(plan, step)  # an unknown step is reported before a client is opened
-    llm = _llm_client(plan)
+    llm = _llm_client(plan, Store.for_recipe(recipe))
     try:
         return preview(plan, step, limit, llm, reporter)
     finally:
@@ -306,21 +331,23 @@ def _ray_session(recipe: Recipe) -> Any:
     return RaySession.for_recipe(recipe)
 
 
-def _llm_client(plan: Plan, session: Any = None) -> Any:
+def _llm_client(plan: Plan, store: Store, session: Any = None) -> Any:
     """An LLM client only for recipes with a model-calling step or a check embedding with
-    a gateway model; it imports no litellm until a call actually misses the cache. With a
+    a gateway model; it imports no litellm until a call actually misses the cache. Its
+    budget counts what earlier builds spent (unless `budget: {scope: build}`). With a
     Ray `session`, model calls that miss the cache go to the cluster."""
     kinds = registry()
     calls_model = any(kinds[p.kind].calls_model for p in plan.steps)
+    if not calls_model and not _embeds_via_gateway(plan):
+        return None
+    spent = store.spent() if plan.recipe.budget else None
     if calls_model and session is not None:
         from synthc.execute.ray import RayLLMClient
 
-        return RayLLMClient(plan.recipe, session)
-    if not calls_model and not _embeds_via_gateway(plan):
-        return None
+        return RayLLMClient(plan.recipe, session, spent=spent)
     from synthc.llm.client import LLMClient
 
-    return LLMClient(plan.recipe)
+    return LLMClient(plan.recipe, spent=spent)
 
 
 def _embeds_via_gateway(plan: Plan) -> bool:

@@ -124,7 +124,13 @@ def plan(recipe: str, as_json: bool, check: bool, no_estimate: bool, engine: str
     Example:
       synthc plan recipes/quickstart.yaml --check
     """
-    from synthc.api import describe_missing_keys, estimate_recipe, missing_keys, plan_recipe
+    from synthc.api import (
+        budget_warning,
+        describe_missing_keys,
+        estimate_recipe,
+        missing_keys,
+        plan_recipe,
+    )
     from synthc.plan.model import FRESH
     from synthc.plan.render import plan_json, plan_table
 
@@ -132,6 +138,8 @@ def plan(recipe: str, as_json: bool, check: bool, no_estimate: bool, engine: str
     estimates = None if no_estimate else estimate_recipe(compiled)
     if compiled.recipe.engine == "local" and (needed := missing_keys(compiled)):
         click.echo("warning: " + describe_missing_keys(needed), err=True)
+    if estimates and (over := budget_warning(compiled, estimates)):
+        click.echo("warning: " + over, err=True)
     text = plan_json(compiled, estimates) if as_json else plan_table(compiled, estimates)
     click.echo(text, nl=False)
     stale = any(step.status != FRESH or step.checks_stale for step in compiled.steps)

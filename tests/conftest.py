@@ -32,5 +32,8 @@ def server(llm_server: LLMTestServer) -> Iterator[LLMTestServer]:
     llm_server.config.latency = 0.0
     llm_server.config.fault_rate = 0.0
     llm_server.config.retry_after = 0.05
+    llm_server.config.garbage_rate = 0.0
+    llm_server.config.rpm = None
+    llm_server.config.window_s = 60.0
     yield llm_server
     llm_server.reset()

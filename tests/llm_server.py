@@ -13,8 +13,10 @@ gets the same answer. Tests drive it two ways:
       [[reply=hello]]     answer exactly "hello"
       [[status=429]]      always answer that HTTP status (429 carries Retry-After)
       [[fail_first=2]]    answer 500 to the first 2 requests with this prompt
+      [[rate_first=1]]    answer 429 to the first request with this prompt
       [[hang]]            never answer (the client must time out)
       [[garbage]]         a 200 with a body that is not JSON
+      [[malformed]]       a 200 with JSON that is not a chat completion (no choices)
       [[length]]          finish_reason "length"
       [[empty]]           empty content
       [[filter]]          finish_reason "content_filter", no content
@@ -26,6 +28,12 @@ Every request to /v1/chat/completions is counted: `server.stats.total` and
 `server.stats.per_prompt[<last user message>]`, its raw body kept in
 `server.stats.bodies`; ``GET /_stats`` returns the counts and
 ``POST /_reset`` clears them.
+
+A provider-style rate limit: with `rpm` set, a request arriving when `rpm` requests
+were already accepted in the last `window_s` seconds is answered 429 (with a
+Retry-After saying when a slot frees, or none when `retry_after` is None). Accepted
+requests' arrival times are kept in `server.stats.accepted`;
+`server.stats.max_in_window(window_s)` is the most of them any window held.
 
 ``POST /v1/embeddings`` answers each input with a hashed bag of its lowercased words
 (`EMBEDDING_DIMENSIONS` wide, or the request's `dimensions`), not normalised, so texts
@@ -66,7 +74,10 @@ EMBEDDING_DIMENSIONS = 64
 class ServerConfig:
     latency: float = 0.0  # seconds added to every request
     fault_rate: float = 0.0  # fraction of requests answered with a 429 or a 500
-    retry_after: float = 0.05  # seconds, sent with every 429
+    retry_after: float | None = 0.05  # seconds, sent with every fault 429 (None: no header)
+    garbage_rate: float = 0.0  # fraction of requests answered 200 with a body that is not JSON
+    rpm: int | None = None  # accepted requests per window, as a provider's sliding window
+    window_s: float = 60.0
     seed: int = 0
 
 
@@ -87,6 +98,18 @@ class ServerStats:
     # benchmarks' request span; POST /_reset clears them.
     first_request_at: float | None = None
     last_answer_at: float | None = None
+    accepted: list[float] = field(default_factory=list)  # arrival times the rpm window let in
+    prompt_tokens: int = 0  # usage of the answers sent
+    completion_tokens: int = 0
+
+    def max_in_window(self, window_s: float) -> int:
+        """The most accepted requests that arrived within any `window_s` seconds."""
+        times, most, first = sorted(self.accepted), 0, 0
+        for last, at in enumerate(times):
+            while at - times[first] >= window_s:
+                first += 1
+            most = max(most, last - first + 1)
+        return most
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -97,6 +120,7 @@ class ServerStats:
             "statuses": {str(k): v for k, v in self.statuses.items()},
             "embedding_requests": self.embedding_requests,
             "embedded_texts": self.embedded_texts,
+            "accepted": len(self.accepted),
         }
 
 
@@ -254,8 +278,12 @@ class LLMTestServer:
             seen = self.stats.per_prompt[prompt]
             fault = self._rng.random() < self.config.fault_rate
             fault_status = self._rng.choice((429, 500))
+            garbage = self._rng.random() < self.config.garbage_rate
+            window_wait = self._admit(time.monotonic())
         try:
-            return await self._complete(request, body, prompt, markers, seen, fault, fault_status)
+            return await self._complete(
+                request, body, markers, seen, (fault, fault_status, garbage), window_wait
+            )
         finally:
             with self._lock:
                 self.stats.in_flight -= 1
@@ -264,18 +292,22 @@ class LLMTestServer:
         self,
         request: web.Request,
         body: dict[str, Any],
-        prompt: str,
         markers: dict[str, str],
         seen: int,
-        fault: bool,
-        fault_status: int,
+        faults: tuple[bool, int, bool],
+        window_wait: float | None,
     ) -> web.StreamResponse:
+        """The answer to one completion request, given the faults drawn for it (an error
+        status or not, which one, a non-JSON body) and the rpm window's verdict."""
+        fault, fault_status, garbage = faults
         latency = float(markers.get("latency") or self.config.latency)
         if "hang" in markers:
             latency = 3600.0
         if latency:
             await asyncio.sleep(latency)
         status = self._status_for(markers, seen, fault, fault_status)
+        if window_wait is not None and status == 200:
+            status = 429
         with self._lock:
             self.stats.statuses[status] += 1
             self.stats.last_answer_at = time.time()
@@ -284,15 +316,38 @@ class LLMTestServer:
             error = {"error": {"message": f"invalid key {leaked}", "type": "auth_error"}}
             return web.json_response(error, status=401)
         if status == 429:
-            error = {"error": {"message": "rate limited", "type": "rate_limit_exceeded"}}
-            headers = {"Retry-After": str(self.config.retry_after)}
-            return web.json_response(error, status=429, headers=headers)
+            return self._rate_limited(window_wait or self.config.retry_after)
         if status != 200:
             error = {"error": {"message": "server error", "type": "server_error"}}
             return web.json_response(error, status=status)
-        if "garbage" in markers:
+        if "garbage" in markers or garbage:
             return web.Response(text="<html>not json", content_type="application/json")
-        return web.json_response(completion_body(body, markers))
+        answer = completion_body(body, markers)
+        with self._lock:
+            self.stats.prompt_tokens += answer["usage"]["prompt_tokens"]
+            self.stats.completion_tokens += answer["usage"]["completion_tokens"]
+        if "malformed" in markers:
+            del answer["choices"]
+        return web.json_response(answer)
+
+    def _admit(self, now: float) -> float | None:
+        """Under the rpm window: None when the request is accepted (and recorded), else
+        the seconds until a slot frees. Called with the lock held."""
+        if self.config.rpm is None:
+            self.stats.accepted.append(now)
+            return None
+        recent = [t for t in self.stats.accepted if t > now - self.config.window_s]
+        if len(recent) < self.config.rpm:
+            self.stats.accepted.append(now)
+            return None
+        return recent[-self.config.rpm] + self.config.window_s - now
+
+    def _rate_limited(self, retry_after: float | None) -> web.Response:
+        error = {"error": {"message": "rate limited", "type": "rate_limit_exceeded"}}
+        headers = {}
+        if retry_after is not None and self.config.retry_after is not None:
+            headers["Retry-After"] = f"{max(retry_after, 0.01):.2f}"
+        return web.json_response(error, status=429, headers=headers)
 
     async def embeddings(self, request: web.Request) -> web.Response:
         body = await request.json()
@@ -306,9 +361,7 @@ class LLMTestServer:
         if self.config.latency:
             await asyncio.sleep(self.config.latency)
         if fault and fault_status == 429:
-            error = {"error": {"message": "rate limited", "type": "rate_limit_exceeded"}}
-            headers = {"Retry-After": str(self.config.retry_after)}
-            return web.json_response(error, status=429, headers=headers)
+            return self._rate_limited(self.config.retry_after)
         if fault:
             error = {"error": {"message": "server error", "type": "server_error"}}
             return web.json_response(error, status=500)
@@ -321,6 +374,8 @@ class LLMTestServer:
             return int(markers["status"])
         if "fail_first" in markers and seen <= int(markers["fail_first"] or 1):
             return 500
+        if "rate_first" in markers and seen <= int(markers["rate_first"] or 1):
+            return 429
         return fault_status if fault else 200
 
     async def _get_stats(self, request: web.Request) -> web.Response:
@@ -377,8 +432,13 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--latency", type=float, default=0.0)
     parser.add_argument("--fault-rate", type=float, default=0.0)
+    parser.add_argument("--garbage-rate", type=float, default=0.0)
+    parser.add_argument("--no-retry-after", action="store_true", help="429s without the header")
     args = parser.parse_args()
-    server = LLMTestServer(ServerConfig(latency=args.latency, fault_rate=args.fault_rate))
+    config = ServerConfig(latency=args.latency, fault_rate=args.fault_rate,
+                          garbage_rate=args.garbage_rate,
+                          retry_after=None if args.no_retry_after else 0.05)  # fmt: skip
+    server = LLMTestServer(config)
     runner = web.AppRunner(server.app(), access_log=None, handler_cancellation=True)
 
     async def serve() -> None:

@@ -78,7 +78,9 @@ def build(plan: Plan, ctx: BuildContext) -> BuildResult:
             clean = status == "ok" and not result.failures and not result.gate_failures
             result.exit_code = 0 if clean else 1
             first_run = not ctx.store.runs_path.exists()
-            _record_run(ctx.store, started_at, status, result, error)
+            budget = getattr(ctx.llm, "budget", None)
+            spend = budget.this_build() if budget is not None else None
+            _record_run(ctx.store, started_at, status, result, error, spend)
             # Once per build, after the steps and the run log (`_runs` needs runs.jsonl):
             # per step it cost more than the steps of a small change.
             if first_run or not ctx.store.catalog_current():
@@ -87,10 +89,16 @@ def build(plan: Plan, ctx: BuildContext) -> BuildResult:
 
 
 def _record_run(
-    store: Store, started_at: str, status: str, result: BuildResult, error: str | None
+    store: Store,
+    started_at: str,
+    status: str,
+    result: BuildResult,
+    error: str | None,
+    spend: Mapping[str, float] | None,
 ) -> None:
     store.append_run(
         {
+            "spend": dict(spend) if spend else None,  # model calls sent, tokens, usd
             "started_at": started_at,
             "finished_at": _now(),
             "status": status,

@@ -15,11 +15,7 @@ or a lower bound, always labelled.
 
 from __future__ import annotations
 
-import importlib.util
-import json
 from collections.abc import Callable, Mapping, Sequence
-from functools import cache
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from synthc.llm.calls import BUDGET, CallRequest, CallResult, estimate_split
@@ -28,6 +24,7 @@ from synthc.llm.models import DEFAULT_MODEL
 from synthc.plan.counts import UNKNOWN, Bounds, step_calls, step_rows
 from synthc.plan.model import FRESH, NOT_CALLED, CallEstimate, Plan, PlannedStep
 from synthc.progress import NullReporter, Reporter
+from synthc.recipe.providers import price_table
 from synthc.steps import registry
 
 if TYPE_CHECKING:
@@ -257,23 +254,9 @@ def _steps_feeding_models(plan: Plan) -> set[str]:
     return seen
 
 
-@cache
-def _price_table() -> Mapping[str, Any]:
-    """litellm's bundled price table, read as JSON (importing litellm takes seconds)."""
-    spec = importlib.util.find_spec("litellm")
-    if spec is None or not spec.submodule_search_locations:
-        return {}
-    path = Path(next(iter(spec.submodule_search_locations)))
-    table = path / "model_prices_and_context_window_backup.json"
-    try:
-        return dict(json.loads(table.read_text(encoding="utf-8")))
-    except (OSError, ValueError):
-        return {}
-
-
 def price_per_token(model: str) -> tuple[float, float] | None:
     """(prompt, completion) dollars per token for a litellm model string, if priced."""
-    table = _price_table()
+    table = price_table()
     for name in (model, model.partition("/")[2]):
         entry = table.get(name) if name else None
         if isinstance(entry, dict) and "input_cost_per_token" in entry:

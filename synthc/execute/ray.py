@@ -159,8 +159,13 @@ class RayLLMClient(LLMClient):
         client.complete(requests, step="answers")  # same results as LLMClient's
     """
 
-    def __init__(self, recipe: Recipe, session: RaySession | None = None) -> None:
-        super().__init__(recipe)
+    def __init__(
+        self,
+        recipe: Recipe,
+        session: RaySession | None = None,
+        spent: Mapping[str, float] | None = None,
+    ) -> None:
+        super().__init__(recipe, spent=spent)
         self.session = session or RaySession.for_recipe(recipe)
         self._owns_session = session is None
         self._actors: list[Any] | None = None
@@ -403,10 +408,12 @@ def _connect(ray: Any, address: str) -> None:
 
 def _start_actors(ray: Any, recipe: Recipe, count: int) -> list[Any]:
     """`count` gateway actors spread over the nodes; each lane of each holds its share
-    (1 / (count x LANES)) of every model's limits."""
+    (1 / (count x LANES)) of every model's concurrency, rpm and tpm, and the model's
+    other limits (`deadline_s`, `timeout_s`, `window_s`) whole."""
     lanes = count * LANES
     shares = {
         model: {
+            **config,
             "concurrency": math.ceil(int(config.get("concurrency") or DEFAULT_CONCURRENCY) / lanes),
             **{name: config[name] / lanes for name in ("rpm", "tpm") if config.get(name)},
         }

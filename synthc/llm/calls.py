@@ -12,6 +12,8 @@ from synthc.errors import SynthcError
 # Failure kinds, decided from exception types and HTTP statuses, never message text.
 RATE_LIMITED = "rate_limited"  # retry after Retry-After; lower concurrency
 TRANSIENT = "transient"  # 5xx, timeout, connection error, garbled body: retry with backoff
+UNREADABLE = "unreadable"  # the provider answered 200 but the answer could not be read: the
+# request may have been billed, so it is not retried (asking again would pay twice)
 REJECTED = "rejected"  # a response arrived but may not be cached (empty, truncated, filtered)
 FATAL = "fatal"  # 4xx other than 429, unknown provider, bad params: do not retry
 BUDGET = "budget"  # not sent: the budget was reached
@@ -50,7 +52,8 @@ class CallResult:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost_usd: float | None = None
-    latency_s: float = 0.0
+    latency_s: float = 0.0  # the provider's time for the last request
+    queued_s: float = 0.0  # time spent waiting for a slot, a rate window or a pause
     cached: bool = False
     attempts: int = 0
     error: str | None = None
@@ -72,6 +75,7 @@ class CallResult:
             "completion_tokens": self.completion_tokens,
             "cost_usd": self.cost_usd,
             "latency_s": self.latency_s,
+            "queued_s": self.queued_s,
             "cached": self.cached,
             "attempts": self.attempts,
             "error": self.error_class,
@@ -100,11 +104,13 @@ class BudgetExceeded(SynthcError):
 
 @dataclass
 class Budget:
-    """`budget: {max_usd, max_calls, max_tokens}` for one build, checked before each call.
+    """`budget: {max_usd, max_calls, max_tokens, scope}`, checked before each call.
 
-    Calls in flight hold a reservation (their estimated tokens and dollars), so the cap
-    holds even at high concurrency; a reservation is replaced by the real figures when
-    the answer arrives.
+    By default (`scope: recipe`) the caps hold across builds: `spent` carries what the
+    recipe's earlier builds spent (`calls`, `tokens`, `usd`), and this build adds to
+    it; `scope: build` caps each build alone. Calls in flight hold a reservation (their
+    prompt and expected completion), replaced by the real figures when the answer
+    arrives, so the cap holds at high concurrency without stopping far below it.
     """
 
     max_usd: float | None = None
@@ -113,36 +119,72 @@ class Budget:
     calls: int = 0
     tokens: int = 0
     usd: float = 0.0
+    spent: Mapping[str, float] = field(default_factory=dict)  # earlier builds
 
     @classmethod
-    def from_config(cls, config: Mapping[str, Any] | None) -> Budget:
+    def from_config(
+        cls, config: Mapping[str, Any] | None, spent: Mapping[str, float] | None = None
+    ) -> Budget:
+        """The budget of `config`; `spent` (earlier builds' calls, tokens and usd)
+        counts unless `scope: build`."""
         config = config or {}
+        earlier = dict(spent or {}) if config.get("scope", "recipe") == "recipe" else {}
         return cls(
             max_usd=config.get("max_usd"),
             max_calls=config.get("max_calls"),
             max_tokens=config.get("max_tokens"),
+            calls=int(earlier.get("calls", 0)),
+            tokens=int(earlier.get("tokens", 0)),
+            usd=float(earlier.get("usd", 0.0)),
+            spent=earlier,
         )
 
     def reserve(self, tokens: int, usd: float) -> str | None:
         """Count a call about to be sent, or say which cap it would break."""
         if self.max_calls is not None and self.calls + 1 > self.max_calls:
-            return f"max_calls={self.max_calls} reached"
+            return f"max_calls={self.max_calls} reached{self._earlier('calls', '{:.0f}')}"
         if self.max_tokens is not None and self.tokens + tokens > self.max_tokens:
-            return f"max_tokens={self.max_tokens} reached ({self.tokens} used or reserved)"
+            return (f"max_tokens={self.max_tokens} reached ({self.tokens} used or reserved"
+                    f"{self._earlier('tokens', '{:.0f}', ', ')})")  # fmt: skip
         if self.max_usd is not None and self.usd + usd > self.max_usd:
-            return f"max_usd={self.max_usd} reached (${self.usd:.4f} spent or reserved)"
+            return (f"max_usd={self.max_usd} reached (${self.usd:.4f} spent or reserved"
+                    f"{self._earlier('usd', '${:.4f}', ', ')})")  # fmt: skip
         self.calls += 1
         self.tokens += tokens
         self.usd += usd
         return None
+
+    def _earlier(self, what: str, form: str, lead: str = " (") -> str:
+        amount = self.spent.get(what, 0)
+        if not amount:
+            return ""
+        tail = "" if lead == ", " else ")"
+        which = "made" if what == "calls" else "of it"
+        return f"{lead}{form.format(amount)} {which} in earlier builds{tail}"
 
     def settle(self, reserved_tokens: int, reserved_usd: float, tokens: int, usd: float) -> None:
         """Replace a reservation by what the call really used."""
         self.tokens += tokens - reserved_tokens
         self.usd += usd - reserved_usd
 
+    def cancel(self, reserved_tokens: int, reserved_usd: float) -> None:
+        """Drop the reservation of a call that was never sent."""
+        self.calls -= 1
+        self.settle(reserved_tokens, reserved_usd, 0, 0.0)
+
+    def this_build(self) -> dict[str, float]:
+        """What this build spent: calls sent, tokens, dollars."""
+        return {
+            "calls": self.calls - int(self.spent.get("calls", 0)),
+            "tokens": self.tokens - int(self.spent.get("tokens", 0)),
+            "usd": round(self.usd - float(self.spent.get("usd", 0.0)), 8),
+        }
+
     def summary(self) -> str:
         return f"{self.calls} calls, {self.tokens} tokens, ${self.usd:.4f}"
+
+
+EXPECTED_COMPLETION_SHARE = 0.5  # of max_tokens, until a step's answers show their length
 
 
 def estimate_split(
@@ -153,6 +195,16 @@ def estimate_split(
     chars = sum(len(str(m.get("content") or "")) for m in messages)
     completion = params.get("max_tokens") or params.get("max_completion_tokens") or 256
     return chars // 4 + 8 * len(messages), int(completion)
+
+
+def expected_completion(params: Mapping[str, Any], observed_mean: float | None) -> int:
+    """The completion tokens a call is expected to use: the mean of the answers this
+    step already got from the model when known, else `EXPECTED_COMPLETION_SHARE` of
+    `max_tokens` (256 when unset)."""
+    if observed_mean is not None:
+        return max(1, round(observed_mean))
+    limit = params.get("max_tokens") or params.get("max_completion_tokens") or 256
+    return max(1, round(int(limit) * EXPECTED_COMPLETION_SHARE))
 
 
 def estimate_tokens(messages: Sequence[Mapping[str, Any]], params: Mapping[str, Any]) -> int:

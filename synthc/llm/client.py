@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import dataclasses
-import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -32,18 +31,21 @@ from synthc.llm.calls import (
     CallRequest,
     CallResult,
     estimate_split,
+    expected_completion,
 )
 from synthc.llm.limits import DEFAULT_CONCURRENCY, LOCAL_CONCURRENCY, ModelLimiter, ModelLimits
 from synthc.llm.models import ModelSpec, resolve_model
 from synthc.llm.params import CallParams, split_params
-from synthc.llm.retry import RetryPolicy, attempt
-from synthc.llm.transport import Outcome, Transports, scrub, secret_values
+from synthc.llm.retry import DEADLINE_S, TIMEOUT_S, RetryPolicy, attempt
+from synthc.llm.transport import CallFailure, Outcome, Transports, scrub, secret_values
 
 if TYPE_CHECKING:
     import numpy as np
 
     from synthc.progress import Reporter
     from synthc.recipe.load import Recipe
+
+MIN_OBSERVED = 3  # answers of a step before their mean length is the expected completion
 
 
 class LLMClient:
@@ -66,25 +68,35 @@ class LLMClient:
         cache_path: Path | None = None,
         limits: Mapping[str, Mapping[str, Any]] | None = None,
         budget: Mapping[str, Any] | None = None,
-        max_attempts: int = 6,
-        timeout: float = 120.0,
+        spent: Mapping[str, float] | None = None,
+        max_attempts: int | None = None,
+        timeout: float = TIMEOUT_S,
+        deadline: float = DEADLINE_S,
         backoff_base: float = 0.5,
         backoff_max: float = 30.0,
         transport: str = "auto",
     ) -> None:
+        """`limits` and `budget` default to the recipe's; `spent` is what the recipe's
+        earlier builds spent (`calls`, `tokens`, `usd`), which a recipe-scoped budget
+        counts. A call is retried until `deadline` seconds after its first request
+        (a model's `limits: {deadline_s}` overrides it), each request given `timeout`
+        seconds (or the model's `timeout_s`); `max_attempts` also caps the requests."""
         self.recipe = recipe
         state_dir = recipe.state_dir if recipe is not None else None
         self.cache = CallCache(cache_path or cache_dir(state_dir))
         self.limits = dict(limits if limits is not None else (recipe.limits if recipe else {}))
         self.budget = Budget.from_config(
-            budget if budget is not None else (recipe.budget if recipe else {})
+            budget if budget is not None else (recipe.budget if recipe else {}), spent
         )
-        self.retry = RetryPolicy(max(1, max_attempts), backoff_base, backoff_max)
+        attempts = None if max_attempts is None else max(1, max_attempts)
+        self.retry = RetryPolicy(attempts, backoff_base, backoff_max, deadline)
         self.timeout = timeout
         self.transport = transport
         self.budget_stop: str | None = None  # why the budget stopped calls, if it did
         self._specs: dict[str, ModelSpec] = {}
         self._limiters: dict[str, ModelLimiter] = {}
+        # (step, model) -> [answers, completion tokens]: the expected completion
+        self._observed: dict[tuple[str, str], list[int]] = {}
 
     # --- keys and the cache (no litellm) -------------------------------------------
 
@@ -163,12 +175,20 @@ class LLMClient:
         self, pending: Mapping[str, CallRequest], step: str, reporter: Reporter | None
     ) -> dict[str, CallResult]:
         transports = Transports(self.timeout, force_litellm=self.transport == "litellm")
+        specs = {r.model: self.resolve(r.model) for r in pending.values()}
+        for spec in specs.values():
+            transports.prepare(spec)
+        limiters = {self.limiter(spec) for spec in specs.values()}
+        for limiter in limiters:
+            limiter.notify = reporter.message if reporter is not None else None
         try:
 
             async def one(key: str, request: CallRequest) -> tuple[str, CallResult]:
-                result = await self._call(transports, key, request)
+                result = await self._call(transports, key, request, step)
                 if reporter is not None:
                     reporter.advance(step)
+                    spec = self.resolve(request.model)
+                    _report_stop(self.limiter(spec), reporter, secret_values(spec))
                 return key, result
 
             with transports.local_provider(
@@ -177,6 +197,8 @@ class LLMClient:
                 pairs = await asyncio.gather(*(one(k, r) for k, r in pending.items()))
             return dict(pairs)
         finally:
+            for limiter in limiters:
+                limiter.notify = None
             await transports.close()
 
     def embed(
@@ -220,7 +242,7 @@ class LLMClient:
                     stored[key] = hit
         if missing:
             session = EmbedSession(
-                self.cache, self.budget, self.limiter(spec), self.retry, self.timeout
+                self.cache, self.budget, self.limiter(spec), self.policy(spec), self.timeout
             )
             try:
                 stored.update(
@@ -238,35 +260,73 @@ class LLMClient:
         if limiter is None:
             config = self.limits.get(spec.name) or self.limits.get(spec.model)
             default = LOCAL_CONCURRENCY if spec.is_local else DEFAULT_CONCURRENCY
-            limiter = ModelLimiter(ModelLimits.from_config(config, default))
+            limiter = ModelLimiter(ModelLimits.from_config(config, default), spec.name)
             self._limiters[spec.model] = limiter
         return limiter
 
-    async def _call(self, transports: Transports, key: str, request: CallRequest) -> CallResult:
+    def policy(self, spec: ModelSpec) -> RetryPolicy:
+        """The retry policy for `spec`: the client's, with the model's `deadline_s`."""
+        deadline = self.limiter(spec).limits.deadline_s
+        return (
+            self.retry if deadline is None else dataclasses.replace(self.retry, deadline_s=deadline)
+        )
+
+    def _expected(self, step: str, spec: ModelSpec, params: Mapping[str, Any]) -> int:
+        seen = self._observed.get((step, spec.model))
+        mean = seen[1] / seen[0] if seen and seen[0] >= MIN_OBSERVED else None
+        return expected_completion(params, mean)
+
+    async def _call(
+        self, transports: Transports, key: str, request: CallRequest, step: str = ""
+    ) -> CallResult:
         spec = self.resolve(request.model)
         params = self.params_for(request)
-        prompt_estimate, completion_estimate = estimate_split(request.messages, params)
-        estimate = prompt_estimate + completion_estimate
-        estimate_usd = transports.cost(spec, prompt_estimate, completion_estimate) or 0.0
-        stop = self.budget.reserve(estimate, estimate_usd)
-        if stop is not None:
-            self.budget_stop = self.budget_stop or stop
-            return _failed(key, request, spec, "budget " + stop, "BudgetExceeded", BUDGET, 0)
-        started = time.perf_counter()
+        if self.budget_stop is not None:
+            message = "budget " + self.budget_stop
+            return _failed(key, request, spec, message, "BudgetExceeded", BUDGET, 0)
+        prompt_estimate, _ = estimate_split(request.messages, params)
+        estimate = prompt_estimate + self._expected(step, spec, params)
+        reserved = [0, 0.0]  # what the budget holds for this call: tokens, dollars
+
+        def admit() -> CallFailure | None:
+            """Reserve the budget as the request is about to go, with the completion
+            expected by then (the step's answers so far)."""
+            completion = self._expected(step, spec, params)
+            usd = transports.cost(spec, prompt_estimate, completion) or 0.0
+            stop = self.budget.reserve(prompt_estimate + completion, usd)
+            if stop is not None:
+                self.budget_stop = self.budget_stop or stop
+                return CallFailure(BUDGET, "BudgetExceeded", "budget " + stop)
+            reserved[:] = [prompt_estimate + completion, usd]
+            return None
+
+        timeout = self.limiter(spec).limits.timeout_s or _param_timeout(self.call_params(request))
 
         async def send() -> tuple[Outcome, int]:
-            outcome = await transports.send(spec, request.messages, params, request.sample_index)
+            outcome = await transports.send(
+                spec, request.messages, params, request.sample_index, timeout
+            )
             return outcome, outcome.prompt_tokens + outcome.completion_tokens
 
-        tried = await attempt(send, self.limiter(spec), estimate, self.retry)
+        tried = await attempt(send, self.limiter(spec), estimate, self.policy(spec), admit)
         if tried.value is not None:
-            return self._succeeded(transports, key, request, spec, tried.value, tried.attempts,
-                                   started, estimate, estimate_usd)  # fmt: skip
+            seen = self._observed.setdefault((step, spec.model), [0, 0])
+            seen[0] += 1
+            seen[1] += tried.value.completion_tokens
+            result = self._succeeded(transports, key, request, spec, tried.value, tried.attempts,
+                                     int(reserved[0]), reserved[1])  # fmt: skip
+            return dataclasses.replace(result, latency_s=tried.latency_s, queued_s=tried.queued_s)
         assert tried.failure is not None
-        self.budget.settle(estimate, estimate_usd, 0, 0.0)
+        if tried.attempts:
+            self.budget.settle(int(reserved[0]), reserved[1], 0, 0.0)
+        elif tried.failure.kind != BUDGET and reserved[0]:
+            self.budget.cancel(int(reserved[0]), reserved[1])
         message = scrub(tried.failure.message, secret_values(spec))
-        return _failed(key, request, spec, message, tried.failure.error_class, tried.failure.kind,
-                       tried.attempts, time.perf_counter() - started)  # fmt: skip
+        if not tried.attempts and tried.failure.kind != BUDGET:
+            message = f"not sent: {message}"
+        failed = _failed(key, request, spec, message, tried.failure.error_class,
+                         tried.failure.kind, tried.attempts, tried.latency_s)  # fmt: skip
+        return dataclasses.replace(failed, queued_s=tried.queued_s)
 
     def _succeeded(
         self,
@@ -276,7 +336,6 @@ class LLMClient:
         spec: ModelSpec,
         outcome: Outcome,
         attempts: int,
-        started: float,
         estimate: int,
         estimate_usd: float,
     ) -> CallResult:
@@ -284,7 +343,7 @@ class LLMClient:
         self.budget.settle(
             estimate, estimate_usd, outcome.prompt_tokens + outcome.completion_tokens, cost or 0.0
         )
-        latency = time.perf_counter() - started
+        latency = 0.0  # the caller fills in the request's own latency
         allow_truncated = self.call_params(request).allow_truncated
         reason = rejection_reason(outcome.text, outcome.finish_reason, allow_truncated)
         if reason is not None:
@@ -315,6 +374,20 @@ class LLMClient:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+def _param_timeout(params: CallParams) -> float | None:
+    """A `timeout` (or `request_timeout`) in the call's params, in seconds."""
+    value = params.gateway.get("timeout") or params.gateway.get("request_timeout")
+    return float(value) if isinstance(value, int | float) and value > 0 else None
+
+
+def _report_stop(limiter: ModelLimiter, reporter: Reporter, secrets: Sequence[str]) -> None:
+    """Say once why a model's remaining calls are not sent."""
+    health = limiter.health
+    if health.stopped is not None and not health.reported:
+        health.reported = True
+        reporter.warning(scrub(health.stopped[2], secrets))
 
 
 def _from_cache(key: str, request: CallRequest, hit: CachedResponse) -> CallResult:

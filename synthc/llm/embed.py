@@ -91,6 +91,7 @@ async def embed_missing(
     items = list(missing.items())
     batches = [items[i : i + batch_size] for i in range(0, len(items), max(1, batch_size))]
     transports = Transports(session.timeout, force_litellm=True)
+    transports.prepare(spec)
     try:
         results = await asyncio.gather(
             *(_embed_batch(session, transports, spec, batch, params) for batch in batches)
@@ -121,7 +122,10 @@ async def _embed_batch(
     tried = await attempt(send, session.limiter, estimate, session.retry)
     if tried.value is None:
         assert tried.failure is not None
-        session.budget.settle(estimate, estimate_usd, 0, 0.0)
+        if tried.attempts:
+            session.budget.settle(estimate, estimate_usd, 0, 0.0)
+        else:
+            session.budget.cancel(estimate, estimate_usd)
         message = scrub(tried.failure.message, secret_values(spec))
         raise EmbeddingFailed(
             f"embeddings with {spec.name} failed after {tried.attempts} attempt(s): "

@@ -2,9 +2,11 @@
 or kept by the gateway for itself. `split_params` is the one place that decides; a
 step hands the gateway its resolved `params` whole.
 
-- gateway settings (`allow_truncated`, `concurrency`, `rpm`, `tpm`, `n`, `stream`)
-  steer the gateway and are never sent: `n` because each sample is its own call
-  (the sample index is in the key), `stream` because answers are read whole;
+- gateway settings (`allow_truncated`, `concurrency`, `rpm`, `tpm`, `n`, `stream`,
+  `timeout`, `request_timeout`) steer the gateway and are never sent: `n` because each
+  sample is its own call (the sample index is in the key), `stream` because answers are
+  read whole, `timeout` because it is the gateway's own per-request timeout when the
+  model's `limits:` set no `timeout_s`;
 - transport settings (keys, endpoints, timeouts, retries, headers, ...) are sent but
   never change an answer, so they are not part of the call key;
 - everything else (temperature, max_tokens, provider-specific options) is sent and keyed.
@@ -18,7 +20,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-GATEWAY_PARAMS = frozenset({"allow_truncated", "concurrency", "rpm", "tpm", "n", "stream"})
+GATEWAY_PARAMS = frozenset(
+    {"allow_truncated", "concurrency", "rpm", "tpm", "n", "stream", "timeout", "request_timeout"}
+)
 
 TRANSPORT_PARAMS = frozenset(
     {
@@ -26,8 +30,6 @@ TRANSPORT_PARAMS = frozenset(
         "api_base",
         "base_url",
         "api_version",
-        "timeout",
-        "request_timeout",
         "stream_timeout",
         "num_retries",
         "max_retries",
@@ -61,7 +63,7 @@ def split_params(params: Mapping[str, Any]) -> CallParams:
     """Sort `params` into sent, keyed and gateway settings. Example::
 
     split_params({"temperature": 0.2, "timeout": 30, "allow_truncated": True})
-    # sent {temperature, timeout}, keyed {temperature}, gateway {allow_truncated}
+    # sent {temperature}, keyed {temperature}, gateway {timeout, allow_truncated}
     """
     present = {k: v for k, v in params.items() if v is not None}
     sent = {k: v for k, v in present.items() if k not in GATEWAY_PARAMS}

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from synthc.llm.calls import FATAL, RATE_LIMITED, TRANSIENT
+from synthc.llm.calls import FATAL, RATE_LIMITED, TRANSIENT, UNREADABLE
 from synthc.llm.loader import load_litellm
 from synthc.llm.models import ModelSpec
 
@@ -99,8 +99,15 @@ def _status_failure(status: int, retry_after: str | None, body: bytes) -> CallFa
 
 
 def _parse_completion(raw: bytes) -> Outcome:
+    """A 200's body as an `Outcome`. A body that is not JSON at all (a proxy's error
+    page) is transient; JSON that is not a chat completion is an answer nobody can
+    read, and asking again would pay for it again."""
     try:
         data = json.loads(raw)
+    except ValueError:
+        raise CallFailure(TRANSIENT, "APIResponseValidationError",
+                          "HTTP 200, but the body is not JSON") from None  # fmt: skip
+    try:
         choice = data["choices"][0]
         usage = data.get("usage") or {}
         return Outcome(
@@ -109,10 +116,9 @@ def _parse_completion(raw: bytes) -> Outcome:
             prompt_tokens=int(usage.get("prompt_tokens") or 0),
             completion_tokens=int(usage.get("completion_tokens") or 0),
         )
-    except (ValueError, KeyError, IndexError, TypeError, AttributeError):
-        raise CallFailure(
-            TRANSIENT, "APIResponseValidationError", "the response is not a chat completion"
-        ) from None
+    except (ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
+        message = f"HTTP 200, but the answer is not a chat completion ({type(exc).__name__}: {exc})"
+        raise CallFailure(UNREADABLE, "APIResponseValidationError", message) from None
 
 
 class Transports:
@@ -141,21 +147,30 @@ class Transports:
             self._litellm.suppress_debug_info = True
         return self._litellm
 
+    def prepare(self, spec: ModelSpec) -> None:
+        """Do now what a first call would do slowly (import litellm, route, price), so
+        no request is booked in a rate window and then sent seconds later."""
+        self.litellm()
+        self._route(spec)
+        self.cost(spec, 0, 0)
+
     async def send(
         self,
         spec: ModelSpec,
         messages: Sequence[Mapping[str, Any]],
         params: Mapping[str, Any],
         sample_index: int = 0,
+        timeout: float | None = None,
     ) -> Outcome:
-        """One attempt. Raises `CallFailure`."""
+        """One attempt, given `timeout` seconds (else the run's). Raises `CallFailure`."""
+        timeout = timeout or self.timeout
         route = self._route(spec)
         if route is None:
             if spec.is_local:
                 # In-process sampling is seeded: vary the seed by sample so n > 1 differs.
                 params = {**params, "seed": int(params.get("seed", 0)) + sample_index}
-            return await self._send_litellm(spec, messages, params)
-        return await self._send_http(route, spec, messages, params)
+            return await self._send_litellm(spec, messages, params, timeout)
+        return await self._send_http(route, spec, messages, params, timeout)
 
     def _route(self, spec: ModelSpec) -> _Route | None:
         if spec.name in self._routes:
@@ -229,19 +244,22 @@ class Transports:
         spec: ModelSpec,
         messages: Sequence[Mapping[str, Any]],
         params: Mapping[str, Any],
+        timeout: float,
     ) -> Outcome:
         import aiohttp
 
         body = self._body(route, spec, messages, params)
         session = self._session(route)
+        # The session's timeout unless the model has its own (None would mean "none").
+        extra = {} if timeout == self.timeout else {"timeout": aiohttp.ClientTimeout(total=timeout)}
         try:
             async with session.post(
-                route.url, data=json.dumps(body), headers=route.headers
+                route.url, data=json.dumps(body), headers=route.headers, **extra
             ) as resp:
                 raw = await resp.read()
                 status, retry_after = resp.status, resp.headers.get("Retry-After")
         except TimeoutError:
-            raise CallFailure(TRANSIENT, "Timeout", f"no answer within {self.timeout}s") from None
+            raise CallFailure(TRANSIENT, "Timeout", f"no answer within {timeout}s") from None
         except aiohttp.ClientError as exc:
             message = f"{type(exc).__name__} while calling {route.url}"
             raise CallFailure(TRANSIENT, "APIConnectionError", message) from None
@@ -250,25 +268,34 @@ class Transports:
         return _parse_completion(raw)
 
     async def _send_litellm(
-        self, spec: ModelSpec, messages: Sequence[Mapping[str, Any]], params: Mapping[str, Any]
+        self,
+        spec: ModelSpec,
+        messages: Sequence[Mapping[str, Any]],
+        params: Mapping[str, Any],
+        timeout: float,
     ) -> Outcome:
         litellm = self.litellm()
         extra = _credentials(spec)
+        answered = _AnswerWatch()
         try:
             response = await litellm.acompletion(
-                model=spec.model, messages=list(messages), timeout=self.timeout,
-                num_retries=0, max_retries=0, **extra, **params,
+                model=spec.model, messages=list(messages), timeout=timeout, num_retries=0,
+                max_retries=0, logger_fn=answered, **extra, **params,
             )  # fmt: skip
         except Exception as exc:
-            raise classify(exc, litellm) from None
-        choice = response.choices[0]
-        usage = getattr(response, "usage", None)
-        return Outcome(
-            text=choice.message.content,
-            finish_reason=choice.finish_reason,
-            prompt_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
-            completion_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
-        )
+            raise answered.unreadable(classify(exc, litellm)) from None
+        try:
+            choice = response.choices[0]
+            usage = getattr(response, "usage", None)
+            return Outcome(
+                text=choice.message.content,
+                finish_reason=choice.finish_reason,
+                prompt_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
+                completion_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
+            )
+        except (AttributeError, IndexError, TypeError, ValueError) as exc:
+            message = f"the answer is not a chat completion ({type(exc).__name__}: {exc})"
+            raise CallFailure(UNREADABLE, "APIResponseValidationError", message) from None
 
     async def embed(
         self, spec: ModelSpec, texts: Sequence[str], params: Mapping[str, Any]
@@ -276,13 +303,14 @@ class Transports:
         """One embeddings request through `litellm.aembedding`: a vector per text, in
         order, and the prompt tokens used. Raises `CallFailure`."""
         litellm = self.litellm()
+        answered = _AnswerWatch()
         try:
             response = await litellm.aembedding(
-                model=spec.model, input=list(texts), timeout=self.timeout,
-                num_retries=0, max_retries=0, **_credentials(spec), **params,
+                model=spec.model, input=list(texts), timeout=self.timeout, num_retries=0,
+                max_retries=0, logger_fn=answered, **_credentials(spec), **params,
             )  # fmt: skip
         except Exception as exc:
-            raise classify(exc, litellm) from None
+            raise answered.unreadable(classify(exc, litellm)) from None
         try:
             rows = sorted(response.data, key=lambda row: _field(row, "index"))
             vectors = [list(_field(row, "embedding")) for row in rows]
@@ -290,7 +318,7 @@ class Transports:
             vectors = []
         if len(vectors) != len(texts) or any(isinstance(v, str) for v in vectors):
             message = f"{len(texts)} texts sent, {len(vectors)} float vectors returned"
-            raise CallFailure(TRANSIENT, "APIResponseValidationError", message)
+            raise CallFailure(UNREADABLE, "APIResponseValidationError", message)
         usage = getattr(response, "usage", None)
         return vectors, int(getattr(usage, "prompt_tokens", 0) or 0)
 
@@ -328,6 +356,26 @@ class Transports:
         self._sessions.clear()
         if self._litellm is not None:
             self._litellm.suppress_debug_info = self._saved_suppress
+
+
+class _AnswerWatch:
+    """litellm's per-call `logger_fn`: notes when the provider's raw answer arrived, so
+    a failure raised after it (litellm's response translation, a missing field) is told
+    apart from one before it. litellm maps both to the same exception types."""
+
+    def __init__(self) -> None:
+        self.answered = False
+
+    def __call__(self, details: Mapping[str, Any]) -> None:
+        if details.get("log_event_type") == "post_api_call":
+            self.answered = True
+
+    def unreadable(self, failure: CallFailure) -> CallFailure:
+        """`failure`, or for a transient one after an answer arrived: `UNREADABLE`."""
+        if not self.answered or failure.kind != TRANSIENT:
+            return failure
+        message = f"the provider answered, but litellm could not read the answer: {failure.message}"
+        return CallFailure(UNREADABLE, failure.error_class, message)
 
 
 def _credentials(spec: ModelSpec) -> dict[str, Any]:

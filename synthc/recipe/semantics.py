@@ -20,6 +20,7 @@ from synthc.datatypes import row_kind_conflict
 from synthc.errors import Location, Problem
 from synthc.recipe.kinds import model_fields, step_kinds, template_fields
 from synthc.recipe.positions import Parsed, join_path
+from synthc.recipe.providers import routing_problem
 from synthc.recipe.schema import IDENTIFIER_PATTERN, did_you_mean, location_of
 from synthc.recipe.templates import check_syntax, loader_tag, syntax_error
 from synthc.recipe.values import (
@@ -85,6 +86,7 @@ def semantic_problems(parsed: Parsed, recipe_file: str) -> list[Problem]:
             check_sizes(context.report, name, step, cap)
     _check_cycles(context, edges)
     _check_exports(context, data.get("exports"))
+    _check_aliases(context, data.get("models"))
     _check_no_keys(context, data, "")
     if isinstance(data.get("model"), str):
         _check_model(context, "model", data["model"])
@@ -253,15 +255,33 @@ def _known_kind(step: Mapping[str, Any]) -> str | None:
 
 
 def _check_model(context: _Context, path: str, value: str) -> None:
-    """Accept aliases and anything that could be a litellm string; reject the rest."""
-    if value in context.aliases or "/" in value or (value and not re.search(r"\s", value)):
+    """Accept aliases and model strings litellm can route; reject the rest."""
+    if value in context.aliases:
         return
     aliases = ", ".join(context.aliases) or "none defined"
-    context.report(
-        path,
-        f"unknown model '{value}': not an alias from `models:` (aliases: {aliases}) "
-        "and not a litellm model string such as 'openai/gpt-4o'",
-    )
+    if not value or re.search(r"\s", value):
+        context.report(
+            path,
+            f"unknown model '{value}': not an alias from `models:` (aliases: {aliases}) "
+            "and not a litellm model string such as 'openai/gpt-4o'",
+        )
+        return
+    problem = routing_problem(value)
+    if problem is not None:
+        context.report(path, f"{problem}; aliases from `models:`: {aliases}")
+
+
+def _check_aliases(context: _Context, models: Any) -> None:
+    """An alias's model string must be routable, unless it names its own `api_base`
+    (a local or self-hosted server speaks whatever the alias says). A target that is
+    another alias is `check_alias_targets`' to report."""
+    aliases = _mapping(models)
+    for name, alias in aliases.items():
+        routed = isinstance(alias, Mapping) and isinstance(alias.get("model"), str)
+        if routed and not alias.get("api_base") and alias["model"] not in aliases:
+            problem = routing_problem(alias["model"])
+            if problem is not None:
+                context.report(join_path(join_path("models", str(name)), "model"), problem)
 
 
 def _check_exports(context: _Context, exports: Any) -> None:

@@ -243,6 +243,23 @@ class Store:
                 handle.flush()
                 os.fsync(handle.fileno())
 
+    def spent(self) -> dict[str, float]:
+        """What the recipe's builds spent on model calls, summed from runs.jsonl:
+        `calls`, `tokens`, `usd` (a recipe-scoped `budget:` counts it)."""
+        total = {"calls": 0.0, "tokens": 0.0, "usd": 0.0}
+        try:
+            lines = self.runs_path.read_text(encoding="utf-8").splitlines()
+        except FileNotFoundError:
+            return total
+        for line in lines:
+            try:
+                spend = json.loads(line).get("spend") or {}
+            except (ValueError, AttributeError):
+                continue  # a line a killed build left half-written
+            for key in total:
+                total[key] += float(spend.get(key) or 0)
+        return total
+
     # -- catalog --------------------------------------------------------------------
 
     def refresh_catalog(self, state: LockState | None = None) -> None:

@@ -196,6 +196,19 @@ def test_rpm_holds_across_the_workers(
         assert sum(1 for t in arrivals if t <= end) <= rpm + elapsed * rpm / 60 + 1
 
 
+def test_each_worker_gives_up_at_the_models_deadline(
+    tmp_path: Path, server: LLMTestServer, cluster: RayCluster
+) -> None:
+    server.config.fault_rate = 1.0  # every request answered 429 or 500
+    limits = {"concurrency": 8, "deadline_s": 2}
+    path = write_recipe(tmp_path / "a", server, 4, address=cluster.address, limits=limits)
+    started = time.perf_counter()
+    assert build_recipe(path).exit_code == 1  # no answers
+    # Past the deadline each call stops retrying: the default (300 s) would hold here.
+    assert time.perf_counter() - started < 60
+    assert server.stats.total > 8  # retried until the deadline, not given up at once
+
+
 def test_a_killed_worker_node_costs_at_most_the_calls_in_flight(
     tmp_path: Path, server: LLMTestServer, cluster: RayCluster, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -9,7 +9,7 @@ import pytest
 from gateway_helpers import SECRET, ask
 from llm_server import LLMTestServer
 
-from synthc.llm.calls import BUDGET, Budget
+from synthc.llm.calls import BUDGET, Budget, CallRequest
 from synthc.llm.client import LLMClient
 
 
@@ -81,3 +81,61 @@ def test_retry_after_reads_seconds_and_http_dates() -> None:
     assert parse_retry_after(None) is None and parse_retry_after("soon") is None
     later = email.utils.formatdate(time.time() + 30, usegmt=True)
     assert 25 <= (parse_retry_after(later) or 0) <= 31
+
+
+def budget_recipe(folder: Path, server: LLMTestServer, budget: dict[str, object]) -> Path:
+    import json
+
+    import yaml
+
+    (folder / "seeds.jsonl").write_text(
+        "".join(json.dumps({"topic": f"topic {i}"}) + "\n" for i in range(12))
+    )
+    recipe = {
+        "synthc": 1, "name": "spend", "model": "srv", "budget": budget,
+        "models": {"srv": {"model": "openai/echo", "api_base": server.base_url,
+                           "api_key_env": "OPENAI_API_KEY"}},
+        "steps": {"seeds": {"kind": "seed", "path": "seeds.jsonl"},
+                  "answers": {"kind": "generate", "from": "seeds", "prompt": "{{ topic }}"}},
+    }  # fmt: skip
+    path = folder / "recipe.yaml"
+    path.write_text(yaml.safe_dump(recipe, sort_keys=False))
+    return path
+
+
+@pytest.mark.parametrize(("scope", "second_build_sends"), [("recipe", 0), ("build", 4)])
+def test_the_budget_counts_earlier_builds_unless_scoped_to_one(
+    server: LLMTestServer, tmp_path: Path, cache_dir: Path, scope: str, second_build_sends: int
+) -> None:
+    from synthc.api import build_recipe
+
+    path = budget_recipe(tmp_path, server, {"max_calls": 8, "scope": scope})
+    assert build_recipe(path).exit_code == 1 and server.stats.total == 8
+    server.reset()
+    build_recipe(path)
+    assert server.stats.total == second_build_sends
+
+
+def test_max_usd_stops_within_ten_percent_of_the_cap(
+    server: LLMTestServer, tmp_path: Path, cache_dir: Path
+) -> None:
+    from synthc.recipe.load import ModelAlias, Recipe
+    from synthc.recipe.providers import price_table
+
+    prices = price_table()["gpt-4o-mini"]
+    alias = ModelAlias(name="priced", model="openai/gpt-4o-mini", api_base=server.base_url,
+                       api_key_env="OPENAI_API_KEY")  # fmt: skip
+    cap = 0.0005
+    recipe = Recipe(path=tmp_path / "r.yaml", name="t", format_version=1, steps={},
+                    models={"priced": alias}, budget={"max_usd": cap})  # fmt: skip
+    client = LLMClient(recipe, cache_path=cache_dir)
+    requests = [
+        CallRequest("priced", [{"role": "user", "content": f"row {i}: say something about {i}"}],
+                    {"max_tokens": 500}, row_id=str(i))
+        for i in range(300)
+    ]  # fmt: skip
+    results = client.complete(requests)
+    assert any(r.error_kind == BUDGET for r in results)
+    spent = (server.stats.prompt_tokens * prices["input_cost_per_token"]
+             + server.stats.completion_tokens * prices["output_cost_per_token"])  # fmt: skip
+    assert 0.9 * cap <= spent <= 1.02 * cap, (spent, server.stats.total)

@@ -55,7 +55,21 @@ def test_client_errors_are_not_retried(
 
 
 @pytest.mark.parametrize("transport", ["auto", "litellm"])
-def test_rate_limits_honour_retry_after_and_lower_concurrency(
+def test_a_burst_of_429s_narrows_concurrency_once(
+    make_client: Callable[..., LLMClient], server: LLMTestServer, transport: str
+) -> None:
+    client = make_client(transport, max_attempts=1)
+    client.complete([ask(f"warm {i}") for i in range(30)])  # slow start opens the window
+    assert client.limiter(client.resolve("srv")).slots.limit == 16
+    results = client.complete([ask(f"busy {i} [[status=429]]") for i in range(16)])
+    assert all(r.error_kind == RATE_LIMITED and r.attempts == 1 for r in results)
+    assert server.stats.statuses[429] == 16
+    # One window of requests, one halving: 16 -> 8, not one halving per 429.
+    assert client.limiter(client.resolve("srv")).slots.limit == 8
+
+
+@pytest.mark.parametrize("transport", ["auto", "litellm"])
+def test_a_retry_after_is_a_floor_on_the_wait(
     make_client: Callable[..., LLMClient], server: LLMTestServer, transport: str
 ) -> None:
     server.config.retry_after = 0.3
@@ -64,7 +78,16 @@ def test_rate_limits_honour_retry_after_and_lower_concurrency(
     result = client.complete([ask("busy [[status=429]]")])[0]
     assert time.perf_counter() - started >= 0.3
     assert result.error_kind == RATE_LIMITED and result.attempts == 2
-    assert client.limiter(client.resolve("srv")).slots.limit < 16
+
+
+def test_server_errors_do_not_narrow_concurrency(
+    make_client: Callable[..., LLMClient], server: LLMTestServer
+) -> None:
+    client = make_client(max_attempts=2)
+    client.complete([ask(f"warm {i}") for i in range(30)])  # slow start opens the window
+    client.complete([ask(f"down {i} [[status=500]]") for i in range(8)])
+    assert server.stats.statuses[500] == 16
+    assert client.limiter(client.resolve("srv")).slots.limit == 16
 
 
 @pytest.mark.parametrize("marker", ["[[length]]", "[[empty]]", "[[filter]]"])

@@ -1,4 +1,5 @@
-"""Per-model limits: a concurrency cap that halves on 429s, and rpm/tpm buckets."""
+"""Per-model limits: hard request and token windows that start empty and pace, and a
+concurrency window that adapts like TCP's (one decrease per window of requests)."""
 
 from __future__ import annotations
 
@@ -7,10 +8,12 @@ import time
 from collections.abc import Callable
 
 from gateway_helpers import ask
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from llm_server import LLMTestServer
 
 from synthc.llm.client import LLMClient
-from synthc.llm.limits import AdaptiveSemaphore, ModelLimiter, ModelLimits, TokenBucket
+from synthc.llm.limits import AdaptiveSemaphore, ModelLimiter, ModelLimits, SlidingWindow
 
 
 def test_concurrency_never_exceeds_the_limit_and_adapts() -> None:
@@ -29,25 +32,69 @@ def test_concurrency_never_exceeds_the_limit_and_adapts() -> None:
 
     asyncio.run(main())
     assert peak == 4 and gate.in_flight == 0
-    gate.rate_limited()
-    gate.rate_limited()
+    for _ in range(20):
+        gate.rate_limited(slot=gate.issued + 1)  # all sent after any decrease
     assert gate.limit == 1
     for _ in range(20):
         gate.succeeded()
     assert 1 < gate.limit <= 4
 
 
-def test_requests_per_minute_bucket_paces_calls() -> None:
-    bucket = TokenBucket(per_minute=600)  # 10 a second, burst of 600
-    bucket.level = 0
+def test_a_burst_of_429s_from_one_window_is_one_decrease() -> None:
+    gate = AdaptiveSemaphore(16)
+    in_flight = list(range(1, 17))  # slots of 16 requests sent together
+    gate.issued = 16
+    for slot in in_flight:
+        gate.rate_limited(slot)
+    assert gate.limit == 8
+
+
+def test_a_trickle_of_random_429s_does_not_shrink_the_window() -> None:
+    gate = AdaptiveSemaphore(64)
+    for i in range(2000):
+        gate.issued += 1
+        if i % 20 == 0:  # 5% of answers
+            gate.rate_limited(gate.issued)
+        else:
+            gate.succeeded()
+    assert gate.limit == 64
+
+
+def test_the_request_window_starts_empty_and_paces() -> None:
+    window = SlidingWindow(600, window_s=60)  # 10 a second, burst of 60
+    now = time.monotonic()
+    times = [window.reserve(1, now)[1] - now for _ in range(120)]
+    assert times[59] < 0.1  # the burst goes at once ...
+    assert 5.5 < times[119] < 6.5  # ... and then 10 a second, not the whole quota
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    amounts=st.lists(st.integers(1, 50), min_size=1, max_size=200),
+    gaps=st.lists(st.floats(0, 3), min_size=1, max_size=200),
+)
+def test_no_window_ever_holds_more_than_the_capacity(amounts: list[int], gaps: list[float]) -> None:
+    window = SlidingWindow(100, window_s=10)
+    now, booked = 0.0, []
+    for i, amount in enumerate(amounts):
+        now += gaps[i % len(gaps)]
+        _, at = window.reserve(amount, now)
+        assert at >= now
+        booked.append((at, min(amount, 100)))
+    for start, _ in booked:
+        assert sum(a for t, a in booked if start <= t < start + 10) <= 100
+
+
+def test_token_bookings_settle_with_the_real_usage() -> None:
+    limiter = ModelLimiter(ModelLimits(concurrency=1, tpm=1000))
 
     async def main() -> float:
-        started = time.monotonic()
-        for _ in range(3):
-            await bucket.take(1)
-        return time.monotonic() - started
+        ticket = await limiter.enter(400)
+        limiter.leave(ticket, 100)
+        assert limiter.tokens is not None
+        return limiter.tokens.total
 
-    assert 0.25 <= asyncio.run(main()) < 1.0
+    assert asyncio.run(main()) == 100
 
 
 def test_a_recipe_limit_caps_in_flight_requests(
@@ -61,13 +108,11 @@ def test_a_recipe_limit_caps_in_flight_requests(
     assert client.limiter(client.resolve("srv")).limits == ModelLimits(concurrency=2)
 
 
-def test_limiter_returns_unused_token_reservations() -> None:
-    limiter = ModelLimiter(ModelLimits(concurrency=1, tpm=1000))
-
-    async def main() -> float:
-        await limiter.enter(400)
-        await limiter.leave(400, 100)
-        assert limiter.tokens is not None
-        return limiter.tokens.level
-
-    assert asyncio.run(main()) >= 900
+def test_slow_start_opens_the_window_one_request_at_a_time() -> None:
+    gate = AdaptiveSemaphore(8, slow_start=True)
+    assert gate.limit == 1
+    for _ in range(3):
+        gate.succeeded()
+    assert gate.limit == 4  # +1 per answer: doubling per round trip
+    gate.came_back()  # a 5xx is not overload: the window still opens
+    assert gate.limit == 5

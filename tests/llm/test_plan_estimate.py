@@ -78,6 +78,24 @@ def test_prices_come_from_litellms_bundled_table() -> None:
     assert price_per_token("openai/no-such-model-xyz") is None
 
 
+def test_plan_warns_when_the_estimate_exceeds_what_is_left_of_the_budget(
+    tmp_path: Path, server: LLMTestServer, cache_dir: Path
+) -> None:
+    from synthc.api import budget_warning, build_recipe
+
+    path = write(tmp_path, server, {"answers": ANSWERS}, rows=5, budget={"max_calls": 14})
+    plan = plan_recipe(path)
+    assert budget_warning(plan, estimate_recipe(plan)) is None  # 10 calls, 14 allowed
+    build_recipe(path)
+    path.write_text(path.read_text().replace("n: 2", "n: 3"))
+    plan = plan_recipe(path)
+    warning = budget_warning(plan, estimate_recipe(plan))  # 5 more, 4 left
+    assert warning == (
+        "the build needs about 5 calls but budget.max_calls leaves 4 after earlier builds; "
+        "it will stop when the budget is spent"
+    )
+
+
 def test_a_priced_model_is_shown_from_prompts_alone_up_to_answers_at_max_tokens(
     tmp_path: Path, server: LLMTestServer, cache_dir: Path
 ) -> None:

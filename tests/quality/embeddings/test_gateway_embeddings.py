@@ -83,8 +83,8 @@ def test_failures_are_retried_then_reported(
 ) -> None:
     server.config.fault_rate = 0.5
     with client_for(recipe_for(server, tmp_path), offline) as client:
-        vectors = client.embed(TEXTS, "emb")
-    assert vectors.shape == (300, 64) and server.stats.embedding_requests > 3
+        vectors = client.embed(TEXTS, "emb", batch_size=20)  # 15 batches, about half fail once
+    assert vectors.shape == (300, 64) and server.stats.embedding_requests > 15
     server.config.fault_rate = 1.0
     with client_for(recipe_for(server, tmp_path), offline) as client:
         client.retry = RetryPolicy(max_attempts=2, backoff_base=0.01, backoff_max=0.05)
