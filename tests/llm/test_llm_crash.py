@@ -27,9 +27,15 @@ CHILD = textwrap.dedent(
     from llm_server import LLMTestServer
     from synthc.llm.client import LLMClient
 
-    class Announce:
+    class Announce:  # a Reporter that prints each arrived answer for the parent
         def advance(self, step, n=1):
             print("done", n, flush=True)
+
+        def message(self, text):
+            pass
+
+        def warning(self, text):
+            pass
 
     server = LLMTestServer()
     server.port = {port}
