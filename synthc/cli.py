@@ -44,6 +44,15 @@ class SynthcGroup(click.Group):
 
 
 recipe_argument = click.argument("recipe", type=click.Path(dir_okay=False, path_type=str))
+# Rows on stdout as a table, csv, json or jsonl (preview and query).
+format_option = click.option(
+    "--format",
+    "-f",
+    "fmt",
+    type=click.Choice(["table", "csv", "json", "jsonl"]),
+    default="table",
+    show_default=True,
+)
 engine_option = click.option(
     "--engine",
     type=click.Choice(["local", "ray"]),
@@ -217,14 +226,7 @@ def build(
 @click.option(
     "--limit", "-n", default=5, show_default=True, help="Rows taken from each starting step."
 )
-@click.option(
-    "--format",
-    "-f",
-    "fmt",
-    type=click.Choice(["table", "csv", "json", "jsonl"]),
-    default="table",
-    show_default=True,
-)
+@format_option
 def preview(recipe: str, step: str, limit: int, fmt: str) -> None:
     """Run STEP and the steps it reads on the first rows, in memory, and print its rows.
 
@@ -254,14 +256,7 @@ def preview(recipe: str, step: str, limit: int, fmt: str) -> None:
 @cli.command()
 @recipe_argument
 @click.argument("sql")
-@click.option(
-    "--format",
-    "-f",
-    "fmt",
-    type=click.Choice(["table", "csv", "json", "jsonl"]),
-    default="table",
-    show_default=True,
-)
+@format_option
 def query(recipe: str, sql: str, fmt: str) -> None:
     """Read-only SQL over the step tables (each step is a table by its name).
 
