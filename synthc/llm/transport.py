@@ -1,6 +1,8 @@
 """How one call reaches a model: litellm's own `acompletion`, or, for OpenAI-compatible
-endpoints, a request body translated by litellm once and posted over a shared aiohttp
-session. Imports litellm lazily (with `local.py`, the only modules that do).
+endpoints, a request body posted over a shared aiohttp session. The body is built
+without litellm where `wire.py` shows litellm would send it unchanged, else translated
+by litellm. Imports litellm lazily (with `local.py`, the only modules that do), so a
+build whose models are all plain OpenAI-compatible endpoints never imports it.
 
 Failures are classified by exception type and HTTP status, never by message text.
 """
@@ -20,9 +22,14 @@ from typing import Any
 from synthc.llm.calls import FATAL, RATE_LIMITED, TRANSIENT, UNREADABLE
 from synthc.llm.loader import load_litellm
 from synthc.llm.models import ModelSpec
+from synthc.llm.wire import (
+    FAST_PROVIDERS,
+    plain_body,
+    plain_messages,
+    plain_model,
+    plain_params,
+)
 
-# Providers whose chat endpoint speaks the OpenAI wire format as litellm sends it.
-FAST_PROVIDERS = frozenset({"openai", "hosted_vllm"})
 OPENAI_BASE = "https://api.openai.com/v1"
 TOKEN_PATTERN = re.compile(r"(Bearer\s+)[\w.~+/=-]+|sk-[\w-]{8,}")
 
@@ -54,6 +61,7 @@ class _Route:
     model: str  # the provider's own model name
     url: str
     headers: Mapping[str, str]
+    plain: bool = False  # litellm's transform would leave plain calls unchanged (wire.py)
 
 
 def secret_values(spec: ModelSpec) -> list[str]:
@@ -149,9 +157,11 @@ class Transports:
 
     def prepare(self, spec: ModelSpec) -> None:
         """Do now what a first call would do slowly (import litellm, route, price), so
-        no request is booked in a rate window and then sent seconds later."""
-        self.litellm()
-        self._route(spec)
+        no request is booked in a rate window and then sent seconds later. A plain
+        OpenAI-compatible model needs no litellm (its calls may, if not plain)."""
+        route = self._route(spec)
+        if route is None or not route.plain:
+            self.litellm()
         self.cost(spec, 0, 0)
 
     async def send(
@@ -176,18 +186,20 @@ class Transports:
         if spec.name in self._routes:
             return self._routes[spec.name]
         route = None
-        if not self.force_litellm and not spec.is_local:
+        plain = None if self.force_litellm else plain_model(spec)
+        if plain is not None:
+            provider, model = plain
+            route = _Route(
+                provider, model, _chat_url(spec.api_base or ""), _headers(spec), plain=True
+            )
+        elif not self.force_litellm and not spec.is_local:
             litellm = self.litellm()
             model, provider, _, api_base = litellm.get_llm_provider(
                 spec.model, api_base=spec.api_base
             )
             if provider in FAST_PROVIDERS:
-                base = (api_base or spec.api_base or OPENAI_BASE).rstrip("/")
-                key = spec.api_key()
-                headers = {"Content-Type": "application/json"}
-                if key:
-                    headers["Authorization"] = f"Bearer {key}"
-                route = _Route(provider, model, f"{base}/chat/completions", headers)
+                url = _chat_url(api_base or spec.api_base or OPENAI_BASE)
+                route = _Route(provider, model, url, _headers(spec))
         self._routes[spec.name] = route
         return route
 
@@ -200,12 +212,16 @@ class Transports:
     ) -> dict[str, Any]:
         """The request body litellm would send: its provider config maps the parameters
         once per (model, params); each call's messages go through the config's own
-        request transform (10-100 µs: o-series models, for one, move system messages)."""
+        request transform (10-100 µs: o-series models, for one, move system messages).
+        A plain route's plain call is built without litellm (`wire.py`)."""
+        if route.plain and plain_params(params) and plain_messages(messages):
+            return plain_body(route.model, messages, params)
         # repr of sorted items tells parameter sets apart within one run, far cheaper
         # than a fingerprint on the per-call path.
         memo_key = (spec.name, repr(sorted(params.items())))
         prepared = self._bodies.get(memo_key)
         if prepared is None:
+            self.litellm()
             from litellm.types.utils import LlmProviders
             from litellm.utils import ProviderConfigManager
 
@@ -327,6 +343,8 @@ class Transports:
         (one table lookup per model, not per call). None when the model is not priced."""
         if spec.is_local:
             return 0.0
+        if spec.model not in self._rates and plain_model(spec) is not None:
+            self._rates[spec.model] = None  # not in litellm's price table (wire.py)
         if spec.model not in self._rates:
             try:
                 per_prompt, per_completion = self.litellm().cost_per_token(
@@ -376,6 +394,18 @@ class _AnswerWatch:
             return failure
         message = f"the provider answered, but litellm could not read the answer: {failure.message}"
         return CallFailure(UNREADABLE, failure.error_class, message)
+
+
+def _chat_url(base: str) -> str:
+    return f"{base.rstrip('/')}/chat/completions"
+
+
+def _headers(spec: ModelSpec) -> dict[str, str]:
+    headers = {"Content-Type": "application/json"}
+    key = spec.api_key()
+    if key:
+        headers["Authorization"] = f"Bearer {key}"
+    return headers
 
 
 def _credentials(spec: ModelSpec) -> dict[str, Any]:

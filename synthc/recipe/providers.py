@@ -218,15 +218,23 @@ BARE_PREFIXES = ("gpt-", "o1", "o3", "o4", "claude", "chatgpt-", "text-embedding
 @cache
 def price_table() -> Mapping[str, Any]:
     """litellm's bundled price table, read as JSON; empty when litellm is not installed."""
+    try:
+        return dict(json.loads(price_table_text()))
+    except ValueError:
+        return {}
+
+
+def price_table_text() -> str:
+    """litellm's bundled price table as text (not parsed); empty when litellm is not
+    installed. Found with `find_spec`, so litellm is not imported."""
     spec = importlib.util.find_spec("litellm")
     if spec is None or not spec.submodule_search_locations:
-        return {}
+        return ""
     path = Path(next(iter(spec.submodule_search_locations)))
-    table = path / "model_prices_and_context_window_backup.json"
     try:
-        return dict(json.loads(table.read_text(encoding="utf-8")))
-    except (OSError, ValueError):
-        return {}
+        return (path / "model_prices_and_context_window_backup.json").read_text(encoding="utf-8")
+    except OSError:
+        return ""
 
 
 def known_providers() -> frozenset[str]:
