@@ -155,11 +155,12 @@ def _read_json(path: Path, lines: bool) -> pl.DataFrame:
 def _json_rows(path: Path, lines: bool) -> list[tuple[str, dict[str, Any]]]:
     """(location, row) for every row; a row that is not a JSON object is an error."""
     found: list[tuple[str, Any]] = []
+    name = shown(path)  # once: resolving a path per row cost ~0.1 ms
     with path.open(encoding="utf-8-sig") as handle:
         if lines:
             for number, line in enumerate(handle, start=1):
                 if line.strip():
-                    found.append((f"{shown(path)}:{number}", _loads(line, path, number)))
+                    found.append((f"{name}:{number}", _loads(line, path, number)))
         else:
             data = _loads(handle.read(), path, None)
             if not isinstance(data, list):
@@ -167,7 +168,7 @@ def _json_rows(path: Path, lines: bool) -> list[tuple[str, dict[str, Any]]]:
                     f"{shown(path)}: a .json data file holds an array of objects, "
                     f"not {kind_name(data)}"
                 )
-            found = [(f"{shown(path)}: row {i + 1}", row) for i, row in enumerate(data)]
+            found = [(f"{name}: row {i + 1}", row) for i, row in enumerate(data)]
     for where, row in found:
         if not isinstance(row, dict):
             raise DataFileError(

@@ -192,7 +192,8 @@ def _rows(ctx: StepContext, frame: pl.DataFrame, done: list[tuple[_Job, Answer]]
     columns_out: dict[str, list[Any]] = {name: [] for name in ("_id", *fields, *LINEAGE_TAIL)}
     for job, answer in done:
         values = answer.value if explode else [answer.value]
-        ids = derived_row_ids(ctx.name, [job.row_id] * len(values), list(range(len(values))))
+        if explode:  # one id per exploded item; else the job's own (no Series per row)
+            ids = derived_row_ids(ctx.name, [job.row_id] * len(values), list(range(len(values))))
         for k, value in enumerate(values):
             parents.append(job.parent)
             columns_out["_id"].append(ids[k] if explode else job.row_id)
