@@ -21,7 +21,8 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import dataclasses
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -47,6 +48,7 @@ if TYPE_CHECKING:
     from synthc.progress import Reporter
     from synthc.recipe.load import Recipe
 
+MIN_WORKERS = 64  # calls of one model in progress at once, at least (see `_workers`)
 MIN_OBSERVED = 3  # answers of a step before their mean length is the expected completion
 
 
@@ -184,20 +186,30 @@ class LLMClient:
         for limiter in limiters:
             limiter.notify = reporter.message if reporter is not None else None
         try:
+            started = time.monotonic()
+            results: dict[str, CallResult] = {}
 
-            async def one(key: str, request: CallRequest) -> tuple[str, CallResult]:
-                result = await self._call(transports, key, request, step)
-                if reporter is not None:
-                    reporter.advance(step)
-                    spec = self.resolve(request.model)
-                    _report_stop(self.limiter(spec), reporter, spec)
-                return key, result
+            async def work(queue: Iterator[tuple[str, CallRequest]]) -> None:
+                for key, request in queue:
+                    picked = time.monotonic() - started  # waited for a free worker
+                    result = await self._call(transports, key, request, step)
+                    results[key] = dataclasses.replace(result, queued_s=result.queued_s + picked)
+                    if reporter is not None:
+                        reporter.advance(step)
+                        spec = self.resolve(request.model)
+                        _report_stop(self.limiter(spec), reporter, spec)
 
-            with transports.local_provider(
-                any(self.resolve(r.model).is_local for r in pending.values())
-            ):
-                pairs = await asyncio.gather(*(one(k, r) for k, r in pending.items()))
-            return dict(pairs)
+            by_model: dict[str, list[tuple[str, CallRequest]]] = {}
+            for key, request in pending.items():
+                by_model.setdefault(request.model, []).append((key, request))
+            workers = []
+            for model, calls in by_model.items():
+                queue = iter(calls)  # shared by the model's workers, each takes the next
+                count = min(len(calls), _workers(self.limiter(specs[model]).limits))
+                workers += [work(queue) for _ in range(count)]
+            with transports.local_provider(any(spec.is_local for spec in specs.values())):
+                await asyncio.gather(*workers)
+            return results
         finally:
             for limiter in limiters:
                 limiter.notify = None
@@ -376,6 +388,13 @@ class LLMClient:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+def _workers(limits: ModelLimits) -> int:
+    """Calls of one model in progress at once: its concurrency with room for calls backing
+    off or waiting for a window. One task per pending call held ~4 KB each until the end
+    (~40 MB at 10,000 calls); the limiter lets no more than `concurrency` through anyway."""
+    return max(4 * limits.concurrency, MIN_WORKERS)
 
 
 def _param_timeout(params: CallParams) -> float | None:

@@ -156,3 +156,29 @@ def test_requests_are_translated_by_litellm_for_the_model(
     sent = server.stats.last_body
     assert sent["model"] == "o3-mini" and sent["max_completion_tokens"] == 50
     assert "max_tokens" not in sent
+
+
+def test_a_large_step_keeps_a_bounded_number_of_calls_in_progress(
+    make_client: Callable[..., LLMClient], server: LLMTestServer
+) -> None:
+    """Memory stays flat in the number of calls: at most 4 x concurrency (at least 64)
+    calls are in progress at once, not one task per pending call."""
+    import asyncio
+
+    seen: list[int] = []
+
+    class Counting:
+        def advance(self, step: str, n: int = 1) -> None:
+            seen.append(len(asyncio.all_tasks()))
+
+        def message(self, text: str) -> None:
+            pass
+
+        def warning(self, text: str) -> None:
+            pass
+
+    client = make_client(limits={"concurrency": 8})
+    requests = [ask(f"bounded {i}") for i in range(600)]
+    results = client.complete(requests, step="s", reporter=Counting())  # type: ignore[arg-type]
+    assert all(r.ok for r in results) and server.stats.total == 600
+    assert max(seen) < 100  # 64 workers, the run and a few of aiohttp's; 600 before
