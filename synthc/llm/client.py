@@ -191,9 +191,8 @@ class LLMClient:
 
             async def work(queue: Iterator[tuple[str, CallRequest]]) -> None:
                 for key, request in queue:
-                    picked = time.monotonic() - started  # waited for a free worker
-                    result = await self._call(transports, key, request, step)
-                    results[key] = dataclasses.replace(result, queued_s=result.queued_s + picked)
+                    waited = time.monotonic() - started  # for a free worker
+                    results[key] = await self._call(transports, key, request, step, waited)
                     if reporter is not None:
                         reporter.advance(step)
                         spec = self.resolve(request.model)
@@ -291,8 +290,14 @@ class LLMClient:
         return expected_completion(params, mean)
 
     async def _call(
-        self, transports: Transports, key: str, request: CallRequest, step: str = ""
+        self,
+        transports: Transports,
+        key: str,
+        request: CallRequest,
+        step: str = "",
+        waited: float = 0.0,
     ) -> CallResult:
+        """One call: budget, limiter, retries; `waited` is the time it waited to start."""
         spec = self.resolve(request.model)
         params = self.params_for(request)
         if self.budget_stop is not None:
@@ -329,7 +334,8 @@ class LLMClient:
             seen[1] += tried.value.completion_tokens
             result = self._succeeded(transports, key, request, spec, tried.value, tried.attempts,
                                      int(reserved[0]), reserved[1])  # fmt: skip
-            return dataclasses.replace(result, latency_s=tried.latency_s, queued_s=tried.queued_s)
+            queued = waited + tried.queued_s
+            return dataclasses.replace(result, latency_s=tried.latency_s, queued_s=queued)
         assert tried.failure is not None
         if tried.attempts:
             self.budget.settle(int(reserved[0]), reserved[1], 0, 0.0)
@@ -340,7 +346,7 @@ class LLMClient:
             message = f"not sent: {message}"
         failed = _failed(key, request, spec, message, tried.failure.error_class,
                          tried.failure.kind, tried.attempts, tried.latency_s)  # fmt: skip
-        return dataclasses.replace(failed, queued_s=tried.queued_s)
+        return dataclasses.replace(failed, queued_s=waited + tried.queued_s)
 
     def _succeeded(
         self,
