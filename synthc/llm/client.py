@@ -299,7 +299,8 @@ class LLMClient:
     ) -> CallResult:
         """One call: budget, limiter, retries; `waited` is the time it waited to start."""
         spec = self.resolve(request.model)
-        params = self.params_for(request)
+        call_params = self.call_params(request)
+        params = dict(call_params.sent)
         if self.budget_stop is not None:
             message = "budget " + self.budget_stop
             return _failed(key, request, spec, message, "BudgetExceeded", BUDGET, 0)
@@ -319,7 +320,7 @@ class LLMClient:
             reserved[:] = [prompt_estimate + completion, usd]
             return None
 
-        timeout = self.limiter(spec).limits.timeout_s or _param_timeout(self.call_params(request))
+        timeout = self.limiter(spec).limits.timeout_s or _param_timeout(call_params)
 
         async def send() -> tuple[Outcome, int]:
             outcome = await transports.send(
