@@ -25,6 +25,12 @@ PLAIN = {"temperature": 0.3, "top_p": 0.9, "max_tokens": 50, "seed": 4, "stop": 
          "presence_penalty": 0.1, "frequency_penalty": 0.2, "logit_bias": {"50256": -100},
          "logprobs": True, "top_logprobs": 2, "max_completion_tokens": 60,
          "response_format": {"type": "json_object"}}  # fmt: skip
+SCHEMA_FORMAT = {
+    "type": "json_schema",
+    "json_schema": {"name": "answer", "strict": True, "schema": {
+        "type": "object", "properties": {"a": {"type": "string"}}, "required": ["a"],
+        "additionalProperties": False}},
+}  # fmt: skip
 DIALOGUE = [
     {"role": "system", "content": "Be brief."},
     {"role": "user", "content": "hello"},
@@ -64,6 +70,7 @@ def test_plain_calls_reach_the_server_as_litellm_would_send_them(
     recipe = dataclasses.replace(recipe, models={"srv": alias})
     client = LLMClient(recipe, cache_path=tmp_path / "cache")
     requests = [ask("hello", **PLAIN), ask("x", temperature=0.7), ask("y", max_tokens=9)]
+    requests.append(ask("w", response_format=SCHEMA_FORMAT, stop="\n"))
     requests.append(dataclasses.replace(ask("z"), messages=DIALOGUE, params=PLAIN))
     assert all(r.ok for r in client.complete(requests, step="answers"))
     provider, name = model.split("/")
