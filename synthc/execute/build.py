@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from synthc.errors import (
+    BatchPending,
     DataFileError,
     DiskFull,
     EnvironmentFailure,
@@ -71,6 +72,8 @@ def build(plan: Plan, ctx: BuildContext) -> BuildResult:
         except BaseException as exc:
             if isinstance(exc, KeyboardInterrupt):
                 status = "interrupted"
+            elif isinstance(exc, BatchPending):
+                status = "pending"  # calls wait in provider batches; the next build collects
             error = str(exc) if isinstance(exc, SynthcError) else f"{type(exc).__name__}: {exc}"
             raise
         finally:
@@ -225,8 +228,8 @@ def _run_one(
             step_ctx.emit("_checks", checks_frame(checks))
         version = ctx.store.write_step(planned.name, frame, step_ctx.emitted)
     except SynthcError as exc:
-        if isinstance(exc, StepFailed | EnvironmentFailure):
-            raise  # a full disk or a damaged cache is not the step's fault: say so as is
+        if isinstance(exc, StepFailed | EnvironmentFailure | BatchPending):
+            raise  # a full disk, a damaged cache or a pending batch: not the step's fault
         code = exc.exit_code if isinstance(exc, DataFileError) else 1  # the user's file: 2
         raise StepFailed(planned.name, str(exc), code) from exc
     except Exception as exc:

@@ -34,12 +34,15 @@ if TYPE_CHECKING:
 
 
 class ProbeClient(LLMClient):
-    """An LLMClient that never sends: cache hits are answered, misses are recorded."""
+    """An LLMClient that never sends: cache hits are answered, misses are recorded (apart
+    from those already submitted in provider batches, `in_batches`: key -> batch)."""
 
-    def __init__(self, recipe: Any) -> None:
+    def __init__(self, recipe: Any, in_batches: Mapping[str, str] | None = None) -> None:
         super().__init__(recipe)
         self.misses: dict[str, CallRequest] = {}
         self.hits: set[str] = set()
+        self.in_batches = in_batches or {}
+        self.pending: dict[str, str] = {}  # key -> batch, for misses a batch carries
 
     def complete(
         self,
@@ -55,7 +58,11 @@ class ProbeClient(LLMClient):
     async def _call_all(
         self, pending: Mapping[str, CallRequest], step: str, reporter: Reporter | None
     ) -> dict[str, CallResult]:
-        self.misses.update(pending)
+        for key, request in pending.items():
+            if key in self.in_batches:
+                self.pending[key] = self.in_batches[key]
+            else:
+                self.misses[key] = request
         return {
             key: CallResult(key, request.row_id, request.model, None, error=NOT_CALLED,
                             error_class="NotCalled", error_kind=BUDGET)
@@ -83,7 +90,10 @@ def estimate_plan(plan: Plan, store: Store) -> dict[str, CallEstimate]:
     so a step below one whose calls are not made yet still gets bounds on its calls:
     the rows not generated yet count as calls to make.
     """
+    from synthc.llm.batch import pending_calls
+
     kinds = registry()
+    in_batches = pending_calls(store.batch_ledger().load())
     needed = _steps_feeding_models(plan)
     frames: dict[str, pl.DataFrame | None] = {}
     rows: dict[str, Bounds] = {}
@@ -105,11 +115,11 @@ def estimate_plan(plan: Plan, store: Store) -> dict[str, CallEstimate]:
             rows[planned.name] = step_rows(planned.kind, planned.config, input_rows)
             estimates[planned.name] = _counted(planned, input_rows)
             continue
-        probe = ProbeClient(plan.recipe) if calls_model else None
+        probe = ProbeClient(plan.recipe, in_batches) if calls_model else None
         frame = _run_on_inputs(plan, planned, frames, probe)
         frames[planned.name] = frame
         whole = frame is not None and all(name in complete for name in planned.inputs)
-        if whole and (probe is None or not probe.misses):
+        if whole and (probe is None or not (probe.misses or probe.pending)):
             complete.add(planned.name)
             rows[planned.name] = Bounds.exactly(frame.height if frame is not None else 0)
         else:
@@ -168,7 +178,7 @@ def _estimate(
     if whole and (not misses or single_pass):
         return estimate  # every call was rendered: exact
     total = step_calls(planned.kind, planned.config, input_rows)
-    seen = misses + len(probe.hits)
+    seen = misses + len(probe.hits) + len(probe.pending)
     # Rows with identical prompts share one call, and rows not generated yet may repeat
     # each other (a model at temperature 0), so of their calls only one is certain.
     low = misses + min(1, max(0, total.low - seen))
@@ -219,7 +229,9 @@ def _run_quietly(planned: PlannedStep, context: Any) -> pl.DataFrame | None:
 
 def _summarise(step: str, probe: ProbeClient, plan: Plan) -> CallEstimate:
     misses = len(probe.misses)
-    estimate = CallEstimate(step, cached=len(probe.hits), to_make=misses, to_make_max=misses)
+    estimate = CallEstimate(step, cached=len(probe.hits), to_make=misses, to_make_max=misses,
+                            pending=len(probe.pending),
+                            batches=tuple(sorted(set(probe.pending.values()))))  # fmt: skip
     tokens, prompts_usd, completions_usd = 0, 0.0, 0.0
     priced = True
     for request in probe.misses.values():
@@ -227,7 +239,7 @@ def _summarise(step: str, probe: ProbeClient, plan: Plan) -> CallEstimate:
         params = probe.params_for(request)
         prompt, completion = estimate_split(request.messages, params)
         tokens += prompt + completion
-        rate = price_per_token(spec.model) if not spec.is_local else (0.0, 0.0)
+        rate = (0.0, 0.0) if spec.is_local else price_per_token(spec.model, spec.batch is not None)
         if rate is None:
             priced = False
             continue
@@ -254,13 +266,21 @@ def _steps_feeding_models(plan: Plan) -> set[str]:
     return seen
 
 
-def price_per_token(model: str) -> tuple[float, float] | None:
-    """(prompt, completion) dollars per token for a litellm model string, if priced."""
+def price_per_token(model: str, batch: bool = False) -> tuple[float, float] | None:
+    """(prompt, completion) dollars per token for a litellm model string, if priced.
+
+    With `batch`, the provider's batch-API rates: the table's `*_batches` prices where
+    it has them, else half the direct ones, as litellm's `batch_cost_calculator`
+    assumes (OpenAI, Anthropic and Vertex batches cost half), so `plan` and the build's
+    `_calls` agree."""
     table = price_table()
     for name in (model, model.partition("/")[2]):
         entry = table.get(name) if name else None
         if isinstance(entry, dict) and "input_cost_per_token" in entry:
-            return float(entry["input_cost_per_token"]), float(
-                entry.get("output_cost_per_token", 0.0)
-            )
+            prompt = float(entry["input_cost_per_token"])
+            completion = float(entry.get("output_cost_per_token", 0.0))
+            if not batch:
+                return prompt, completion
+            return (float(entry.get("input_cost_per_token_batches", prompt / 2)),
+                    float(entry.get("output_cost_per_token_batches", completion / 2)))  # fmt: skip
     return None

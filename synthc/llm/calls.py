@@ -59,6 +59,7 @@ class CallResult:
     error: str | None = None
     error_class: str | None = None
     error_kind: str | None = None
+    batch_id: str | None = None  # the provider batch that answered it
 
     @property
     def ok(self) -> bool:
@@ -80,6 +81,7 @@ class CallResult:
             "attempts": self.attempts,
             "error": self.error_class,
             "finish_reason": self.finish_reason,  # "length": cut at max_tokens
+            "batch_id": self.batch_id,  # answered in a provider batch, at its price
         }
 
     def failure_record(self, step: str) -> dict[str, Any]:

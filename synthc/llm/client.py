@@ -23,6 +23,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from synthc.errors import BatchPending
+from synthc.llm.batch import PENDING, BatchLedger, BatchRunner
 from synthc.llm.cache import CachedResponse, CallCache, cache_dir, call_key, rejection_reason
 from synthc.llm.calls import (
     BUDGET,
@@ -75,12 +77,17 @@ class LLMClient:
         backoff_base: float = 0.5,
         backoff_max: float = 30.0,
         transport: str = "auto",
+        batches: BatchLedger | None = None,
+        batch_wait: bool = True,
     ) -> None:
         """`limits` and `budget` default to the recipe's; `spent` is what the recipe's
         earlier builds spent (`calls`, `tokens`, `usd`), which a recipe-scoped budget
         counts. A call is retried until `deadline` seconds after its first request
         (a model's `limits: {deadline_s}` overrides it), each request given `timeout`
-        seconds (or the model's `timeout_s`); `max_attempts` also caps the requests."""
+        seconds (or the model's `timeout_s`); `max_attempts` also caps the requests.
+        `batches` records the provider batches out for aliases with `batch:` (kept in
+        memory when not given); without `batch_wait`, `complete` raises `BatchPending`
+        instead of waiting for them."""
         self.recipe = recipe
         state_dir = recipe.state_dir if recipe is not None else None
         self.cache = CallCache(cache_path or cache_dir(state_dir))
@@ -92,6 +99,8 @@ class LLMClient:
         self.retry = RetryPolicy(attempts, backoff_base, backoff_max, deadline)
         self.timeout = timeout
         self.transport = transport
+        self.batches = batches or BatchLedger()
+        self.batch_wait = batch_wait
         self.budget_stop: str | None = None  # why the budget stopped calls, if it did
         self._specs: dict[str, ModelSpec] = {}
         self._limiters: dict[str, ModelLimiter] = {}
@@ -147,7 +156,9 @@ class LLMClient:
         Requests with the same call key are made once. Failures do not raise: they come
         back as results with `error` set (and `error_kind` "budget" for calls the
         budget stopped; `budget_stop` then says why). `refresh` skips cache lookups but
-        still stores new answers. Each answer is cached the moment it arrives.
+        still stores new answers. Each answer is cached the moment it arrives. Calls to
+        an alias with `batch:` go through the provider's batch API; when the client does
+        not wait for batches, `BatchPending` is raised once every other call is answered.
         """
         keys = [self.key(request) for request in requests]
         found: dict[str, CallResult] = {}
@@ -165,6 +176,8 @@ class LLMClient:
             reporter.advance(step, len(found))
         if pending:
             found.update(_run_coroutine(self._call_all(pending, step, reporter)))
+            if waiting := [r for r in found.values() if r.error_kind == PENDING]:
+                raise _batch_pending(step, waiting)
         return [
             found[key] if found[key].row_id == request.row_id
             else dataclasses.replace(found[key], row_id=request.row_id)
@@ -191,11 +204,17 @@ class LLMClient:
                     _report_stop(self.limiter(spec), reporter, secret_values(spec))
                 return key, result
 
+            batched = {k: r for k, r in pending.items() if specs[r.model].batch is not None}
+            direct = {k: r for k, r in pending.items() if k not in batched}
+            runner = BatchRunner(self, transports, self.batches, step, self.batch_wait, reporter)
             with transports.local_provider(
-                any(self.resolve(r.model).is_local for r in pending.values())
+                any(self.resolve(r.model).is_local for r in direct.values())
             ):
-                pairs = await asyncio.gather(*(one(k, r) for k, r in pending.items()))
-            return dict(pairs)
+                pairs, answered = await asyncio.gather(
+                    asyncio.gather(*(one(k, r) for k, r in direct.items())),
+                    runner.run(batched) if batched else _nothing(),
+                )
+            return {**dict(pairs), **answered}
         finally:
             for limiter in limiters:
                 limiter.notify = None
@@ -343,27 +362,66 @@ class LLMClient:
         self.budget.settle(
             estimate, estimate_usd, outcome.prompt_tokens + outcome.completion_tokens, cost or 0.0
         )
-        latency = 0.0  # the caller fills in the request's own latency
+        return dataclasses.replace(
+            self.answered(key, request, spec, outcome, cost), attempts=attempts
+        )
+
+    def answered(
+        self,
+        key: str,
+        request: CallRequest,
+        spec: ModelSpec,
+        outcome: Outcome,
+        cost: float | None,
+        batch_id: str | None = None,
+    ) -> CallResult:
+        """The result of an answer that arrived (directly or in a batch): cached at once
+        when usable, else a rejection that keeps its accounting."""
         allow_truncated = self.call_params(request).allow_truncated
         reason = rejection_reason(outcome.text, outcome.finish_reason, allow_truncated)
         if reason is not None:
-            failed = _failed(
-                key, request, spec, reason, "RejectedResponse", REJECTED, attempts, latency
-            )
+            failed = _failed(key, request, spec, reason, "RejectedResponse", REJECTED, 1)
             return dataclasses.replace(
                 failed,
                 finish_reason=outcome.finish_reason,
                 prompt_tokens=outcome.prompt_tokens,
                 completion_tokens=outcome.completion_tokens,
                 cost_usd=cost,
+                batch_id=batch_id,
             )
         assert outcome.text is not None
         cached = CachedResponse(outcome.text, outcome.finish_reason, outcome.prompt_tokens,
                                 outcome.completion_tokens, cost, spec.model)  # fmt: skip
         self.cache.put(key, cached)
         return CallResult(key, request.row_id, spec.model, outcome.text, outcome.finish_reason,
-                          outcome.prompt_tokens, outcome.completion_tokens, cost, latency,
-                          cached=False, attempts=attempts)  # fmt: skip
+                          outcome.prompt_tokens, outcome.completion_tokens, cost, 0.0,
+                          cached=False, attempts=1, batch_id=batch_id)  # fmt: skip
+
+    def reserve_batch(
+        self, step: str, request: CallRequest, spec: ModelSpec, transports: Transports
+    ) -> tuple[int, float] | CallFailure:
+        """Hold the budget for a batch line (its prompt and expected completion at the
+        batch price), or say why the budget refuses it."""
+        if self.budget_stop is not None:
+            return CallFailure(BUDGET, "BudgetExceeded", "budget " + self.budget_stop)
+        params = self.params_for(request)
+        prompt, _ = estimate_split(request.messages, params)
+        completion = self._expected(step, spec, params)
+        usd = transports.batch_cost(spec, prompt, completion) or 0.0
+        stop = self.budget.reserve(prompt + completion, usd)
+        if stop is not None:
+            self.budget_stop = self.budget_stop or stop
+            return CallFailure(BUDGET, "BudgetExceeded", "budget " + stop)
+        return prompt + completion, usd
+
+    def settle_batch(self, tokens: int, usd: float, used_tokens: int, used_usd: float) -> None:
+        """Replace what a batch's lines held by what they used."""
+        self.budget.settle(tokens, usd, used_tokens, used_usd)
+
+    def release_batch(self, lines: int, tokens: int, usd: float) -> None:
+        """Drop what a batch that never reached the provider held."""
+        self.budget.cancel(tokens, usd)
+        self.budget.calls -= max(0, lines - 1)
 
     def close(self) -> None:
         """Close the cache (the client can be used again; it reopens lazily)."""
@@ -380,6 +438,22 @@ def _param_timeout(params: CallParams) -> float | None:
     """A `timeout` (or `request_timeout`) in the call's params, in seconds."""
     value = params.gateway.get("timeout") or params.gateway.get("request_timeout")
     return float(value) if isinstance(value, int | float) and value > 0 else None
+
+
+async def _nothing() -> dict[str, CallResult]:
+    return {}
+
+
+def _batch_pending(step: str, waiting: Sequence[CallResult]) -> BatchPending:
+    batches = tuple(dict.fromkeys(r.error.removeprefix("pending in ") for r in waiting if r.error))
+    shown = ", ".join(batches[:3]) + (", ..." if len(batches) > 3 else "")
+    return BatchPending(
+        f"{step}: {len(waiting)} call(s) pending in {len(batches)} batch(es) at the provider "
+        f"({shown}); they are recorded, so building again collects them without sending "
+        "them twice",
+        len(waiting),
+        batches,
+    )
 
 
 def _report_stop(limiter: ModelLimiter, reporter: Reporter, secrets: Sequence[str]) -> None:

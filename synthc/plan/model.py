@@ -110,6 +110,8 @@ class CallEstimate:
     usd: float | None = 0.0  # None when a model is not in litellm's price table
     usd_max: float | None = 0.0
     note: str | None = None  # why there is no estimate, when there is none
+    pending: int = 0  # calls submitted in provider batches, not answered yet (not to make)
+    batches: tuple[str, ...] = ()  # the batches carrying them
 
     @property
     def exact(self) -> bool:
@@ -119,11 +121,19 @@ class CallEstimate:
         if self.note:
             return self.note
         if self.exact and not self.to_make:
-            return f"{self.cached} cached, 0 to make"
+            return f"{self.cached} cached, 0 to make{self.pending_note()}"
         calls = _span(self.to_make, self.to_make_max, str)
         tokens = _span(self.tokens, self.tokens_max, str)
         cost = _span(self.usd, self.usd_max, lambda usd: f"${usd:.4f}")
-        return f"{self.cached} cached, {calls} to make (~{tokens} tokens, ~{cost})"
+        return (f"{self.cached} cached, {calls} to make (~{tokens} tokens, ~{cost})"
+                f"{self.pending_note()}")  # fmt: skip
+
+    def pending_note(self) -> str:
+        """ ", N calls pending in batch(es) ..." when some are; a build collects them."""
+        if not self.pending:
+            return ""
+        shown = ", ".join(self.batches[:3]) + (", ..." if len(self.batches) > 3 else "")
+        return f", {self.pending} calls pending in batch(es) {shown}"
 
 
 def _span(low: Any, high: Any, show: Callable[[Any], str]) -> str:

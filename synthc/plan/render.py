@@ -65,6 +65,8 @@ def plan_json(plan: Plan, estimates: Mapping[str, CallEstimate] | None = None) -
                 "usd_max": estimate.usd_max,
                 "exact": estimate.exact,
                 "note": estimate.note,
+                "pending": estimate.pending,
+                "batches": list(estimate.batches),
             }
         )
     payload = {

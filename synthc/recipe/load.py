@@ -32,6 +32,8 @@ class ModelAlias:
     api_key_env: str | None = None  # name of the environment variable holding the key
     cache_namespace: str | None = None
     params: Mapping[str, Any] = field(default_factory=dict)
+    # `batch:` as written: true, or settings; None/false: calls are made one by one
+    batch: bool | Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from synthc.errors import BuildLocked, StoreError
-from synthc.store.atomic import atomic_file, fsync_dir, writing
+from synthc.store.atomic import atomic_file, atomic_write_text, fsync_dir, writing
 from synthc.store.formats import QUERY_FORMATS, format_frame
 from synthc.store.lock import LockEntry, LockState, read_lock, write_lock
 
@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     import duckdb
     import polars as pl
 
+    from synthc.llm.batch import BatchLedger
     from synthc.recipe.load import Recipe
 
 # Statement types `query` runs; everything else (DDL, DML, COPY, ATTACH, SET...) is refused.
@@ -107,6 +108,12 @@ class Store:
     @property
     def catalog_path(self) -> Path:
         return self.workdir / "synthc.duckdb"
+
+    def batch_ledger(self) -> BatchLedger:
+        """The provider batches out for this recipe (`batches.json`, written atomically)."""
+        from synthc.llm.batch import LEDGER_FILE, BatchLedger
+
+        return BatchLedger(self.workdir / LEDGER_FILE, atomic_write_text)
 
     @property
     def runs_path(self) -> Path:
