@@ -349,7 +349,8 @@ def _llm_client(plan: Plan, store: Store, session: Any = None, batch_wait: bool 
     if calls_model and session is not None:
         from synthc.execute.ray import RayLLMClient
 
-        return RayLLMClient(plan.recipe, session, spent=spent)
+        return RayLLMClient(plan.recipe, session, spent=spent, batches=store.batch_ledger(),
+                            batch_wait=batch_wait)  # fmt: skip
     from synthc.llm.client import LLMClient
 
     return LLMClient(plan.recipe, spent=spent, batches=store.batch_ledger(), batch_wait=batch_wait)

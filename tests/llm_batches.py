@@ -45,12 +45,14 @@ class BatchStats:
     lines: int = 0  # lines in the batches created
     line_prompts: Counter[str] = field(default_factory=Counter)  # last user message -> lines
     retrievals: int = 0
+    downloads: int = 0  # file contents read
     cancels: int = 0
     refused: int = 0  # batches refused for a provider limit
 
     def as_json(self) -> dict[str, Any]:
         return {"uploads": self.uploads, "submissions": self.submissions, "lines": self.lines,
-                "retrievals": self.retrievals, "cancels": self.cancels}  # fmt: skip
+                "retrievals": self.retrievals, "downloads": self.downloads,
+                "cancels": self.cancels}  # fmt: skip
 
 
 @dataclass
@@ -141,6 +143,8 @@ class BatchEndpoints:
         file_id = request.match_info["file_id"]
         if file_id not in self.files:
             return _not_found(f"no file {file_id}")
+        with self.server._lock:
+            self.stats.downloads += 1
         return web.Response(body=self.files[file_id], content_type="application/octet-stream")
 
     async def create(self, request: web.Request) -> web.Response:

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from synthc.errors import PlanError, StepFailed
+from synthc.llm.batch import BatchLedger
 from synthc.llm.cache import CachedResponse
 from synthc.llm.calls import BUDGET, CallRequest, CallResult, estimate_split
 from synthc.llm.client import LLMClient
@@ -164,8 +165,10 @@ class RayLLMClient(LLMClient):
         recipe: Recipe,
         session: RaySession | None = None,
         spent: Mapping[str, float] | None = None,
+        batches: BatchLedger | None = None,
+        batch_wait: bool = True,
     ) -> None:
-        super().__init__(recipe, spent=spent)
+        super().__init__(recipe, spent=spent, batches=batches, batch_wait=batch_wait)
         self.session = session or RaySession.for_recipe(recipe)
         self._owns_session = session is None
         self._actors: list[Any] | None = None
@@ -192,9 +195,14 @@ class RayLLMClient(LLMClient):
                 found[key] = _from_cache(key, request, hit)
         if reporter is not None and found:
             reporter.advance(step, len(found))
-        if pending:
-            self._check_keys([self.resolve(request.model) for request in pending.values()])
-            found.update(_Dispatch(self, self._pool(), pending, step, reporter).run())
+        # Provider batches need no cluster: the driver submits, records and collects them.
+        batched = {k: r for k, r in pending.items() if self.resolve(r.model).batch is not None}
+        direct = {k: r for k, r in pending.items() if k not in batched}
+        if direct:
+            self._check_keys([self.resolve(request.model) for request in direct.values()])
+            found.update(_Dispatch(self, self._pool(), direct, step, reporter).run())
+        if batched:
+            found.update(self.call_misses(batched, step, reporter))
         return [
             dataclasses.replace(found[key], row_id=request.row_id)
             for key, request in zip(keys, requests, strict=True)

@@ -175,14 +175,23 @@ class LLMClient:
         if reporter is not None and found:
             reporter.advance(step, len(found))
         if pending:
-            found.update(_run_coroutine(self._call_all(pending, step, reporter)))
-            if waiting := [r for r in found.values() if r.error_kind == PENDING]:
-                raise _batch_pending(step, waiting)
+            found.update(self.call_misses(pending, step, reporter))
         return [
             found[key] if found[key].row_id == request.row_id
             else dataclasses.replace(found[key], row_id=request.row_id)
             for key, request in zip(keys, requests, strict=True)
         ]  # fmt: skip
+
+    def call_misses(
+        self, pending: Mapping[str, CallRequest], step: str, reporter: Reporter | None
+    ) -> dict[str, CallResult]:
+        """Answer cache misses by key: directly, or through provider batches for aliases
+        with `batch:`. Raises `BatchPending` (after every direct call is answered) when
+        the client does not wait for batches still running."""
+        results: dict[str, CallResult] = _run_coroutine(self._call_all(pending, step, reporter))
+        if waiting := [r for r in results.values() if r.error_kind == PENDING]:
+            raise _batch_pending(step, waiting)
+        return results
 
     async def _call_all(
         self, pending: Mapping[str, CallRequest], step: str, reporter: Reporter | None

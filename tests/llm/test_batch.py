@@ -96,6 +96,7 @@ def test_a_thousand_rows_through_batches_equal_the_direct_build_and_share_its_ke
     assert server.batches.stats.lines == 1000
     assert max(server.batches.stats.line_prompts.values()) == 1
     assert rows_of(batched).equals(rows_of(direct))  # same texts, ids and call keys
+    assert server.batches.stats.downloads == 4  # each output file read once, by synthc
     assert any("submitted in batch" in m[1] for m in reporter.of("message"))
 
     # Turning batch off (or on) never pays again: the same keys are in the cache.
@@ -232,3 +233,22 @@ def test_batch_on_a_provider_without_an_openai_batch_api_fails_validation(
     path.write_text(yaml.safe_dump(recipe, sort_keys=False))
     with pytest.raises(RecipeError, match=r"models\.srv\.batch: batch: is supported for models"):
         validate_recipe(path)
+
+
+def test_on_ray_the_driver_submits_and_collects_batches_without_the_cluster(
+    tmp_path: Path, server: LLMTestServer, cache_dir: Path
+) -> None:
+    from synthc.execute.ray import RayLLMClient, RaySession
+    from synthc.llm.calls import CallRequest
+    from synthc.recipe.load import ModelAlias, Recipe
+
+    alias = ModelAlias(name="srv", model="openai/echo", api_base=server.base_url,
+                       api_key_env="OPENAI_API_KEY", batch=FAST)  # fmt: skip
+    recipe = Recipe(path=tmp_path / "recipe.yaml", name="t", format_version=1, steps={},
+                    models={"srv": alias})  # fmt: skip
+    # An address nothing listens on: a cluster call would fail the test.
+    client = RayLLMClient(recipe, session=RaySession("127.0.0.1:1"))
+    requests = [CallRequest("srv", [{"role": "user", "content": f"q {i}"}]) for i in range(5)]
+    results = client.complete(requests, step="s")
+    assert all(r.ok and r.batch_id for r in results)
+    assert server.batches.stats.lines == 5 and server.stats.total == 0
