@@ -22,7 +22,7 @@ from llm_server import LLMTestServer
 
 from synthc.api import build_recipe, estimate_recipe, plan_recipe, query_recipe, validate_recipe
 from synthc.cli import cli
-from synthc.errors import RecipeError
+from synthc.errors import BatchPending, RecipeError
 from synthc.execute.estimate import price_per_token
 from synthc.progress import RecordingReporter
 from synthc.store.store import Store
@@ -155,6 +155,40 @@ def test_a_build_killed_while_its_batches_run_never_submits_them_again(
     assert server.stats.total == 0 and rows_of(path).height == 30
 
 
+def test_a_batch_created_but_never_recorded_as_created_is_found_again_not_resubmitted(
+    tmp_path: Path, server: LLMTestServer, cache_dir: Path
+) -> None:
+    """A build killed after the provider created a batch but before the ledger got its id
+    leaves the submission id alone; the batch's metadata carries it."""
+    server.batches.config.delay_s = 3600
+    path = write(tmp_path, server, 12, FAST)
+    with pytest.raises(BatchPending):
+        build_recipe(path, batch_wait=False)
+    ledger = tmp_path / ".synthc" / "recipe" / "batches.json"
+    state = json.loads(ledger.read_text())
+    [record] = state["batches"]
+    record["id"] = None  # as a kill between the provider's answer and the ledger write leaves it
+    ledger.write_text(json.dumps(state))
+
+    server.batches.config.delay_s = 0.0
+    assert build_recipe(path).exit_code == 0
+    assert server.batches.stats.submissions == 1 and server.batches.stats.lines == 12
+    assert rows_of(path).height == 12 and server.stats.total == 0
+
+
+def test_the_budget_caps_batch_lines_before_they_are_submitted(
+    tmp_path: Path, server: LLMTestServer, cache_dir: Path
+) -> None:
+    path = write(tmp_path, server, 10, FAST)
+    recipe = yaml.safe_load(path.read_text())
+    recipe["budget"] = {"max_calls": 4}
+    path.write_text(yaml.safe_dump(recipe, sort_keys=False))
+    result = build_recipe(path)
+    assert result.failures == 6 and server.batches.stats.lines == 4
+    kinds = json.loads(query_recipe(path, "select error_kind from _failures", "json"))
+    assert {row["error_kind"] for row in kinds} == {"budget"}
+
+
 def test_an_expired_batch_resubmits_only_its_unanswered_lines(
     tmp_path: Path, server: LLMTestServer, cache_dir: Path
 ) -> None:
@@ -171,10 +205,14 @@ def test_an_expired_batch_resubmits_only_its_unanswered_lines(
 def test_a_line_failing_inside_a_batch_lands_in_failures_and_only_it_is_sent_again(
     tmp_path: Path, server: LLMTestServer, cache_dir: Path
 ) -> None:
+    server.batches.config.delay_s = 0.2
     prompt = "Write about {{ topic }}{% if topic == 'topic 3' %} [[status=400]]{% endif %}"
     path = write(tmp_path, server, 6, FAST, prompt=prompt)
-    result = build_recipe(path)
+    reporter = RecordingReporter()
+    result = build_recipe(path, reporter=reporter)
     assert result.exit_code == 1 and result.failures == 1
+    waiting = [m for _, m in reporter.of("message") if "waiting for 1 batch(es) (batch-" in m]
+    assert waiting and "of 6 line(s) done" in waiting[0]
     failures = query_recipe(path, "select error_class, message from _failures", "json")
     [failure] = json.loads(failures)
     assert failure["error_class"] == "BadRequestError"
