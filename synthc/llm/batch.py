@@ -175,7 +175,9 @@ class BatchRunner:
             # Batches of these models that no call needs any more are collected too: their
             # answers are paid for, and the ledger should not keep them forever.
             models = {r.model for r in pending.values()}
-            confirmed = [r for r in records if r.id is not None and (r in mine or r.model in models)]
+            confirmed = [
+                r for r in records if r.id is not None and (r in mine or r.model in models)
+            ]
             records = await self._poll(records, confirmed, pending)
             out = [
                 r for r in records if any(k in pending and k not in self.results for k in r.keys)
