@@ -256,7 +256,7 @@ class LLMTestServer:
             self.batches.reset()
 
     def app(self) -> web.Application:
-        app = web.Application()
+        app = web.Application(client_max_size=256 * 1024 * 1024)  # batch input files
         app.router.add_post("/v1/chat/completions", self.chat_completions)
         app.router.add_post("/chat/completions", self.chat_completions)
         app.router.add_post("/v1/embeddings", self.embeddings)
