@@ -48,6 +48,7 @@ LEDGER_VERSION = 1
 TERMINAL = frozenset({"completed", "failed", "expired", "cancelled"})
 ENDPOINT = "/v1/chat/completions"
 METADATA_KEY = "synthc_submission"
+LIST_PAGES = 10  # of 100 batches: how far back an unconfirmed submission is looked for
 PROGRESS_EVERY_S = 30.0  # progress lines while waiting, unless the counts moved
 # Per call: litellm's logging otherwise downloads a finished batch's output itself to
 # price it (a second download, and ~7 ms of pydantic work per line); synthc prices lines.
@@ -212,7 +213,7 @@ class BatchRunner:
                 if line is not None:
                     lines.append(line)
             for chunk in _chunks(lines, self._settings(model)):
-                records = await self._submit_one(spec, chunk, records)
+                records = await self._submit_one(spec, chunk, records, fresh)
         return records
 
     def _line(
@@ -239,6 +240,7 @@ class BatchRunner:
         spec: ModelSpec,
         chunk: list[tuple[str, bytes, tuple[int, float]]],
         records: list[BatchRecord],
+        requests: Mapping[str, CallRequest],
     ) -> list[BatchRecord]:
         """Upload one file and create its batch; the ledger names the calls before the
         provider is asked and the batch id once it answered."""
@@ -269,7 +271,7 @@ class BatchRunner:
             failure.message = f"batch not submitted: {failure.message}"
             self.gateway.release_batch(len(chunk), record.reserved_tokens, record.reserved_usd)
             for key, _, _ in chunk:
-                self.results[key] = _failed(key, None, spec, failure, 0)
+                self.results[key] = _failed(key, requests[key], spec, failure, 0)
             return records
         record.id = str(batch.id)
         self.ledger.save(records)
@@ -284,26 +286,43 @@ class BatchRunner:
         """Give unconfirmed submissions their provider id, found by the metadata synthc
         sent; a submission the provider never received is dropped (its calls are free
         to be sent again)."""
-        unconfirmed = [r for r in records if r.id is None]
-        if not unconfirmed:
-            return records
-        spec = self.gateway.resolve(unconfirmed[0].model)
-        litellm = self.transports.litellm()
-        try:
-            listed = await litellm.alist_batches(limit=100, **self.transports.batch_access(spec))
-        except Exception:
-            return records  # asked again on the next poll
-        ids = {(b.metadata or {}).get(METADATA_KEY): str(b.id) for b in listed.data}
-        for record in unconfirmed:
-            record.id = ids.get(record.submission)
-            if record.id is None:  # never received: its calls may go again, a few times
-                self.gateway.release_batch(
-                    len(record.keys), record.reserved_tokens, record.reserved_usd
-                )
-                self._give_up(record, pending, "the provider never confirmed the batch")
-        records = [r for r in records if r.id is not None]
-        self.ledger.save(records)
+        models = {r.model for r in pending.values()}
+        unconfirmed = [r for r in records if r.id is None and r.model in models]
+        for model in dict.fromkeys(r.model for r in unconfirmed):
+            ids = await self._submissions(self.gateway.resolve(model))
+            if ids is None:
+                continue  # asked again on the next poll
+            for record in (r for r in unconfirmed if r.model == model):
+                record.id = ids.get(record.submission)
+                if record.id is None:  # never received: its calls may go again, a few times
+                    self.gateway.release_batch(
+                        len(record.keys), record.reserved_tokens, record.reserved_usd
+                    )
+                    self._give_up(record, pending, "the provider never confirmed the batch")
+            records = [r for r in records if r.id is not None or r.model != model]
+            self.ledger.save(records)
         return records
+
+    async def _submissions(self, spec: ModelSpec) -> dict[str, str] | None:
+        """synthc submission id -> batch id of the provider's recent batches (up to
+        `LIST_PAGES` pages of 100), or None when the provider could not be asked."""
+        litellm = self.transports.litellm()
+        access = self.transports.batch_access(spec)
+        found: dict[str, str] = {}
+        after: dict[str, str] = {}
+        for _ in range(LIST_PAGES):
+            try:
+                page = await litellm.alist_batches(limit=100, **after, **access)
+            except Exception:
+                return None
+            for batch in page.data:
+                submission = (batch.metadata or {}).get(METADATA_KEY)
+                if submission:
+                    found[str(submission)] = str(batch.id)
+            if not getattr(page, "has_more", False) or not page.data:
+                break
+            after = {"after": str(page.data[-1].id)}
+        return found
 
     def _give_up(self, record: BatchRecord, pending: Mapping[str, CallRequest], why: str) -> None:
         """Count another round for the record's unanswered calls; those past the
