@@ -223,7 +223,7 @@ def build(
             engine=engine, address=address, batch_wait=not no_wait,
         )  # fmt: skip
     except BatchPending as pending:
-        click.echo(f"pending: {pending}", err=True)
+        click.echo(str(pending), err=True)
         click.echo(
             f"collect them with `synthc build {recipe}` once the provider is done "
             f"(`synthc plan {recipe}` shows what is pending)",

@@ -167,7 +167,9 @@ def estimate_summary(estimates: Iterable[CallEstimate]) -> str:
         cost = f"~≥${usd_low:.4f}" if usd_high is None else f"~${usd_low:.4f}–${usd_high:.4f}"
     if len(priced) < len(estimates):
         cost += " plus unpriced or not yet known calls"
-    return f"{calls} model call(s) to make, {cost}"
+    pending = sum(e.pending for e in estimates)
+    waiting = f"; {pending} call(s) pending in provider batches" if pending else ""
+    return f"{calls} model call(s) to make, {cost}{waiting}"
 
 
 def _total(values: list[Any]) -> Any:

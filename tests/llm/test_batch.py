@@ -24,6 +24,7 @@ from synthc.api import build_recipe, estimate_recipe, plan_recipe, query_recipe,
 from synthc.cli import cli
 from synthc.errors import BatchPending, RecipeError
 from synthc.execute.estimate import price_per_token
+from synthc.plan.render import plan_table
 from synthc.progress import RecordingReporter
 from synthc.store.store import Store
 
@@ -123,6 +124,8 @@ def test_no_wait_exits_75_and_the_next_build_collects_without_submitting_again(
     estimate = estimate_recipe(plan_recipe(path))["answers"]
     assert (estimate.to_make, estimate.pending) == (0, 40)
     assert "40 calls pending in batch(es) batch-" in estimate.describe()
+    table = plan_table(plan_recipe(path), {"answers": estimate})
+    assert table.splitlines()[-1].endswith("; 40 call(s) pending in provider batches")
 
     server.batches.config.delay_s = 0.0  # the provider is done
     assert build_recipe(path).exit_code == 0
