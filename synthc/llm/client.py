@@ -11,7 +11,8 @@ route and parameter mapping once per (model, params), runs litellm's request tra
 per call (~25 µs), and posts the body over one shared aiohttp session per endpoint.
 Whole-gateway CPU is ~0.4 ms a call, of which the durable cache write is ~0.2 ms.
 Every other provider, and the local model, goes through `litellm.acompletion`;
-`transport="litellm"` forces that path for everything.
+`transport="litellm"` forces that path for everything. Misses of an alias with `batch:`
+go through the provider's batch API instead (`synthc.llm.batch`), keyed the same way.
 """
 
 from __future__ import annotations
@@ -371,9 +372,7 @@ class LLMClient:
         self.budget.settle(
             estimate, estimate_usd, outcome.prompt_tokens + outcome.completion_tokens, cost or 0.0
         )
-        return dataclasses.replace(
-            self.answered(key, request, spec, outcome, cost), attempts=attempts
-        )
+        return self.answered(key, request, spec, outcome, cost, attempts=attempts)
 
     def answered(
         self,
@@ -383,13 +382,14 @@ class LLMClient:
         outcome: Outcome,
         cost: float | None,
         batch_id: str | None = None,
+        attempts: int = 1,
     ) -> CallResult:
         """The result of an answer that arrived (directly or in a batch): cached at once
         when usable, else a rejection that keeps its accounting."""
         allow_truncated = self.call_params(request).allow_truncated
         reason = rejection_reason(outcome.text, outcome.finish_reason, allow_truncated)
         if reason is not None:
-            failed = _failed(key, request, spec, reason, "RejectedResponse", REJECTED, 1)
+            failed = _failed(key, request, spec, reason, "RejectedResponse", REJECTED, attempts)
             return dataclasses.replace(
                 failed,
                 finish_reason=outcome.finish_reason,
@@ -404,7 +404,7 @@ class LLMClient:
         self.cache.put(key, cached)
         return CallResult(key, request.row_id, spec.model, outcome.text, outcome.finish_reason,
                           outcome.prompt_tokens, outcome.completion_tokens, cost, 0.0,
-                          cached=False, attempts=1, batch_id=batch_id)  # fmt: skip
+                          cached=False, attempts=attempts, batch_id=batch_id)  # fmt: skip
 
     def reserve_batch(
         self, step: str, request: CallRequest, spec: ModelSpec, transports: Transports
