@@ -126,6 +126,7 @@ def build_recipe(
             refresh=refresh,
             wait_for_lock=wait,
             map_blocks=session.map_blocks if session is not None else None,
+            group_pairs=session.candidate_pairs if session is not None else None,
         )
         result = build(plan, context)
     finally:

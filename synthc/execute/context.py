@@ -45,6 +45,7 @@ class ExecStepContext:
     model_params: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     refresh: bool = False  # bypass the LLM cache for this step
     map_blocks: Any = None  # where block work runs (see StepContext); None: here
+    group_pairs: Any = None  # how band keys become candidate pairs (see StepContext)
     emitted: dict[str, pl.DataFrame] = field(default_factory=dict)
     failures: int = 0
     stats: dict[str, Any] = field(default_factory=dict)
@@ -78,6 +79,7 @@ class ExecStepContext:
             model_params=planned.model_params,
             refresh=ctx.refresh,
             map_blocks=ctx.map_blocks,
+            group_pairs=ctx.group_pairs,
         )
 
     def input(self) -> pl.DataFrame:
@@ -171,6 +173,7 @@ class BuildContext:
     refresh: bool = False
     wait_for_lock: bool = False
     map_blocks: Any = None  # the Ray executor's block map with `engine: ray`
+    group_pairs: Any = None  # its shuffle of LSH band keys into candidate pairs
 
 
 @dataclass

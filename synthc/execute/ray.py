@@ -39,10 +39,13 @@ from synthc.llm.limits import DEFAULT_CONCURRENCY, LOCAL_CONCURRENCY
 from synthc.llm.models import PROVIDER_KEY_ENV, ModelSpec
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from synthc.progress import Reporter
     from synthc.recipe.load import Recipe
 
 WAIT_S = 1.0  # how long one ray.wait blocks before the loop looks again
+SHUFFLE_BLOCK_ROWS = 4096  # least rows of one map block of the band-key shuffle
 
 
 class RaySession:
@@ -99,6 +102,30 @@ class RaySession:
                 yield ray.get(window.popleft())
         while window:
             yield ray.get(window.popleft())
+
+    def candidate_pairs(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """`minhash.candidate_pairs(keys)` through a hash-partitioned Ray shuffle: map
+        tasks split blocks of rows' (band, key, row) triples by key into two partitions
+        per CPU, a reduce task per partition pairs the rows of each bucket, and the driver
+        unites the partitions' pairs. A corpus of one map block is grouped here."""
+        import numpy as np
+
+        from synthc.quality.minhash import bucket_pairs, candidate_pairs, partition_band_keys
+
+        rows = len(keys)
+        parts = 2 * self.cpus() if rows > SHUFFLE_BLOCK_ROWS else 1
+        if parts < 2:
+            return candidate_pairs(keys)
+        ray = self.ray()
+        split = ray.remote(num_cpus=1, num_returns=parts, max_retries=3)(partition_band_keys)
+        group = ray.remote(num_cpus=1, max_retries=3)(bucket_pairs)
+        stored = ray.put(keys)
+        size = max(SHUFFLE_BLOCK_ROWS, -(-rows // parts))
+        pieces = [split.remote(stored, lo, min(rows, lo + size), parts)
+                  for lo in range(0, rows, size)]  # fmt: skip
+        grouped = [group.remote(*(piece[part] for piece in pieces)) for part in range(parts)]
+        packed = np.unique(np.concatenate(ray.get(grouped)))
+        return packed >> 32, packed & 0xFFFFFFFF
 
     def close(self) -> None:
         """Disconnect, if this session connected."""

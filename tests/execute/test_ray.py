@@ -14,6 +14,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,7 @@ from typing import Any
 import pytest
 import yaml
 from llm_server import LLMTestServer
-from quality.textgen import planted
+from quality.textgen import planted, planted_at_scale
 from raycluster import REPO, RayCluster, free_port
 
 from synthc.api import build_recipe, plan_recipe
@@ -289,11 +290,15 @@ def test_dedup_blocks_run_on_the_cluster_with_the_same_survivors_and_matches(
 
     ray.init(address=cluster.address, log_to_driver=False)
     try:
+        before = Counter(event.get("name") for event in ray.timeline())
         assert build_recipe(paths["ray"]).exit_code == 0
-        blocks = [e for e in ray.timeline() if e.get("name") == "synthc.execute.ray._apply"]
+        tasks = Counter(event.get("name") for event in ray.timeline()) - before
     finally:
         ray.shutdown()
-    assert len(blocks) >= 4  # 3 signature blocks of 4,096 rows, then verification
+    assert tasks["synthc.execute.ray._apply"] >= 4  # 3 signature blocks, then verification
+    # the band keys shuffled: 3 map blocks, a partition per reduce task (2 per CPU)
+    assert tasks["synthc.quality.minhash.partition_band_keys"] == 3
+    assert tasks["synthc.quality.minhash.bucket_pairs"] == 4
     assert server.stats.total == 5
     monkeypatch.setenv(KEY_VARIABLE, SECRET)
     assert build_recipe(paths["local"]).exit_code == 0
@@ -303,3 +308,26 @@ def test_dedup_blocks_run_on_the_cluster_with_the_same_survivors_and_matches(
     on_ray = Store.for_recipe(load_recipe(paths["ray"])).query_frame(matches)
     assert on_ray.equals(Store.for_recipe(load_recipe(paths["local"])).query_frame(matches))
     assert on_ray.height > 1000
+
+
+@pytest.mark.slow
+def test_dedup_of_200000_records_on_ray_equals_the_local_dedup(cluster: RayCluster) -> None:
+    from synthc.execute.ray import RaySession
+    from synthc.quality.dedup import dedup
+
+    frame = planted_at_scale(200_000)
+    kept, matches = dedup(frame, "text")
+    session = RaySession(cluster.address)
+    try:
+        before = Counter(event.get("name") for event in session.ray().timeline())
+        kept_on_ray, matches_on_ray = dedup(
+            frame, "text", map_blocks=session.map_blocks, group_pairs=session.candidate_pairs
+        )
+        tasks = Counter(event.get("name") for event in session.ray().timeline()) - before
+    finally:
+        session.close()
+    assert tasks["synthc.quality.minhash.bucket_pairs"] == 4  # grouped through the shuffle
+    assert tasks["synthc.execute.ray._apply"] > 49  # 49 signature blocks, then verification
+    assert kept_on_ray.equals(kept)
+    assert matches_on_ray.equals(matches)
+    assert matches.height > 50_000  # exact and near copies found
