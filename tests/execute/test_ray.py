@@ -121,19 +121,28 @@ def test_an_address_with_no_cluster_fails_at_once(tmp_path: Path, server: LLMTes
     assert server.stats.total == 0
 
 
+@pytest.mark.parametrize(
+    ("rows", "concurrency"), [(300, 8), pytest.param(5000, 32, marks=pytest.mark.slow)]
+)
 def test_ray_build_sends_each_call_once_and_equals_the_local_build(
-    tmp_path: Path, server: LLMTestServer, cluster: RayCluster, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
+    server: LLMTestServer,
+    cluster: RayCluster,
+    monkeypatch: pytest.MonkeyPatch,
+    rows: int,
+    concurrency: int,
 ) -> None:
-    rows = 300
-    on_ray = write_recipe(tmp_path / "ray", server, rows, address=cluster.address)
+    limits = {"concurrency": concurrency}
+    on_ray = write_recipe(tmp_path / "ray", server, rows, address=cluster.address, limits=limits)
     result = build_recipe(on_ray)
     assert result.exit_code == 0 and result.failures == 0
     assert server.stats.total == rows * 2
-    assert server.stats.peak_in_flight <= 8  # the model's concurrency, across both workers
+    # the model's concurrency, across both workers
+    assert server.stats.peak_in_flight <= concurrency
     assert server.stats.authorizations == {f"Bearer {SECRET}": rows * 2}
 
     monkeypatch.setenv(KEY_VARIABLE, SECRET)
-    local = write_recipe(tmp_path / "local", server, rows, engine="local")
+    local = write_recipe(tmp_path / "local", server, rows, engine="local", limits=limits)
     assert build_recipe(local).exit_code == 0
     assert server.stats.total == rows * 4
     assert data_versions(on_ray) == data_versions(local)
