@@ -97,7 +97,7 @@ class _LaneClient(LLMClient):
     windows instead of their own."""
 
     def __init__(
-        self, recipe: Recipe, folder: Path, limits: Mapping[str, Any], shared: Any
+        self, recipe: Recipe, folder: Path, limits: Mapping[str, Any], shared: Shared | None
     ) -> None:
         super().__init__(recipe, cache_path=folder, limits=limits, budget={})
         self.shared = shared
@@ -114,8 +114,8 @@ class _LaneClient(LLMClient):
 class GatewayWorker:
     """A gateway on a Ray worker, running up to `LANES` batches at once, each lane (a
     thread of the actor) with its own `LLMClient` (a gateway's limiter lives on one event
-    loop) for the driver's recipe: its share of the concurrency, rpm and tpm booked in
-    the `SharedWindows` actor, no budget (the driver keeps it) and a private throwaway
+    loop) for the driver's recipe: its share of each model's concurrency, `rpm` and
+    `tpm` booked in the `SharedWindows` actor, no budget (the driver keeps it) and a private throwaway
     cache (the driver's cache is the only one that counts)."""
 
     def __init__(
