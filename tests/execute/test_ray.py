@@ -207,6 +207,26 @@ def test_rpm_is_a_hard_cap_on_every_window_across_the_workers(
     assert server.stats.max_in_window(window) <= rpm
 
 
+def test_a_retry_after_pauses_the_model_on_every_worker(
+    tmp_path: Path, server: LLMTestServer, cluster: RayCluster
+) -> None:
+    server.config.latency, server.config.retry_after = 0.02, 1.0
+    limits = {"concurrency": 8, "rpm": 100_000}  # an rpm: the model's windows are shared
+    path = write_recipe(tmp_path / "a", server, 400, address=cluster.address, limits=limits)
+    topics = (path.parent / "topics.jsonl").read_text().splitlines()
+    topics[100] = json.dumps({"topic": "busy [[rate_first=1]]"})  # once every lane is warm
+    (path.parent / "topics.jsonl").write_text("\n".join(topics) + "\n")
+    assert build_recipe(path).exit_code == 0
+    assert server.stats.statuses[429] == 1
+    refused = next(i for i, body in enumerate(server.stats.bodies) if "rate_first" in body)
+    at = server.stats.arrivals[refused]
+    # Calls already out when the 429 came back may land just after it; then no lane on
+    # either node sends until the pause is over (lanes pausing alone sent 70 or more).
+    during = [t - at for t in server.stats.arrivals if at + 0.2 < t < at + 0.9]
+    assert during == []
+    assert server.stats.total == 400 * 2 + 1
+
+
 def test_each_worker_gives_up_at_the_models_deadline(
     tmp_path: Path, server: LLMTestServer, cluster: RayCluster
 ) -> None:
