@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from html import escape
 from typing import TYPE_CHECKING, Any
 
+from synthc.report.model import span
 from synthc.report.svg import chart, pipeline
 
 if TYPE_CHECKING:
@@ -126,6 +127,7 @@ def render_html(report: Report) -> str:
         _tiles(report),
         _gates(report),
         _steps(report),
+        _plan_vs_actual(report),
         _removals(report),
         _samples(report),
         _privacy(report),
@@ -308,6 +310,37 @@ def _steps(report: Report) -> str:
         f'<h2 id="steps">Steps</h2><div class="card graph">{graph}</div>'
         '<div class="card"><table id="steps-table">'
         f"<thead>{head}</thead><tbody>{body}</tbody></table></div>"
+    )
+
+
+def _plan_vs_actual(report: Report) -> str:
+    """What `plan` expected of each model-calling step beside what its last build did."""
+    if not report.plan_vs_actual:
+        return ""
+    head = (
+        "<tr><th>step</th><th class=num>planned calls</th><th class=num>calls made</th>"
+        "<th class=num>from cache</th><th class=num>planned tokens</th><th class=num>tokens</th>"
+        "<th class=num>planned cost</th><th class=num>cost</th></tr>"
+    )
+    rows = []
+    for item in report.plan_vs_actual:
+        calls = span(item.planned_calls, item.planned_calls_max, lambda v: f"{v:,}")
+        tokens = span(item.planned_tokens, item.planned_tokens_max, lambda v: f"{v:,}")
+        usd = span(item.planned_usd, item.planned_usd_max, lambda v: f"${v:.4f}")
+        tone = ' class="status-fail"' if item.within is False else ""
+        rows.append(
+            f"<tr{tone}><td><strong>{escape(item.step)}</strong></td>"
+            f'<td class="num">{escape(calls)}</td><td class="num">{item.calls:,}</td>'
+            f'<td class="num">{item.cache_hits:,}</td><td class="num">{escape(tokens)}</td>'
+            f'<td class="num">{item.tokens:,}</td><td class="num">{escape(usd)}</td>'
+            f'<td class="num">${item.usd:.4f}</td></tr>'
+        )
+    return (
+        '<h2 id="plan-vs-actual">Plan vs actual</h2><div class="card">'
+        '<p class="muted">What <code>synthc plan</code> expected of each step when its last '
+        "build started, beside what that build did.</p>"
+        f'<table id="plan-vs-actual-table"><thead>{head}</thead>'
+        f"<tbody>{''.join(rows)}</tbody></table></div>"
     )
 
 
