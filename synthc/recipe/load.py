@@ -32,6 +32,8 @@ class ModelAlias:
     api_key_env: str | None = None  # name of the environment variable holding the key
     cache_namespace: str | None = None
     params: Mapping[str, Any] = field(default_factory=dict)
+    deadline_s: float | None = None  # how long a call retries (a `limits:` entry overrides)
+    timeout_s: float | None = None  # how long one request may take (likewise)
 
 
 @dataclass(frozen=True)
