@@ -99,6 +99,8 @@ class PlanVsActual:
     @property
     def planned(self) -> str:
         """ "4–12 calls, ~$0.0001–$0.0004" """
+        if self.planned_calls is None:
+            return "no estimate (the step was fresh when the build was planned)"
         calls = span(self.planned_calls, self.planned_calls_max, str)
         if self.planned_usd is None:
             return f"{calls} calls, cost not known"
