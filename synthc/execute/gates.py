@@ -119,15 +119,18 @@ def gate_references(
 
 
 def _add_holdout(frames: dict[str, pl.DataFrame], store: Store, step: str, version: str) -> None:
-    """A private seed's held-out rows, beside its output, for the privacy gate."""
+    """A private seed's held-out rows and its canaries, beside its output, for the
+    privacy gate."""
     import polars as pl
 
-    from synthc.quality.gates import HOLDOUT_SUFFIX
+    from synthc.quality.canaries import CANARY_TABLE
+    from synthc.quality.gates import CANARY_SUFFIX, HOLDOUT_SUFFIX
     from synthc.steps.seed import HOLDOUT_TABLE
 
-    path = store.aux_tables(step, version).get(HOLDOUT_TABLE)
-    if path is not None:
-        frames[f"{step}{HOLDOUT_SUFFIX}"] = pl.read_parquet(path)
+    tables = store.aux_tables(step, version)
+    for table, suffix in ((HOLDOUT_TABLE, HOLDOUT_SUFFIX), (CANARY_TABLE, CANARY_SUFFIX)):
+        if table in tables:
+            frames[f"{step}{suffix}"] = pl.read_parquet(tables[table])
 
 
 def report_gates(

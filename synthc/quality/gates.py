@@ -292,6 +292,7 @@ def _tail_coverage(inputs: Inputs) -> Outcome:
 
 
 HOLDOUT_SUFFIX = "/_holdout"  # references[f"{seed}{HOLDOUT_SUFFIX}"]: a private seed's holdout
+CANARY_SUFFIX = "/_canaries"  # references[f"{seed}{CANARY_SUFFIX}"]: the canaries it planted
 
 
 def _privacy(inputs: Inputs) -> Outcome:
@@ -310,11 +311,14 @@ def _privacy(inputs: Inputs) -> Outcome:
         ngram=int(config.get("ngram", 13)),
         minhash_threshold=float(config.get("minhash_threshold", 0.7)),
         embed=inputs.embed,
+        canaries=_canaries(inputs, used),
+        canary_ngram=int(config.get("canary_ngram", 1)),
     )
     limits = {
         "pii_replayed": float(config.get("max_pii_replayed", 0)),
         "copied_rows": float(config.get("max_copies", 0)),
         "membership_advantage": float(membership.get("max_advantage", 0.1)),
+        "canaries_leaked": float(config.get("max_canaries", 0)),
     }
     if config.get("max_pii") is not None:
         limits["pii_entities"] = float(config["max_pii"])
@@ -340,6 +344,20 @@ def _ids(frame: pl.DataFrame) -> pl.Series:
     if "_id" in frame.columns:
         return frame.get_column("_id").cast(pl.String)
     return pl.Series("_id", [str(i) for i in range(frame.height)], dtype=pl.String)
+
+
+def _canaries(inputs: Inputs, used: pl.DataFrame) -> list[tuple[int, str]]:
+    """(row of `used`, suffix) of every canary the private seeds planted."""
+    tables = [f for k, f in inputs.references.items() if k.endswith(CANARY_SUFFIX)]
+    if not tables or "_id" not in used.columns:
+        return []
+    rows = {row_id: i for i, row_id in enumerate(used.get_column("_id").cast(str).to_list())}
+    return [
+        (rows[row_id], suffix)
+        for table in tables
+        for row_id, suffix in table.select("_id", "suffix").iter_rows()
+        if row_id in rows
+    ]
 
 
 def _private_seeds(inputs: Inputs) -> tuple[pl.DataFrame, pl.DataFrame]:
