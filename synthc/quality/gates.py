@@ -398,7 +398,13 @@ def _balance(inputs: Inputs) -> Outcome:
     if shares is None:
         reference = inputs.reference()
         column = _present(reference, attribute, f"reference '{config['reference']}'")
-        found = balance.against_rows(values.to_list(), reference.get_column(column).to_list())
+        bootstrap = dict(config.get("bootstrap") or {})
+        found = balance.against_rows(
+            values.to_list(),
+            reference.get_column(column).to_list(),
+            resamples=int(bootstrap.get("resamples", 1000)),
+            seed=int(bootstrap.get("seed", 0)),
+        )
     else:
         if shares == "uniform":
             shares = balance.uniform_shares(config.get("categories") or values.unique().to_list())
@@ -406,8 +412,12 @@ def _balance(inputs: Inputs) -> Outcome:
     details = {"tvd": found.tvd, "jsd": found.jsd, "coverage": found.coverage,
                "chi2": found.chi2, "chi2_p_value": found.p_value,
                "max_amplification": float(found.amplification.max(initial=0.0))}  # fmt: skip
+    chi2_text, p_value = f"χ² p={found.p_value:.3g}", found.p_value
+    if found.resamples:
+        details["chi2_p_calibrated"] = p_value = found.calibrated_p_value
+        chi2_text += f" (bootstrap p={p_value:.3g}, {found.resamples} resamples)"
     failed, parts = [], [f"{attribute}: TVD {found.tvd:.3f}, JSD {found.jsd:.3f}, "
-                         f"coverage {found.coverage:.2f}, χ² p={found.p_value:.3g}"]  # fmt: skip
+                         f"coverage {found.coverage:.2f}, {chi2_text}"]  # fmt: skip
     limits = {"tvd": ("max_tvd", 0.1), "jsd": ("max_jsd", None),
               "max_amplification": ("max_amplification", None)}  # fmt: skip
     for figure, (key, default) in limits.items():
@@ -418,8 +428,8 @@ def _balance(inputs: Inputs) -> Outcome:
     if found.coverage < low:
         missing = [c for c, n, e in zip(found.categories, found.observed, found.expected, strict=True) if e > 0 and n == 0]  # fmt: skip
         failed.append(f"coverage {found.coverage:.2f} < {low}: no {', '.join(missing[:5])}")
-    if config.get("alpha") is not None and found.p_value < float(config["alpha"]):
-        failed.append(f"χ² p {found.p_value:.3g} < alpha {config['alpha']}")
+    if config.get("alpha") is not None and p_value < float(config["alpha"]):
+        failed.append(f"χ² p {p_value:.3g} < alpha {config['alpha']}")
     if config.get("pairs"):
         pair_failure = _label_shift(inputs, attribute, details)
         if pair_failure:
