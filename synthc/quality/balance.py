@@ -207,3 +207,55 @@ def label_shift(
         ref = theirs.filter(pl.col("label") == label)["value"].to_list()
         shifts[label] = against_rows(ours, ref).tvd
     return shifts
+
+
+OTHER = "other"  # a lexicon attribute's category for a text that names no category
+
+
+def lexicon_categories(
+    texts: Sequence[str | None], lexicon: Mapping[str, Sequence[str]], default: str = OTHER
+) -> list[str]:
+    """Per text, the lexicon category whose terms occur most often (whole words or
+    phrases, after `synthc.quality.text.normalise` without digit folding on both
+    sides); a tie goes to the category listed first, no occurrence to `default`."""
+    import re
+
+    from synthc.quality.text import normalise
+
+    normalised = normalise(texts, fold_digits=False)
+    counts = []
+    for terms in lexicon.values():
+        phrases = sorted({t for t in normalise(list(terms), fold_digits=False).to_list() if t})
+        if not phrases:
+            counts.append(np.zeros(len(normalised), dtype=np.int64))
+            continue
+        # longest first, so "credit card" is one occurrence, not "card" inside it
+        pattern = (
+            r"\b(?:"
+            + "|".join(re.escape(p) for p in sorted(phrases, key=len, reverse=True))
+            + r")\b"
+        )
+        counts.append(normalised.str.count_matches(pattern).fill_null(0).to_numpy())
+    if not counts:
+        return [default] * len(normalised)
+    matrix = np.vstack(counts)  # categories x texts
+    best = matrix.argmax(axis=0)  # the first of equal maxima: the category listed first
+    names = list(lexicon)
+    return [names[b] if matrix[b, i] > 0 else default for i, b in enumerate(best)]
+
+
+def binned(values: Sequence[float | None], edges: Sequence[float]) -> list[str | None]:
+    """Each value's bin among sorted `edges`, labelled "lo-hi": [lo, hi), the last one
+    [lo, hi]. None for a missing value or one outside the edges."""
+    from itertools import pairwise
+
+    edges = sorted(float(e) for e in edges)
+    labels = [f"{lo:g}-{hi:g}" for lo, hi in pairwise(edges)]
+    found: list[str | None] = []
+    for value in values:
+        if value is None or not np.isfinite(value) or not edges[0] <= value <= edges[-1]:
+            found.append(None)
+            continue
+        index = min(int(np.searchsorted(edges, value, side="right")) - 1, len(labels) - 1)
+        found.append(labels[index])
+    return found

@@ -392,23 +392,27 @@ def _balance(inputs: Inputs) -> Outcome:
 
     from synthc.quality import balance
 
-    config, attribute = inputs.config, str(inputs.config["attribute"])
-    values = inputs.frame.get_column(_present(inputs.frame, attribute, "the step's output"))
-    shares = config.get("shares")
+    config, spec = inputs.config, inputs.config["attribute"]
+    attribute = _attribute_name(spec)
+    values = _attribute_values(inputs.frame, spec, "the step's output")
+    shares, reference_values = config.get("shares"), None
     if shares is None:
-        reference = inputs.reference()
-        column = _present(reference, attribute, f"reference '{config['reference']}'")
+        reference_values = _attribute_values(
+            inputs.reference(), spec, f"reference '{config['reference']}'", strict=False
+        )
         bootstrap = dict(config.get("bootstrap") or {})
         found = balance.against_rows(
-            values.to_list(),
-            reference.get_column(column).to_list(),
+            values,
+            reference_values,
             resamples=int(bootstrap.get("resamples", 1000)),
             seed=int(bootstrap.get("seed", 0)),
         )
     else:
         if shares == "uniform":
-            shares = balance.uniform_shares(config.get("categories") or values.unique().to_list())
-        found = balance.against_shares(values.to_list(), shares)
+            shares = balance.uniform_shares(
+                config.get("categories") or list(balance.category_counts(values))
+            )
+        found = balance.against_shares(values, shares)
     details = {"tvd": found.tvd, "jsd": found.jsd, "coverage": found.coverage,
                "chi2": found.chi2, "chi2_p_value": found.p_value,
                "max_amplification": float(found.amplification.max(initial=0.0))}  # fmt: skip
@@ -431,16 +435,72 @@ def _balance(inputs: Inputs) -> Outcome:
     if config.get("alpha") is not None and p_value < float(config["alpha"]):
         failed.append(f"χ² p {p_value:.3g} < alpha {config['alpha']}")
     if config.get("pairs"):
-        pair_failure = _label_shift(inputs, attribute, details)
+        pair_failure = _label_shift(inputs, attribute, values, reference_values or [], details)
         if pair_failure:
             failed.append(pair_failure)
-    table = found.table().with_columns(pl.lit(attribute).alias("attribute"))
+    tables = {"_balance": found.table().with_columns(pl.lit(attribute).alias("attribute"))}
+    if not isinstance(spec, str):  # a derived attribute: a column users can slice by
+        tables[ATTRIBUTES_TABLE] = _attribute_table(inputs.frame, attribute, values)
     message = "; ".join(parts + failed)
     return Outcome(not failed, found.tvd, float(config.get("max_tvd", 0.1)), message,
-                   details=details, tables={"_balance": table})  # fmt: skip
+                   details=details, tables=tables)  # fmt: skip
 
 
-def _label_shift(inputs: Inputs, attribute: str, details: dict[str, float]) -> str | None:
+ATTRIBUTES_TABLE = "_attributes"  # _id and each derived balance attribute of a step's rows
+
+
+def _attribute_name(spec: str | Mapping[str, Any]) -> str:
+    return spec if isinstance(spec, str) else str(spec["name"])
+
+
+def _attribute_values(
+    frame: pl.DataFrame, spec: str | Mapping[str, Any], where: str, strict: bool = True
+) -> list[Any]:
+    """The attribute of each row: a column's values; a `lexicon:` category of its text
+    (`column:`, default every text column); a `judge:` score column, binned by `bins:`."""
+    import polars as pl
+
+    from synthc.quality.balance import OTHER, binned, lexicon_categories
+    from synthc.quality.privacy import row_texts
+
+    if isinstance(spec, str):
+        return frame.get_column(_present(frame, spec, where)).to_list()
+    if "lexicon" in spec:
+        column = spec.get("column")
+        if column is not None and strict:
+            _present(frame, str(column), where)
+        # a reference without the column: its text columns, like the outputs' column
+        columns = [str(column)] if column is not None and column in frame.columns else None
+        texts = row_texts(frame, columns)
+        return lexicon_categories(texts, spec["lexicon"], str(spec.get("default", OTHER)))
+    column = _present(frame, str(spec["judge"]), where)
+    scores = frame.get_column(column)
+    if not scores.dtype.is_numeric():
+        raise ValueError(f"judge column '{column}' in {where} is {scores.dtype}, not a number")
+    numbers = scores.cast(pl.Float64).to_list()
+    if spec.get("bins"):
+        return binned(numbers, spec["bins"])
+    return [None if v is None else f"{v:g}" for v in numbers]
+
+
+def _attribute_table(frame: pl.DataFrame, attribute: str, values: list[Any]) -> pl.DataFrame:
+    import polars as pl
+
+    if attribute in frame.columns:
+        raise ValueError(
+            f"balance check: attribute name '{attribute}' is already a column of the step; "
+            "give the derived attribute another `name:`"
+        )
+    return pl.DataFrame({"_id": _ids(frame), attribute: pl.Series(values, dtype=pl.String)})
+
+
+def _label_shift(
+    inputs: Inputs,
+    attribute: str,
+    values: list[Any],
+    reference_values: list[Any],
+    details: dict[str, float],
+) -> str | None:
     """`pairs: {label, max_shift}`: P(attribute | label), outputs against the reference."""
     from synthc.quality.balance import label_shift
 
@@ -449,9 +509,9 @@ def _label_shift(inputs: Inputs, attribute: str, details: dict[str, float]) -> s
     reference = inputs.reference()
     shifts = label_shift(
         inputs.frame.get_column(_present(inputs.frame, label, "the step's output")).to_list(),
-        inputs.frame.get_column(attribute).to_list(),
+        values,
         reference.get_column(_present(reference, label, "the reference")).to_list(),
-        reference.get_column(_present(reference, attribute, "the reference")).to_list(),
+        reference_values,
     )
     worst = max(shifts, key=lambda key: shifts[key]) if shifts else None
     details["label_shift"] = shifts[worst] if worst is not None else 0.0
