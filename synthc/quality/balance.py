@@ -29,6 +29,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -259,3 +260,41 @@ def binned(values: Sequence[float | None], edges: Sequence[float]) -> list[str |
         index = min(int(np.searchsorted(edges, value, side="right")) - 1, len(labels) - 1)
         found.append(labels[index])
     return found
+
+
+def attribute_name(spec: str | Mapping[str, Any]) -> str:
+    """A balance `attribute:`'s name: the column, or a derived attribute's `name:`."""
+    return spec if isinstance(spec, str) else str(spec["name"])
+
+
+def attribute_values(
+    frame: pl.DataFrame, spec: str | Mapping[str, Any], where: str, strict: bool = True
+) -> list[Any]:
+    """Each row's attribute: a column's values; a `lexicon:` category of its text
+    (`column:`, default every text column; with `strict` False, as for a reference, a
+    frame without that column is read whole); a `judge:` score, binned by `bins:`.
+    Raises ValueError naming `where` for a missing or non-numeric column."""
+    from synthc.quality.privacy import row_texts
+
+    if isinstance(spec, str):
+        return _column_of(frame, spec, where).to_list()
+    if "lexicon" in spec:
+        column = spec.get("column")
+        if column is not None and strict:
+            _column_of(frame, str(column), where)
+        columns = [str(column)] if column is not None and column in frame.columns else None
+        texts = row_texts(frame, columns)
+        return lexicon_categories(texts, spec["lexicon"], str(spec.get("default", OTHER)))
+    scores = _column_of(frame, str(spec["judge"]), where)
+    if not scores.dtype.is_numeric():
+        raise ValueError(f"judge column '{scores.name}' in {where} is {scores.dtype}, not a number")
+    numbers = scores.cast(pl.Float64).to_list()
+    if spec.get("bins"):
+        return binned(numbers, spec["bins"])
+    return [None if v is None else f"{v:g}" for v in numbers]
+
+
+def _column_of(frame: pl.DataFrame, column: str, where: str) -> pl.Series:
+    if column not in frame.columns:
+        raise ValueError(f"no column '{column}' in {where}; columns: {', '.join(frame.columns)}")
+    return frame.get_column(column)

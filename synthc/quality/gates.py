@@ -393,11 +393,11 @@ def _balance(inputs: Inputs) -> Outcome:
     from synthc.quality import balance
 
     config, spec = inputs.config, inputs.config["attribute"]
-    attribute = _attribute_name(spec)
-    values = _attribute_values(inputs.frame, spec, "the step's output")
+    attribute = balance.attribute_name(spec)
+    values = balance.attribute_values(inputs.frame, spec, "the step's output")
     shares, reference_values = config.get("shares"), None
     if shares is None:
-        reference_values = _attribute_values(
+        reference_values = balance.attribute_values(
             inputs.reference(), spec, f"reference '{config['reference']}'", strict=False
         )
         bootstrap = dict(config.get("bootstrap") or {})
@@ -447,40 +447,6 @@ def _balance(inputs: Inputs) -> Outcome:
 
 
 ATTRIBUTES_TABLE = "_attributes"  # _id and each derived balance attribute of a step's rows
-
-
-def _attribute_name(spec: str | Mapping[str, Any]) -> str:
-    return spec if isinstance(spec, str) else str(spec["name"])
-
-
-def _attribute_values(
-    frame: pl.DataFrame, spec: str | Mapping[str, Any], where: str, strict: bool = True
-) -> list[Any]:
-    """The attribute of each row: a column's values; a `lexicon:` category of its text
-    (`column:`, default every text column); a `judge:` score column, binned by `bins:`."""
-    import polars as pl
-
-    from synthc.quality.balance import OTHER, binned, lexicon_categories
-    from synthc.quality.privacy import row_texts
-
-    if isinstance(spec, str):
-        return frame.get_column(_present(frame, spec, where)).to_list()
-    if "lexicon" in spec:
-        column = spec.get("column")
-        if column is not None and strict:
-            _present(frame, str(column), where)
-        # a reference without the column: its text columns, like the outputs' column
-        columns = [str(column)] if column is not None and column in frame.columns else None
-        texts = row_texts(frame, columns)
-        return lexicon_categories(texts, spec["lexicon"], str(spec.get("default", OTHER)))
-    column = _present(frame, str(spec["judge"]), where)
-    scores = frame.get_column(column)
-    if not scores.dtype.is_numeric():
-        raise ValueError(f"judge column '{column}' in {where} is {scores.dtype}, not a number")
-    numbers = scores.cast(pl.Float64).to_list()
-    if spec.get("bins"):
-        return binned(numbers, spec["bins"])
-    return [None if v is None else f"{v:g}" for v in numbers]
 
 
 def _attribute_table(frame: pl.DataFrame, attribute: str, values: list[Any]) -> pl.DataFrame:
