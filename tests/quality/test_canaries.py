@@ -55,15 +55,18 @@ def test_a_named_column_must_be_a_text_column():
         plant_canaries(seed_frame(5), CanarySettings(1, "age"), np.random.default_rng(0), ids)
 
 
-def _brute_force(outputs: list[str], suffixes: list[str], n: int) -> set[tuple[int, int]]:
-    found = set()
+def _brute_force(outputs: list[str], suffixes: list[str], n: int) -> dict[tuple[int, int], float]:
+    """(output, canary) -> share of the suffix's n-grams the output holds, word by word."""
+    found = {}
     for i, text in enumerate(outputs):
         words = normalise([text])[0].split()
         grams = {tuple(words[j : j + n]) for j in range(len(words) - n + 1)}
         for k, suffix in enumerate(suffixes):
             parts = suffix.split()
-            if any(tuple(parts[j : j + n]) in grams for j in range(len(parts) - n + 1)):
-                found.add((i, k))
+            mine = [tuple(parts[j : j + n]) for j in range(len(parts) - n + 1)]
+            hits = sum(gram in grams for gram in mine)
+            if hits:
+                found[(i, k)] = hits / len(mine)
     return found
 
 
@@ -83,9 +86,11 @@ def test_matches_equal_a_brute_force_word_search(n):
             words.append("x" + suffixes[0].split()[0])
         outputs.append(" ".join(words))
     found = canary_matches(outputs, suffixes, n)
-    assert set(found.select("output_row", "canary").iter_rows()) == _brute_force(
-        outputs, suffixes, n
-    )
+    expected = _brute_force(outputs, suffixes, n)
+    got = {(row, canary): score for row, canary, score, _ in found.iter_rows()}
+    assert got.keys() == expected.keys() and len(got) >= 5
+    for key, score in expected.items():
+        assert got[key] == pytest.approx(score, abs=1e-9)
     full = canary_matches([suffixes[3]], suffixes, n).row(0, named=True)
     assert full["canary"] == 3 and full["score"] == 1.0
 
