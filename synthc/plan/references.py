@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from synthc.errors import Problem
 from synthc.recipe.load import Recipe
@@ -185,12 +186,33 @@ def check_checks(refs: StepReferences, output: Columns, binder: Binder) -> None:
             if isinstance(column, str) and column not in output:
                 where = f"the output of '{refs.name}'"
                 refs.report(f"{base}.{field_name}", _not_a_column(column, where, visible))
+        for field_path, column in _balance_columns(check.kind, check.config):
+            if column not in output:
+                where = f"the output of '{refs.name}'"
+                refs.report(f"{base}.{field_path}", _not_a_column(column, where, visible))
         query = check.config.get("query") if check.kind == "sql" else None
         if isinstance(query, str):
             _, problem = binder.bind(query, {refs.name: output, "this": output})
             if problem:
                 message = f"{problem.message} (tables visible: {refs.name}, this)"
                 refs.report(f"{base}.query", message, problem)
+
+
+def _balance_columns(kind: str, config: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(field path, column) a `balance` check reads from the step's rows: the attribute
+    column, a lexicon's text column or a judge score column, and the `pairs:` label."""
+    if kind != "balance":
+        return []
+    attribute, found = config.get("attribute"), []
+    if isinstance(attribute, str):
+        found.append(("attribute", attribute))
+    elif isinstance(attribute, Mapping):
+        found += [(f"attribute.{key}", str(attribute[key])) for key in ("column", "judge")
+                  if isinstance(attribute.get(key), str)]  # fmt: skip
+    pairs = config.get("pairs")
+    if isinstance(pairs, Mapping) and isinstance(pairs.get("label"), str):
+        found.append(("pairs.label", str(pairs["label"])))
+    return found
 
 
 def _not_a_column(column: str, where: str, available: Sequence[str]) -> str:

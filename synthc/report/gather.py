@@ -50,6 +50,7 @@ def build_report(recipe: Recipe, store: Store) -> Report:
         print(report.gate_counts())
     """
     from synthc.report.gates import gate_results
+    from synthc.report.judges import judge_statistics
     from synthc.report.plots import build_figures
     from synthc.report.privacy import balance_plots, privacy_flags
 
@@ -78,6 +79,7 @@ def build_report(recipe: Recipe, store: Store) -> Report:
         ),
         privacy=privacy_flags(recipe, store, tables),
         balance=tuple(balance_plots(recipe, store, tables)),
+        judges=judge_statistics(recipe, store, tables),
         models=tuple(sorted({e.model for e in lock.steps.values() if e.model})),
         built_at=max(built, default=""),
         last_run=_last_run(store, tables),

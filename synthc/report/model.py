@@ -184,6 +184,24 @@ class Plot:
 
 
 @dataclass(frozen=True)
+class JudgeAgreement:
+    """How several judges of one `judge` step agreed (see synthc.quality.agreement)."""
+
+    step: str
+    judges: tuple[str, ...]
+    rows: int  # rows two or more judges scored
+    alpha: float | None  # Krippendorff's alpha, interval; None when undefined
+    spearman: tuple[tuple[str, float | None], ...]  # ("a~b", rho) per pair of judges
+
+    @property
+    def low(self) -> bool:
+        """Below 0.667, the least alpha Krippendorff accepts for tentative conclusions,
+        or a pair of judges ranking rows in opposite orders."""
+        negative = any(rho is not None and rho < 0 for _, rho in self.spearman)
+        return self.alpha is None or self.alpha < 0.667 or negative
+
+
+@dataclass(frozen=True)
 class Report:
     """Everything the report shows, as plain data; rendering reads nothing else."""
 
@@ -198,6 +216,7 @@ class Report:
     # (step, what its privacy gate flagged, by kind) and each balance gate's plot
     privacy: tuple[tuple[str, tuple[RemovalGroup, ...]], ...] = ()
     balance: tuple[Plot, ...] = ()
+    judges: tuple[JudgeAgreement, ...] = ()  # judge steps with several judges
     models: tuple[str, ...] = ()
     built_at: str = ""
     last_run: Mapping[str, Any] = field(default_factory=dict)

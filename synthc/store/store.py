@@ -314,11 +314,9 @@ class Store:
             path = self.step_path(step, entry.data_version)
             if not path.exists():
                 continue  # the next build rebuilds it; a view would fail every query
-            statements.append(
-                f"create or replace view {_sql_name(step)} as "
-                f"select * from read_parquet({_sql_string(str(path))})"
-            )
-            for table, aux_path in self.aux_tables(step, entry.data_version).items():
+            tables = self.aux_tables(step, entry.data_version)
+            statements.append(_step_view(step, path, tables.get(ATTRIBUTES)))
+            for table, aux_path in tables.items():
                 aux.setdefault(table, []).append((step, aux_path))
             if "_id" in entry.columns:
                 parent = "_parent_id" if "_parent_id" in entry.columns else "null::varchar"
@@ -472,6 +470,22 @@ EMPTY_TABLES: dict[str, dict[str, str]] = {
 def _empty_view(table: str, declared: Mapping[str, str]) -> str:
     columns = ", ".join(f"null::{kind} as {_sql_name(name)}" for name, kind in declared.items())
     return f"create or replace view {_sql_name(table)} as select {columns}, null::varchar as _step where false"
+
+
+ATTRIBUTES = "_attributes"  # a step's derived balance attributes, one row per step row
+
+
+def _step_view(step: str, path: Path, attributes: Path | None) -> str:
+    """A step's view: its rows, and beside them, row for row, any derived attributes its
+    balance gates computed (so `group by topic` works on the step itself)."""
+    rows = f"read_parquet({_sql_string(str(path))})"
+    if attributes is None:
+        return f"create or replace view {_sql_name(step)} as select * from {rows}"
+    return (
+        f"create or replace view {_sql_name(step)} as select rows.*, attributes.* exclude (_id) "
+        f"from {rows} as rows positional join read_parquet({_sql_string(str(attributes))}) "
+        "as attributes"
+    )
 
 
 def _aux_view(table: str, sources: list[tuple[str, Path]]) -> str:
