@@ -64,6 +64,8 @@ class ModelSpec:
     api_key_env: str | None = None
     cache_namespace: str | None = None
     params: Mapping[str, Any] = field(default_factory=dict)  # the alias's default params
+    deadline_s: float | None = None  # the alias's; never part of the identity
+    timeout_s: float | None = None
 
     @property
     def provider(self) -> str:
@@ -123,6 +125,8 @@ def resolve_model(name: str, recipe: Recipe | None = None) -> ModelSpec:
         api_key_env=alias.api_key_env,
         cache_namespace=alias.cache_namespace,
         params=dict(alias.params),
+        deadline_s=alias.deadline_s,
+        timeout_s=alias.timeout_s,
     )
 
 

@@ -8,6 +8,7 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from synthc.fingerprint import short
+from synthc.llm.calls import TYPICAL_COMPLETION_SHARE
 from synthc.plan.model import FRESH, Plan, PlannedStep
 from synthc.steps import registry
 
@@ -127,11 +128,22 @@ def plan_table(plan: Plan, estimates: Mapping[str, CallEstimate] | None = None) 
                 *lines,
                 *_export_lines(plan),
                 summary,
+                *([COMPLETION_NOTE] if _to_make(estimates) else []),
                 *unchecked_notes(plan),
             ]
         )
         + "\n"
     )
+
+
+COMPLETION_NOTE = (
+    f"note: tokens and cost count each answer from the observed mean length of the step's "
+    f"answers where known, else {TYPICAL_COMPLETION_SHARE:.0%} of max_tokens, up to max_tokens"
+)
+
+
+def _to_make(estimates: Mapping[str, CallEstimate] | None) -> bool:
+    return any(e.to_make_max != 0 and not e.note for e in (estimates or {}).values())
 
 
 def _export_lines(plan: Plan) -> list[str]:
