@@ -129,6 +129,8 @@ def _plan_vs_actual(
             "planned_calls": estimate.to_make, "planned_calls_max": estimate.to_make_max,
             "planned_tokens": estimate.tokens, "planned_tokens_max": estimate.tokens_max,
             "planned_usd": estimate.usd, "planned_usd_max": estimate.usd_max,
+            "planned_tokens_expected": estimate.tokens_expected,
+            "planned_usd_expected": estimate.usd_expected,
             "planned_note": estimate.note,
         }  # fmt: skip
         records.append({"step": name, **planned, **(did or NO_CALLS)})

@@ -130,7 +130,8 @@ def _counted(planned: PlannedStep, input_rows: list[Bounds]) -> CallEstimate:
     calls = step_calls(planned.kind, planned.config, input_rows)
     return CallEstimate(
         planned.name, to_make=0, to_make_max=calls.high,  # the cache may hold some
-        tokens=None, tokens_max=None, usd=None, usd_max=None,
+        tokens=None, tokens_max=None, usd=None, usd_max=None, tokens_expected=None,
+        usd_expected=None,
     )  # fmt: skip
 
 
@@ -179,13 +180,16 @@ def _estimate(
     # each other (a model at temperature 0), so of their calls only one is certain.
     low = misses + min(1, max(0, total.low - seen))
     high = None if total.high is None else max(low, misses + max(0, total.high - seen))
-    tokens, tokens_max = _per_call(estimate.tokens, misses), _per_call(estimate.tokens_max, misses)
-    usd, usd_max = _per_call(estimate.usd, misses), _per_call(estimate.usd_max, misses)
+    tokens = [
+        _per_call(t, misses)
+        for t in (estimate.tokens, estimate.tokens_expected, estimate.tokens_max)
+    ]
+    usd = [_per_call(u, misses) for u in (estimate.usd, estimate.usd_expected, estimate.usd_max)]
     if _all_local(planned, plan, probe):
-        usd = usd_max = 0.0  # a local model costs nothing, whatever its calls
+        usd = [0.0, 0.0, 0.0]  # a local model costs nothing, whatever its calls
     estimate.to_make, estimate.to_make_max = low, high
-    estimate.tokens, estimate.tokens_max = _scaled(tokens, tokens_max, low, high, int)
-    estimate.usd, estimate.usd_max = _scaled(usd, usd_max, low, high, float)
+    estimate.tokens, estimate.tokens_expected, estimate.tokens_max = _scaled(tokens, low, high, int)
+    estimate.usd, estimate.usd_expected, estimate.usd_max = _scaled(usd, low, high, float)
     return estimate
 
 
@@ -194,16 +198,14 @@ def _per_call(total: float | None, calls: int) -> float | None:
 
 
 def _scaled(
-    per_call: float | None,
-    per_call_max: float | None,
-    low: int,
-    high: int | None,
-    kind: Callable[[float], Any],
-) -> tuple[Any, Any]:
-    """(low, high) of a per-call figure over `low`..`high` calls; None where unknown."""
-    if per_call is None or per_call_max is None:
-        return (kind(0), kind(0)) if high == 0 else (None, None)
-    return kind(per_call * low), None if high is None else kind(per_call_max * high)
+    per_call: list[float | None], low: int, high: int | None, kind: Callable[[float], Any]
+) -> tuple[Any, Any, Any]:
+    """(low, expected, high) of per-call (low, expected, high) figures over `low`..`high`
+    calls (the expectation at the fewest calls); None where unknown."""
+    least, expected, most = per_call
+    if least is None or expected is None or most is None:
+        return (kind(0),) * 3 if high == 0 else (None, None, None)
+    return kind(least * low), kind(expected * low), None if high is None else kind(most * high)
 
 
 def _all_local(planned: PlannedStep, plan: Plan, probe: ProbeClient) -> bool:
@@ -226,27 +228,28 @@ def _run_quietly(planned: PlannedStep, context: Any) -> pl.DataFrame | None:
 def _summarise(
     step: str, probe: ProbeClient, plan: Plan, observed: Mapping[str, float]
 ) -> CallEstimate:
-    """The probe's misses counted and priced: prompts as rendered, completions from
-    the observed mean of the step's answers from that model (`observed`, by model
-    string) when known, else a typical share of `max_tokens`, up to `max_tokens`."""
+    """The probe's misses counted and priced: prompts as rendered, each answer between
+    nothing and `max_tokens`, expected at the observed mean of the step's answers from
+    that model (`observed`, by model string) when known, else a share of `max_tokens`."""
     misses = len(probe.misses)
     estimate = CallEstimate(step, cached=len(probe.hits), to_make=misses, to_make_max=misses)
-    tokens, tokens_max, usd, usd_max = 0, 0, 0.0, 0.0
+    tokens, usd = [0, 0, 0], [0.0, 0.0, 0.0]  # low, expected, high
     priced = True
     for request in probe.misses.values():
         spec = probe.resolve(request.model)
         prompt, _ = estimate_split(request.messages, probe.params_for(request))
-        low, high = completion_range(probe.params_for(request), observed.get(spec.model))
-        tokens, tokens_max = tokens + prompt + low, tokens_max + prompt + high
+        answers = completion_range(probe.params_for(request), observed.get(spec.model))
         rate = price_per_token(spec.model) if not spec.is_local else (0.0, 0.0)
-        if rate is None:
-            priced = False
-            continue
-        usd += prompt * rate[0] + low * rate[1]
-        usd_max += prompt * rate[0] + high * rate[1]
-    estimate.tokens, estimate.tokens_max = tokens, tokens_max
-    estimate.usd = usd if priced else None
-    estimate.usd_max = usd_max if priced else None
+        priced = priced and rate is not None
+        for i, answer in enumerate(answers):
+            tokens[i] += prompt + answer
+            if rate is not None:
+                usd[i] += prompt * rate[0] + answer * rate[1]
+    estimate.tokens, estimate.tokens_expected, estimate.tokens_max = tokens
+    if priced:
+        estimate.usd, estimate.usd_expected, estimate.usd_max = usd
+    else:
+        estimate.usd = estimate.usd_expected = estimate.usd_max = None
     return estimate
 
 

@@ -207,18 +207,14 @@ def expected_completion(params: Mapping[str, Any], observed_mean: float | None) 
     return max(1, round(int(limit) * EXPECTED_COMPLETION_SHARE))
 
 
-# The low end of `plan`'s completion range before a step's answers show their length:
-# a typical answer uses at least this share of `max_tokens`.
-TYPICAL_COMPLETION_SHARE = 0.25
-
-
-def completion_range(params: Mapping[str, Any], observed_mean: float | None) -> tuple[int, int]:
-    """(low, high) completion tokens `plan` counts per call: from the observed mean of
-    the step's answers when known, else `TYPICAL_COMPLETION_SHARE` of `max_tokens`, up
-    to `max_tokens` (256 when unset)."""
+def completion_range(
+    params: Mapping[str, Any], observed_mean: float | None
+) -> tuple[int, int, int]:
+    """(low, expected, high) completion tokens `plan` counts per call: a call may answer
+    with nothing, is expected to use `expected_completion`, and stops at `max_tokens`
+    (256 when unset)."""
     limit = int(params.get("max_tokens") or params.get("max_completion_tokens") or 256)
-    share = observed_mean if observed_mean is not None else limit * TYPICAL_COMPLETION_SHARE
-    return min(limit, max(1, round(share))), limit
+    return 0, min(limit, expected_completion(params, observed_mean)), limit
 
 
 def estimate_tokens(messages: Sequence[Mapping[str, Any]], params: Mapping[str, Any]) -> int:

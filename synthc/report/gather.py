@@ -145,7 +145,7 @@ def _plan_vs_actual_row(step: str, row: dict[str, Any]) -> PlanVsActual:
 
 
 PLANNED_FIELDS = ("planned_calls", "planned_calls_max", "planned_tokens", "planned_tokens_max",
-                  "planned_usd", "planned_usd_max")  # fmt: skip
+                  "planned_usd", "planned_usd_max", "planned_usd_expected")  # fmt: skip
 
 
 class _Reader:

@@ -327,7 +327,7 @@ def _plan_vs_actual(report: Report) -> str:
     for item in report.plan_vs_actual:
         calls = span(item.planned_calls, item.planned_calls_max, lambda v: f"{v:,}")
         tokens = span(item.planned_tokens, item.planned_tokens_max, lambda v: f"{v:,}")
-        usd = span(item.planned_usd, item.planned_usd_max, lambda v: f"${v:.4f}")
+        usd = item.planned_cost
         tone = ' class="status-fail"' if item.within is False else ""
         rows.append(
             f"<tr{tone}><td><strong>{escape(item.step)}</strong></td>"

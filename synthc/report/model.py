@@ -91,6 +91,7 @@ class PlanVsActual:
     planned_tokens_max: int | None
     planned_usd: float | None
     planned_usd_max: float | None
+    planned_usd_expected: float | None  # None in records older than the expectation
     calls: int
     cache_hits: int
     tokens: int
@@ -98,14 +99,20 @@ class PlanVsActual:
 
     @property
     def planned(self) -> str:
-        """ "4–12 calls, ~$0.0001–$0.0004" """
+        """ "4–12 calls, ~$0.0002 expected ($0.0001–$0.0004)" """
         if self.planned_calls is None:
             return "no estimate (the step was fresh when the build was planned)"
         calls = span(self.planned_calls, self.planned_calls_max, str)
+        return f"{calls} calls, {self.planned_cost}"
+
+    @property
+    def planned_cost(self) -> str:
         if self.planned_usd is None:
-            return f"{calls} calls, cost not known"
+            return "cost not known"
         usd = span(self.planned_usd, self.planned_usd_max, lambda v: f"${v:.4f}")
-        return f"{calls} calls, ~{usd}"
+        if self.planned_usd_expected is None or self.planned_usd_max == self.planned_usd:
+            return usd
+        return f"~${self.planned_usd_expected:.4f} expected ({usd})"
 
     @property
     def actual(self) -> str:

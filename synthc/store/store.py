@@ -422,6 +422,7 @@ _RUN_STEP_TYPES = {
     "planned_cached": "bigint", "planned_calls": "bigint", "planned_calls_max": "bigint",
     "planned_tokens": "bigint", "planned_tokens_max": "bigint",
     "planned_usd": "double", "planned_usd_max": "double", "planned_note": "varchar",
+    "planned_tokens_expected": "bigint", "planned_usd_expected": "double",
     "calls": "bigint", "cache_hits": "bigint", "tokens": "bigint", "usd": "double",
 }  # fmt: skip
 RUN_STEP_COLUMNS = "{" + ", ".join(f"'{k}': '{v}'" for k, v in _RUN_STEP_TYPES.items()) + "}"
