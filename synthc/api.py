@@ -113,9 +113,11 @@ def build_recipe(
     recipe = on_engine(checked_recipe(path), engine, address)
     store = Store.for_recipe(recipe)
     plan = compile_plan(recipe, store.read_lock(), output_exists=_output_exists(store))
+    # What `synthc plan` would print; the run log keeps it beside what the build does.
+    estimates = estimate_recipe(plan)
     # On Ray, keys come from the workers' environment; the workers are asked instead.
     needed = missing_keys(plan, select) if recipe.engine == "local" else {}
-    if needed and (unpaid := _steps_with_calls_to_make(plan, needed)):
+    if needed and (unpaid := _steps_with_calls_to_make(needed, estimates)):
         raise PlanError(describe_missing_keys(unpaid))
     session = _ray_session(recipe)
     llm = _llm_client(plan, store, session, batch_wait)
@@ -124,11 +126,14 @@ def build_recipe(
             store=store,
             reporter=reporter or NullReporter(),
             llm=llm,
+            budget=llm.budget if llm is not None else None,
+            estimates=estimates,
             select=select,
             force=force,
             refresh=refresh,
             wait_for_lock=wait,
             map_blocks=session.map_blocks if session is not None else None,
+            group_pairs=session.candidate_pairs if session is not None else None,
         )
         result = build(plan, context)
     finally:
@@ -218,9 +223,10 @@ def missing_keys(plan: Plan, select: Sequence[str] = ()) -> dict[str, list[str]]
     return needed
 
 
-def _steps_with_calls_to_make(plan: Plan, needed: dict[str, list[str]]) -> dict[str, list[str]]:
+def _steps_with_calls_to_make(
+    needed: dict[str, list[str]], estimates: Mapping[str, CallEstimate]
+) -> dict[str, list[str]]:
     """Keep the steps that would really send calls: all-cached steps need no key."""
-    estimates = estimate_recipe(plan)
     return {
         variable: kept
         for variable, steps in needed.items()

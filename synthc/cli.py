@@ -232,7 +232,10 @@ def build(
         sys.exit(pending.exit_code)
     built = ", ".join(f"{name} ({result.rows.get(name, 0)} rows)" for name in result.built)
     summary = f"built {len(result.built)} step(s)" + (f": {built}" if built else "")
-    summary += f"; {len(result.skipped)} fresh; {result.seconds:.2f}s"
+    summary += f"; {len(result.skipped)} fresh"
+    if result.calls:
+        summary += f"; {result.calls_made} model calls made, {result.cache_hits} from cache"
+    summary += f"; {result.seconds:.2f}s"
     if result.failures:
         summary += f"; {result.failures} row(s) failed (see _failures; the next build retries them)"
     if result.gate_failures:

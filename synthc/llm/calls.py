@@ -209,6 +209,16 @@ def expected_completion(params: Mapping[str, Any], observed_mean: float | None) 
     return max(1, round(int(limit) * EXPECTED_COMPLETION_SHARE))
 
 
+def completion_range(
+    params: Mapping[str, Any], observed_mean: float | None
+) -> tuple[int, int, int]:
+    """(low, expected, high) completion tokens `plan` counts per call: a call may answer
+    with nothing, is expected to use `expected_completion`, and stops at `max_tokens`
+    (256 when unset)."""
+    limit = int(params.get("max_tokens") or params.get("max_completion_tokens") or 256)
+    return 0, min(limit, expected_completion(params, observed_mean)), limit
+
+
 def estimate_tokens(messages: Sequence[Mapping[str, Any]], params: Mapping[str, Any]) -> int:
     """The total of `estimate_split`."""
     return sum(estimate_split(messages, params))

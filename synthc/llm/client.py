@@ -84,8 +84,9 @@ class LLMClient:
         """`limits` and `budget` default to the recipe's; `spent` is what the recipe's
         earlier builds spent (`calls`, `tokens`, `usd`), which a recipe-scoped budget
         counts. A call is retried until `deadline` seconds after its first request
-        (a model's `limits: {deadline_s}` overrides it), each request given `timeout`
-        seconds (or the model's `timeout_s`); `max_attempts` also caps the requests.
+        (a model's `deadline_s`, in `limits:` or on its alias, overrides it), each request
+        given `timeout` seconds (or the model's `timeout_s`, likewise); `max_attempts`
+        also caps the requests.
         `batches` records the provider batches out for aliases with `batch:` (kept in
         memory when not given); without `batch_wait`, `complete` raises `BatchPending`
         instead of waiting for them."""
@@ -270,8 +271,9 @@ class LLMClient:
                 else:
                     stored[key] = hit
         if missing:
+            timeout = self.request_timeout(spec) or self.timeout
             session = EmbedSession(
-                self.cache, self.budget, self.limiter(spec), self.policy(spec), self.timeout
+                self.cache, self.budget, self.limiter(spec), self.policy(spec), timeout
             )
             try:
                 stored.update(
@@ -294,11 +296,17 @@ class LLMClient:
         return limiter
 
     def policy(self, spec: ModelSpec) -> RetryPolicy:
-        """The retry policy for `spec`: the client's, with the model's `deadline_s`."""
-        deadline = self.limiter(spec).limits.deadline_s
+        """The retry policy for `spec`: the client's, with the model's `deadline_s`
+        (its `limits:` entry's, else its alias's)."""
+        deadline = self.limiter(spec).limits.deadline_s or spec.deadline_s
         return (
             self.retry if deadline is None else dataclasses.replace(self.retry, deadline_s=deadline)
         )
+
+    def request_timeout(self, spec: ModelSpec) -> float | None:
+        """The model's own request timeout: its `limits:` entry's `timeout_s`, else its
+        alias's; None leaves the call's `timeout` param or the client's."""
+        return self.limiter(spec).limits.timeout_s or spec.timeout_s
 
     def _expected(self, step: str, spec: ModelSpec, params: Mapping[str, Any]) -> int:
         seen = self._observed.get((step, spec.model))
@@ -329,7 +337,7 @@ class LLMClient:
             reserved[:] = [prompt_estimate + completion, usd]
             return None
 
-        timeout = self.limiter(spec).limits.timeout_s or _param_timeout(self.call_params(request))
+        timeout = self.request_timeout(spec) or _param_timeout(self.call_params(request))
 
         async def send() -> tuple[Outcome, int]:
             outcome = await transports.send(

@@ -66,6 +66,8 @@ class ModelSpec:
     params: Mapping[str, Any] = field(default_factory=dict)  # the alias's default params
     # the alias's `batch:` settings when its calls go through the provider's batch API
     batch: Mapping[str, Any] | None = None
+    deadline_s: float | None = None  # the alias's; never part of the identity
+    timeout_s: float | None = None
 
     @property
     def provider(self) -> str:
@@ -126,6 +128,8 @@ def resolve_model(name: str, recipe: Recipe | None = None) -> ModelSpec:
         cache_namespace=alias.cache_namespace,
         params=dict(alias.params),
         batch=batch_settings(alias.batch),
+        deadline_s=alias.deadline_s,
+        timeout_s=alias.timeout_s,
     )
 
 
