@@ -127,6 +127,15 @@ def read_ledger(path: Path) -> list[BatchRecord]:
     return [BatchRecord(**record) for record in data.get("batches", [])]
 
 
+def holdings(records: Sequence[BatchRecord]) -> dict[str, float]:
+    """What the budget holds for the batches `records` lists: lines, tokens, dollars."""
+    return {
+        "calls": float(sum(len(record.keys) for record in records)),
+        "tokens": float(sum(record.reserved_tokens for record in records)),
+        "usd": sum(record.reserved_usd for record in records),
+    }
+
+
 def pending_calls(records: Sequence[BatchRecord]) -> dict[str, str]:
     """Call key -> the batch carrying it."""
     return {key: record.label for record in records for key in record.keys}

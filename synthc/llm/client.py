@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from synthc.errors import BatchPending
-from synthc.llm.batch import PENDING, BatchLedger, BatchRunner
+from synthc.llm.batch import PENDING, BatchLedger, BatchRunner, holdings
 from synthc.llm.cache import CachedResponse, CallCache, cache_dir, call_key, rejection_reason
 from synthc.llm.calls import (
     BUDGET,
@@ -94,14 +94,17 @@ class LLMClient:
         state_dir = recipe.state_dir if recipe is not None else None
         self.cache = CallCache(cache_path or cache_dir(state_dir))
         self.limits = dict(limits if limits is not None else (recipe.limits if recipe else {}))
+        self.batches = batches or BatchLedger()
         self.budget = Budget.from_config(
-            budget if budget is not None else (recipe.budget if recipe else {}), spent
+            budget if budget is not None else (recipe.budget if recipe else {}),
+            spent,
+            held=holdings(self.batches.load()),
         )
+        self.budget.outstanding = lambda: holdings(self.batches.load())
         attempts = None if max_attempts is None else max(1, max_attempts)
         self.retry = RetryPolicy(attempts, backoff_base, backoff_max, deadline)
         self.timeout = timeout
         self.transport = transport
-        self.batches = batches or BatchLedger()
         self.batch_wait = batch_wait
         self.budget_stop: str | None = None  # why the budget stopped calls, if it did
         self._specs: dict[str, ModelSpec] = {}

@@ -293,3 +293,24 @@ def test_on_ray_the_driver_submits_and_collects_batches_without_the_cluster(
     results = client.complete(requests, step="s")
     assert all(r.ok and r.batch_id for r in results)
     assert server.batches.stats.lines == 5 and server.stats.total == 0
+
+
+def test_a_no_wait_build_and_the_build_collecting_its_batches_each_record_what_they_spent(
+    tmp_path: Path, server: LLMTestServer, cache_dir: Path
+) -> None:
+    server.batches.config.delay_s = 3600
+    path = write(tmp_path, server, 6, FAST, model="openai/gpt-4o-mini")
+    assert CliRunner().invoke(cli, ["build", str(path), "--no-wait"]).exit_code == 75
+    server.batches.config.delay_s = 0.0
+    assert build_recipe(path).exit_code == 0
+    runs = (tmp_path / ".synthc" / "recipe" / "runs.jsonl").read_text().splitlines()
+    submitted, collected = (json.loads(line)["spend"] for line in runs)
+    # what the submitting build held is not spent yet: the collecting build paid it
+    assert submitted == {"calls": 0, "tokens": 0, "usd": 0.0}
+    rates = price_per_token("openai/gpt-4o-mini", batch=True)
+    assert rates is not None
+    stats = server.batches.stats  # the provider's own token counts for the lines
+    billed = stats.prompt_tokens * rates[0] + stats.completion_tokens * rates[1]
+    assert collected["calls"] == 6
+    assert collected["tokens"] == stats.prompt_tokens + stats.completion_tokens
+    assert collected["usd"] == pytest.approx(billed)
