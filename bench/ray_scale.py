@@ -13,8 +13,14 @@ server counted, and the driver's CPU per call (the `synthc build` process only: 
 the HTTP work moves to the workers, so this is what bounds one driver). Ray's wall
 time includes connecting and starting the actors (a few seconds).
 
-    .venv/bin/python bench/ray_scale.py                  # 5,000 calls, concurrency 64
-    .venv/bin/python bench/ray_scale.py --rows 1000
+Then dedup throughput: `--dedup-records` records (`planted_at_scale`: 30 words each, a
+quarter near-copies, a ninth exact copies) deduplicated locally and on the cluster
+(signature and verification blocks as Ray tasks, band keys through the Ray shuffle),
+records/s for each and a check that survivors and matches are equal.
+
+    .venv/bin/python bench/ray_scale.py                  # 5,000 calls, then 1M records
+    .venv/bin/python bench/ray_scale.py --rows 1000 --dedup-records 0
+    .venv/bin/python bench/ray_scale.py --rows 0 --dedup-records 200000
     .venv/bin/python bench/ray_scale.py --rows 2000 --slow-every 20   # a latency tail
 """
 
@@ -38,11 +44,15 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "tests" / "execute"))
+sys.path.insert(0, str(ROOT / "tests" / "quality"))
 
 from llm_server import free_port  # noqa: E402
 from raycluster import RayCluster  # noqa: E402
+from textgen import planted_at_scale  # noqa: E402
 
 from synthc.api import build_recipe  # noqa: E402
+from synthc.execute.ray import RaySession  # noqa: E402
+from synthc.quality.dedup import dedup  # noqa: E402
 
 
 def start_server(latency: float) -> tuple[subprocess.Popen[bytes], str]:
@@ -100,19 +110,8 @@ def timed_build(path: Path, root: str) -> dict[str, float]:
     return {"wall": wall, "cpu": cpu, "requests": server_total(root) - before_requests}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=5000)
-    parser.add_argument("--concurrency", type=int, default=64)
-    parser.add_argument("--latency", type=float, default=0.1)
-    parser.add_argument(
-        "--slow-every", type=int, default=0, help="every Nth call takes 1 s (a latency tail)"
-    )
-    args = parser.parse_args()
-    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+def bench_calls(args: argparse.Namespace, cluster: RayCluster, work: Path) -> None:
     server, root = start_server(args.latency)
-    cluster = RayCluster(dict(os.environ)).start()
-    work = Path(tempfile.mkdtemp(prefix="synthc-ray-bench-"))
     modes = {
         "local": {"engine": "local"},
         "ray, 1 worker": {"engine": "ray", "ray": {"address": cluster.address, "workers": 1}},
@@ -132,8 +131,60 @@ def main() -> None:
             print(f"{name:<16}{figures['wall']:>8.2f}{figures['wall'] / floor:>9.2f}"
                   f"{figures['requests']:>10}{figures['cpu'] * 1000 / args.rows:>20.3f}")  # fmt: skip
     finally:
-        cluster.stop()
         server.terminate()
+
+
+def bench_dedup(records: int, cluster: RayCluster) -> None:
+    started = time.perf_counter()
+    frame = planted_at_scale(records)
+    print(f"\ndedup of {records:,} records ({time.perf_counter() - started:.0f} s to generate)")
+    print(f"{'where':<16}{'wall s':>8}{'records/s':>12}{'driver CPU s':>14}{'removed':>10}")
+    session = RaySession(cluster.address)
+    outcomes = []
+    try:
+        for name, options in (
+            ("local", {}),
+            ("ray, 2 nodes", {"map_blocks": session.map_blocks,
+                              "group_pairs": session.candidate_pairs}),
+        ):  # fmt: skip
+            if options:
+                session.cpus()  # connect first: the time is dedup's, not ray.init's
+            before = resource.getrusage(resource.RUSAGE_SELF)
+            started = time.perf_counter()
+            kept, matches = dedup(frame, "text", **options)
+            wall = time.perf_counter() - started
+            after = resource.getrusage(resource.RUSAGE_SELF)
+            cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+            outcomes.append((kept, matches))
+            print(f"{name:<16}{wall:>8.1f}{records / wall:>12,.0f}{cpu:>14.1f}"
+                  f"{matches.height:>10,}")  # fmt: skip
+    finally:
+        session.close()
+    (kept, matches), (kept_ray, matches_ray) = outcomes
+    same = kept.equals(kept_ray) and matches.equals(matches_ray)
+    print(f"survivors and matches identical: {same}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=5000)
+    parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--latency", type=float, default=0.1)
+    parser.add_argument(
+        "--slow-every", type=int, default=0, help="every Nth call takes 1 s (a latency tail)"
+    )
+    parser.add_argument("--dedup-records", type=int, default=1_000_000, help="0 skips it")
+    args = parser.parse_args()
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    cluster = RayCluster(dict(os.environ)).start()
+    work = Path(tempfile.mkdtemp(prefix="synthc-ray-bench-"))
+    try:
+        if args.rows:
+            bench_calls(args, cluster, work)
+        if args.dedup_records:
+            bench_dedup(args.dedup_records, cluster)
+    finally:
+        cluster.stop()
         shutil.rmtree(work, ignore_errors=True)
 
 

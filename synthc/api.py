@@ -95,12 +95,15 @@ def build_recipe(
     reporter: Reporter | None = None,
     engine: str | None = None,
     address: str | None = None,
+    batch_wait: bool = True,
 ) -> BuildResult:
     """Build the stale steps of the recipe at `path`; return what ran.
 
     After a full build (no `select`) in which every step succeeded, the recipe's
     `exports:` files are written too. `engine` ("local" or "ray") and `address` (of
-    the Ray cluster) override the recipe's `execution:`. Example::
+    the Ray cluster) override the recipe's `execution:`. Without `batch_wait`, a step
+    whose calls went to a provider's batch API raises `BatchPending` (exit code 75)
+    instead of waiting; the next build collects them. Example::
 
     result = build_recipe("recipes/quickstart.yaml", select=["answers+"])
     print(result.built, result.rows)
@@ -110,22 +113,27 @@ def build_recipe(
     recipe = on_engine(checked_recipe(path), engine, address)
     store = Store.for_recipe(recipe)
     plan = compile_plan(recipe, store.read_lock(), output_exists=_output_exists(store))
+    # What `synthc plan` would print; the run log keeps it beside what the build does.
+    estimates = estimate_recipe(plan)
     # On Ray, keys come from the workers' environment; the workers are asked instead.
     needed = missing_keys(plan, select) if recipe.engine == "local" else {}
-    if needed and (unpaid := _steps_with_calls_to_make(plan, needed)):
+    if needed and (unpaid := _steps_with_calls_to_make(needed, estimates)):
         raise PlanError(describe_missing_keys(unpaid))
     session = _ray_session(recipe)
-    llm = _llm_client(plan, store, session)
+    llm = _llm_client(plan, store, session, batch_wait)
     try:
         context = BuildContext(
             store=store,
             reporter=reporter or NullReporter(),
             llm=llm,
+            budget=llm.budget if llm is not None else None,
+            estimates=estimates,
             select=select,
             force=force,
             refresh=refresh,
             wait_for_lock=wait,
             map_blocks=session.map_blocks if session is not None else None,
+            group_pairs=session.candidate_pairs if session is not None else None,
         )
         result = build(plan, context)
     finally:
@@ -215,9 +223,10 @@ def missing_keys(plan: Plan, select: Sequence[str] = ()) -> dict[str, list[str]]
     return needed
 
 
-def _steps_with_calls_to_make(plan: Plan, needed: dict[str, list[str]]) -> dict[str, list[str]]:
+def _steps_with_calls_to_make(
+    needed: dict[str, list[str]], estimates: Mapping[str, CallEstimate]
+) -> dict[str, list[str]]:
     """Keep the steps that would really send calls: all-cached steps need no key."""
-    estimates = estimate_recipe(plan)
     return {
         variable: kept
         for variable, steps in needed.items()
@@ -226,7 +235,8 @@ def _steps_with_calls_to_make(plan: Plan, needed: dict[str, list[str]]) -> dict[
 
 
 def _nothing_to_make(estimate: CallEstimate) -> bool:
-    return estimate.note is None and estimate.to_make == 0 and estimate.to_make_max == 0
+    nothing = estimate.to_make == 0 and estimate.to_make_max == 0 and not estimate.pending
+    return estimate.note is None and nothing  # collecting a batch needs the key too
 
 
 def describe_missing_keys(needed: dict[str, list[str]]) -> str:
@@ -331,11 +341,12 @@ def _ray_session(recipe: Recipe) -> Any:
     return RaySession.for_recipe(recipe)
 
 
-def _llm_client(plan: Plan, store: Store, session: Any = None) -> Any:
+def _llm_client(plan: Plan, store: Store, session: Any = None, batch_wait: bool = True) -> Any:
     """An LLM client only for recipes with a model-calling step or a check embedding with
     a gateway model; it imports no litellm until a call actually misses the cache. Its
     budget counts what earlier builds spent (unless `budget: {scope: build}`). With a
-    Ray `session`, model calls that miss the cache go to the cluster."""
+    Ray `session`, model calls that miss the cache go to the cluster. Provider batches
+    are recorded in the store's ledger (`batches.json`)."""
     kinds = registry()
     calls_model = any(kinds[p.kind].calls_model for p in plan.steps)
     if not calls_model and not _embeds_via_gateway(plan):
@@ -344,10 +355,11 @@ def _llm_client(plan: Plan, store: Store, session: Any = None) -> Any:
     if calls_model and session is not None:
         from synthc.execute.ray import RayLLMClient
 
-        return RayLLMClient(plan.recipe, session, spent=spent)
+        return RayLLMClient(plan.recipe, session, spent=spent, batches=store.batch_ledger(),
+                            batch_wait=batch_wait)  # fmt: skip
     from synthc.llm.client import LLMClient
 
-    return LLMClient(plan.recipe, spent=spent)
+    return LLMClient(plan.recipe, spent=spent, batches=store.batch_ledger(), batch_wait=batch_wait)
 
 
 def _embeds_via_gateway(plan: Plan) -> bool:

@@ -174,6 +174,13 @@ def plan(recipe: str, as_json: bool, check: bool, no_estimate: bool, engine: str
 )
 @click.option("--refresh", is_flag=True, help="Skip the LLM cache for the selected steps.")
 @click.option("--wait", is_flag=True, help="Wait for another build of this recipe to finish.")
+@click.option(
+    "--no-wait",
+    "no_wait",
+    is_flag=True,
+    help="Submit calls of `batch:` models to the provider's batch API and exit 75 instead of "
+    "waiting; build again later to collect them.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="Only errors and the summary.")
 @engine_option
 @click.option(
@@ -187,29 +194,48 @@ def build(
     rebuild: bool,
     refresh: bool,
     wait: bool,
+    no_wait: bool,
     quiet: bool,
     engine: str | None,
     address: str | None,
 ) -> None:
     """Run the stale steps; a second build with nothing changed does nothing.
 
+    Exit codes: 0 built, 1 rows or checks failed, 2 a problem to fix, 75 calls still
+    pending in provider batches (`--no-wait`, or a batch not finished): build again to
+    collect them.
+
     \b
     Example:
       synthc build recipes/quickstart.yaml
       synthc build recipes/quickstart.yaml --select answers+ -B
       synthc build recipes/quickstart.yaml --engine ray --address 10.0.0.5:6379
+      synthc build recipes/quickstart.yaml --no-wait
     """
     from synthc.api import build_recipe
+    from synthc.errors import BatchPending
     from synthc.progress import ConsoleReporter
 
     reporter = ConsoleReporter(quiet=quiet)
-    result = build_recipe(
-        recipe, select=select, force=rebuild, refresh=refresh, wait=wait, reporter=reporter,
-        engine=engine, address=address,
-    )  # fmt: skip
+    try:
+        result = build_recipe(
+            recipe, select=select, force=rebuild, refresh=refresh, wait=wait, reporter=reporter,
+            engine=engine, address=address, batch_wait=not no_wait,
+        )  # fmt: skip
+    except BatchPending as pending:
+        click.echo(str(pending), err=True)
+        click.echo(
+            f"collect them with `synthc build {recipe}` once the provider is done "
+            f"(`synthc plan {recipe}` shows what is pending)",
+            err=True,
+        )
+        sys.exit(pending.exit_code)
     built = ", ".join(f"{name} ({result.rows.get(name, 0)} rows)" for name in result.built)
     summary = f"built {len(result.built)} step(s)" + (f": {built}" if built else "")
-    summary += f"; {len(result.skipped)} fresh; {result.seconds:.2f}s"
+    summary += f"; {len(result.skipped)} fresh"
+    if result.calls:
+        summary += f"; {result.calls_made} model calls made, {result.cache_hits} from cache"
+    summary += f"; {result.seconds:.2f}s"
     if result.failures:
         summary += f"; {result.failures} row(s) failed (see _failures; the next build retries them)"
     if result.gate_failures:

@@ -78,6 +78,19 @@ class StepFailed(SynthcError):
         super().__init__(f"step '{step}' failed: {message}")
 
 
+class BatchPending(SynthcError):
+    """`synthc build --no-wait` submitted model calls to a provider's batch API (or found
+    them still running there): everything else is kept, and a later build collects the
+    answers without submitting them again. Exit code 75 (EX_TEMPFAIL: try again later)."""
+
+    exit_code = 75
+
+    def __init__(self, message: str, calls: int, batches: tuple[str, ...]):
+        super().__init__(message)
+        self.calls = calls
+        self.batches = batches
+
+
 class StoreError(SynthcError):
     """The on-disk state (.synthc/<recipe>/, recipe.lock, DuckDB) cannot be read or written."""
 

@@ -42,6 +42,10 @@ for `encoding_format: base64` (the openai SDK's default). Requests and texts are
 in `server.stats.embedding_requests` and `server.stats.embedded_texts`; the server-wide
 `fault_rate` applies to them too.
 
+The batch API (``/v1/files``, ``/v1/batches``) lives in `llm_batches.py`: lines are
+answered as this endpoint would answer them, after a configurable delay
+(`server.batches.config`), counted in `server.batches.stats`.
+
 Standalone, for benchmarks::
 
     python tests/llm_server.py --port 8765 --latency 0.1
@@ -65,6 +69,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from aiohttp import web
+from llm_batches import BatchEndpoints
 
 MARKER = re.compile(r"\[\[(\w+)(?:=([^\]]*))?\]\]")
 EMBEDDING_DIMENSIONS = 64
@@ -236,6 +241,7 @@ class LLMTestServer:
         self._runner: web.AppRunner | None = None
         self._thread: threading.Thread | None = None
         self.port = 0
+        self.batches = BatchEndpoints(self)  # /v1/files and /v1/batches (llm_batches.py)
 
     @property
     def base_url(self) -> str:
@@ -247,13 +253,15 @@ class LLMTestServer:
         with self._lock:
             self.stats = ServerStats()
             self._rng = random.Random(self.config.seed)
+            self.batches.reset()
 
     def app(self) -> web.Application:
-        app = web.Application()
+        app = web.Application(client_max_size=256 * 1024 * 1024)  # batch input files
         app.router.add_post("/v1/chat/completions", self.chat_completions)
         app.router.add_post("/chat/completions", self.chat_completions)
         app.router.add_post("/v1/embeddings", self.embeddings)
         app.router.add_post("/embeddings", self.embeddings)
+        self.batches.routes(app)
         app.router.add_get("/_stats", self._get_stats)
         app.router.add_post("/_reset", self._post_reset)
         app.router.add_post("/_config", self._post_config)
@@ -330,6 +338,22 @@ class LLMTestServer:
             del answer["choices"]
         return web.json_response(answer)
 
+    def answer_line(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        """A batch line's status and body: what the chat endpoint answers `body` (its
+        markers apply; server-wide faults, latency and the rpm window do not)."""
+        prompt = _last_user(body.get("messages", []))
+        markers = {m.group(1): m.group(2) or "" for m in MARKER.finditer(prompt)}
+        status = self._status_for(markers, 1, False, 200)
+        if status != 200:
+            return status, {"error": {"message": "server error", "type": "server_error"}}
+        answer = completion_body(body, markers)
+        with self._lock:
+            self.stats.prompt_tokens += answer["usage"]["prompt_tokens"]
+            self.stats.completion_tokens += answer["usage"]["completion_tokens"]
+        if "malformed" in markers:
+            del answer["choices"]
+        return 200, answer
+
     def _admit(self, now: float) -> float | None:
         """Under the rpm window: None when the request is accepted (and recorded), else
         the seconds until a slot frees. Called with the lock held."""
@@ -380,7 +404,9 @@ class LLMTestServer:
 
     async def _get_stats(self, request: web.Request) -> web.Response:
         with self._lock:
-            return web.json_response(self.stats.as_json())
+            return web.json_response(
+                {**self.stats.as_json(), "batches": self.batches.stats.as_json()}
+            )
 
     async def _post_reset(self, request: web.Request) -> web.Response:
         self.reset()

@@ -159,13 +159,17 @@ def shell_with_synthc(tmp_path: Path) -> dict[str, str]:
     }
 
 
-def plan_statuses(lines: list[str]) -> list[tuple[str, str, str]]:
-    """(step, status, why) of each row of a plan table."""
-    rows = []
+def plan_statuses(lines: list[str]) -> list[tuple[str, ...]]:
+    """(step, status, why, model calls cached and to make) of each row of a plan table,
+    then its summary line's count of calls (tokens and dollars depend on the model)."""
+    rows: list[tuple[str, ...]] = []
     for line in lines:
         cells = re.split(r"\s{2,}", line.strip())
         if len(cells) >= 5 and cells[3] in ("fresh", "stale", "missing"):
-            rows.append((cells[0], cells[3], cells[4]))
+            calls = cells[6].split(" (")[0] if len(cells) > 6 else "-"
+            rows.append((cells[0], cells[3], cells[4], calls))
+        elif "model call(s) to make" in line:
+            rows.append((line.split(", ~")[0],))
     return rows
 
 

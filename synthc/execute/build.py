@@ -17,9 +17,10 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from synthc.errors import (
+    BatchPending,
     DataFileError,
     DiskFull,
     EnvironmentFailure,
@@ -42,6 +43,8 @@ from synthc.store.store import Store
 
 if TYPE_CHECKING:
     import polars as pl
+
+    from synthc.plan.model import CallEstimate
 
 
 def _now() -> str:
@@ -71,6 +74,8 @@ def build(plan: Plan, ctx: BuildContext) -> BuildResult:
         except BaseException as exc:
             if isinstance(exc, KeyboardInterrupt):
                 status = "interrupted"
+            elif isinstance(exc, BatchPending):
+                status = "pending"  # calls wait in provider batches; the next build collects
             error = str(exc) if isinstance(exc, SynthcError) else f"{type(exc).__name__}: {exc}"
             raise
         finally:
@@ -78,9 +83,8 @@ def build(plan: Plan, ctx: BuildContext) -> BuildResult:
             clean = status == "ok" and not result.failures and not result.gate_failures
             result.exit_code = 0 if clean else 1
             first_run = not ctx.store.runs_path.exists()
-            budget = getattr(ctx.llm, "budget", None)
-            spend = budget.this_build() if budget is not None else None
-            _record_run(ctx.store, started_at, status, result, error, spend)
+            spend = ctx.budget.this_build() if ctx.budget is not None else None
+            _record_run(ctx, started_at, status, result, error, spend)
             # Once per build, after the steps and the run log (`_runs` needs runs.jsonl):
             # per step it cost more than the steps of a small change.
             if first_run or not ctx.store.catalog_current():
@@ -89,14 +93,14 @@ def build(plan: Plan, ctx: BuildContext) -> BuildResult:
 
 
 def _record_run(
-    store: Store,
+    ctx: BuildContext,
     started_at: str,
     status: str,
     result: BuildResult,
     error: str | None,
     spend: Mapping[str, float] | None,
 ) -> None:
-    store.append_run(
+    ctx.store.append_run(
         {
             "spend": dict(spend) if spend else None,  # model calls sent, tokens, usd
             "started_at": started_at,
@@ -109,8 +113,61 @@ def _record_run(
             "exit_code": result.exit_code,
             "seconds": result.seconds,
             "error": error,
-        }
+        },
+        _plan_vs_actual(ctx.estimates, result),
     )
+
+
+def _plan_vs_actual(
+    estimates: Mapping[str, CallEstimate], result: BuildResult
+) -> list[dict[str, Any]]:
+    """Per built step with model calls: the plan's estimate beside what the step did."""
+    records = []
+    for name in result.built:
+        did, estimate = result.calls.get(name), estimates.get(name)
+        if did is None and estimate is None:
+            continue
+        planned = {} if estimate is None else {
+            "planned_cached": estimate.cached,
+            "planned_calls": estimate.to_make, "planned_calls_max": estimate.to_make_max,
+            "planned_tokens": estimate.tokens, "planned_tokens_max": estimate.tokens_max,
+            "planned_usd": estimate.usd, "planned_usd_max": estimate.usd_max,
+            "planned_tokens_expected": estimate.tokens_expected,
+            "planned_usd_expected": estimate.usd_expected,
+            "planned_note": estimate.note,
+        }  # fmt: skip
+        records.append({"step": name, **planned, **(did or NO_CALLS)})
+    return records
+
+
+TOKEN_COLUMNS = ("prompt_tokens", "completion_tokens")
+NO_CALLS = {"calls": 0, "cache_hits": 0, "tokens": 0, "usd": 0.0}
+
+
+def call_figures(step_ctx: ExecStepContext) -> dict[str, Any] | None:
+    """What a step's model calls did, from its `_calls` table: calls made (each call
+    key sent at least once), cache hits, and the tokens and dollars of the calls made."""
+    import polars as pl
+
+    calls = step_ctx.emitted.get("_calls")
+    if calls is None:
+        return None
+    # A step's rows with the same prompt share one call: each appears in `_calls`.
+    made = calls.filter(~pl.col("cached") & (pl.col("attempts") > 0)).unique(
+        "call_key", keep="first", maintain_order=True
+    )
+    tokens = sum(int(made.get_column(name).sum() or 0) for name in TOKEN_COLUMNS)
+    return {
+        "calls": made.height,
+        "cache_hits": int(calls.get_column("cached").sum()),
+        "tokens": tokens,
+        "usd": round(float(made.get_column("cost_usd").fill_null(0.0).sum()), 8),
+    }
+
+
+def describe_calls(figures: Mapping[str, Any]) -> str:
+    """ "100 calls made, 10000 from cache" """
+    return f"{figures['calls']} calls made, {figures['cache_hits']} from cache"
 
 
 def _run_steps(plan: Plan, ctx: BuildContext, selected: set[str], result: BuildResult) -> None:
@@ -164,7 +221,7 @@ def _settle(
             ctx.reporter.step_skipped(planned.name, f"fresh ({entry.rows} rows)")
             return entry
         return _regate(plan, planned, ctx, entry, versions)  # only the checks changed
-    entry = _run_one(plan, planned, ctx, upstream, fingerprint, versions)
+    entry = _run_one(plan, planned, ctx, upstream, fingerprint, versions, result)
     result.built.append(planned.name)
     result.failures += entry.failures
     return entry
@@ -206,9 +263,10 @@ def _run_one(
     upstream: Mapping[str, str],
     fingerprint: str,
     versions: Mapping[str, str],
+    result: BuildResult,
 ) -> LockEntry:
     """Run one step, gate it and persist it: Parquet first, then (by the caller) the lock
-    and catalog."""
+    and catalog. What its model calls did goes in `result.calls`."""
     from synthc.steps import registry
 
     kind = registry().get(planned.kind)
@@ -225,8 +283,8 @@ def _run_one(
             step_ctx.emit("_checks", checks_frame(checks))
         version = ctx.store.write_step(planned.name, frame, step_ctx.emitted)
     except SynthcError as exc:
-        if isinstance(exc, StepFailed | EnvironmentFailure):
-            raise  # a full disk or a damaged cache is not the step's fault: say so as is
+        if isinstance(exc, StepFailed | EnvironmentFailure | BatchPending):
+            raise  # a full disk, a damaged cache or a pending batch: not the step's fault
         code = exc.exit_code if isinstance(exc, DataFileError) else 1  # the user's file: 2
         raise StepFailed(planned.name, str(exc), code) from exc
     except Exception as exc:
@@ -236,7 +294,11 @@ def _run_one(
     seconds = round(time.perf_counter() - clock, 3)
     entry = _lock_entry(planned, step_ctx, upstream, fingerprint, version, frame, seconds)
     entry = replace(entry, checks=checks)
-    ctx.reporter.step_finished(planned.name, f"{frame.height} rows")
+    summary = f"{frame.height} rows"
+    if (figures := call_figures(step_ctx)) is not None:
+        result.calls[planned.name] = figures
+        summary += f"; {describe_calls(figures)}"
+    ctx.reporter.step_finished(planned.name, summary)
     return entry
 
 

@@ -17,6 +17,8 @@ if TYPE_CHECKING:
     import numpy as np
     import polars as pl
 
+    from synthc.llm.calls import Budget
+    from synthc.plan.model import CallEstimate
     from synthc.recipe.load import Recipe
     from synthc.steps.kind import StepLLM
     from synthc.store.store import Store
@@ -45,6 +47,7 @@ class ExecStepContext:
     model_params: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     refresh: bool = False  # bypass the LLM cache for this step
     map_blocks: Any = None  # where block work runs (see StepContext); None: here
+    group_pairs: Any = None  # how band keys become candidate pairs (see StepContext)
     emitted: dict[str, pl.DataFrame] = field(default_factory=dict)
     failures: int = 0
     stats: dict[str, Any] = field(default_factory=dict)
@@ -78,6 +81,7 @@ class ExecStepContext:
             model_params=planned.model_params,
             refresh=ctx.refresh,
             map_blocks=ctx.map_blocks,
+            group_pairs=ctx.group_pairs,
         )
 
     def input(self) -> pl.DataFrame:
@@ -160,17 +164,22 @@ class BuildContext:
     `select` holds selectors: "step", "step+" (with its descendants), "+step" (with its
     ancestors), "+step+". Empty selects every step. `force` re-runs the selected steps
     even when fresh (their model calls still hit the cache); `refresh` re-runs them too,
-    and tells the steps (`ctx.refresh`) to bypass the LLM cache.
+    and tells the steps (`ctx.refresh`) to bypass the LLM cache. `budget` is the one
+    `llm` spends from (the run log records what this build spent); `estimates` are the
+    plan's call estimates, recorded per step beside what the step did (`_run_steps`).
     """
 
     store: Store
     reporter: Reporter = field(default_factory=NullReporter)
     llm: StepLLM | None = None
+    budget: Budget | None = None
+    estimates: Mapping[str, CallEstimate] = field(default_factory=dict)
     select: Sequence[str] = ()
     force: bool = False
     refresh: bool = False
     wait_for_lock: bool = False
     map_blocks: Any = None  # the Ray executor's block map with `engine: ray`
+    group_pairs: Any = None  # its shuffle of LSH band keys into candidate pairs
 
 
 @dataclass
@@ -185,3 +194,13 @@ class BuildResult:
     blocked: list[str] = field(default_factory=list)  # not run: an upstream step failed a gate
     exit_code: int = 0
     seconds: float = 0.0
+    # built step -> what its model calls did: calls made, cache hits, tokens, usd
+    calls: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def calls_made(self) -> int:
+        return sum(int(figures["calls"]) for figures in self.calls.values())
+
+    @property
+    def cache_hits(self) -> int:
+        return sum(int(figures["cache_hits"]) for figures in self.calls.values())

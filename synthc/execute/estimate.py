@@ -18,8 +18,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from synthc.llm.calls import BUDGET, CallRequest, CallResult, estimate_split
-from synthc.llm.client import LLMClient
+from synthc.llm.calls import BUDGET, CallRequest, CallResult, completion_range, estimate_split
+from synthc.llm.client import MIN_OBSERVED, LLMClient
 from synthc.llm.models import DEFAULT_MODEL
 from synthc.plan.counts import UNKNOWN, Bounds, step_calls, step_rows
 from synthc.plan.model import FRESH, NOT_CALLED, CallEstimate, Plan, PlannedStep
@@ -34,12 +34,17 @@ if TYPE_CHECKING:
 
 
 class ProbeClient(LLMClient):
-    """An LLMClient that never sends: cache hits are answered, misses are recorded."""
+    """An LLMClient that never sends: cache hits are answered, misses are recorded (apart
+    from those already submitted in provider batches, `in_batches`: key -> batch)."""
 
-    def __init__(self, recipe: Any) -> None:
+    def __init__(self, recipe: Any, in_batches: Mapping[str, str] | None = None) -> None:
         super().__init__(recipe)
         self.misses: dict[str, CallRequest] = {}
         self.hits: set[str] = set()
+        self.in_batches = in_batches or {}
+        self.pending: dict[str, str] = {}  # key -> batch, for misses a batch carries
+        # model -> completion tokens of each cached answer the step got
+        self.answer_lengths: dict[str, list[int]] = {}
 
     def complete(
         self,
@@ -49,13 +54,20 @@ class ProbeClient(LLMClient):
         refresh: bool = False,
     ) -> list[CallResult]:
         results = super().complete(requests, step, None, refresh)
-        self.hits.update(r.call_key for r in results if r.cached)
+        for result in results:
+            if result.cached and result.call_key not in self.hits:
+                self.hits.add(result.call_key)
+                self.answer_lengths.setdefault(result.model, []).append(result.completion_tokens)
         return results
 
     async def _call_all(
         self, pending: Mapping[str, CallRequest], step: str, reporter: Reporter | None
     ) -> dict[str, CallResult]:
-        self.misses.update(pending)
+        for key, request in pending.items():
+            if key in self.in_batches:
+                self.pending[key] = self.in_batches[key]
+            else:
+                self.misses[key] = request
         return {
             key: CallResult(key, request.row_id, request.model, None, error=NOT_CALLED,
                             error_class="NotCalled", error_kind=BUDGET)
@@ -83,7 +95,10 @@ def estimate_plan(plan: Plan, store: Store) -> dict[str, CallEstimate]:
     so a step below one whose calls are not made yet still gets bounds on its calls:
     the rows not generated yet count as calls to make.
     """
+    from synthc.llm.batch import pending_calls
+
     kinds = registry()
+    in_batches = pending_calls(store.batch_ledger().load())
     needed = _steps_feeding_models(plan)
     frames: dict[str, pl.DataFrame | None] = {}
     rows: dict[str, Bounds] = {}
@@ -105,18 +120,18 @@ def estimate_plan(plan: Plan, store: Store) -> dict[str, CallEstimate]:
             rows[planned.name] = step_rows(planned.kind, planned.config, input_rows)
             estimates[planned.name] = _counted(planned, input_rows)
             continue
-        probe = ProbeClient(plan.recipe) if calls_model else None
+        probe = ProbeClient(plan.recipe, in_batches) if calls_model else None
         frame = _run_on_inputs(plan, planned, frames, probe)
         frames[planned.name] = frame
         whole = frame is not None and all(name in complete for name in planned.inputs)
-        if whole and (probe is None or not probe.misses):
+        if whole and (probe is None or not (probe.misses or probe.pending)):
             complete.add(planned.name)
             rows[planned.name] = Bounds.exactly(frame.height if frame is not None else 0)
         else:
             rows[planned.name] = step_rows(planned.kind, planned.config, input_rows)
         if probe is not None:
             probe.close()
-            estimates[planned.name] = _estimate(planned, probe, plan, whole, input_rows)
+            estimates[planned.name] = _estimate(planned, probe, plan, store, whole, input_rows)
     return estimates
 
 
@@ -125,7 +140,8 @@ def _counted(planned: PlannedStep, input_rows: list[Bounds]) -> CallEstimate:
     calls = step_calls(planned.kind, planned.config, input_rows)
     return CallEstimate(
         planned.name, to_make=0, to_make_max=calls.high,  # the cache may hold some
-        tokens=None, tokens_max=None, usd=None, usd_max=None,
+        tokens=None, tokens_max=None, usd=None, usd_max=None, tokens_expected=None,
+        usd_expected=None,
     )  # fmt: skip
 
 
@@ -155,12 +171,13 @@ def _estimate(
     planned: PlannedStep,
     probe: ProbeClient,
     plan: Plan,
+    store: Store,
     whole: bool,
     input_rows: list[Bounds],
 ) -> CallEstimate:
     """The probe's count where it is the whole story, else bounds from the input rows:
     every call the bounds allow beyond those the probe saw is a call to make."""
-    estimate = _summarise(planned.name, probe, plan)
+    estimate = _summarise(planned.name, probe, plan, _observed(planned, probe, plan, store))
     misses = len(probe.misses)
     single_pass = planned.kind in _SINGLE_PASS or (
         planned.kind == "generate" and planned.config.get("parse") != "json"
@@ -168,18 +185,21 @@ def _estimate(
     if whole and (not misses or single_pass):
         return estimate  # every call was rendered: exact
     total = step_calls(planned.kind, planned.config, input_rows)
-    seen = misses + len(probe.hits)
+    seen = misses + len(probe.hits) + len(probe.pending)
     # Rows with identical prompts share one call, and rows not generated yet may repeat
     # each other (a model at temperature 0), so of their calls only one is certain.
     low = misses + min(1, max(0, total.low - seen))
     high = None if total.high is None else max(low, misses + max(0, total.high - seen))
-    tokens = _per_call(estimate.tokens, misses)
-    usd, usd_max = _per_call(estimate.usd, misses), _per_call(estimate.usd_max, misses)
+    tokens = [
+        _per_call(t, misses)
+        for t in (estimate.tokens, estimate.tokens_expected, estimate.tokens_max)
+    ]
+    usd = [_per_call(u, misses) for u in (estimate.usd, estimate.usd_expected, estimate.usd_max)]
     if _all_local(planned, plan, probe):
-        usd = usd_max = 0.0  # a local model costs nothing, whatever its calls
+        usd = [0.0, 0.0, 0.0]  # a local model costs nothing, whatever its calls
     estimate.to_make, estimate.to_make_max = low, high
-    estimate.tokens, estimate.tokens_max = _scaled(tokens, tokens, low, high, int)
-    estimate.usd, estimate.usd_max = _scaled(usd, usd_max, low, high, float)
+    estimate.tokens, estimate.tokens_expected, estimate.tokens_max = _scaled(tokens, low, high, int)
+    estimate.usd, estimate.usd_expected, estimate.usd_max = _scaled(usd, low, high, float)
     return estimate
 
 
@@ -188,16 +208,14 @@ def _per_call(total: float | None, calls: int) -> float | None:
 
 
 def _scaled(
-    per_call: float | None,
-    per_call_max: float | None,
-    low: int,
-    high: int | None,
-    kind: Callable[[float], Any],
-) -> tuple[Any, Any]:
-    """(low, high) of a per-call figure over `low`..`high` calls; None where unknown."""
-    if per_call is None or per_call_max is None:
-        return (kind(0), kind(0)) if high == 0 else (None, None)
-    return kind(per_call * low), None if high is None else kind(per_call_max * high)
+    per_call: list[float | None], low: int, high: int | None, kind: Callable[[float], Any]
+) -> tuple[Any, Any, Any]:
+    """(low, expected, high) of per-call (low, expected, high) figures over `low`..`high`
+    calls (the expectation at the fewest calls); None where unknown."""
+    least, expected, most = per_call
+    if least is None or expected is None or most is None:
+        return (kind(0),) * 3 if high == 0 else (None, None, None)
+    return kind(least * low), kind(expected * low), None if high is None else kind(most * high)
 
 
 def _all_local(planned: PlannedStep, plan: Plan, probe: ProbeClient) -> bool:
@@ -217,27 +235,59 @@ def _run_quietly(planned: PlannedStep, context: Any) -> pl.DataFrame | None:
         return None
 
 
-def _summarise(step: str, probe: ProbeClient, plan: Plan) -> CallEstimate:
+def _summarise(
+    step: str, probe: ProbeClient, plan: Plan, observed: Mapping[str, float]
+) -> CallEstimate:
+    """The probe's misses counted and priced: prompts as rendered, each answer between
+    nothing and `max_tokens`, expected at the observed mean of the step's answers from
+    that model (`observed`, by model string) when known, else a share of `max_tokens`."""
     misses = len(probe.misses)
-    estimate = CallEstimate(step, cached=len(probe.hits), to_make=misses, to_make_max=misses)
-    tokens, prompts_usd, completions_usd = 0, 0.0, 0.0
+    estimate = CallEstimate(step, cached=len(probe.hits), to_make=misses, to_make_max=misses,
+                            pending=len(probe.pending),
+                            batches=tuple(sorted(set(probe.pending.values()))))  # fmt: skip
+    tokens, usd = [0, 0, 0], [0.0, 0.0, 0.0]  # low, expected, high
     priced = True
     for request in probe.misses.values():
         spec = probe.resolve(request.model)
-        params = probe.params_for(request)
-        prompt, completion = estimate_split(request.messages, params)
-        tokens += prompt + completion
-        rate = price_per_token(spec.model) if not spec.is_local else (0.0, 0.0)
-        if rate is None:
-            priced = False
-            continue
-        prompts_usd += prompt * rate[0]
-        completions_usd += completion * rate[1]  # at `max_tokens`: the most an answer costs
-    estimate.tokens = estimate.tokens_max = tokens
-    # Answers are not written yet: from the prompts alone up to every answer at max_tokens.
-    estimate.usd = prompts_usd if priced else None
-    estimate.usd_max = prompts_usd + completions_usd if priced else None
+        prompt, _ = estimate_split(request.messages, probe.params_for(request))
+        answers = completion_range(probe.params_for(request), observed.get(spec.model))
+        rate = (0.0, 0.0) if spec.is_local else price_per_token(spec.model, spec.batch is not None)
+        priced = priced and rate is not None
+        for i, answer in enumerate(answers):
+            tokens[i] += prompt + answer
+            if rate is not None:
+                usd[i] += prompt * rate[0] + answer * rate[1]
+    estimate.tokens, estimate.tokens_expected, estimate.tokens_max = tokens
+    if priced:
+        estimate.usd, estimate.usd_expected, estimate.usd_max = usd
+    else:
+        estimate.usd = estimate.usd_expected = estimate.usd_max = None
     return estimate
+
+
+def _observed(
+    planned: PlannedStep, probe: ProbeClient, plan: Plan, store: Store
+) -> dict[str, float]:
+    """Mean completion tokens of the step's answers, by model string: from the cached
+    answers the probe met, else from the `_calls` of the step's previous build."""
+    means = {
+        model: sum(counts) / len(counts)
+        for model, counts in probe.answer_lengths.items()
+        if len(counts) >= MIN_OBSERVED
+    }
+    entry = plan.state.steps.get(planned.name)
+    path = store.aux_tables(planned.name, entry.data_version).get("_calls") if entry else None
+    if path is None:
+        return means
+    import polars as pl
+
+    answered = pl.read_parquet(path, columns=["model", "completion_tokens", "error"]).filter(
+        pl.col("error").is_null() & (pl.col("completion_tokens") > 0)
+    )
+    for model, counts in answered.group_by("model").agg(pl.col("completion_tokens")).iter_rows():
+        if model not in means and len(counts) >= MIN_OBSERVED:
+            means[model] = sum(counts) / len(counts)
+    return means
 
 
 def _steps_feeding_models(plan: Plan) -> set[str]:
@@ -254,13 +304,21 @@ def _steps_feeding_models(plan: Plan) -> set[str]:
     return seen
 
 
-def price_per_token(model: str) -> tuple[float, float] | None:
-    """(prompt, completion) dollars per token for a litellm model string, if priced."""
+def price_per_token(model: str, batch: bool = False) -> tuple[float, float] | None:
+    """(prompt, completion) dollars per token for a litellm model string, if priced.
+
+    With `batch`, the provider's batch-API rates: the table's `*_batches` prices where
+    it has them, else half the direct ones, as litellm's `batch_cost_calculator`
+    assumes (OpenAI, Anthropic and Vertex batches cost half), so `plan` and the build's
+    `_calls` agree."""
     table = price_table()
     for name in (model, model.partition("/")[2]):
         entry = table.get(name) if name else None
         if isinstance(entry, dict) and "input_cost_per_token" in entry:
-            return float(entry["input_cost_per_token"]), float(
-                entry.get("output_cost_per_token", 0.0)
-            )
+            prompt = float(entry["input_cost_per_token"])
+            completion = float(entry.get("output_cost_per_token", 0.0))
+            if not batch:
+                return prompt, completion
+            return (float(entry.get("input_cost_per_token_batches", prompt / 2)),
+                    float(entry.get("output_cost_per_token_batches", completion / 2)))  # fmt: skip
     return None

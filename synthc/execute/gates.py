@@ -30,6 +30,7 @@ GATE_TABLES = (
     "_privacy_matches",
     "_balance",
     "_attack_success",
+    "_attributes",
 )  # tables gates emit, rewritten when gates re-run
 
 
@@ -48,10 +49,11 @@ def evaluate_gates(
     if not planned.step.checks:
         return ()
     from synthc.llm.embedders import embedder_for, embedding_settings
-    from synthc.quality.gates import evaluate_check, gate_kind
+    from synthc.quality.gates import ATTRIBUTES_TABLE, evaluate_check, gate_kind
 
     recipe = step_ctx.recipe
     records = []
+    attributes: pl.DataFrame | None = None
     for index, (check, declared) in enumerate(
         zip(planned.step.checks, declared_checks(planned, versions, recipe), strict=True)
     ):
@@ -64,7 +66,10 @@ def evaluate_gates(
         except Exception as exc:
             raise StepFailed(planned.name, f"checks[{index}] ({check.kind}): {exc}") from exc
         for table, rows in result.tables.items():
-            step_ctx.emit(table, rows)
+            if table == ATTRIBUTES_TABLE:  # one row per step row: a column per attribute
+                attributes = rows if attributes is None else _side_by_side(attributes, rows)
+            else:
+                step_ctx.emit(table, rows)
         failing = result.failing_rows
         record = {
             **declared,
@@ -79,7 +84,16 @@ def evaluate_gates(
         }
         # numpy scalars and dates become plain JSON values, so the lock can be written.
         records.append(json.loads(json.dumps(record, default=_plain)))
+    if attributes is not None:
+        step_ctx.emit(ATTRIBUTES_TABLE, attributes)
     return tuple(records)
+
+
+def _side_by_side(first: pl.DataFrame, second: pl.DataFrame) -> pl.DataFrame:
+    """Two checks' derived attributes of the same rows: their columns side by side (a
+    later attribute of the same name replaces the earlier one)."""
+    kept = first.drop([c for c in second.columns if c != "_id"], strict=False)
+    return kept.hstack(second.drop("_id").get_columns())
 
 
 def _finite(value: float | None) -> float | None:
@@ -119,15 +133,18 @@ def gate_references(
 
 
 def _add_holdout(frames: dict[str, pl.DataFrame], store: Store, step: str, version: str) -> None:
-    """A private seed's held-out rows, beside its output, for the privacy gate."""
+    """A private seed's held-out rows and its canaries, beside its output, for the
+    privacy gate."""
     import polars as pl
 
-    from synthc.quality.gates import HOLDOUT_SUFFIX
+    from synthc.quality.canaries import CANARY_TABLE
+    from synthc.quality.gates import CANARY_SUFFIX, HOLDOUT_SUFFIX
     from synthc.steps.seed import HOLDOUT_TABLE
 
-    path = store.aux_tables(step, version).get(HOLDOUT_TABLE)
-    if path is not None:
-        frames[f"{step}{HOLDOUT_SUFFIX}"] = pl.read_parquet(path)
+    tables = store.aux_tables(step, version)
+    for table, suffix in ((HOLDOUT_TABLE, HOLDOUT_SUFFIX), (CANARY_TABLE, CANARY_SUFFIX)):
+        if table in tables:
+            frames[f"{step}{suffix}"] = pl.read_parquet(tables[table])
 
 
 def report_gates(

@@ -11,8 +11,10 @@ in-process). Answers are cached on the driver as each batch comes back, so a wor
 that dies loses only the calls it held.
 
 Limits are global: the driver keeps at most a model's `concurrency` calls out across the
-cluster, and each lane's gateway enforces its share (1/lanes) of `rpm` and `tpm`.
-API keys never travel: a worker reads the variable from its own environment.
+cluster, and every lane books each request of a model with `rpm` or `tpm` in one
+`SharedWindows` actor (the in-process `RateWindows`, shared), so no window carries more
+than the limit, wherever the requests were sent from. API keys never travel: a worker
+reads the variable from its own environment.
 """
 
 from __future__ import annotations
@@ -22,18 +24,15 @@ import dataclasses
 import itertools
 import logging
 import math
-import os
-import shutil
 import socket
-import tempfile
-import threading
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from synthc.errors import PlanError, StepFailed
+from synthc.execute.actors import LANES, start_actors, start_shared_windows
+from synthc.llm.batch import BatchLedger
 from synthc.llm.cache import CachedResponse
 from synthc.llm.calls import BUDGET, CallRequest, CallResult, estimate_split
 from synthc.llm.client import LLMClient
@@ -41,51 +40,13 @@ from synthc.llm.limits import DEFAULT_CONCURRENCY, LOCAL_CONCURRENCY
 from synthc.llm.models import PROVIDER_KEY_ENV, ModelSpec
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from synthc.progress import Reporter
     from synthc.recipe.load import Recipe
 
-LANES = 4  # batches one worker runs at once: a slow call holds up only its own batch
-STARTUP_TIMEOUT_S = 120.0  # actors that cannot start fail the build
 WAIT_S = 1.0  # how long one ray.wait blocks before the loop looks again
-
-
-class GatewayWorker:
-    """A gateway on a Ray worker, running up to `LANES` batches at once, each lane (a
-    thread of the actor) with its own `LLMClient` (a gateway's limiter lives on one event
-    loop) for the driver's recipe: its share of the limits, no budget (the driver keeps
-    it) and a private throwaway cache (the driver's cache is the only one that counts)."""
-
-    def __init__(self, recipe: Recipe, limits: Mapping[str, Mapping[str, Any]]) -> None:
-        self.recipe, self.limits = recipe, limits
-        self._scratch = Path(tempfile.mkdtemp(prefix="synthc-ray-"))
-        self._lane = threading.local()
-        self._clients: list[LLMClient] = []
-        self._lock = threading.Lock()
-
-    def _client(self) -> LLMClient:
-        client: LLMClient | None = getattr(self._lane, "client", None)
-        if client is None:
-            with self._lock:
-                folder = self._scratch / str(len(self._clients))
-                client = LLMClient(self.recipe, cache_path=folder, limits=self.limits, budget={})
-                self._clients.append(client)
-            self._lane.client = client
-        return client
-
-    def unset_variables(self, variables: Sequence[str]) -> list[str]:
-        """The API-key variables this worker's environment lacks."""
-        return [name for name in variables if not os.environ.get(name)]
-
-    def complete(self, requests: Sequence[CallRequest]) -> list[CallResult]:
-        client = self._client()
-        results = client.complete(requests, refresh=True)
-        client.forget([result.call_key for result in results if result.ok])
-        return results
-
-    def close(self) -> None:
-        for client in self._clients:
-            client.close()
-        shutil.rmtree(self._scratch, ignore_errors=True)
+SHUFFLE_BLOCK_ROWS = 4096  # least rows of one map block of the band-key shuffle
 
 
 class RaySession:
@@ -143,6 +104,30 @@ class RaySession:
         while window:
             yield ray.get(window.popleft())
 
+    def candidate_pairs(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """`minhash.candidate_pairs(keys)` through a hash-partitioned Ray shuffle: map
+        tasks split blocks of rows' (band, key, row) triples by key into two partitions
+        per CPU, a reduce task per partition pairs the rows of each bucket, and the driver
+        unites the partitions' pairs. A corpus of one map block is grouped here."""
+        import numpy as np
+
+        from synthc.quality.minhash import bucket_pairs, candidate_pairs, partition_band_keys
+
+        rows = len(keys)
+        parts = 2 * self.cpus() if rows > SHUFFLE_BLOCK_ROWS else 1
+        if parts < 2:
+            return candidate_pairs(keys)
+        ray = self.ray()
+        split = ray.remote(num_cpus=1, num_returns=parts, max_retries=3)(partition_band_keys)
+        group = ray.remote(num_cpus=1, max_retries=3)(bucket_pairs)
+        stored = ray.put(keys)
+        size = max(SHUFFLE_BLOCK_ROWS, -(-rows // parts))
+        pieces = [split.remote(stored, lo, min(rows, lo + size), parts)
+                  for lo in range(0, rows, size)]  # fmt: skip
+        grouped = [group.remote(*(piece[part] for piece in pieces)) for part in range(parts)]
+        packed = np.unique(np.concatenate(ray.get(grouped)))
+        return packed >> 32, packed & 0xFFFFFFFF
+
     def close(self) -> None:
         """Disconnect, if this session connected."""
         if self._owns_ray and self._ray is not None:
@@ -164,11 +149,14 @@ class RayLLMClient(LLMClient):
         recipe: Recipe,
         session: RaySession | None = None,
         spent: Mapping[str, float] | None = None,
+        batches: BatchLedger | None = None,
+        batch_wait: bool = True,
     ) -> None:
-        super().__init__(recipe, spent=spent)
+        super().__init__(recipe, spent=spent, batches=batches, batch_wait=batch_wait)
         self.session = session or RaySession.for_recipe(recipe)
         self._owns_session = session is None
         self._actors: list[Any] | None = None
+        self._windows: Any = None  # the SharedWindows actor, when a model has rpm or tpm
         self._checked: set[str] = set()  # key variables every worker was found to have
 
     def complete(
@@ -192,9 +180,14 @@ class RayLLMClient(LLMClient):
                 found[key] = _from_cache(key, request, hit)
         if reporter is not None and found:
             reporter.advance(step, len(found))
-        if pending:
-            self._check_keys([self.resolve(request.model) for request in pending.values()])
-            found.update(_Dispatch(self, self._pool(), pending, step, reporter).run())
+        # Provider batches need no cluster: the driver submits, records and collects them.
+        batched = {k: r for k, r in pending.items() if self.resolve(r.model).batch is not None}
+        direct = {k: r for k, r in pending.items() if k not in batched}
+        if direct:
+            self._check_keys([self.resolve(request.model) for request in direct.values()])
+            found.update(_Dispatch(self, self._pool(), direct, step, reporter).run())
+        if batched:
+            found.update(self.call_misses(batched, step, reporter))
         return [
             dataclasses.replace(found[key], row_id=request.row_id)
             for key, request in zip(keys, requests, strict=True)
@@ -226,7 +219,10 @@ class RayLLMClient(LLMClient):
         if self._actors is None:
             assert self.recipe is not None  # set by __init__
             count = self.session.workers or self.session.cpus()
-            self._actors = _start_actors(self.session.ray(), self.recipe, count)
+            ray = self.session.ray()
+            shared = start_shared_windows(ray, self.recipe)
+            self._windows = shared.actor if shared is not None else None
+            self._actors = start_actors(ray, self.recipe, count, shared)
         return self._actors
 
     def close(self) -> None:
@@ -237,9 +233,9 @@ class RayLLMClient(LLMClient):
             closed = [actor.close.remote() for actor in self._actors]
             with contextlib.suppress(ray.exceptions.RayError):  # a dead actor has no scratch
                 ray.wait(closed, num_returns=len(closed), timeout=10)
-            for actor in self._actors:
+            for actor in [*self._actors, *([self._windows] if self._windows else [])]:
                 ray.kill(actor)
-            self._actors = None
+            self._actors = self._windows = None
         if self._owns_session:
             self.session.close()
 
@@ -404,44 +400,6 @@ def _connect(ray: Any, address: str) -> None:
             f"cannot reach the Ray cluster at '{address}': {exc}; start one with "
             "`ray start --head`, or set execution.ray.address (or --address)"
         ) from exc
-
-
-def _start_actors(ray: Any, recipe: Recipe, count: int) -> list[Any]:
-    """`count` gateway actors spread over the nodes; each lane of each holds its share
-    (1 / (count x LANES)) of every model's concurrency, rpm and tpm, and the model's
-    other limits (`deadline_s`, `timeout_s`, `window_s`) whole."""
-    lanes = count * LANES
-    shares = {
-        model: {
-            **config,
-            "concurrency": math.ceil(int(config.get("concurrency") or DEFAULT_CONCURRENCY) / lanes),
-            **{name: config[name] / lanes for name in ("rpm", "tpm") if config.get(name)},
-        }
-        for model, config in recipe.limits.items()
-    }
-    # No CPU reserved: the actors wait on the network, and a step's block tasks (dedup)
-    # must still find CPUs while they live.
-    actor_class = ray.remote(num_cpus=0, max_restarts=0, max_concurrency=LANES)(GatewayWorker)
-    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
-
-    # Round-robin over the nodes (Ray's SPREAD is best effort and stacked them up).
-    nodes = sorted(node["NodeID"] for node in ray.nodes() if node["Alive"])
-    actors = [
-        actor_class.options(
-            scheduling_strategy=NodeAffinitySchedulingStrategy(
-                nodes[index % len(nodes)], soft=False
-            )
-        ).remote(recipe, shares)
-        for index in range(count)
-    ]
-    try:
-        ray.get([actor.unset_variables.remote([]) for actor in actors], timeout=STARTUP_TIMEOUT_S)
-    except ray.exceptions.GetTimeoutError as exc:
-        raise PlanError(
-            f"{count} Ray gateway worker(s) did not start within {STARTUP_TIMEOUT_S:.0f} s; "
-            "check the cluster (`ray status`) or lower execution.ray.workers"
-        ) from exc
-    return actors
 
 
 def _key_variable(spec: ModelSpec) -> str | None:

@@ -3,7 +3,7 @@ budget that caps spending. No litellm here."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -59,6 +59,7 @@ class CallResult:
     error: str | None = None
     error_class: str | None = None
     error_kind: str | None = None
+    batch_id: str | None = None  # the provider batch that answered it
 
     @property
     def ok(self) -> bool:
@@ -80,6 +81,7 @@ class CallResult:
             "attempts": self.attempts,
             "error": self.error_class,
             "finish_reason": self.finish_reason,  # "length": cut at max_tokens
+            "batch_id": self.batch_id,  # answered in a provider batch, at its price
         }
 
     def failure_record(self, step: str) -> dict[str, Any]:
@@ -111,6 +113,10 @@ class Budget:
     it; `scope: build` caps each build alone. Calls in flight hold a reservation (their
     prompt and expected completion), replaced by the real figures when the answer
     arrives, so the cap holds at high concurrency without stopping far below it.
+    Batch lines out at a provider hold their reservation across builds: `held` is what
+    the batches out when this build started hold (counted against the caps), and
+    `outstanding` says what those out now hold; a build's own spend leaves out what is
+    still out and includes what it collected, so no build's figures come out negative.
     """
 
     max_usd: float | None = None
@@ -120,23 +126,31 @@ class Budget:
     tokens: int = 0
     usd: float = 0.0
     spent: Mapping[str, float] = field(default_factory=dict)  # earlier builds
+    held: Mapping[str, float] = field(default_factory=dict)  # batches out at the start
+    outstanding: Callable[[], Mapping[str, float]] | None = None  # batches out now
 
     @classmethod
     def from_config(
-        cls, config: Mapping[str, Any] | None, spent: Mapping[str, float] | None = None
+        cls,
+        config: Mapping[str, Any] | None,
+        spent: Mapping[str, float] | None = None,
+        held: Mapping[str, float] | None = None,
     ) -> Budget:
         """The budget of `config`; `spent` (earlier builds' calls, tokens and usd)
-        counts unless `scope: build`."""
+        counts unless `scope: build`; `held` (what batches out at providers hold) always
+        counts, as this build collects them."""
         config = config or {}
         earlier = dict(spent or {}) if config.get("scope", "recipe") == "recipe" else {}
+        held = dict(held or {})
         return cls(
             max_usd=config.get("max_usd"),
             max_calls=config.get("max_calls"),
             max_tokens=config.get("max_tokens"),
-            calls=int(earlier.get("calls", 0)),
-            tokens=int(earlier.get("tokens", 0)),
-            usd=float(earlier.get("usd", 0.0)),
+            calls=int(earlier.get("calls", 0) + held.get("calls", 0)),
+            tokens=int(earlier.get("tokens", 0) + held.get("tokens", 0)),
+            usd=float(earlier.get("usd", 0.0) + held.get("usd", 0.0)),
             spent=earlier,
+            held=held,
         )
 
     def reserve(self, tokens: int, usd: float) -> str | None:
@@ -173,11 +187,15 @@ class Budget:
         self.settle(reserved_tokens, reserved_usd, 0, 0.0)
 
     def this_build(self) -> dict[str, float]:
-        """What this build spent: calls sent, tokens, dollars."""
+        """What this build spent: calls sent or collected from batches, tokens, dollars
+        (leaving out what batches still out at providers hold)."""
+        out = self.outstanding() if self.outstanding is not None else {}
         return {
-            "calls": self.calls - int(self.spent.get("calls", 0)),
-            "tokens": self.tokens - int(self.spent.get("tokens", 0)),
-            "usd": round(self.usd - float(self.spent.get("usd", 0.0)), 8),
+            "calls": self.calls - int(self.spent.get("calls", 0)) - int(out.get("calls", 0)),
+            "tokens": self.tokens - int(self.spent.get("tokens", 0)) - int(out.get("tokens", 0)),
+            "usd": round(
+                self.usd - float(self.spent.get("usd", 0.0)) - float(out.get("usd", 0.0)), 8
+            ),
         }
 
     def summary(self) -> str:
@@ -205,6 +223,16 @@ def expected_completion(params: Mapping[str, Any], observed_mean: float | None) 
         return max(1, round(observed_mean))
     limit = params.get("max_tokens") or params.get("max_completion_tokens") or 256
     return max(1, round(int(limit) * EXPECTED_COMPLETION_SHARE))
+
+
+def completion_range(
+    params: Mapping[str, Any], observed_mean: float | None
+) -> tuple[int, int, int]:
+    """(low, expected, high) completion tokens `plan` counts per call: a call may answer
+    with nothing, is expected to use `expected_completion`, and stops at `max_tokens`
+    (256 when unset)."""
+    limit = int(params.get("max_tokens") or params.get("max_completion_tokens") or 256)
+    return 0, min(limit, expected_completion(params, observed_mean)), limit
 
 
 def estimate_tokens(messages: Sequence[Mapping[str, Any]], params: Mapping[str, Any]) -> int:

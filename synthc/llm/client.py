@@ -13,7 +13,8 @@ for an endpoint litellm does not know (`wire.py`) it builds the body itself and 
 imports litellm.
 Whole-gateway CPU is ~0.4 ms a call, of which the durable cache write is ~0.2 ms.
 Every other provider, and the local model, goes through `litellm.acompletion`;
-`transport="litellm"` forces that path for everything.
+`transport="litellm"` forces that path for everything. Misses of an alias with `batch:`
+go through the provider's batch API instead (`synthc.llm.batch`), keyed the same way.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from synthc.errors import BatchPending
+from synthc.llm.batch import PENDING, BatchLedger, BatchRunner, holdings
 from synthc.llm.cache import CachedResponse, CallCache, cache_dir, call_key, rejection_reason
 from synthc.llm.calls import (
     BUDGET,
@@ -79,23 +82,34 @@ class LLMClient:
         backoff_base: float = 0.5,
         backoff_max: float = 30.0,
         transport: str = "auto",
+        batches: BatchLedger | None = None,
+        batch_wait: bool = True,
     ) -> None:
         """`limits` and `budget` default to the recipe's; `spent` is what the recipe's
         earlier builds spent (`calls`, `tokens`, `usd`), which a recipe-scoped budget
         counts. A call is retried until `deadline` seconds after its first request
-        (a model's `limits: {deadline_s}` overrides it), each request given `timeout`
-        seconds (or the model's `timeout_s`); `max_attempts` also caps the requests."""
+        (a model's `deadline_s`, in `limits:` or on its alias, overrides it), each request
+        given `timeout` seconds (or the model's `timeout_s`, likewise); `max_attempts`
+        also caps the requests.
+        `batches` records the provider batches out for aliases with `batch:` (kept in
+        memory when not given); without `batch_wait`, `complete` raises `BatchPending`
+        instead of waiting for them."""
         self.recipe = recipe
         state_dir = recipe.state_dir if recipe is not None else None
         self.cache = CallCache(cache_path or cache_dir(state_dir))
         self.limits = dict(limits if limits is not None else (recipe.limits if recipe else {}))
+        self.batches = batches or BatchLedger()
         self.budget = Budget.from_config(
-            budget if budget is not None else (recipe.budget if recipe else {}), spent
+            budget if budget is not None else (recipe.budget if recipe else {}),
+            spent,
+            held=holdings(self.batches.load()),
         )
+        self.budget.outstanding = lambda: holdings(self.batches.load())
         attempts = None if max_attempts is None else max(1, max_attempts)
         self.retry = RetryPolicy(attempts, backoff_base, backoff_max, deadline)
         self.timeout = timeout
         self.transport = transport
+        self.batch_wait = batch_wait
         self.budget_stop: str | None = None  # why the budget stopped calls, if it did
         self._specs: dict[str, ModelSpec] = {}
         self._limiters: dict[str, ModelLimiter] = {}
@@ -151,7 +165,9 @@ class LLMClient:
         Requests with the same call key are made once. Failures do not raise: they come
         back as results with `error` set (and `error_kind` "budget" for calls the
         budget stopped; `budget_stop` then says why). `refresh` skips cache lookups but
-        still stores new answers. Each answer is cached the moment it arrives.
+        still stores new answers. Each answer is cached the moment it arrives. Calls to
+        an alias with `batch:` go through the provider's batch API; when the client does
+        not wait for batches, `BatchPending` is raised once every other call is answered.
         """
         keys = [self.key(request) for request in requests]
         found: dict[str, CallResult] = {}
@@ -168,12 +184,23 @@ class LLMClient:
         if reporter is not None and found:
             reporter.advance(step, len(found))
         if pending:
-            found.update(_run_coroutine(self._call_all(pending, step, reporter)))
+            found.update(self.call_misses(pending, step, reporter))
         return [
             found[key] if found[key].row_id == request.row_id
             else dataclasses.replace(found[key], row_id=request.row_id)
             for key, request in zip(keys, requests, strict=True)
         ]  # fmt: skip
+
+    def call_misses(
+        self, pending: Mapping[str, CallRequest], step: str, reporter: Reporter | None
+    ) -> dict[str, CallResult]:
+        """Answer cache misses by key: directly, or through provider batches for aliases
+        with `batch:`. Raises `BatchPending` (after every direct call is answered) when
+        the client does not wait for batches still running."""
+        results: dict[str, CallResult] = _run_coroutine(self._call_all(pending, step, reporter))
+        if waiting := [r for r in results.values() if r.error_kind == PENDING]:
+            raise _batch_pending(step, waiting)
+        return results
 
     async def _call_all(
         self, pending: Mapping[str, CallRequest], step: str, reporter: Reporter | None
@@ -198,17 +225,22 @@ class LLMClient:
                         spec = self.resolve(request.model)
                         _report_stop(self.limiter(spec), reporter, spec)
 
+            batched = {k: r for k, r in pending.items() if specs[r.model].batch is not None}
             by_model: dict[str, list[tuple[str, CallRequest]]] = {}
             for key, request in pending.items():
-                by_model.setdefault(request.model, []).append((key, request))
+                if key not in batched:
+                    by_model.setdefault(request.model, []).append((key, request))
             workers = []
             for model, calls in by_model.items():
                 queue = iter(calls)  # shared by the model's workers, each takes the next
                 count = min(len(calls), _workers(self.limiter(specs[model]).limits))
                 workers += [work(queue) for _ in range(count)]
-            with transports.local_provider(any(spec.is_local for spec in specs.values())):
-                await asyncio.gather(*workers)
-            return results
+            runner = BatchRunner(self, transports, self.batches, step, self.batch_wait, reporter)
+            with transports.local_provider(any(specs[model].is_local for model in by_model)):
+                _, answered = await asyncio.gather(
+                    asyncio.gather(*workers), runner.run(batched) if batched else _nothing()
+                )
+            return {**results, **answered}
         finally:
             for limiter in limiters:
                 limiter.notify = None
@@ -254,8 +286,9 @@ class LLMClient:
                 else:
                     stored[key] = hit
         if missing:
+            timeout = self.request_timeout(spec) or self.timeout
             session = EmbedSession(
-                self.cache, self.budget, self.limiter(spec), self.policy(spec), self.timeout
+                self.cache, self.budget, self.limiter(spec), self.policy(spec), timeout
             )
             try:
                 stored.update(
@@ -278,11 +311,17 @@ class LLMClient:
         return limiter
 
     def policy(self, spec: ModelSpec) -> RetryPolicy:
-        """The retry policy for `spec`: the client's, with the model's `deadline_s`."""
-        deadline = self.limiter(spec).limits.deadline_s
+        """The retry policy for `spec`: the client's, with the model's `deadline_s`
+        (its `limits:` entry's, else its alias's)."""
+        deadline = self.limiter(spec).limits.deadline_s or spec.deadline_s
         return (
             self.retry if deadline is None else dataclasses.replace(self.retry, deadline_s=deadline)
         )
+
+    def request_timeout(self, spec: ModelSpec) -> float | None:
+        """The model's own request timeout: its `limits:` entry's `timeout_s`, else its
+        alias's; None leaves the call's `timeout` param or the client's."""
+        return self.limiter(spec).limits.timeout_s or spec.timeout_s
 
     def _expected(self, step: str, spec: ModelSpec, params: Mapping[str, Any]) -> int:
         seen = self._observed.get((step, spec.model))
@@ -320,7 +359,7 @@ class LLMClient:
             reserved[:] = [prompt_estimate + completion, usd]
             return None
 
-        timeout = self.limiter(spec).limits.timeout_s or _param_timeout(call_params)
+        timeout = self.request_timeout(spec) or _param_timeout(call_params)
 
         async def send() -> tuple[Outcome, int]:
             outcome = await transports.send(
@@ -364,27 +403,65 @@ class LLMClient:
         self.budget.settle(
             estimate, estimate_usd, outcome.prompt_tokens + outcome.completion_tokens, cost or 0.0
         )
-        latency = 0.0  # the caller fills in the request's own latency
+        return self.answered(key, request, spec, outcome, cost, attempts=attempts)
+
+    def answered(
+        self,
+        key: str,
+        request: CallRequest,
+        spec: ModelSpec,
+        outcome: Outcome,
+        cost: float | None,
+        batch_id: str | None = None,
+        attempts: int = 1,
+    ) -> CallResult:
+        """The result of an answer that arrived (directly or in a batch): cached at once
+        when usable, else a rejection that keeps its accounting."""
         allow_truncated = self.call_params(request).allow_truncated
         reason = rejection_reason(outcome.text, outcome.finish_reason, allow_truncated)
         if reason is not None:
-            failed = _failed(
-                key, request, spec, reason, "RejectedResponse", REJECTED, attempts, latency
-            )
+            failed = _failed(key, request, spec, reason, "RejectedResponse", REJECTED, attempts)
             return dataclasses.replace(
                 failed,
                 finish_reason=outcome.finish_reason,
                 prompt_tokens=outcome.prompt_tokens,
                 completion_tokens=outcome.completion_tokens,
                 cost_usd=cost,
+                batch_id=batch_id,
             )
         assert outcome.text is not None
         cached = CachedResponse(outcome.text, outcome.finish_reason, outcome.prompt_tokens,
                                 outcome.completion_tokens, cost, spec.model)  # fmt: skip
         self.cache.put(key, cached)
         return CallResult(key, request.row_id, spec.model, outcome.text, outcome.finish_reason,
-                          outcome.prompt_tokens, outcome.completion_tokens, cost, latency,
-                          cached=False, attempts=attempts)  # fmt: skip
+                          outcome.prompt_tokens, outcome.completion_tokens, cost, 0.0,
+                          cached=False, attempts=attempts, batch_id=batch_id)  # fmt: skip
+
+    def reserve_batch(
+        self, step: str, request: CallRequest, spec: ModelSpec, transports: Transports
+    ) -> tuple[int, float] | CallFailure:
+        """Hold the budget for a batch line (its prompt and expected completion at the
+        batch price), or say why the budget refuses it."""
+        if self.budget_stop is not None:
+            return CallFailure(BUDGET, "BudgetExceeded", "budget " + self.budget_stop)
+        params = self.params_for(request)
+        prompt, _ = estimate_split(request.messages, params)
+        completion = self._expected(step, spec, params)
+        usd = transports.batch_cost(spec, prompt, completion) or 0.0
+        stop = self.budget.reserve(prompt + completion, usd)
+        if stop is not None:
+            self.budget_stop = self.budget_stop or stop
+            return CallFailure(BUDGET, "BudgetExceeded", "budget " + stop)
+        return prompt + completion, usd
+
+    def settle_batch(self, tokens: int, usd: float, used_tokens: int, used_usd: float) -> None:
+        """Replace what a batch's lines held by what they used."""
+        self.budget.settle(tokens, usd, used_tokens, used_usd)
+
+    def release_batch(self, lines: int, tokens: int, usd: float) -> None:
+        """Drop what a batch that never reached the provider held."""
+        self.budget.cancel(tokens, usd)
+        self.budget.calls -= max(0, lines - 1)
 
     def close(self) -> None:
         """Close the cache (the client can be used again; it reopens lazily)."""
@@ -408,6 +485,22 @@ def _param_timeout(params: CallParams) -> float | None:
     """A `timeout` (or `request_timeout`) in the call's params, in seconds."""
     value = params.gateway.get("timeout") or params.gateway.get("request_timeout")
     return float(value) if isinstance(value, int | float) and value > 0 else None
+
+
+async def _nothing() -> dict[str, CallResult]:
+    return {}
+
+
+def _batch_pending(step: str, waiting: Sequence[CallResult]) -> BatchPending:
+    batches = tuple(dict.fromkeys(r.error.removeprefix("pending in ") for r in waiting if r.error))
+    shown = ", ".join(batches[:3]) + (", ..." if len(batches) > 3 else "")
+    return BatchPending(
+        f"{step}: {len(waiting)} call(s) pending in {len(batches)} batch(es) at the provider "
+        f"({shown}); they are recorded, so building again collects them without sending "
+        "them twice",
+        len(waiting),
+        batches,
+    )
 
 
 def _report_stop(limiter: ModelLimiter, reporter: Reporter, spec: ModelSpec) -> None:

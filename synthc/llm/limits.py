@@ -3,7 +3,9 @@ that adapts like TCP's congestion window, hard request and token windows that st
 empty and pace, the pause a 429's Retry-After asks for, and the model's health.
 
 All of it runs on one asyncio event loop, so no locks: a window reservation is computed
-synchronously (the caller then sleeps until its turn), which also keeps it FIFO.
+synchronously (the caller then sleeps until its turn), which also keeps it FIFO. The
+windows and the pause (`RateWindows`) can instead be shared by several processes: the
+Ray executor keeps one per model in an actor, so a limit holds across a cluster.
 """
 
 from __future__ import annotations
@@ -192,31 +194,24 @@ class Ticket:
     """One admitted request: its slot number and its token booking."""
 
     slot: int
-    tokens: _Entry | None
+    tokens: Any  # the windows' token booking (None without `tpm`)
     queued_s: float
 
 
-class ModelLimiter:
-    """Everything that gates one model's calls: slots, the request and token windows, a
-    Retry-After pause shared by every call, and the model's health."""
+class RateWindows:
+    """A model's hard request and token windows and the pause a Retry-After asks for:
+    the part of its limits every caller must share. In-process each `ModelLimiter` holds
+    one; on Ray one actor holds each model's and the lanes book through it (any object
+    with these three methods will do as a `ModelLimiter`'s `windows`)."""
 
-    def __init__(self, limits: ModelLimits, name: str = "") -> None:
-        self.name = name
-        self.limits = limits
-        self.slots = AdaptiveSemaphore(limits.concurrency, slow_start=True)
+    def __init__(self, limits: ModelLimits) -> None:
         self.requests = SlidingWindow(limits.rpm, limits.window_s) if limits.rpm else None
         self.tokens = SlidingWindow(limits.tpm, limits.window_s) if limits.tpm else None
-        self.health = ModelHealth(name)
         self.paused_until = 0.0
-        self.notify: Callable[[str], None] | None = None  # where "waiting" lines go
-        self._waiting = 0  # calls now waiting for a rate limit
-        self._noticed = 0.0
 
-    async def enter(self, estimated_tokens: int) -> Ticket:
-        """Wait for a slot, any Retry-After pause and room in the windows."""
-        started = time.monotonic()
-        slot = await self.slots.acquire()
-        now = time.monotonic()
+    def reserve(self, estimated_tokens: int, now: float) -> tuple[_Entry | None, float]:
+        """Book a request and its tokens at the earliest time the pause and both windows
+        allow; returns the token booking (None without `tpm`) and that time."""
         at = max(now, self.paused_until)
         bookings = []
         if self.requests is not None:
@@ -226,25 +221,61 @@ class ModelLimiter:
         at = max([at, *(booked_at for _, booked_at in bookings)])
         for window, (entry, _) in zip(self._windows(), bookings, strict=True):
             window.postpone(entry, at)  # both windows count the request when it is sent
-        booking = bookings[-1][0] if self.tokens is not None else None
-        if at > now:
-            await self.wait_for_rate_limit(at - now)
-        return Ticket(slot, booking, time.monotonic() - started)
+        return (bookings[-1][0] if self.tokens is not None else None), at
+
+    async def book(self, estimated_tokens: int) -> tuple[_Entry | None, float]:
+        """`reserve` now; returns the booking and the seconds to wait before sending."""
+        now = time.monotonic()
+        booking, at = self.reserve(estimated_tokens, now)
+        return booking, at - now
+
+    def settle(self, booking: Any, used_tokens: int | None) -> None:
+        """Replace a token booking's estimate by what was used (None: keep it)."""
+        if self.tokens is not None and booking is not None and used_tokens is not None:
+            self.tokens.settle(booking, used_tokens)
+
+    def pause(self, seconds: float) -> None:
+        """Hold every request to the model for `seconds` (a 429's Retry-After)."""
+        self.paused_until = max(self.paused_until, time.monotonic() + seconds)
 
     def _windows(self) -> list[SlidingWindow]:
         return [w for w in (self.requests, self.tokens) if w is not None]
 
+
+class ModelLimiter:
+    """Everything that gates one model's calls: slots, the request and token windows
+    with the Retry-After pause (`windows`: this process's own, or shared ones), and the
+    model's health."""
+
+    def __init__(self, limits: ModelLimits, name: str = "", windows: Any = None) -> None:
+        self.name = name
+        self.limits = limits
+        self.slots = AdaptiveSemaphore(limits.concurrency, slow_start=True)
+        self.windows = windows if windows is not None else RateWindows(limits)
+        self.health = ModelHealth(name)
+        self.notify: Callable[[str], None] | None = None  # where "waiting" lines go
+        self._waiting = 0  # calls now waiting for a rate limit
+        self._noticed = 0.0
+
+    async def enter(self, estimated_tokens: int) -> Ticket:
+        """Wait for a slot, any Retry-After pause and room in the windows."""
+        started = time.monotonic()
+        slot = await self.slots.acquire()
+        booking, wait = await self.windows.book(estimated_tokens)
+        if wait > 0:
+            await self.wait_for_rate_limit(wait)
+        return Ticket(slot, booking, time.monotonic() - started)
+
     def leave(self, ticket: Ticket, used_tokens: int | None) -> None:
         """Release the slot; settle the token booking with what was used (None: keep it)."""
-        if self.tokens is not None and ticket.tokens is not None and used_tokens is not None:
-            self.tokens.settle(ticket.tokens, used_tokens)
+        self.windows.settle(ticket.tokens, used_tokens)
         self.slots.release()
 
     def rate_limited(self, ticket: Ticket, retry_after: float | None) -> None:
         """A 429: maybe narrow the window; a Retry-After pauses every call to the model."""
         self.slots.rate_limited(ticket.slot)
         if retry_after:
-            self.paused_until = max(self.paused_until, time.monotonic() + retry_after)
+            self.windows.pause(retry_after)
 
     async def wait_for_rate_limit(self, seconds: float) -> None:
         """Sleep, counted among the calls waiting for a rate limit (progress says so)."""
@@ -260,6 +291,5 @@ class ModelLimiter:
         if self.notify is None or seconds < 1.0 or now - self._noticed < NOTICE_EVERY_S:
             return
         self._noticed = now
-        resume = max(seconds, self.paused_until - now)
         self.notify(f"{self.name}: waiting for rate limit ({self._waiting} calls, "
-                    f"resumes in ~{resume:.0f} s)")  # fmt: skip
+                    f"resumes in ~{seconds:.0f} s)")  # fmt: skip

@@ -64,6 +64,10 @@ class ModelSpec:
     api_key_env: str | None = None
     cache_namespace: str | None = None
     params: Mapping[str, Any] = field(default_factory=dict)  # the alias's default params
+    # the alias's `batch:` settings when its calls go through the provider's batch API
+    batch: Mapping[str, Any] | None = None
+    deadline_s: float | None = None  # the alias's; never part of the identity
+    timeout_s: float | None = None
 
     @property
     def provider(self) -> str:
@@ -123,7 +127,17 @@ def resolve_model(name: str, recipe: Recipe | None = None) -> ModelSpec:
         api_key_env=alias.api_key_env,
         cache_namespace=alias.cache_namespace,
         params=dict(alias.params),
+        batch=batch_settings(alias.batch),
+        deadline_s=alias.deadline_s,
+        timeout_s=alias.timeout_s,
     )
+
+
+def batch_settings(batch: bool | Mapping[str, Any] | None) -> Mapping[str, Any] | None:
+    """An alias's `batch:` as settings (`{}` for `true`), or None when it is off."""
+    if batch is None or batch is False:
+        return None
+    return {} if batch is True else dict(batch)
 
 
 def model_identity(model: str, cache_namespace: str | None) -> str:

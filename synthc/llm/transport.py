@@ -61,6 +61,7 @@ class _Route:
     model: str  # the provider's own model name
     url: str
     headers: Mapping[str, str]
+    base: str = ""  # the API's base URL, ending in /v1 for OpenAI
     plain: bool = False  # litellm's transform would leave plain calls unchanged (wire.py)
 
 
@@ -93,7 +94,7 @@ def parse_retry_after(value: str | None) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
-def _status_failure(status: int, retry_after: str | None, body: bytes) -> CallFailure:
+def status_failure(status: int, retry_after: str | None, body: bytes) -> CallFailure:
     snippet = body[:300].decode("utf-8", "replace")
     message = f"HTTP {status}: {snippet}"
     if status == 429:
@@ -115,6 +116,12 @@ def _parse_completion(raw: bytes) -> Outcome:
     except ValueError:
         raise CallFailure(TRANSIENT, "APIResponseValidationError",
                           "HTTP 200, but the body is not JSON") from None  # fmt: skip
+    return completion_outcome(data)
+
+
+def completion_outcome(data: Any) -> Outcome:
+    """A chat completion's JSON (a direct answer, or a batch line's body) as an
+    `Outcome`; anything else is `UNREADABLE`."""
     try:
         choice = data["choices"][0]
         usage = data.get("usage") or {}
@@ -140,9 +147,11 @@ class Transports:
         self.force_litellm = force_litellm
         self._litellm: Any = None
         self._routes: dict[str, _Route | None] = {}
+        self._openai_routes: dict[str, _Route | None] = {}
         self._bodies: dict[tuple[str, str], tuple[Any, dict[str, Any], dict[str, Any]]] = {}
         self._sessions: dict[str, Any] = {}
         self._rates: dict[str, tuple[float, float] | None] = {}
+        self._batch_rates: dict[str, tuple[float, float] | None] = {}
         self._saved_suppress: Any = None
 
     def litellm(self) -> Any:
@@ -189,19 +198,67 @@ class Transports:
         plain = None if self.force_litellm else plain_model(spec)
         if plain is not None:
             provider, model = plain
-            route = _Route(
-                provider, model, _chat_url(spec.api_base or ""), _headers(spec), plain=True
-            )
+            base = (spec.api_base or "").rstrip("/")
+            route = _Route(provider, model, _chat_url(base), _headers(spec), base, plain=True)
         elif not self.force_litellm and not spec.is_local:
-            litellm = self.litellm()
-            model, provider, _, api_base = litellm.get_llm_provider(
-                spec.model, api_base=spec.api_base
-            )
-            if provider in FAST_PROVIDERS:
-                url = _chat_url(api_base or spec.api_base or OPENAI_BASE)
-                route = _Route(provider, model, url, _headers(spec))
+            route = self._openai_route(spec)
         self._routes[spec.name] = route
         return route
+
+    def _openai_route(self, spec: ModelSpec) -> _Route | None:
+        """Where an OpenAI-wire-format model's chat endpoint is, or None for others
+        (memoised per alias)."""
+        if spec.name in self._openai_routes:
+            return self._openai_routes[spec.name]
+        litellm = self.litellm()
+        model, provider, _, api_base = litellm.get_llm_provider(spec.model, api_base=spec.api_base)
+        route = None
+        if provider in FAST_PROVIDERS:
+            base = (api_base or spec.api_base or OPENAI_BASE).rstrip("/")
+            route = _Route(provider, model, _chat_url(base), _headers(spec), base)
+        self._openai_routes[spec.name] = route
+        return route
+
+    def batch_body(
+        self, spec: ModelSpec, messages: Sequence[Mapping[str, Any]], params: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """The request body a direct call to `spec` posts, for a batch line; raises
+        `CallFailure` (fatal) for a provider without an OpenAI-style batch API."""
+        route = self._openai_route(spec)
+        if route is None or route.provider != "openai":
+            raise CallFailure(FATAL, "BadRequestError", f"model '{spec.name}' ({spec.model}): "
+                              "batch: needs a model litellm sends to openai")  # fmt: skip
+        return self._body(route, spec, messages, params)
+
+    def batch_access(self, spec: ModelSpec) -> dict[str, Any]:
+        """The provider, base URL and key litellm's file and batch functions take. An
+        OpenAI-compatible server without a key still gets one (the SDK insists)."""
+        route = self._openai_route(spec)
+        base = route.base if route is not None else OPENAI_BASE
+        return {"custom_llm_provider": "openai", "api_base": base,
+                "api_key": spec.api_key() or "no-key"}  # fmt: skip
+
+    def batch_cost(
+        self, spec: ModelSpec, prompt_tokens: int, completion_tokens: int
+    ) -> float | None:
+        """Dollars at the provider's batch price: litellm's `batch_cost_calculator`
+        (the table's `*_batches` rates, else half the direct rates, as litellm assumes),
+        memoised per model. None when the model is not priced."""
+        if spec.model not in self._batch_rates:
+            rates = None
+            if self.cost(spec, 0, 0) is not None:
+                from litellm.cost_calculator import batch_cost_calculator
+                from litellm.types.utils import Usage
+
+                usage = Usage(prompt_tokens=1000, completion_tokens=1000, total_tokens=2000)
+                try:
+                    per_prompt, per_completion = batch_cost_calculator(usage, spec.model)
+                    rates = (per_prompt / 1000, per_completion / 1000)
+                except Exception:  # litellm raises several types for "not in the table"
+                    rates = None
+            self._batch_rates[spec.model] = rates
+        rates = self._batch_rates[spec.model]
+        return None if rates is None else prompt_tokens * rates[0] + completion_tokens * rates[1]
 
     def _body(
         self,
@@ -280,7 +337,7 @@ class Transports:
             message = f"{type(exc).__name__} while calling {route.url}"
             raise CallFailure(TRANSIENT, "APIConnectionError", message) from None
         if status != 200:
-            raise _status_failure(status, retry_after, raw)
+            raise status_failure(status, retry_after, raw)
         return _parse_completion(raw)
 
     async def _send_litellm(

@@ -97,8 +97,11 @@ class CallEstimate:
     """One step's model calls in a build: cached, to make, and what those would cost.
 
     `to_make` is a lower bound and `to_make_max` an upper one (None: no upper bound
-    known); they are equal when the count is exact. Tokens and dollars carry the same
-    bounds (None where unknown: no prompt of the step can be rendered yet).
+    known); they are equal when the count is exact. Tokens and dollars carry bounds
+    (`tokens`/`usd`: the fewest calls answering with nothing; `*_max`: the most calls
+    answering up to `max_tokens`) and an expectation between them (`*_expected`: the
+    fewest calls at the expected answer length). None where unknown: no prompt of the
+    step can be rendered yet.
     """
 
     step: str
@@ -109,7 +112,11 @@ class CallEstimate:
     tokens_max: int | None = 0
     usd: float | None = 0.0  # None when a model is not in litellm's price table
     usd_max: float | None = 0.0
+    tokens_expected: int | None = 0
+    usd_expected: float | None = 0.0
     note: str | None = None  # why there is no estimate, when there is none
+    pending: int = 0  # calls submitted in provider batches, not answered yet (not to make)
+    batches: tuple[str, ...] = ()  # the batches carrying them
 
     @property
     def exact(self) -> bool:
@@ -119,11 +126,28 @@ class CallEstimate:
         if self.note:
             return self.note
         if self.exact and not self.to_make:
-            return f"{self.cached} cached, 0 to make"
+            return f"{self.cached} cached, 0 to make{self.pending_note()}"
         calls = _span(self.to_make, self.to_make_max, str)
-        tokens = _span(self.tokens, self.tokens_max, str)
-        cost = _span(self.usd, self.usd_max, lambda usd: f"${usd:.4f}")
-        return f"{self.cached} cached, {calls} to make (~{tokens} tokens, ~{cost})"
+        tokens = "?" if self.tokens_expected is None else str(self.tokens_expected)
+        return (f"{self.cached} cached, {calls} to make (~{tokens} tokens, {self.cost})"
+                f"{self.pending_note()}")  # fmt: skip
+
+    @property
+    def cost(self) -> str:
+        """ "~$0.0020 expected, $0.0004–$0.0051" (the expectation, then the bounds)."""
+        if self.usd is None:
+            return "cost not known"
+        bounds = _span(self.usd, self.usd_max, lambda usd: f"${usd:.4f}")
+        if self.usd_expected is None or self.usd_max == self.usd:
+            return bounds
+        return f"~${self.usd_expected:.4f} expected, {bounds}"
+
+    def pending_note(self) -> str:
+        """ ", N calls pending in batch(es) ..." when some are; a build collects them."""
+        if not self.pending:
+            return ""
+        shown = ", ".join(self.batches[:3]) + (", ..." if len(self.batches) > 3 else "")
+        return f", {self.pending} calls pending in batch(es) {shown}"
 
 
 def _span(low: Any, high: Any, show: Callable[[Any], str]) -> str:

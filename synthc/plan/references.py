@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 from synthc.errors import Problem
 from synthc.recipe.load import Recipe
 from synthc.recipe.schema import did_you_mean
-from synthc.recipe.sqlcheck import Binder, quote_name
+from synthc.recipe.sqlcheck import Binder, SQLProblem, quote_name
 from synthc.recipe.templates import template_variables
 from synthc.rows import ROW_ID
 from synthc.steps.distill import default_prompt
@@ -48,9 +49,14 @@ class StepReferences:
         if self.unknown_inputs():
             self.unchecked.extend(f for f in field_paths if f not in self.unchecked)
 
-    def report(self, field_path: str, message: str) -> None:
+    def report(self, field_path: str, message: str, at: SQLProblem | None = None) -> None:
+        """A problem at the field; with `at`, at the line and column DuckDB points to
+        inside it where the field is a `|` block."""
         path = f"steps.{self.name}.{field_path}"
-        self.problems.append(Problem(self.recipe.where(path), path, message))
+        inside = None
+        if at is not None and at.line is not None and at.col is not None:
+            inside = self.recipe.where_in_text(path, at.line, at.col)
+        self.problems.append(Problem(inside or self.recipe.where(path), path, message))
 
     def single_input(self) -> list[str] | None:
         """The user-visible columns of the inputs, or None when any input is unknown."""
@@ -95,7 +101,9 @@ def check_sql(refs: StepReferences, binder: Binder) -> Columns:
         query = f"select * from {quote_name(table)} where (\n{config['where']}\n)"
         _, problem = binder.bind(query, known)
         if problem:
-            refs.report("where", f"{config['where']!r} does not bind on '{table}': {problem}")
+            message = f"{config['where']!r} does not bind on '{table}': {problem.message}"
+            line = problem.line - 1 if problem.line is not None else None  # the wrapper's
+            refs.report("where", message, replace(problem, line=line))
         return None
     field_name = {"sql": "query", "seed": "sql"}.get(refs.kind)
     if field_name is None or not isinstance(config.get(field_name), str):
@@ -103,9 +111,10 @@ def check_sql(refs: StepReferences, binder: Binder) -> Columns:
     query = str(config[field_name])
     columns, problem = binder.bind(query, known)
     if problem and refs.kind == "seed":
-        refs.report(field_name, problem)
+        refs.report(field_name, problem.message, problem)
     elif problem:
-        refs.report(field_name, f"{problem} (tables visible: {', '.join(known) or 'none'})")
+        visible = ", ".join(known) or "none"
+        refs.report(field_name, f"{problem.message} (tables visible: {visible})", problem)
     if columns is None:
         return None
     if refs.kind == "seed":
@@ -177,11 +186,33 @@ def check_checks(refs: StepReferences, output: Columns, binder: Binder) -> None:
             if isinstance(column, str) and column not in output:
                 where = f"the output of '{refs.name}'"
                 refs.report(f"{base}.{field_name}", _not_a_column(column, where, visible))
+        for field_path, column in _balance_columns(check.kind, check.config):
+            if column not in output:
+                where = f"the output of '{refs.name}'"
+                refs.report(f"{base}.{field_path}", _not_a_column(column, where, visible))
         query = check.config.get("query") if check.kind == "sql" else None
         if isinstance(query, str):
             _, problem = binder.bind(query, {refs.name: output, "this": output})
             if problem:
-                refs.report(f"{base}.query", f"{problem} (tables visible: {refs.name}, this)")
+                message = f"{problem.message} (tables visible: {refs.name}, this)"
+                refs.report(f"{base}.query", message, problem)
+
+
+def _balance_columns(kind: str, config: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(field path, column) a `balance` check reads from the step's rows: the attribute
+    column, a lexicon's text column or a judge score column, and the `pairs:` label."""
+    if kind != "balance":
+        return []
+    attribute, found = config.get("attribute"), []
+    if isinstance(attribute, str):
+        found.append(("attribute", attribute))
+    elif isinstance(attribute, Mapping):
+        found += [(f"attribute.{key}", str(attribute[key])) for key in ("column", "judge")
+                  if isinstance(attribute.get(key), str)]  # fmt: skip
+    pairs = config.get("pairs")
+    if isinstance(pairs, Mapping) and isinstance(pairs.get("label"), str):
+        found.append(("pairs.label", str(pairs["label"])))
+    return found
 
 
 def _not_a_column(column: str, where: str, available: Sequence[str]) -> str:

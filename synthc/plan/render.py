@@ -8,6 +8,7 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from synthc.fingerprint import short
+from synthc.llm.calls import EXPECTED_COMPLETION_SHARE
 from synthc.plan.model import FRESH, Plan, PlannedStep
 from synthc.steps import registry
 
@@ -63,8 +64,12 @@ def plan_json(plan: Plan, estimates: Mapping[str, CallEstimate] | None = None) -
                 "tokens_max": estimate.tokens_max,
                 "usd": estimate.usd,
                 "usd_max": estimate.usd_max,
+                "tokens_expected": estimate.tokens_expected,
+                "usd_expected": estimate.usd_expected,
                 "exact": estimate.exact,
                 "note": estimate.note,
+                "pending": estimate.pending,
+                "batches": list(estimate.batches),
             }
         )
     payload = {
@@ -127,10 +132,25 @@ def plan_table(plan: Plan, estimates: Mapping[str, CallEstimate] | None = None) 
                 *lines,
                 *_export_lines(plan),
                 summary,
+                *([COMPLETION_NOTE] if _to_make(estimates) else []),
                 *unchecked_notes(plan),
             ]
         )
         + "\n"
+    )
+
+
+COMPLETION_NOTE = (
+    "note: costs are bounds, from answers of no tokens to answers of max_tokens; the "
+    "expected figure counts each answer at the observed mean length of the step's answers "
+    f"where known, else {EXPECTED_COMPLETION_SHARE:.0%} of max_tokens"
+)
+
+
+def _to_make(estimates: Mapping[str, CallEstimate] | None) -> bool:
+    """Whether any step's cost is a range (calls to make on a priced model)."""
+    return any(
+        e.usd is not None and e.usd_max != e.usd and not e.note for e in (estimates or {}).values()
     )
 
 
@@ -158,14 +178,18 @@ def estimate_summary(estimates: Iterable[CallEstimate]) -> str:
     calls = str(low) if high == low else (f"≥{low}" if high is None else f"{low}–{high}")
     priced = [e for e in estimates if e.usd is not None]
     usd_low = sum(e.usd or 0.0 for e in priced)
+    usd_expected = sum(e.usd_expected or 0.0 for e in priced)
     usd_high = _total([e.usd_max for e in priced])
     if usd_high is not None and abs(usd_high - usd_low) < 5e-5:
         cost = f"~${usd_low:.4f}"
     else:
-        cost = f"~≥${usd_low:.4f}" if usd_high is None else f"~${usd_low:.4f}–${usd_high:.4f}"
+        bounds = f"≥${usd_low:.4f}" if usd_high is None else f"${usd_low:.4f}–${usd_high:.4f}"
+        cost = f"~${usd_expected:.4f} expected ({bounds})"
     if len(priced) < len(estimates):
         cost += " plus unpriced or not yet known calls"
-    return f"{calls} model call(s) to make, {cost}"
+    pending = sum(e.pending for e in estimates)
+    waiting = f"; {pending} call(s) pending in provider batches" if pending else ""
+    return f"{calls} model call(s) to make, {cost}{waiting}"
 
 
 def _total(values: list[Any]) -> Any:

@@ -20,9 +20,10 @@ import numpy as np
 import polars as pl
 
 from synthc.quality._arrays import run_starts
-from synthc.quality.minhash import Permutations, components, unique_inverse
+from synthc.quality.minhash import Permutations, candidate_pairs, components, unique_inverse
 from synthc.quality.near import (
     BlockMap,
+    PairGrouping,
     Sketch,
     local_map,
     pair_similarity,
@@ -97,6 +98,7 @@ def dedup(
     shingle_hash: str = "sha1",
     fold_digits: bool = False,
     map_blocks: BlockMap = local_map,
+    group_pairs: PairGrouping = candidate_pairs,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Remove exact and near-duplicate rows; returns ``(kept_frame, matches_frame)``.
 
@@ -109,8 +111,9 @@ def dedup(
         shingle_hash: "sha1" (datasketch-identical signatures) or "xxh3" (faster).
         fold_digits: compare texts with every digit read as 0 (by default numbers count,
         so problems that differ only in their numbers are kept).
-        map_blocks: where signature and verification blocks run (see `near.BlockMap`);
-        the result does not depend on it.
+        map_blocks: where signature and verification blocks run (see `near.BlockMap`),
+        group_pairs: how LSH band keys become candidate pairs (`near.PairGrouping`,
+        e.g. a Ray shuffle); the result depends on neither.
 
     Rows are identified by `_id` (row positions when the frame has none). The result is
     idempotent, dedup of the kept frame removing nothing more, because whether two rows
@@ -142,7 +145,7 @@ def dedup(
         _exact_within(corpus, keys, priority, removed),
     ]
     if near:
-        matches += _near(corpus, sketched, priority, removed, threshold, n, map_blocks)
+        matches += _near(corpus, sketched, priority, removed, threshold, n, map_blocks, group_pairs)
     return frame.filter(pl.Series(~removed)), pl.concat(matches, how="vertical")
 
 
@@ -273,10 +276,12 @@ def _near(
     threshold: float,
     ngram: int,
     map_blocks: BlockMap,
+    group_pairs: PairGrouping,
 ) -> list[pl.DataFrame]:
     """Near-copies of references, then near-duplicate clusters among the remaining rows."""
     exclude = np.concatenate([removed, np.zeros(corpus.rows - corpus.frame_rows, dtype=bool)])
-    found = verify(corpus.texts, sketched, ngram, threshold, exclude, map_blocks=map_blocks)
+    found = verify(corpus.texts, sketched, ngram, threshold, exclude,
+                   map_blocks=map_blocks, group_pairs=group_pairs)  # fmt: skip
     # first < second and frame rows come first: a pair with a reference has second there.
     to_ref = (found.second >= corpus.frame_rows) & (found.first < corpus.frame_rows)
     copied, source, similarity = _near_against(

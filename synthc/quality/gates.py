@@ -292,6 +292,7 @@ def _tail_coverage(inputs: Inputs) -> Outcome:
 
 
 HOLDOUT_SUFFIX = "/_holdout"  # references[f"{seed}{HOLDOUT_SUFFIX}"]: a private seed's holdout
+CANARY_SUFFIX = "/_canaries"  # references[f"{seed}{CANARY_SUFFIX}"]: the canaries it planted
 
 
 def _privacy(inputs: Inputs) -> Outcome:
@@ -310,11 +311,14 @@ def _privacy(inputs: Inputs) -> Outcome:
         ngram=int(config.get("ngram", 13)),
         minhash_threshold=float(config.get("minhash_threshold", 0.7)),
         embed=inputs.embed,
+        canaries=_canaries(inputs, used),
+        canary_ngram=int(config.get("canary_ngram", 1)),
     )
     limits = {
         "pii_replayed": float(config.get("max_pii_replayed", 0)),
         "copied_rows": float(config.get("max_copies", 0)),
         "membership_advantage": float(membership.get("max_advantage", 0.1)),
+        "canaries_leaked": float(config.get("max_canaries", 0)),
     }
     if config.get("max_pii") is not None:
         limits["pii_entities"] = float(config["max_pii"])
@@ -340,6 +344,20 @@ def _ids(frame: pl.DataFrame) -> pl.Series:
     if "_id" in frame.columns:
         return frame.get_column("_id").cast(pl.String)
     return pl.Series("_id", [str(i) for i in range(frame.height)], dtype=pl.String)
+
+
+def _canaries(inputs: Inputs, used: pl.DataFrame) -> list[tuple[int, str]]:
+    """(row of `used`, suffix) of every canary the private seeds planted."""
+    tables = [f for k, f in inputs.references.items() if k.endswith(CANARY_SUFFIX)]
+    if not tables or "_id" not in used.columns:
+        return []
+    rows = {row_id: i for i, row_id in enumerate(used.get_column("_id").cast(str).to_list())}
+    return [
+        (rows[row_id], suffix)
+        for table in tables
+        for row_id, suffix in table.select("_id", "suffix").iter_rows()
+        if row_id in rows
+    ]
 
 
 def _private_seeds(inputs: Inputs) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -374,22 +392,36 @@ def _balance(inputs: Inputs) -> Outcome:
 
     from synthc.quality import balance
 
-    config, attribute = inputs.config, str(inputs.config["attribute"])
-    values = inputs.frame.get_column(_present(inputs.frame, attribute, "the step's output"))
-    shares = config.get("shares")
+    config, spec = inputs.config, inputs.config["attribute"]
+    attribute = balance.attribute_name(spec)
+    values = balance.attribute_values(inputs.frame, spec, "the step's output")
+    shares, reference_values = config.get("shares"), None
     if shares is None:
-        reference = inputs.reference()
-        column = _present(reference, attribute, f"reference '{config['reference']}'")
-        found = balance.against_rows(values.to_list(), reference.get_column(column).to_list())
+        reference_values = balance.attribute_values(
+            inputs.reference(), spec, f"reference '{config['reference']}'", strict=False
+        )
+        bootstrap = dict(config.get("bootstrap") or {})
+        found = balance.against_rows(
+            values,
+            reference_values,
+            resamples=int(bootstrap.get("resamples", 1000)),
+            seed=int(bootstrap.get("seed", 0)),
+        )
     else:
         if shares == "uniform":
-            shares = balance.uniform_shares(config.get("categories") or values.unique().to_list())
-        found = balance.against_shares(values.to_list(), shares)
+            shares = balance.uniform_shares(
+                config.get("categories") or list(balance.category_counts(values))
+            )
+        found = balance.against_shares(values, shares)
     details = {"tvd": found.tvd, "jsd": found.jsd, "coverage": found.coverage,
                "chi2": found.chi2, "chi2_p_value": found.p_value,
                "max_amplification": float(found.amplification.max(initial=0.0))}  # fmt: skip
+    chi2_text, p_value = f"χ² p={found.p_value:.3g}", found.p_value
+    if found.resamples:
+        details["chi2_p_calibrated"] = p_value = found.calibrated_p_value
+        chi2_text += f" (bootstrap p={p_value:.3g}, {found.resamples} resamples)"
     failed, parts = [], [f"{attribute}: TVD {found.tvd:.3f}, JSD {found.jsd:.3f}, "
-                         f"coverage {found.coverage:.2f}, χ² p={found.p_value:.3g}"]  # fmt: skip
+                         f"coverage {found.coverage:.2f}, {chi2_text}"]  # fmt: skip
     limits = {"tvd": ("max_tvd", 0.1), "jsd": ("max_jsd", None),
               "max_amplification": ("max_amplification", None)}  # fmt: skip
     for figure, (key, default) in limits.items():
@@ -400,19 +432,41 @@ def _balance(inputs: Inputs) -> Outcome:
     if found.coverage < low:
         missing = [c for c, n, e in zip(found.categories, found.observed, found.expected, strict=True) if e > 0 and n == 0]  # fmt: skip
         failed.append(f"coverage {found.coverage:.2f} < {low}: no {', '.join(missing[:5])}")
-    if config.get("alpha") is not None and found.p_value < float(config["alpha"]):
-        failed.append(f"χ² p {found.p_value:.3g} < alpha {config['alpha']}")
+    if config.get("alpha") is not None and p_value < float(config["alpha"]):
+        failed.append(f"χ² p {p_value:.3g} < alpha {config['alpha']}")
     if config.get("pairs"):
-        pair_failure = _label_shift(inputs, attribute, details)
+        pair_failure = _label_shift(inputs, attribute, values, reference_values or [], details)
         if pair_failure:
             failed.append(pair_failure)
-    table = found.table().with_columns(pl.lit(attribute).alias("attribute"))
+    tables = {"_balance": found.table().with_columns(pl.lit(attribute).alias("attribute"))}
+    if not isinstance(spec, str):  # a derived attribute: a column users can slice by
+        tables[ATTRIBUTES_TABLE] = _attribute_table(inputs.frame, attribute, values)
     message = "; ".join(parts + failed)
     return Outcome(not failed, found.tvd, float(config.get("max_tvd", 0.1)), message,
-                   details=details, tables={"_balance": table})  # fmt: skip
+                   details=details, tables=tables)  # fmt: skip
 
 
-def _label_shift(inputs: Inputs, attribute: str, details: dict[str, float]) -> str | None:
+ATTRIBUTES_TABLE = "_attributes"  # _id and each derived balance attribute of a step's rows
+
+
+def _attribute_table(frame: pl.DataFrame, attribute: str, values: list[Any]) -> pl.DataFrame:
+    import polars as pl
+
+    if attribute in frame.columns:
+        raise ValueError(
+            f"balance check: attribute name '{attribute}' is already a column of the step; "
+            "give the derived attribute another `name:`"
+        )
+    return pl.DataFrame({"_id": _ids(frame), attribute: pl.Series(values, dtype=pl.String)})
+
+
+def _label_shift(
+    inputs: Inputs,
+    attribute: str,
+    values: list[Any],
+    reference_values: list[Any],
+    details: dict[str, float],
+) -> str | None:
     """`pairs: {label, max_shift}`: P(attribute | label), outputs against the reference."""
     from synthc.quality.balance import label_shift
 
@@ -421,9 +475,9 @@ def _label_shift(inputs: Inputs, attribute: str, details: dict[str, float]) -> s
     reference = inputs.reference()
     shifts = label_shift(
         inputs.frame.get_column(_present(inputs.frame, label, "the step's output")).to_list(),
-        inputs.frame.get_column(attribute).to_list(),
+        values,
         reference.get_column(_present(reference, label, "the reference")).to_list(),
-        reference.get_column(_present(reference, attribute, "the reference")).to_list(),
+        reference_values,
     )
     worst = max(shifts, key=lambda key: shifts[key]) if shifts else None
     details["label_shift"] = shifts[worst] if worst is not None else 0.0

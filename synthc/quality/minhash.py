@@ -12,6 +12,7 @@ blocks of records at once, and the per-record minimum is one ``np.minimum.reduce
 
 from __future__ import annotations
 
+import itertools
 import threading
 from dataclasses import dataclass
 from functools import cache
@@ -257,6 +258,42 @@ def candidate_pairs(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         found.append((i << 32) | j)
     packed = np.unique(np.concatenate(found))
     return packed >> 32, packed & 0xFFFFFFFF
+
+
+def partition_band_keys(
+    keys: np.ndarray, lo: int, hi: int, parts: int
+) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray], ...]:
+    """The map side of a shuffle of band keys: rows `lo`..`hi` of `keys` as
+    (band, key, row) triples, split into `parts` partitions by key, so every member of
+    a bucket lands in the same partition. `bucket_pairs` of all the pieces of one
+    partition, united over the partitions, is `candidate_pairs(keys)`."""
+    block = keys[lo:hi]
+    count, bands = block.shape
+    key = block.ravel()  # row-major: each row's bands in turn
+    band = np.tile(np.arange(bands, dtype=np.int32), count)
+    row = np.repeat(np.arange(lo, hi, dtype=np.int64), bands)
+    part = (key % np.uint64(parts)).astype(np.int64)
+    order = np.argsort(part, kind="stable")
+    bounds = np.searchsorted(part[order], np.arange(parts + 1))
+    band, key, row = band[order], key[order], row[order]
+    return tuple((band[a:b], key[a:b], row[a:b]) for a, b in itertools.pairwise(bounds.tolist()))
+
+
+def bucket_pairs(*pieces: tuple[np.ndarray, np.ndarray, np.ndarray]) -> np.ndarray:
+    """The reduce side: distinct pairs (i < j, packed as i << 32 | j, sorted) of rows
+    sharing a (band, key) bucket among the pieces of one partition, with
+    `candidate_pairs`'s rule for buckets over MAX_BUCKET (the first row is the lowest)."""
+    if not pieces:
+        return np.empty(0, dtype=np.int64)
+    band = np.concatenate([p[0] for p in pieces])
+    key = np.concatenate([p[1] for p in pieces])
+    row = np.concatenate([p[2] for p in pieces])
+    order = np.lexsort((row, key, band))
+    band, key = band[order], key[order]
+    changed = (band[1:] != band[:-1]) | (key[1:] != key[:-1])
+    buckets = np.concatenate([[0], np.cumsum(changed)])  # one label per (band, key), sorted
+    i, j = _pairs_in_runs(buckets, row[order])
+    return np.unique((i << 32) | j)
 
 
 def _band_keys(block: np.ndarray) -> np.ndarray:

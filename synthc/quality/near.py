@@ -8,7 +8,9 @@ The two heavy passes, signatures and exact verification, work on independent blo
 (a batch of normalised texts, a batch of candidate pairs with their texts) through a
 `BlockMap`: `local_map` here, or the Ray executor's, which runs the same block functions
 on a cluster. Each block's result depends on that block alone and the blocks come back
-in order, so the result is the same wherever they run.
+in order, so the result is the same wherever they run. Grouping the band keys into
+candidate pairs is a `PairGrouping`: `candidate_pairs` here, or the Ray executor's
+hash-partitioned shuffle, which returns the same pairs.
 """
 
 from __future__ import annotations
@@ -37,6 +39,8 @@ from synthc.quality.text import BATCH_RECORDS, normalise, shingle_sets
 TextSource = Callable[[np.ndarray], pl.Series]
 # (block function, blocks) -> each block's result, in order.
 BlockMap = Callable[[Callable[[Any], Any], Iterable[Any]], Iterator[Any]]
+# (records, bands) band keys -> candidate pairs, as `minhash.candidate_pairs` returns them.
+PairGrouping = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
 
 
 def local_map(function: Callable[[Any], Any], blocks: Iterable[Any]) -> Iterator[Any]:
@@ -143,8 +147,10 @@ def verify(
     exclude: np.ndarray | None = None,
     measure: str = "jaccard",
     map_blocks: BlockMap = local_map,
+    group_pairs: PairGrouping = candidate_pairs,
 ) -> Verified:
-    """Candidate pairs from the band keys, kept where the exact measure >= threshold.
+    """Candidate pairs from the band keys (grouped by `group_pairs`), kept where the
+    exact measure >= threshold.
 
     Rows marked in `exclude` (and empty texts) pair with nothing.
     """
@@ -152,7 +158,7 @@ def verify(
     keys = sketched.band_keys.copy() if lonely.any() else sketched.band_keys
     # A key no other row has: its own index, out of the range band keys mix into.
     keys[lonely] = np.flatnonzero(lonely).astype(np.uint64)[:, None] ^ _LONER
-    first, second = candidate_pairs(keys)
+    first, second = group_pairs(keys)
     del keys
     similarity = pair_similarity(source, ngram, first, second, measure, map_blocks=map_blocks)
     hit = similarity >= threshold

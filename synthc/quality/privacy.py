@@ -12,6 +12,8 @@
   split); the share of outputs nearer a used seed is tested against it with a one-sided
   binomial test. (Cutting the used seeds to the holdout's size would make the null
   exactly 0.5 but dilute a copying generator's signal by the same factor.)
+- **Canaries** (`synthc.quality.canaries`): planted seed rows with a random suffix; an
+  output holding a word n-gram of a suffix copied it (`canary` matches).
 
 Every function is pure: texts and vectors in, frames and figures out.
 """
@@ -226,6 +228,7 @@ def membership_test(outputs: np.ndarray, used: np.ndarray, holdout: np.ndarray) 
 
 
 PRIVACY_MATCHES = "_privacy_matches"
+COPY_KINDS = ("exact", "ngram", "minhash")
 
 
 def row_texts(frame: pl.DataFrame, columns: Sequence[str] | None = None) -> list[str]:
@@ -253,11 +256,17 @@ class PrivacyFindings:
     pii_entities: int
     matches: pl.DataFrame  # MATCH_SCHEMA
     membership: Membership | None
+    canaries: int = 0  # canaries planted in the private seeds
 
     @property
     def copied_rows(self) -> int:
-        copies = self.matches.filter(~pl.col("kind").str.starts_with("pii:"))
+        copies = self.matches.filter(pl.col("kind").is_in(COPY_KINDS))
         return copies.get_column("output_row").n_unique()
+
+    @property
+    def canaries_leaked(self) -> int:
+        """Planted canaries with a suffix n-gram in some output."""
+        return self.matches.filter(pl.col("kind") == "canary").get_column("seed_row").n_unique()
 
     @property
     def pii_replayed(self) -> int:
@@ -274,6 +283,12 @@ class PrivacyFindings:
             "ngram_copies": float((kinds == "ngram").sum()),
             "minhash_copies": float((kinds == "minhash").sum()),
         }
+        if self.canaries:
+            figures |= {
+                "canaries": float(self.canaries),
+                "canaries_leaked": float(self.canaries_leaked),
+                "canary_rows": float((kinds == "canary").sum()),
+            }
         if self.membership is not None:
             figures |= {
                 "membership_share": self.membership.share,
@@ -295,6 +310,12 @@ class PrivacyFindings:
             parts.append(shown + (f" (max {limit:g})" if limit is not None else ""))
             if limit is not None and figures[name] > limit:
                 problems.append(name)
+        if self.canaries:
+            limit = limits.get("canaries_leaked", 0.0)
+            leaked = self.canaries_leaked
+            parts.append(f"{leaked} of {self.canaries} canaries found in outputs (max {limit:g})")
+            if leaked > limit:
+                problems.append("canaries")
         if self.membership is not None:
             found, limit = self.membership, limits["membership_advantage"]
             parts.append(
@@ -327,6 +348,8 @@ def evaluate_privacy(
     ngram: int = 13,
     minhash_threshold: float = 0.7,
     embed: Embedder | None = None,
+    canaries: Sequence[tuple[int, str]] = (),
+    canary_ngram: int = 1,
 ) -> PrivacyFindings:
     """Replayed PII and copies against every private seed (used and held out), and the
     membership test of outputs between used and held-out seeds. Example::
@@ -343,12 +366,32 @@ def evaluate_privacy(
             minhash_copies(outputs, seeds, minhash_threshold),
         ]
     )
-    matches = pl.concat([replayed, with_spans(copies, outputs, seeds)]).sort(
-        "output_row", "kind", "seed_row"
-    )
+    matches = pl.concat(
+        [
+            replayed,
+            with_spans(copies, outputs, seeds),
+            _canary_matches(outputs, canaries, canary_ngram),
+        ]
+    ).sort("output_row", "kind", "seed_row")
     membership = None
     if holdout and used and outputs:
         vectors = (embed or tfidf_svd())([*outputs, *used, *holdout])
         first, second = len(outputs), len(outputs) + len(used)
         membership = membership_test(vectors[:first], vectors[first:second], vectors[second:])
-    return PrivacyFindings(pii_entities, matches, membership)
+    return PrivacyFindings(pii_entities, matches, membership, len(canaries))
+
+
+def _canary_matches(
+    outputs: Sequence[str], canaries: Sequence[tuple[int, str]], n: int
+) -> pl.DataFrame:
+    from synthc.quality.canaries import canary_matches
+
+    found = canary_matches(outputs, [suffix for _, suffix in canaries], n)
+    seed_rows = pl.Series([row for row, _ in canaries], dtype=pl.Int64)
+    return found.select(
+        "output_row",
+        seed_rows.gather(found.get_column("canary")).alias("seed_row"),
+        pl.lit("canary").alias("kind"),
+        "score",
+        "span",
+    )

@@ -32,6 +32,10 @@ class ModelAlias:
     api_key_env: str | None = None  # name of the environment variable holding the key
     cache_namespace: str | None = None
     params: Mapping[str, Any] = field(default_factory=dict)
+    # `batch:` as written: true, or settings; None/false: calls are made one by one
+    batch: bool | Mapping[str, Any] | None = None
+    deadline_s: float | None = None  # how long a call retries (a `limits:` entry overrides)
+    timeout_s: float | None = None  # how long one request may take (likewise)
 
 
 @dataclass(frozen=True)
@@ -142,6 +146,8 @@ class Recipe:
     exports: Mapping[str, tuple[Export, ...]] = field(default_factory=dict)
     license: str | None = None  # the data's license, for the dataset card (e.g. cc-by-4.0)
     positions: Mapping[str, Location] = field(default_factory=dict)
+    # where the first content line of each `|` block scalar is (see `Parsed`)
+    literal_starts: Mapping[str, Location] = field(default_factory=dict)
 
     @property
     def root(self) -> Path:
@@ -169,6 +175,14 @@ class Recipe:
         its extension (outputs, catalog, runs, build lock, report), so several recipes in
         one folder never share a catalog."""
         return self.state_dir / self.path.stem
+
+    def where_in_text(self, dotted_path: str, line: int, col: int) -> Location | None:
+        """Where line `line`, column `col` of the value at `dotted_path` is in the file,
+        when the value is a `|` block (which keeps its lines as written); else None."""
+        start = self.literal_starts.get(dotted_path)
+        if start is None or line < 1 or col < 1:
+            return None
+        return Location(start.file, start.line + line - 1, start.col + col - 1)
 
     def where(self, dotted_path: str) -> Location | None:
         """Best known location for a recipe path, falling back to its nearest parent."""
@@ -264,7 +278,8 @@ def _partial(path: Path, parsed: Parsed, problems: list[Problem]) -> Loaded:
     }
     if not kept:
         return Loaded(None, problems, frozenset(broken))
-    partial = Parsed({**data, **replaced, "steps": kept}, positions=parsed.positions)
+    partial = Parsed({**data, **replaced, "steps": kept}, positions=parsed.positions,
+                     literal_starts=parsed.literal_starts)  # fmt: skip
     return Loaded(_build_recipe(path, partial), problems, frozenset(broken))
 
 
@@ -325,6 +340,7 @@ def _build_recipe(path: Path, parsed: Parsed) -> Recipe:
         exports=exports,
         license=data.get("license"),
         positions=dict(parsed.positions),
+        literal_starts=dict(parsed.literal_starts),
     )
 
 

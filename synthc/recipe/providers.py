@@ -271,3 +271,23 @@ def routing_problem(model: str) -> str | None:
 def _did_you_mean(word: str, choices: Sequence[str]) -> str:
     close = difflib.get_close_matches(word, choices, n=1, cutoff=0.75)
     return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+# Providers whose batch API synthc drives through litellm (OpenAI's `/v1/files` and
+# `/v1/batches`, also served by OpenAI-compatible servers at an `api_base`).
+BATCH_PROVIDERS = ("openai",)
+_BARE_OPENAI = ("gpt-", "o1", "o3", "o4", "chatgpt-")
+
+
+def batch_problem(model: str) -> str | None:
+    """Why `batch:` cannot apply to `model` (a model string), or None."""
+    provider, slash, _ = model.partition("/")
+    if not slash:
+        provider = "openai" if model.startswith(_BARE_OPENAI) else provider
+    if provider in BATCH_PROVIDERS:
+        return None
+    return (
+        f"batch: is supported for models litellm sends to {', '.join(BATCH_PROVIDERS)} "
+        f"(OpenAI's /v1/batches, or a compatible server at `api_base`); '{model}' is not one; "
+        "remove `batch:` or use an `openai/...` model string"
+    )

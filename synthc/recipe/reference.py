@@ -31,6 +31,7 @@ _REF_LABELS = {
     "check": "check",
     "model_alias": "model alias",
     "limit": "limit",
+    "batch": "batch settings",
     "embeddings": "`{model, dimensions}`",
 }
 
@@ -55,6 +56,7 @@ def schema_reference_markdown() -> str:
     lines += ["## Top level", "", *_table(schema), ""]
     for title, name in (
         ("Model aliases (`models.<alias>`)", "model_alias"),
+        ("Batch settings (`models.<alias>.batch`)", "batch"),
         ("Rate limits (`limits.<model>`)", "limit"),
         ("Embeddings (`embeddings`, or a check's own)", "embeddings"),
         ("Exports (each entry of `exports.<step>`)", "export"),
@@ -169,6 +171,8 @@ def type_label(spec: Mapping[str, Any]) -> str:
         return f"`{json.dumps(spec['const'])}`"
     if "enum" in spec:
         return " | ".join(f"`{value}`" for value in spec["enum"])
+    if "oneOf" in spec and "type" not in spec:
+        return " or ".join(type_label(option) for option in spec["oneOf"])
     types = spec.get("type", "any")
     names = [types] if isinstance(types, str) else list(types)
     return " or ".join(_one_type(name, spec) for name in names)

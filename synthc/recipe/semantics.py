@@ -20,7 +20,7 @@ from synthc.datatypes import row_kind_conflict
 from synthc.errors import Location, Problem
 from synthc.recipe.kinds import model_fields, step_kinds, template_fields
 from synthc.recipe.positions import Parsed, join_path
-from synthc.recipe.providers import routing_problem
+from synthc.recipe.providers import batch_problem, routing_problem
 from synthc.recipe.schema import IDENTIFIER_PATTERN, did_you_mean, location_of
 from synthc.recipe.templates import check_syntax, loader_tag, syntax_error
 from synthc.recipe.values import (
@@ -282,6 +282,10 @@ def _check_aliases(context: _Context, models: Any) -> None:
             problem = routing_problem(alias["model"])
             if problem is not None:
                 context.report(join_path(join_path("models", str(name)), "model"), problem)
+        if routed and alias.get("batch") not in (None, False):
+            problem = batch_problem(alias["model"])
+            if problem is not None:
+                context.report(join_path(join_path("models", str(name)), "batch"), problem)
 
 
 def _check_exports(context: _Context, exports: Any) -> None:

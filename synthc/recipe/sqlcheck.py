@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -131,6 +132,39 @@ def _breaks_out(condition: str) -> bool:
     return True
 
 
+@dataclass(frozen=True)
+class SQLProblem:
+    """DuckDB's error about a query, on one line, and where in the query it points
+    (1-based line and column of its caret), when it says."""
+
+    message: str
+    line: int | None = None
+    col: int | None = None
+
+
+def caret_position(error: str, sql: str) -> tuple[int, int] | None:
+    """(line, column) in `sql` of the caret under DuckDB's "LINE n: ..." excerpt.
+
+    DuckDB shows a window of a long line, cut with "..."; the window is found in the
+    line to map the caret back. None when the error shows no caret or it cannot be mapped.
+    """
+    found = re.search(r"^(LINE (\d+): )(.*)\n( *)\^", error, re.MULTILINE)
+    if found is None:
+        return None
+    line = int(found.group(2))
+    lines = sql.split("\n")
+    if not 1 <= line <= len(lines):
+        return None
+    source, excerpt = lines[line - 1], found.group(3)
+    offset = len(found.group(4)) - len(found.group(1))
+    if excerpt.startswith("..."):
+        start = source.find(excerpt[3:].removesuffix("..."))
+        if start < 0:
+            return None
+        offset += start - 3
+    return (line, offset + 1) if 0 <= offset < len(source) else None
+
+
 class Binder:
     """Binds queries over empty tables on one private in-memory DuckDB connection (opening
     one costs milliseconds, and a recipe may hold a thousand queries). Each query sees
@@ -151,8 +185,9 @@ class Binder:
 
     def bind(
         self, query: str, tables: Mapping[str, Sequence[str]]
-    ) -> tuple[list[str] | None, str | None]:
-        """(the columns `query` returns, None) or (None, DuckDB's error about the SQL).
+    ) -> tuple[list[str] | None, SQLProblem | None]:
+        """(the columns `query` returns, None) or (None, DuckDB's error about the SQL,
+        with the line and column it points at when it says).
 
         `tables` maps names to columns (typed NULL). Only errors about the SQL itself are
         returned (syntax, unknown column, table or function); (None, None) means the
@@ -172,11 +207,22 @@ class Binder:
         except Exception as exc:  # DuckDB's exceptions are the only ones raised here
             message = duckdb_message(exc)
             if type(exc).__name__ in _REPORTED_ERRORS or _NO_FILES in message:
-                return None, message
+                return None, SQLProblem(message, *(self._position(con, query) or (None, None)))
             return None, None
         finally:
             con.execute("SET schema = 'main'")
             con.execute(f"DROP SCHEMA {schema} CASCADE")
+
+    @staticmethod
+    def _position(con: duckdb.DuckDBPyConnection, query: str) -> tuple[int, int] | None:
+        """Where DuckDB's error points in `query`: `con.sql` leaves the caret out of
+        its message, PREPARE (which binds and never runs) keeps it."""
+        try:
+            con.execute(f"PREPARE synthc_bind_check AS {query}")
+        except Exception as exc:  # the same error, now with its caret
+            return caret_position(str(exc), query)
+        con.execute("DEALLOCATE synthc_bind_check")
+        return None
 
     def _connection(self) -> duckdb.DuckDBPyConnection:
         if self._con is None:

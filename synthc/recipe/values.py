@@ -33,6 +33,7 @@ SYNTHC_TABLES = (
     "_calls",
     "_failures",
     "_runs",
+    "_run_steps",
     "_checks",
     "_lineage",
     "_rejections",

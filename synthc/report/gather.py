@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from synthc.report.model import (
     SAMPLE_ROWS,
+    PlanVsActual,
     Report,
     StepReport,
     _lit,
@@ -49,6 +50,7 @@ def build_report(recipe: Recipe, store: Store) -> Report:
         print(report.gate_counts())
     """
     from synthc.report.gates import gate_results
+    from synthc.report.judges import judge_statistics
     from synthc.report.plots import build_figures
     from synthc.report.privacy import balance_plots, privacy_flags
 
@@ -77,9 +79,11 @@ def build_report(recipe: Recipe, store: Store) -> Report:
         ),
         privacy=privacy_flags(recipe, store, tables),
         balance=tuple(balance_plots(recipe, store, tables)),
+        judges=judge_statistics(recipe, store, tables),
         models=tuple(sorted({e.model for e in lock.steps.values() if e.model})),
         built_at=max(built, default=""),
         last_run=_last_run(store, tables),
+        plan_vs_actual=_plan_vs_actual(store, tables, order),
     )
 
 
@@ -113,6 +117,35 @@ def _last_run(store: Store, tables: set[str]) -> dict[str, Any]:
     row = frame.row(0, named=True)
     keep = ("started_at", "finished_at", "status", "exit_code", "seconds", "gate_failures")
     return {key: row[key] for key in keep if key in row and row[key] is not None}
+
+
+def _plan_vs_actual(store: Store, tables: set[str], order: list[str]) -> tuple[PlanVsActual, ...]:
+    """Each step's latest `_run_steps` record (the last build that ran it), in plan order."""
+    if "_run_steps" not in tables:
+        return ()
+    frame = store.query_frame(
+        "select * from _run_steps where step is not null "
+        "qualify row_number() over (partition by step order by recorded_at desc) = 1"
+    )
+    latest = {row["step"]: row for row in frame.iter_rows(named=True)}
+    return tuple(_plan_vs_actual_row(name, latest[name]) for name in order if name in latest)
+
+
+def _plan_vs_actual_row(step: str, row: dict[str, Any]) -> PlanVsActual:
+    planned = {name: row[name] for name in PLANNED_FIELDS}
+    return PlanVsActual(
+        step=step,
+        run=str(row["run"] or ""),
+        **planned,
+        calls=int(row["calls"] or 0),
+        cache_hits=int(row["cache_hits"] or 0),
+        tokens=int(row["tokens"] or 0),
+        usd=float(row["usd"] or 0.0),
+    )
+
+
+PLANNED_FIELDS = ("planned_calls", "planned_calls_max", "planned_tokens", "planned_tokens_max",
+                  "planned_usd", "planned_usd_max", "planned_usd_expected")  # fmt: skip
 
 
 class _Reader:

@@ -79,6 +79,65 @@ class StepReport:
 
 
 @dataclass(frozen=True)
+class PlanVsActual:
+    """A step's last build: the calls, tokens and dollars the plan expected beside what
+    the build did (`_run_steps`). `*_max` is None where the plan gave no upper bound."""
+
+    step: str
+    run: str  # the build's started_at
+    planned_calls: int | None
+    planned_calls_max: int | None
+    planned_tokens: int | None
+    planned_tokens_max: int | None
+    planned_usd: float | None
+    planned_usd_max: float | None
+    planned_usd_expected: float | None  # None in records older than the expectation
+    calls: int
+    cache_hits: int
+    tokens: int
+    usd: float
+
+    @property
+    def planned(self) -> str:
+        """ "4–12 calls, ~$0.0002 expected ($0.0001–$0.0004)" """
+        if self.planned_calls is None:
+            return "no estimate (the step was fresh when the build was planned)"
+        calls = span(self.planned_calls, self.planned_calls_max, str)
+        return f"{calls} calls, {self.planned_cost}"
+
+    @property
+    def planned_cost(self) -> str:
+        if self.planned_usd is None:
+            return "cost not known"
+        usd = span(self.planned_usd, self.planned_usd_max, lambda v: f"${v:.4f}")
+        if self.planned_usd_expected is None or self.planned_usd_max == self.planned_usd:
+            return usd
+        return f"~${self.planned_usd_expected:.4f} expected ({usd})"
+
+    @property
+    def actual(self) -> str:
+        """ "6 calls made (2 from cache), $0.0002" """
+        return f"{self.calls} calls made ({self.cache_hits} from cache), ${self.usd:.4f}"
+
+    @property
+    def within(self) -> bool | None:
+        """Whether the calls made lie in the planned bounds (None: no plan recorded)."""
+        if self.planned_calls is None:
+            return None
+        high = self.planned_calls_max
+        return self.planned_calls <= self.calls and (high is None or self.calls <= high)
+
+
+def span(low: Any, high: Any, show: Any) -> str:
+    """ "5", "5–9" or "≥5"; "?" when even the lower figure is unknown."""
+    if low is None:
+        return "?"
+    if high == low:
+        return show(low)
+    return f"≥{show(low)}" if high is None else f"{show(low)}–{show(high)}"
+
+
+@dataclass(frozen=True)
 class GateResult:
     """A quality gate's outcome, as recorded in the lock."""
 
@@ -132,6 +191,24 @@ class Plot:
 
 
 @dataclass(frozen=True)
+class JudgeAgreement:
+    """How several judges of one `judge` step agreed (see synthc.quality.agreement)."""
+
+    step: str
+    judges: tuple[str, ...]
+    rows: int  # rows two or more judges scored
+    alpha: float | None  # Krippendorff's alpha, interval; None when undefined
+    spearman: tuple[tuple[str, float | None], ...]  # ("a~b", rho) per pair of judges
+
+    @property
+    def low(self) -> bool:
+        """Below 0.667, the least alpha Krippendorff accepts for tentative conclusions,
+        or a pair of judges ranking rows in opposite orders."""
+        negative = any(rho is not None and rho < 0 for _, rho in self.spearman)
+        return self.alpha is None or self.alpha < 0.667 or negative
+
+
+@dataclass(frozen=True)
 class Report:
     """Everything the report shows, as plain data; rendering reads nothing else."""
 
@@ -146,9 +223,12 @@ class Report:
     # (step, what its privacy gate flagged, by kind) and each balance gate's plot
     privacy: tuple[tuple[str, tuple[RemovalGroup, ...]], ...] = ()
     balance: tuple[Plot, ...] = ()
+    judges: tuple[JudgeAgreement, ...] = ()  # judge steps with several judges
     models: tuple[str, ...] = ()
     built_at: str = ""
     last_run: Mapping[str, Any] = field(default_factory=dict)
+    # each model-calling step's last build: plan vs actual, in plan order
+    plan_vs_actual: tuple[PlanVsActual, ...] = ()
 
     @property
     def calls(self) -> int:

@@ -14,7 +14,8 @@ if TYPE_CHECKING:
     from synthc.store.store import Store
 
 KIND_NAMES = {"exact": "exact copy of a private seed", "ngram": "shares a 13-gram with a private seed",
-              "minhash": "near-copy of a private seed (MinHash)"}  # fmt: skip
+              "minhash": "near-copy of a private seed (MinHash)",
+              "canary": "holds a word of a planted canary"}  # fmt: skip
 
 
 def privacy_flags(

@@ -54,6 +54,7 @@ def _footer(report: Report) -> list[str]:
             for step in report.steps
             if step.truncated
         ),
+        *_plan_vs_actual(report),
         f"gates: {counts[PASS]} pass · {counts[WARN]} warn · {counts[FAIL]} fail",
     ]
     for gate in report.gates:
@@ -63,6 +64,21 @@ def _footer(report: Report) -> list[str]:
             message = f": {gate.message}" if gate.message else ""
             lines.append(f"  {gate.status.upper()} {gate.step} {gate.kind}{figure}{limit}{message}")
     return lines
+
+
+def _plan_vs_actual(report: Report) -> list[str]:
+    """ "plan vs actual (each step's last build):" then a line per model-calling step."""
+    if not report.plan_vs_actual:
+        return []
+    width = max(len(item.step) for item in report.plan_vs_actual)
+    return [
+        "plan vs actual (each step's last build):",
+        *(
+            f"  {item.step.ljust(width)}  planned {item.planned} · {item.actual}"
+            + ("" if item.within is not False else "  (outside the planned calls)")
+            for item in report.plan_vs_actual
+        ),
+    ]
 
 
 def _cut(truncated: int, answers: int) -> str:

@@ -34,6 +34,7 @@ DEFAULTS: Mapping[str, Any] = {
 
 def run(ctx: StepContext) -> pl.DataFrame:
     from synthc.quality.dedup import dedup
+    from synthc.quality.minhash import candidate_pairs
     from synthc.quality.near import local_map
 
     config = ctx.config
@@ -52,6 +53,7 @@ def run(ctx: StepContext) -> pl.DataFrame:
         against=references,
         fold_digits=(config.get("normalize") or {}).get("digits") == "fold",
         map_blocks=ctx.map_blocks or local_map,
+        group_pairs=ctx.group_pairs or candidate_pairs,
     )
     ctx.emit("_dedup_matches", matches)
     return kept

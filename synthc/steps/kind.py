@@ -72,6 +72,8 @@ class StepContext(Protocol):
     # (block function, blocks) -> results in order, on the Ray cluster with `engine: ray`;
     # None runs the blocks here. Kinds with `parallel_blocks` pass it to quality/.
     map_blocks: Any
+    # LSH band keys -> candidate pairs, through Ray's shuffle with `engine: ray`; None: here
+    group_pairs: Any
 
     def input(self) -> pl.DataFrame:
         """The single upstream frame (error if the step has several or none)."""

@@ -19,6 +19,10 @@ from them into prompts for a remote model unless the recipe says `allow_remote: 
 With `holdout: 0.2` a share of them, chosen by hashing (recipe seed, step, row id), is
 held out: those rows are not in the step's output (so no step downstream can render
 them) but in its `_holdout` table, where the `privacy` gate compares outputs with them.
+With `canaries: 5` five copies of used rows, each with a random suffix
+(synthc.quality.canaries, seeded by recipe seed and step), are added to the output and
+recorded in its `_canaries` table: the `privacy` gate fails on any output that holds a
+word of a suffix.
 """
 
 from __future__ import annotations
@@ -77,7 +81,20 @@ def run(ctx: StepContext) -> pl.DataFrame:
     share = float(config.get("holdout") or 0.0)
     held = holdout_mask(frame.get_column(ROW_ID).to_list(), share, ctx.recipe.seed, ctx.name)
     ctx.emit(HOLDOUT_TABLE, frame.filter(held))  # empty without `holdout:`: still private
-    return frame.filter(~held)
+    used = frame.filter(~held)
+    if not config.get("canaries"):
+        return used
+    import polars as pl
+
+    from synthc.quality.canaries import CANARY_TABLE, CanarySettings, plant_canaries
+    from synthc.rows import content_row_ids
+
+    settings = CanarySettings.parse(config["canaries"])
+    planted, table = plant_canaries(
+        used, settings, ctx.rng("canaries"), lambda rows: content_row_ids(rows, salt="canary")
+    )
+    ctx.emit(CANARY_TABLE, table)
+    return pl.concat([used, planted])
 
 
 HOLDOUT_TABLE = "_holdout"

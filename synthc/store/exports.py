@@ -137,16 +137,42 @@ def without_flagged_rows(
 ) -> pl.DataFrame:
     """`frame` less the rows the step's privacy gate flagged (its `_privacy_matches`
     table): a copy of a private row or a replayed PII value is never exported or shown,
-    even when the gate is only a warning."""
+    even when the gate is only a warning. Rows holding a canary are left out too."""
     import polars as pl
 
     from synthc.quality.privacy import PRIVACY_MATCHES
 
+    frame = without_canaries(store, frame)
     path = store.aux_tables(step, version).get(PRIVACY_MATCHES)
     if path is None or "_id" not in frame.columns:
         return frame
     flagged = pl.read_parquet(path, columns=["output_id"]).get_column("output_id")
     return frame.filter(~pl.col("_id").is_in(flagged.implode()))
+
+
+def without_canaries(store: Store, frame: pl.DataFrame) -> pl.DataFrame:
+    """`frame` less any row holding a word of a canary suffix that a private seed of the
+    last build planted (its `_canaries` table): a canary row, or a copy of one, is never
+    exported or shown, whether or not a privacy gate looked at the step."""
+    import polars as pl
+
+    from synthc.quality.canaries import CANARY_TABLE
+
+    lock = store.read_lock()
+    paths = [
+        path
+        for name, entry in lock.steps.items()
+        if (path := store.aux_tables(name, entry.data_version).get(CANARY_TABLE)) is not None
+    ]
+    texts = [c for c, t in frame.schema.items() if t == pl.String and not c.startswith("_")]
+    if not paths or not texts or not frame.height:
+        return frame
+    suffixes = pl.concat([pl.read_parquet(p, columns=["suffix"]) for p in paths])["suffix"]
+    words = sorted({word for suffix in suffixes.to_list() for word in suffix.split()})
+    holds = pl.any_horizontal(
+        pl.col(c).str.to_lowercase().str.contains_any(words).fill_null(False) for c in texts
+    )
+    return frame.filter(~holds)
 
 
 def write_exports(

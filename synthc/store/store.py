@@ -26,13 +26,13 @@ import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from synthc.errors import BuildLocked, StoreError
-from synthc.store.atomic import atomic_file, fsync_dir, writing
+from synthc.store.atomic import atomic_file, atomic_write_text, fsync_dir, writing
 from synthc.store.formats import QUERY_FORMATS, format_frame
 from synthc.store.lock import LockEntry, LockState, read_lock, write_lock
 
@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     import duckdb
     import polars as pl
 
+    from synthc.llm.batch import BatchLedger
     from synthc.recipe.load import Recipe
 
 # Statement types `query` runs; everything else (DDL, DML, COPY, ATTACH, SET...) is refused.
@@ -108,9 +109,20 @@ class Store:
     def catalog_path(self) -> Path:
         return self.workdir / "synthc.duckdb"
 
+    def batch_ledger(self) -> BatchLedger:
+        """The provider batches out for this recipe (`batches.json`, written atomically)."""
+        from synthc.llm.batch import LEDGER_FILE, BatchLedger
+
+        return BatchLedger(self.workdir / LEDGER_FILE, atomic_write_text)
+
     @property
     def runs_path(self) -> Path:
         return self.workdir / "runs.jsonl"
+
+    @property
+    def run_steps_path(self) -> Path:
+        """Per build and step: the calls the plan expected beside those made (`_run_steps`)."""
+        return self.workdir / "run_steps.jsonl"
 
     def step_path(self, step: str, version: str) -> Path:
         return self.data_dir / step / f"{version}.parquet"
@@ -229,19 +241,16 @@ class Store:
 
     # -- run log --------------------------------------------------------------------
 
-    def append_run(self, record: Mapping[str, Any]) -> None:
-        """Append one build's record to runs.jsonl (never rewritten, so never lost)."""
-        line = json.dumps(dict(record), sort_keys=True, default=str) + "\n"
-        with writing(self.runs_path):
-            self.workdir.mkdir(parents=True, exist_ok=True)
-            with self.runs_path.open("a+b") as handle:
-                # A build killed mid-append leaves a partial line; start ours on a fresh one.
-                end = handle.seek(0, os.SEEK_END)
-                if end and handle.seek(end - 1) is not None and handle.read(1) != b"\n":
-                    line = "\n" + line
-                handle.write(line.encode("utf-8"))
-                handle.flush()
-                os.fsync(handle.fileno())
+    def append_run(
+        self, record: Mapping[str, Any], steps: Sequence[Mapping[str, Any]] = ()
+    ) -> None:
+        """Append one build's record to runs.jsonl, and its `steps` (plan vs actual per
+        step, each tagged with the run's `started_at`) to run_steps.jsonl. Neither file is
+        ever rewritten, so no record is lost."""
+        run = {"run": record.get("started_at"), "recorded_at": _now_precise()}
+        if steps:
+            _append_lines(self.run_steps_path, [{**run, **step} for step in steps])
+        _append_lines(self.runs_path, [record])
 
     def spent(self) -> dict[str, float]:
         """What the recipe's builds spent on model calls, summed from runs.jsonl:
@@ -312,11 +321,9 @@ class Store:
             path = self.step_path(step, entry.data_version)
             if not path.exists():
                 continue  # the next build rebuilds it; a view would fail every query
-            statements.append(
-                f"create or replace view {_sql_name(step)} as "
-                f"select * from read_parquet({_sql_string(str(path))})"
-            )
-            for table, aux_path in self.aux_tables(step, entry.data_version).items():
+            tables = self.aux_tables(step, entry.data_version)
+            statements.append(_step_view(step, path, tables.get(ATTRIBUTES)))
+            for table, aux_path in tables.items():
                 aux.setdefault(table, []).append((step, aux_path))
             if "_id" in entry.columns:
                 parent = "_parent_id" if "_parent_id" in entry.columns else "null::varchar"
@@ -335,6 +342,7 @@ class Store:
             # Every row of every step with its parent: walk it to see where a row came from.
             statements.append("create or replace view _lineage as " + " union all ".join(lineage))
         statements.append(self._runs_view())
+        statements.append(self._run_steps_view())
         return statements
 
     def _runs_view(self) -> str:
@@ -350,6 +358,17 @@ class Store:
                 "null::integer as exit_code where false"
             )
         return f"create or replace view _runs as {source}"
+
+    def _run_steps_view(self) -> str:
+        if self.run_steps_path.exists() and self.run_steps_path.stat().st_size > 0:
+            source = (
+                f"select * from read_json({_sql_string(str(self.run_steps_path))}, "
+                f"format='newline_delimited', ignore_errors=true, columns={RUN_STEP_COLUMNS})"
+            )
+        else:
+            columns = ", ".join(f"null::{kind} as {name}" for name, kind in _RUN_STEP_TYPES.items())
+            source = f"select {columns} where false"
+        return f"create or replace view _run_steps as {source}"
 
     # -- query ----------------------------------------------------------------------
 
@@ -402,13 +421,49 @@ class Store:
         return format_frame(self.query_frame(sql), format)
 
 
+# `_run_steps`: per build and model-calling step, the estimate the build was planned
+# with (`planned_*`: calls, tokens, dollars; `_max` null when unbounded) beside what it
+# did (calls made, cache hits, tokens and dollars of the calls made).
+_RUN_STEP_TYPES = {
+    "run": "varchar", "recorded_at": "varchar", "step": "varchar",
+    "planned_cached": "bigint", "planned_calls": "bigint", "planned_calls_max": "bigint",
+    "planned_tokens": "bigint", "planned_tokens_max": "bigint",
+    "planned_usd": "double", "planned_usd_max": "double", "planned_note": "varchar",
+    "planned_tokens_expected": "bigint", "planned_usd_expected": "double",
+    "calls": "bigint", "cache_hits": "bigint", "tokens": "bigint", "usd": "double",
+}  # fmt: skip
+RUN_STEP_COLUMNS = "{" + ", ".join(f"'{k}': '{v}'" for k, v in _RUN_STEP_TYPES.items()) + "}"
+
+
+def _now_precise() -> str:
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+def _append_lines(path: Path, records: Sequence[Mapping[str, Any]]) -> None:
+    """Append JSON lines to `path`, fsynced."""
+    text = "".join(json.dumps(dict(r), sort_keys=True, default=str) + "\n" for r in records)
+    with writing(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a+b") as handle:
+            # A build killed mid-append leaves a partial line; start ours on a fresh one.
+            end = handle.seek(0, os.SEEK_END)
+            if end and handle.seek(end - 1) is not None and handle.read(1) != b"\n":
+                text = "\n" + text
+            handle.write(text.encode("utf-8"))
+            handle.flush()
+            os.fsync(handle.fileno())
+
+
 # Auxiliary tables that exist even when no step emitted rows into them, so a monitoring
 # query (`select count(*) from _failures`) answers 0 instead of a Catalog Error.
 EMPTY_TABLES: dict[str, dict[str, str]] = {
     "_calls": {"call_key": "varchar", "step": "varchar", "row_id": "varchar",
                "model": "varchar", "prompt_tokens": "bigint", "completion_tokens": "bigint",
                "cost_usd": "double", "latency_s": "double", "cached": "boolean",
-               "attempts": "bigint", "error": "varchar", "finish_reason": "varchar"},
+               "attempts": "bigint", "error": "varchar", "finish_reason": "varchar",
+               "batch_id": "varchar"},
     "_failures": {"row_id": "varchar", "step": "varchar", "call_key": "varchar",
                   "model": "varchar", "error_class": "varchar", "error_kind": "varchar",
                   "message": "varchar", "attempts": "bigint"},
@@ -424,6 +479,22 @@ EMPTY_TABLES: dict[str, dict[str, str]] = {
 def _empty_view(table: str, declared: Mapping[str, str]) -> str:
     columns = ", ".join(f"null::{kind} as {_sql_name(name)}" for name, kind in declared.items())
     return f"create or replace view {_sql_name(table)} as select {columns}, null::varchar as _step where false"
+
+
+ATTRIBUTES = "_attributes"  # a step's derived balance attributes, one row per step row
+
+
+def _step_view(step: str, path: Path, attributes: Path | None) -> str:
+    """A step's view: its rows, and beside them, row for row, any derived attributes its
+    balance gates computed (so `group by topic` works on the step itself)."""
+    rows = f"read_parquet({_sql_string(str(path))})"
+    if attributes is None:
+        return f"create or replace view {_sql_name(step)} as select * from {rows}"
+    return (
+        f"create or replace view {_sql_name(step)} as select rows.*, attributes.* exclude (_id) "
+        f"from {rows} as rows positional join read_parquet({_sql_string(str(attributes))}) "
+        "as attributes"
+    )
 
 
 def _aux_view(table: str, sources: list[tuple[str, Path]]) -> str:

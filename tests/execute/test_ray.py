@@ -14,6 +14,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,7 @@ from typing import Any
 import pytest
 import yaml
 from llm_server import LLMTestServer
-from quality.textgen import planted
+from quality.textgen import planted, planted_at_scale
 from raycluster import REPO, RayCluster, free_port
 
 from synthc.api import build_recipe, plan_recipe
@@ -120,19 +121,28 @@ def test_an_address_with_no_cluster_fails_at_once(tmp_path: Path, server: LLMTes
     assert server.stats.total == 0
 
 
+@pytest.mark.parametrize(
+    ("rows", "concurrency"), [(300, 8), pytest.param(5000, 32, marks=pytest.mark.slow)]
+)
 def test_ray_build_sends_each_call_once_and_equals_the_local_build(
-    tmp_path: Path, server: LLMTestServer, cluster: RayCluster, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
+    server: LLMTestServer,
+    cluster: RayCluster,
+    monkeypatch: pytest.MonkeyPatch,
+    rows: int,
+    concurrency: int,
 ) -> None:
-    rows = 300
-    on_ray = write_recipe(tmp_path / "ray", server, rows, address=cluster.address)
+    limits = {"concurrency": concurrency}
+    on_ray = write_recipe(tmp_path / "ray", server, rows, address=cluster.address, limits=limits)
     result = build_recipe(on_ray)
     assert result.exit_code == 0 and result.failures == 0
     assert server.stats.total == rows * 2
-    assert server.stats.peak_in_flight <= 8  # the model's concurrency, across both workers
+    # the model's concurrency, across both workers
+    assert server.stats.peak_in_flight <= concurrency
     assert server.stats.authorizations == {f"Bearer {SECRET}": rows * 2}
 
     monkeypatch.setenv(KEY_VARIABLE, SECRET)
-    local = write_recipe(tmp_path / "local", server, rows, engine="local")
+    local = write_recipe(tmp_path / "local", server, rows, engine="local", limits=limits)
     assert build_recipe(local).exit_code == 0
     assert server.stats.total == rows * 4
     assert data_versions(on_ray) == data_versions(local)
@@ -180,20 +190,41 @@ def test_the_budget_holds_across_the_workers(
     assert server.stats.total == 40  # the first 25 answers were cached on the driver
 
 
-def test_rpm_holds_across_the_workers(
+def test_rpm_is_a_hard_cap_on_every_window_across_the_workers(
     tmp_path: Path, server: LLMTestServer, cluster: RayCluster
 ) -> None:
-    rpm, rows = 60, 35  # 70 calls: the first 60 may go at once, then one a second
-    limits = {"concurrency": 8, "rpm": rpm}
+    # The server keeps a provider's sliding window (short, so the test is quick): a
+    # request over `rpm` in any window would be answered 429 and retried.
+    rpm, window, rows = 5, 1.0, 15
+    server.config.rpm, server.config.window_s = rpm, window
+    limits = {"concurrency": 8, "rpm": rpm, "window_s": window}
     path = write_recipe(tmp_path / "a", server, rows, address=cluster.address, limits=limits)
     assert build_recipe(path).exit_code == 0
-    arrivals = server.stats.arrivals
-    assert len(arrivals) == rows * 2
-    # The gateway's token bucket allows a burst of `rpm`, then rpm/60 a second; two
-    # workers each holding the whole rpm would have sent all 70 at once.
-    for end in arrivals:
-        elapsed = end - arrivals[0]
-        assert sum(1 for t in arrivals if t <= end) <= rpm + elapsed * rpm / 60 + 1
+    # 8 lanes on two workers, each holding a share of rpm (5 / 8 < 1 request), sent 8
+    # in one window; booked in one shared window they send at most 5.
+    assert server.stats.statuses[429] == 0
+    assert len(server.stats.accepted) == rows * 2
+    assert server.stats.max_in_window(window) <= rpm
+
+
+def test_a_retry_after_pauses_the_model_on_every_worker(
+    tmp_path: Path, server: LLMTestServer, cluster: RayCluster
+) -> None:
+    server.config.latency, server.config.retry_after = 0.02, 1.0
+    limits = {"concurrency": 8, "rpm": 100_000}  # an rpm: the model's windows are shared
+    path = write_recipe(tmp_path / "a", server, 400, address=cluster.address, limits=limits)
+    topics = (path.parent / "topics.jsonl").read_text().splitlines()
+    topics[100] = json.dumps({"topic": "busy [[rate_first=1]]"})  # once every lane is warm
+    (path.parent / "topics.jsonl").write_text("\n".join(topics) + "\n")
+    assert build_recipe(path).exit_code == 0
+    assert server.stats.statuses[429] == 1
+    refused = next(i for i, body in enumerate(server.stats.bodies) if "rate_first" in body)
+    at = server.stats.arrivals[refused]
+    # Calls already out when the 429 came back may land just after it; then no lane on
+    # either node sends until the pause is over (lanes pausing alone sent 70 or more).
+    during = [t - at for t in server.stats.arrivals if at + 0.2 < t < at + 0.9]
+    assert during == []
+    assert server.stats.total == 400 * 2 + 1
 
 
 def test_each_worker_gives_up_at_the_models_deadline(
@@ -288,11 +319,15 @@ def test_dedup_blocks_run_on_the_cluster_with_the_same_survivors_and_matches(
 
     ray.init(address=cluster.address, log_to_driver=False)
     try:
+        before = Counter(event.get("name") for event in ray.timeline())
         assert build_recipe(paths["ray"]).exit_code == 0
-        blocks = [e for e in ray.timeline() if e.get("name") == "synthc.execute.ray._apply"]
+        tasks = Counter(event.get("name") for event in ray.timeline()) - before
     finally:
         ray.shutdown()
-    assert len(blocks) >= 4  # 3 signature blocks of 4,096 rows, then verification
+    assert tasks["synthc.execute.ray._apply"] >= 4  # 3 signature blocks, then verification
+    # the band keys shuffled: 3 map blocks, a partition per reduce task (2 per CPU)
+    assert tasks["synthc.quality.minhash.partition_band_keys"] == 3
+    assert tasks["synthc.quality.minhash.bucket_pairs"] == 4
     assert server.stats.total == 5
     monkeypatch.setenv(KEY_VARIABLE, SECRET)
     assert build_recipe(paths["local"]).exit_code == 0
@@ -302,3 +337,26 @@ def test_dedup_blocks_run_on_the_cluster_with_the_same_survivors_and_matches(
     on_ray = Store.for_recipe(load_recipe(paths["ray"])).query_frame(matches)
     assert on_ray.equals(Store.for_recipe(load_recipe(paths["local"])).query_frame(matches))
     assert on_ray.height > 1000
+
+
+@pytest.mark.slow
+def test_dedup_of_200000_records_on_ray_equals_the_local_dedup(cluster: RayCluster) -> None:
+    from synthc.execute.ray import RaySession
+    from synthc.quality.dedup import dedup
+
+    frame = planted_at_scale(200_000)
+    kept, matches = dedup(frame, "text")
+    session = RaySession(cluster.address)
+    try:
+        before = Counter(event.get("name") for event in session.ray().timeline())
+        kept_on_ray, matches_on_ray = dedup(
+            frame, "text", map_blocks=session.map_blocks, group_pairs=session.candidate_pairs
+        )
+        tasks = Counter(event.get("name") for event in session.ray().timeline()) - before
+    finally:
+        session.close()
+    assert tasks["synthc.quality.minhash.bucket_pairs"] == 4  # grouped through the shuffle
+    assert tasks["synthc.execute.ray._apply"] > 49  # 49 signature blocks, then verification
+    assert kept_on_ray.equals(kept)
+    assert matches_on_ray.equals(matches)
+    assert matches.height > 50_000  # exact and near copies found

@@ -91,8 +91,8 @@ def test_token_bookings_settle_with_the_real_usage() -> None:
     async def main() -> float:
         ticket = await limiter.enter(400)
         limiter.leave(ticket, 100)
-        assert limiter.tokens is not None
-        return limiter.tokens.total
+        assert limiter.windows.tokens is not None
+        return limiter.windows.tokens.total
 
     assert asyncio.run(main()) == 100
 

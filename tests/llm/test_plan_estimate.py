@@ -11,6 +11,7 @@ from test_generate import ANSWERS, run, write
 
 from synthc.api import estimate_recipe, plan_recipe
 from synthc.execute.estimate import price_per_token
+from synthc.llm.calls import EXPECTED_COMPLETION_SHARE
 from synthc.plan.render import plan_table
 
 
@@ -59,7 +60,7 @@ def test_calls_below_a_step_with_misses_are_counted_from_its_rows(
     assert (estimates["judged"].to_make, estimates["judged"].to_make_max) == (1, 18)
     table = plan_table(plan_recipe(path), estimates)
     assert "0 cached, 6 to make" in table and "0 cached, 1–18 to make" in table
-    assert table.splitlines()[-1].startswith("4 of 4 step(s) to build; 8–30 model call(s)")
+    assert "\n4 of 4 step(s) to build; 8–30 model call(s)" in table
     run(path)
     assert 8 <= server.stats.total <= 30  # the build's calls lie within the printed bounds
 
@@ -96,7 +97,7 @@ def test_plan_warns_when_the_estimate_exceeds_what_is_left_of_the_budget(
     )
 
 
-def test_a_priced_model_is_shown_from_prompts_alone_up_to_answers_at_max_tokens(
+def test_a_priced_model_is_bounded_by_empty_and_full_answers_and_expected_between(
     tmp_path: Path, server: LLMTestServer, cache_dir: Path
 ) -> None:
     alias = {"model": "openai/gpt-4o-mini", "api_base": server.base_url,
@@ -108,9 +109,49 @@ def test_a_priced_model_is_shown_from_prompts_alone_up_to_answers_at_max_tokens(
     _prompt_rate, completion_rate = price_per_token("openai/gpt-4o-mini") or (0.0, 0.0)
     assert answers.exact and answers.to_make == 6
     assert answers.usd is not None and answers.usd_max is not None
+    assert answers.usd_expected is not None and answers.tokens_max is not None
+    expected = round(100 * EXPECTED_COMPLETION_SHARE)
     assert answers.usd_max - answers.usd == pytest.approx(6 * 100 * completion_rate)
-    assert f"~${answers.usd:.4f}–${answers.usd_max:.4f})" in answers.describe()
+    assert answers.usd_expected - answers.usd == pytest.approx(6 * expected * completion_rate)
+    assert answers.tokens_max - answers.tokens == 6 * 100
+    bounds = f"${answers.usd:.4f}–${answers.usd_max:.4f}"
+    assert f"~${answers.usd_expected:.4f} expected, {bounds})" in answers.describe()
+    table = plan_table(plan_recipe(path), {"answers": answers})
+    assert f"else {EXPECTED_COMPLETION_SHARE:.0%} of max_tokens" in table
     assert server.stats.total == 0
+
+
+def test_the_dollars_a_cold_build_spends_lie_within_the_plans_cost_range(
+    tmp_path: Path, server: LLMTestServer, cache_dir: Path
+) -> None:
+    alias = {"model": "openai/gpt-4o-mini", "api_base": server.base_url,
+             "api_key_env": "OPENAI_API_KEY"}  # fmt: skip
+    # answers of 6 words against room for 200: far shorter than any share of max_tokens
+    params = {"temperature": 0.7, "max_tokens": 200}
+    path = write(tmp_path, server, {"answers": ANSWERS}, rows=4, models={"srv": alias},
+                 params=params)  # fmt: skip
+    answers = estimate_recipe(plan_recipe(path))["answers"]
+    run(path)
+    prompt_rate, completion_rate = price_per_token("openai/gpt-4o-mini") or (0.0, 0.0)
+    stats = server.stats  # the server's own token counts
+    spent = stats.prompt_tokens * prompt_rate + stats.completion_tokens * completion_rate
+    assert answers.usd is not None and answers.usd_max is not None
+    assert answers.usd <= spent <= answers.usd_max, (answers.usd, spent, answers.usd_max)
+
+
+def test_completion_tokens_are_counted_from_the_steps_observed_mean(
+    tmp_path: Path, server: LLMTestServer, cache_dir: Path
+) -> None:
+    path = write(tmp_path, server, {"answers": ANSWERS}, rows=5)
+    run(path)
+    mean = server.stats.completion_tokens / server.stats.total  # counted by the server
+    path.write_text(path.read_text().replace("n: 2", "n: 3"))
+    answers = estimate_recipe(plan_recipe(path))["answers"]
+    assert answers.to_make == 5
+    # each new answer expected at the mean of the 10 cached ones (bounds: 0 to max_tokens)
+    assert answers.tokens_expected is not None and answers.tokens_max is not None
+    assert answers.tokens_expected - answers.tokens == 5 * round(mean)
+    assert answers.tokens_max - answers.tokens == 5 * 256
 
 
 def test_a_huge_step_is_counted_from_its_rows_not_rendered(
@@ -122,5 +163,18 @@ def test_a_huge_step_is_counted_from_its_rows_not_rendered(
     estimates = estimate_recipe(plan_recipe(path))
     assert (estimates["answers"].to_make, estimates["answers"].to_make_max) == (0, 300_000)
     assert estimates["judged"].to_make_max == 900_000  # each answer judged, repairs included
-    assert "0–300000 to make (~? tokens, ~?)" in estimates["answers"].describe()
+    assert "0–300000 to make (~? tokens, cost not known)" in estimates["answers"].describe()
     assert server.stats.total == 0
+
+
+def test_after_a_prompt_edit_the_mean_comes_from_the_steps_previous_calls(
+    tmp_path: Path, server: LLMTestServer, cache_dir: Path
+) -> None:
+    path = write(tmp_path, server, {"answers": ANSWERS}, rows=5)
+    run(path)
+    mean = server.stats.completion_tokens / server.stats.total  # counted by the server
+    path.write_text(path.read_text().replace("Write about", "Write a poem about"))
+    answers = estimate_recipe(plan_recipe(path))["answers"]
+    assert (answers.cached, answers.to_make) == (0, 10)  # no cached answer to learn from
+    assert answers.tokens_expected is not None
+    assert answers.tokens_expected - answers.tokens == 10 * round(mean)

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 from gateway_helpers import ask
 from llm_server import LLMTestServer
 
@@ -107,3 +110,55 @@ def test_a_timeout_in_params_is_the_request_timeout(
     result = client.complete([ask("slow [[hang]]", timeout=0.3)])[0]
     assert result.error_class == "Timeout" and time.perf_counter() - started < 3.0
     assert "timeout" not in server.stats.last_body  # never sent to the provider
+
+
+def _alias_client(
+    server: LLMTestServer, tmp_path: Path, cache_dir: Path, attempts: int | None = 1, **alias: Any
+) -> LLMClient:
+    """A client whose recipe is written in YAML with `alias` settings on the model."""
+    from synthc.recipe.load import load_recipe
+
+    models = {"srv": {"model": "openai/echo", "api_base": server.base_url,
+                      "api_key_env": "OPENAI_API_KEY", **alias},
+              "emb": {"model": "openai/text-embedding-3-small", "api_base": server.base_url,
+                      "api_key_env": "OPENAI_API_KEY", **alias}}  # fmt: skip
+    path = tmp_path / "recipe.yaml"
+    path.write_text(yaml.safe_dump({"synthc": 1, "name": "t", "model": "srv", "models": models,
+                                    "steps": {"s": {"kind": "seed", "rows": [{"a": 1}]}}}))  # fmt: skip
+    return LLMClient(load_recipe(path), cache_path=cache_dir, timeout=10.0, max_attempts=attempts,
+                     backoff_base=0.05, backoff_max=0.1)  # fmt: skip
+
+
+def test_a_timeout_on_the_model_alias_bounds_each_request(
+    server: LLMTestServer, tmp_path: Path, cache_dir: Path
+) -> None:
+    client = _alias_client(server, tmp_path, cache_dir, timeout_s=0.3)  # the client's is 10 s
+    client.complete([ask("warm")])  # litellm's import is not part of the timing
+    started = time.perf_counter()
+    result = client.complete([ask("slow [[hang]]")])[0]
+    assert result.error_class == "Timeout" and time.perf_counter() - started < 2.0
+
+
+def test_a_deadline_on_the_model_alias_bounds_the_retries(
+    server: LLMTestServer, tmp_path: Path, cache_dir: Path
+) -> None:
+    client = _alias_client(server, tmp_path, cache_dir, attempts=None, deadline_s=0.6)
+    client.complete([ask("warm")])
+    started = time.perf_counter()
+    failed = client.complete([ask("down [[status=500]]")])[0]
+    assert not failed.ok and 0.4 < time.perf_counter() - started < 3.0
+    assert failed.attempts > 1  # retried, until the alias's deadline
+
+
+def test_embeddings_honour_the_models_timeout(
+    server: LLMTestServer, tmp_path: Path, cache_dir: Path
+) -> None:
+    from synthc.llm.embed import EmbeddingFailed
+
+    client = _alias_client(server, tmp_path, cache_dir, timeout_s=0.3)  # the client's is 10 s
+    client.embed(["warm"], "emb")  # litellm's import is not part of the timing
+    server.config.latency = 8.0  # the client's own timeout would wait for it
+    started = time.perf_counter()
+    with pytest.raises(EmbeddingFailed, match="Timeout"):
+        client.embed(["a slow answer"], "emb")
+    assert time.perf_counter() - started < 6.0  # litellm's own client adds some

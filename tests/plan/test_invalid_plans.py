@@ -1,6 +1,8 @@
 """Golden errors the compiler finds after loading: template variables that no upstream
-step provides, private seed rows bound for a remote model. Each `tests/cases/invalid_plan/<name>.yaml` has the exact message a user
-sees in `<name>.err`. Regenerate with SYNTHC_REGEN_GOLDEN=1 and review the diff."""
+step provides, SQL that does not bind (inside a `|` block, located at the text DuckDB's
+caret points to), private seed rows bound for a remote model. Each
+`tests/cases/invalid_plan/<name>.yaml` has the exact message a user sees in `<name>.err`.
+Regenerate with SYNTHC_REGEN_GOLDEN=1 and review the diff."""
 
 from __future__ import annotations
 

@@ -25,6 +25,7 @@ class FakeContext:
     reporter: Any = None
     llm: Any = None
     map_blocks: Any = None
+    group_pairs: Any = None
     emitted: dict[str, pl.DataFrame] = field(default_factory=dict)
 
     def input(self) -> pl.DataFrame:

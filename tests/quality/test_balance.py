@@ -112,3 +112,74 @@ def test_uniform_shares_and_the_balance_table():
     assert table["category"].to_list() == ["a", "b", "c"]
     assert table["expected_share"].to_list() == pytest.approx([1 / 3] * 3)
     assert table["amplification"].to_list() == pytest.approx([2.1, 0.9, 0.0])
+
+
+def _reference_bootstrap(outputs, reference, resamples, seed):
+    """The bootstrap by hand: the same draws, each table's statistic from scipy."""
+    from scipy.stats import chi2_contingency
+
+    categories = sorted(set(outputs) | set(reference))
+    observed = np.array([outputs.count(c) for c in categories], dtype=float)
+    counts = np.array([reference.count(c) for c in categories], dtype=float)
+    statistic = chi2_contingency(np.vstack([observed, counts]), correction=False).statistic
+    rng = np.random.default_rng(seed)
+    first = rng.multinomial(int(observed.sum()), counts / counts.sum(), size=resamples)
+    second = rng.multinomial(int(counts.sum()), counts / counts.sum(), size=resamples)
+    null = []
+    for a, b in zip(first, second, strict=True):
+        table = np.vstack([a, b])
+        table = table[:, table.sum(axis=0) > 0]
+        null.append(
+            chi2_contingency(table, correction=False).statistic if table.shape[1] > 1 else 0.0
+        )
+    at_least = sum(value >= statistic - 1e-9 for value in null)
+    return (1 + at_least) / (1 + resamples)
+
+
+def test_the_bootstrap_p_value_equals_a_reference_loop_and_is_seeded():
+    rng = np.random.default_rng(5)
+    reference = list(rng.choice(REGIONS, size=120, p=SEED_SHARES))
+    outputs = list(rng.choice(REGIONS, size=40, p=[0.3, 0.3, 0.2, 0.1, 0.1]))
+    found = against_rows(outputs, reference, resamples=500, seed=3)
+    assert found.resamples == 500
+    assert found.calibrated_p_value == pytest.approx(
+        _reference_bootstrap(outputs, reference, 500, 3), abs=1e-9
+    )
+    same = against_rows(outputs, reference, resamples=500, seed=3)
+    assert same.calibrated_p_value == found.calibrated_p_value
+    assert against_rows(outputs, reference).resamples == 0  # off unless asked
+
+
+def test_the_bootstrap_is_calibrated_where_the_asymptotic_test_is_not():
+    """Many seed rows, few outputs, rare categories: expected counts far below 5. Over
+    400 outputs drawn from the seeds' own distribution, the asymptotic test raises a
+    false alarm at alpha 0.01 several times too often; the bootstrap about 1%."""
+    shares = np.array([0.6, 0.2, 0.1, 0.04, 0.03, 0.02, 0.01])
+    categories = [f"c{i}" for i in range(len(shares))]
+    rng = np.random.default_rng(1)
+    asymptotic, calibrated = [], []
+    for trial in range(400):
+        reference = list(rng.choice(categories, size=500, p=shares))
+        outputs = list(rng.choice(categories, size=20, p=shares))
+        found = against_rows(outputs, reference, resamples=400, seed=trial)
+        asymptotic.append(found.p_value < 0.01)
+        calibrated.append(found.calibrated_p_value < 0.01)
+    assert np.mean(asymptotic) > 0.03
+    assert np.mean(calibrated) < 0.02
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_the_gate_fails_a_shift_on_the_bootstrap_p_value_and_passes_a_sample(seed):
+    rng = np.random.default_rng(200 + seed)
+    reference = seeds(rng, 300)
+    sampled = pl.DataFrame({"region": rng.choice(REGIONS, size=300, p=SEED_SHARES)})
+    passed = gate(sampled, reference, max_tvd=1.0, alpha=0.01)
+    assert passed.status == "pass", passed.message
+    assert "bootstrap p=" in passed.message and "1000 resamples" in passed.message
+    shifted = pl.DataFrame({"region": rng.choice(REGIONS, size=300, p=[0.2] * 5)})
+    failed = gate(shifted, reference, max_tvd=1.0, alpha=0.01)
+    assert failed.status == "fail" and failed.details["chi2_p_calibrated"] < 0.01
+    assert failed.details["chi2_p_calibrated"] == pytest.approx(
+        _reference_bootstrap(shifted["region"].to_list(), reference["region"].to_list(), 1000, 0),
+        abs=1e-9,
+    )

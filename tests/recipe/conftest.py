@@ -44,4 +44,4 @@ def without_positions(recipe: Recipe) -> Recipe:
         )
         for name, step in recipe.steps.items()
     }
-    return replace(recipe, steps=steps, positions={}, path=Path("."))
+    return replace(recipe, steps=steps, positions={}, literal_starts={}, path=Path("."))

@@ -50,3 +50,20 @@ def test_chromium_shows_the_privacy_and_balance_sections(tmp_path: Path, chromiu
     balance_svgs = [e for e in elements if e.tag == "svg" and e.inside("section#balance")]
     assert len(balance_svgs) == 1
     assert 'id="plot-balance-echoed-city"' in dom.stdout
+
+
+def test_chromium_shows_the_judge_agreement_section(tmp_path: Path, chromium: Path):
+    from synthc.report.html import render_html
+    from synthc.report.model import JudgeAgreement, Report, StepReport
+
+    judges = JudgeAgreement("scored", ("gpt", "claude"), 40, -0.214, (("gpt~claude", -0.38),))
+    report = Report("r", "r.yaml", "", (StepReport("scored", "judge", ("seeds",)),),
+                    judges=(judges,))  # fmt: skip
+    page = tmp_path / "report.html"
+    page.write_text(render_html(report), encoding="utf-8")
+    command = [*chromium_command(chromium, tmp_path / "profile"), "--dump-dom", page.as_uri()]
+    dom = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    cells = [e.text for e in parse(dom.stdout) if e.tag == "td" and e.inside("section#judges")]
+    assert cells == ["scored", "gpt, claude", "40", "-0.214", "gpt~claude -0.380"]
+    assert '<tr class="judges status-warn">' in dom.stdout

@@ -2,17 +2,22 @@
 
 Each is copied with its data to a temporary folder, its `model:` and every alias
 pointed at the test server (alias params kept), and built twice: the second build
-must send nothing.
+must send nothing. The cold build's calls (counted by the server) lie within the plan's
+bounds, and the recipe's header shows that plan.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
 import pytest
 import yaml
+
+from synthc.api import estimate_recipe, plan_recipe
+from synthc.plan.render import plan_table
 
 RECIPES = Path(__file__).resolve().parents[2] / "recipes"
 NEW_TASKS = "\n".join([
@@ -63,8 +68,15 @@ def test_example_recipe_builds_and_rebuilds_for_free(
 ):
     script(ANSWERS)
     project = project_at(localise(name, tmp_path, server.base_url))
+    plan = plan_recipe(project.path)
+    estimates = estimate_recipe(plan)
+    low = sum(e.to_make for e in estimates.values())
+    highs = [e.to_make_max for e in estimates.values()]
     result = project.build()
     assert result.exit_code == 0, result
+    made = project.requests()
+    assert low <= made and (None in highs or made <= sum(h or 0 for h in highs)), (low, made)
+    assert header_plan(name) == plan_counts(plan_table(plan, estimates).splitlines())
     for step, rows in steps.items():
         assert project.step(step).height == rows, step
     sent = project.requests()
@@ -73,6 +85,25 @@ def test_example_recipe_builds_and_rebuilds_for_free(
     assert again.built == [] and project.requests() == sent
     project.build(force=True)
     assert project.requests() == sent  # every step re-run, every call from the cache
+
+
+def plan_counts(lines: list[str]) -> list[tuple[str, ...]]:
+    """(step, status, model calls cached and to make) per plan row, then the summary's
+    count of calls: what does not depend on the model's price or answers."""
+    rows: list[tuple[str, ...]] = []
+    for line in lines:
+        cells = re.split(r"\s{2,}", line.strip())
+        if len(cells) >= 7 and cells[3] in ("fresh", "stale", "missing"):
+            rows.append((cells[0], cells[3], cells[6].split(" (")[0]))
+        elif "model call(s) to make" in line:
+            rows.append((line.split(", ~")[0],))
+    return rows
+
+
+def header_plan(name: str) -> list[tuple[str, ...]]:
+    """The cold plan a bundled recipe's header comment shows (`#   step ...` lines)."""
+    text = (RECIPES / f"{name}.yaml").read_text()
+    return plan_counts([line[4:] for line in text.splitlines() if line.startswith("#   ")])
 
 
 def test_recipes_use_the_local_model_by_default():
