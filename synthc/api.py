@@ -113,10 +113,12 @@ def build_recipe(
     recipe = on_engine(checked_recipe(path), engine, address)
     store = Store.for_recipe(recipe)
     plan = compile_plan(recipe, store.read_lock(), output_exists=_output_exists(store))
-    # What `synthc plan` would print; the run log keeps it beside what the build does.
-    estimates = estimate_recipe(plan)
     # On Ray, keys come from the workers' environment; the workers are asked instead.
     needed = missing_keys(plan, select) if recipe.engine == "local" else {}
+    # What `synthc plan` would print; the run log keeps it beside what the build does.
+    # Only a missing key needs it up front (an all-cached step needs no key); otherwise
+    # each step's is made as the build reaches it, from the keys the build computes.
+    estimates = estimate_recipe(plan) if needed else {}
     if needed and (unpaid := _steps_with_calls_to_make(needed, estimates)):
         raise PlanError(describe_missing_keys(unpaid))
     session = _ray_session(recipe)
@@ -128,6 +130,7 @@ def build_recipe(
             llm=llm,
             budget=llm.budget if llm is not None else None,
             estimates=estimates,
+            estimate_steps=not needed,
             select=select,
             force=force,
             refresh=refresh,

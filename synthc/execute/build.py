@@ -14,7 +14,8 @@ from the last finished step.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -114,7 +115,7 @@ def _record_run(
             "seconds": result.seconds,
             "error": error,
         },
-        _plan_vs_actual(ctx.estimates, result),
+        _plan_vs_actual({**ctx.estimates, **result.estimates}, result),
     )
 
 
@@ -276,7 +277,8 @@ def _run_one(
     ctx.reporter.step_started(planned.name, planned.kind)
     step_ctx = ExecStepContext.create(plan, planned, ctx, upstream, fingerprint)
     try:
-        frame = finish_frame(planned.name, kind.run(step_ctx))
+        with _estimated(plan, planned, ctx, step_ctx, result):
+            frame = finish_frame(planned.name, kind.run(step_ctx))
         references = gate_references(planned, ctx.store, versions, plan.recipe)
         checks = evaluate_gates(planned, step_ctx, frame, references, versions)
         if checks:
@@ -300,6 +302,30 @@ def _run_one(
         summary += f"; {describe_calls(figures)}"
     ctx.reporter.step_finished(planned.name, summary)
     return entry
+
+
+@contextmanager
+def _estimated(
+    plan: Plan,
+    planned: PlannedStep,
+    ctx: BuildContext,
+    step_ctx: ExecStepContext,
+    result: BuildResult,
+) -> Iterator[None]:
+    """Around a step's run: with `ctx.estimate_steps`, the estimate `plan` would give a
+    model-calling step, kept in `result.estimates` once the step has run."""
+    from synthc.steps import registry
+
+    wanted = ctx.estimate_steps and planned.name not in ctx.estimates
+    if not (wanted and registry()[planned.kind].calls_model):
+        yield
+        return
+    from synthc.execute.estimate import estimated_as_built
+
+    inputs, refresh = step_ctx.inputs, ctx.refresh
+    with estimated_as_built(plan, planned, inputs, ctx.llm, ctx.store, refresh) as estimate:
+        yield
+        result.estimates[planned.name] = estimate()
 
 
 def _describe(exc: Exception) -> str:

@@ -167,6 +167,8 @@ class BuildContext:
     and tells the steps (`ctx.refresh`) to bypass the LLM cache. `budget` is the one
     `llm` spends from (the run log records what this build spent); `estimates` are the
     plan's call estimates, recorded per step beside what the step did (`_run_steps`).
+    With `estimate_steps`, a model-calling step without one gets it as the build reaches
+    it (`synthc.execute.estimate.estimated_as_built`), over the inputs it runs on.
     """
 
     store: Store
@@ -174,6 +176,7 @@ class BuildContext:
     llm: StepLLM | None = None
     budget: Budget | None = None
     estimates: Mapping[str, CallEstimate] = field(default_factory=dict)
+    estimate_steps: bool = False
     select: Sequence[str] = ()
     force: bool = False
     refresh: bool = False
@@ -196,6 +199,8 @@ class BuildResult:
     seconds: float = 0.0
     # built step -> what its model calls did: calls made, cache hits, tokens, usd
     calls: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # built step -> the estimate made as the build reached it (`BuildContext.estimate_steps`)
+    estimates: dict[str, CallEstimate] = field(default_factory=dict)
 
     @property
     def calls_made(self) -> int:

@@ -15,7 +15,8 @@ or a lower bound, always labelled.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from synthc.llm.calls import BUDGET, CallRequest, CallResult, completion_range, estimate_split
@@ -135,6 +136,90 @@ def estimate_plan(plan: Plan, store: Store) -> dict[str, CallEstimate]:
     return estimates
 
 
+class StepTally:
+    """A step's calls as the build's own client meets them, before any is sent: cache
+    hits, misses and calls waiting in provider batches, as a `ProbeClient` would record
+    them. For a single-pass step (every call known from its input rows) that is the
+    estimate `plan` gives, counted without rendering the prompts a second time."""
+
+    def __init__(self, client: LLMClient, step: str, in_batches: Mapping[str, str]) -> None:
+        self.client, self.step, self.in_batches = client, step, in_batches
+        self.misses: dict[str, CallRequest] = {}
+        self.hits: set[str] = set()
+        self.pending: dict[str, str] = {}
+        self.answer_lengths: dict[str, list[int]] = {}
+
+    def resolve(self, name: str) -> Any:
+        return self.client.resolve(name)
+
+    def params_for(self, request: CallRequest) -> dict[str, Any]:
+        return self.client.params_for(request)
+
+    def saw(
+        self, step: str, found: Mapping[str, CallResult], pending: Mapping[str, CallRequest]
+    ) -> None:
+        """`LLMClient.observer`: one `complete` call's hits and misses."""
+        if step != self.step:
+            return
+        for key, result in found.items():
+            # a key this step sent earlier is a miss to the probe, which never stores
+            if key not in self.hits and key not in self.misses and key not in self.pending:
+                self.hits.add(key)
+                self.answer_lengths.setdefault(result.model, []).append(result.completion_tokens)
+        for key, request in pending.items():
+            if key in self.in_batches:
+                self.pending[key] = self.in_batches[key]
+            else:
+                self.misses[key] = request
+
+
+@contextmanager
+def estimated_as_built(
+    plan: Plan,
+    planned: PlannedStep,
+    inputs: Mapping[str, pl.DataFrame],
+    llm: Any,
+    store: Store,
+    refresh: bool,
+) -> Iterator[Callable[[], CallEstimate]]:
+    """Around a step the build runs: yields the function giving the estimate `plan`
+    would give the step over these inputs (its calls cached vs to make, tokens, dollars).
+
+    A single-pass step on the build's own client is counted from the keys the client
+    computes anyway (`StepTally`); any other step is run in memory on a `ProbeClient`
+    first, as `estimate_plan` does. Call the function once the step has run, before
+    its output is written (the previous build's `_calls` prices the answers)."""
+    from synthc.llm.batch import pending_calls
+
+    in_batches = pending_calls(store.batch_ledger().load())
+    input_rows = [
+        Bounds.exactly(inputs[name].height) if name in inputs else UNKNOWN
+        for name in planned.step.inputs
+    ]
+    if step_calls(planned.kind, planned.config, input_rows).low > PROBE_LIMIT:
+        counted = _counted(planned, input_rows)
+        yield lambda: counted
+        return
+    single_pass = planned.kind in _SINGLE_PASS or (
+        planned.kind == "generate" and planned.config.get("parse") != "json"
+    )
+    if single_pass and not refresh and isinstance(llm, LLMClient) and llm.observer is None:
+        tally = StepTally(llm, planned.name, in_batches)
+        llm.observer = tally.saw
+        try:
+            yield lambda: _estimate(planned, tally, plan, store, True, input_rows)
+        finally:
+            llm.observer = None
+        return
+    probe = ProbeClient(plan.recipe, in_batches)
+    try:
+        frame = _run_on_inputs(plan, planned, inputs, probe)
+    finally:
+        probe.close()
+    estimate = _estimate(planned, probe, plan, store, frame is not None, input_rows)
+    yield lambda: estimate
+
+
 def _counted(planned: PlannedStep, input_rows: list[Bounds]) -> CallEstimate:
     """Calls counted from rows alone, for a step with more prompts than `plan` renders."""
     calls = step_calls(planned.kind, planned.config, input_rows)
@@ -169,7 +254,7 @@ def _run_on_inputs(
 
 def _estimate(
     planned: PlannedStep,
-    probe: ProbeClient,
+    probe: ProbeClient | StepTally,
     plan: Plan,
     store: Store,
     whole: bool,
@@ -218,7 +303,7 @@ def _scaled(
     return kind(least * low), kind(expected * low), None if high is None else kind(most * high)
 
 
-def _all_local(planned: PlannedStep, plan: Plan, probe: ProbeClient) -> bool:
+def _all_local(planned: PlannedStep, plan: Plan, probe: ProbeClient | StepTally) -> bool:
     """True when every model the step names runs locally (and so is free)."""
     names = [planned.step.model or plan.recipe.model or DEFAULT_MODEL]
     names += [name for name in planned.model_params]  # the other models, by name as written
@@ -236,7 +321,7 @@ def _run_quietly(planned: PlannedStep, context: Any) -> pl.DataFrame | None:
 
 
 def _summarise(
-    step: str, probe: ProbeClient, plan: Plan, observed: Mapping[str, float]
+    step: str, probe: ProbeClient | StepTally, plan: Plan, observed: Mapping[str, float]
 ) -> CallEstimate:
     """The probe's misses counted and priced: prompts as rendered, each answer between
     nothing and `max_tokens`, expected at the observed mean of the step's answers from
@@ -266,7 +351,7 @@ def _summarise(
 
 
 def _observed(
-    planned: PlannedStep, probe: ProbeClient, plan: Plan, store: Store
+    planned: PlannedStep, probe: ProbeClient | StepTally, plan: Plan, store: Store
 ) -> dict[str, float]:
     """Mean completion tokens of the step's answers, by model string: from the cached
     answers the probe met, else from the `_calls` of the step's previous build."""

@@ -23,7 +23,7 @@ import asyncio
 import concurrent.futures
 import dataclasses
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -53,6 +53,8 @@ if TYPE_CHECKING:
 
 MIN_WORKERS = 64  # calls of one model in progress at once, at least (see `_workers`)
 MIN_OBSERVED = 3  # answers of a step before their mean length is the expected completion
+# (step, answers found in the cache by key, misses about to be answered by key)
+Observer = Callable[[str, Mapping[str, CallResult], Mapping[str, CallRequest]], None]
 
 
 class LLMClient:
@@ -115,6 +117,9 @@ class LLMClient:
         self._limiters: dict[str, ModelLimiter] = {}
         # (step, model) -> [answers, completion tokens]: the expected completion
         self._observed: dict[tuple[str, str], list[int]] = {}
+        # Told (step, cache hits, misses) by each `complete` before a miss is sent: the
+        # build counts a step's estimate from its own keys (`synthc.execute.estimate`).
+        self.observer: Observer | None = None
 
     # --- keys and the cache (no litellm) -------------------------------------------
 
@@ -181,6 +186,8 @@ class LLMClient:
                 pending[key] = request
             else:
                 found[key] = _from_cache(key, request, hit)
+        if self.observer is not None:
+            self.observer(step, found, pending)
         if reporter is not None and found:
             reporter.advance(step, len(found))
         if pending:

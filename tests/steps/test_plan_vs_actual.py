@@ -8,6 +8,7 @@ import sys
 
 from test_plan_bounds import CHAINS, SCORE
 
+from synthc.api import estimate_recipe, plan_recipe
 from synthc.recipe.load import load_recipe
 from synthc.report.gather import build_report
 from synthc.report.html import render_html
@@ -67,3 +68,38 @@ def test_the_build_log_says_how_many_calls_were_made_and_how_many_came_from_the_
     assert (first, made) == (12, 2)
     assert "answers: 14 rows; 2 calls made, 12 from cache" in done.stderr
     assert "; 2 model calls made, 12 from cache;" in done.stderr
+
+
+def test_each_built_step_records_exactly_what_plan_printed_before_the_build(project, script):
+    """The build counts a step's estimate as it reaches it, from its own call keys (a
+    single-pass `generate`) or by probing the cache first (a JSON `generate`, which may
+    repair): either way `_run_steps` holds what `synthc plan` said, after a change too."""
+    script([("as JSON", '{"title": "a title"}')])
+    rows = [{"topic": f"topic number {i}"} for i in range(12)]
+    steps = {
+        "seeds": {"kind": "seed", "rows": rows},
+        "answers": {"kind": "generate", "from": "seeds", "prompt": "Write about {{ topic }}"},
+        "titles": {
+            "kind": "generate", "from": "answers", "parse": "json",
+            "prompt": "A title for {{ output }} as JSON",
+        },
+    }  # fmt: skip
+    proj = project(steps)
+    assert proj.build().exit_code == 0
+    proj.edit("seeds", rows=[*rows, {"topic": "one more"}, {"topic": "and another"}])
+    planned = estimate_recipe(plan_recipe(proj.path))
+    before = proj.requests()
+    assert proj.build().exit_code == 0
+    assert proj.requests() - before == 4  # two answers, two titles
+    recorded = proj.query(
+        "select step, planned_cached, planned_calls, planned_calls_max, planned_tokens,"
+        " planned_usd, calls from _run_steps order by recorded_at desc, step limit 2"
+    ).rows(named=True)
+    assert {row["step"]: row["calls"] for row in recorded} == {"answers": 2, "titles": 2}
+    answers = next(row for row in recorded if row["step"] == "answers")
+    estimate = planned["answers"]
+    assert (answers["planned_cached"], answers["planned_calls"]) == (12, 2)
+    assert answers["planned_calls_max"] == estimate.to_make_max == 2
+    assert (answers["planned_tokens"], answers["planned_usd"]) == (estimate.tokens, estimate.usd)
+    titles = next(row for row in recorded if row["step"] == "titles")
+    assert titles["planned_cached"] == 12 and titles["planned_calls"] == 2
