@@ -313,7 +313,9 @@ class LLMClient:
         if limiter is None:
             config = self.limits.get(spec.name) or self.limits.get(spec.model)
             default = LOCAL_CONCURRENCY if spec.is_local else DEFAULT_CONCURRENCY
-            limiter = ModelLimiter(ModelLimits.from_config(config, default), spec.name)
+            declared = bool(config and config.get("concurrency"))
+            limits = ModelLimits.from_config(config, default)
+            limiter = ModelLimiter(limits, spec.name, declared=declared)
             self._limiters[spec.model] = limiter
         return limiter
 

@@ -129,11 +129,15 @@ class AdaptiveSemaphore:
     With `slow_start` the window opens at one request and grows by one per request that
     comes back without a 429 (doubling per round trip) up to the ceiling, so a model
     that cannot work (a typo, a bad key) costs one request, not a full window of them.
+    With `open_on_answer` too (the user declared the ceiling in `limits:`), the first
+    answer opens the window to the ceiling at once: the model works, and the user said
+    how many calls it takes; 429s still halve it.
     """
 
-    def __init__(self, limit: int, slow_start: bool = False) -> None:
+    def __init__(self, limit: int, slow_start: bool = False, open_on_answer: bool = False) -> None:
         self.ceiling = max(1, limit)
         self.slow_start = slow_start and self.ceiling > 1
+        self.open_on_answer = open_on_answer
         self.limit = 1.0 if self.slow_start else float(self.ceiling)
         self.in_flight = 0
         self.issued = 0  # slots handed out so far; a slot's number dates its request
@@ -177,6 +181,10 @@ class AdaptiveSemaphore:
         """Additive increase: one more slot per `limit` successes, up to the ceiling."""
         self.overload -= OVERLOAD_WEIGHT * self.overload
         if self.limit < self.ceiling:
+            if self.slow_start and self.open_on_answer:
+                self.slow_start, self.limit = False, float(self.ceiling)
+                self._wake()
+                return
             step = 1.0 if self.slow_start else 1.0 / self.limit
             self.limit = min(float(self.ceiling), self.limit + step)
             self._wake()
@@ -247,10 +255,13 @@ class ModelLimiter:
     with the Retry-After pause (`windows`: this process's own, or shared ones), and the
     model's health."""
 
-    def __init__(self, limits: ModelLimits, name: str = "", windows: Any = None) -> None:
+    def __init__(
+        self, limits: ModelLimits, name: str = "", windows: Any = None, declared: bool = False
+    ) -> None:
         self.name = name
         self.limits = limits
-        self.slots = AdaptiveSemaphore(limits.concurrency, slow_start=True)
+        # `declared`: the concurrency is the user's (`limits:`), not the default
+        self.slots = AdaptiveSemaphore(limits.concurrency, slow_start=True, open_on_answer=declared)
         self.windows = windows if windows is not None else RateWindows(limits)
         self.health = ModelHealth(name)
         self.notify: Callable[[str], None] | None = None  # where "waiting" lines go

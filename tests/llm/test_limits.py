@@ -97,6 +97,30 @@ def test_token_bookings_settle_with_the_real_usage() -> None:
     assert asyncio.run(main()) == 100
 
 
+def test_a_declared_concurrency_opens_in_full_once_the_model_has_answered(
+    make_client: Callable[..., LLMClient], server: LLMTestServer
+) -> None:
+    """The first request still goes alone (a broken model costs one), then the window
+    is the user's `concurrency` at once: 33 calls take two round trips, not seven."""
+    server.config.latency = 0.1
+    client = make_client(limits={"concurrency": 32})
+    started = time.perf_counter()
+    results = client.complete([ask(f"row {i}") for i in range(33)])
+    assert all(r.ok for r in results) and server.stats.total == 33
+    assert server.stats.peak_in_flight == 32
+    assert time.perf_counter() - started < 0.55  # slow start: 1+2+4+8+16+2, 0.6 s at least
+
+
+def test_without_a_declared_concurrency_the_window_still_opens_by_slow_start() -> None:
+    gate = AdaptiveSemaphore(8, slow_start=True)
+    gate.succeeded()
+    assert gate.limit == 2
+    declared = AdaptiveSemaphore(8, slow_start=True, open_on_answer=True)
+    assert declared.limit == 1  # a model that cannot work still costs one request
+    declared.succeeded()
+    assert declared.limit == 8
+
+
 def test_a_recipe_limit_caps_in_flight_requests(
     make_client: Callable[..., LLMClient], server: LLMTestServer
 ) -> None:
