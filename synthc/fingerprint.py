@@ -18,6 +18,14 @@ HASH_PREFIX_LEN = 16  # characters shown to people; identity always uses the ful
 
 
 def _normalise(value: Any) -> Any:
+    # The common shapes first, by exact type: an ABC check costs more than the rest.
+    kind = type(value)
+    if kind is str:
+        return value
+    if kind is dict:
+        return {str(k): _normalise(v) for k, v in value.items()}
+    if kind is list:
+        return [_normalise(v) for v in value]
     if isinstance(value, Mapping):
         return {str(k): _normalise(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
