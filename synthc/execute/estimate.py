@@ -332,11 +332,18 @@ def _summarise(
                             batches=tuple(sorted(set(probe.pending.values()))))  # fmt: skip
     tokens, usd = [0, 0, 0], [0.0, 0.0, 0.0]  # low, expected, high
     priced = True
+    rates: dict[str, tuple[float, float] | None] = {}  # by model: one table lookup each
     for request in probe.misses.values():
         spec = probe.resolve(request.model)
-        prompt, _ = estimate_split(request.messages, probe.params_for(request))
-        answers = completion_range(probe.params_for(request), observed.get(spec.model))
-        rate = (0.0, 0.0) if spec.is_local else price_per_token(spec.model, spec.batch is not None)
+        params = probe.params_for(request)
+        prompt, _ = estimate_split(request.messages, params)
+        answers = completion_range(params, observed.get(spec.model))
+        if request.model not in rates:
+            local = spec.is_local
+            rates[request.model] = (
+                (0.0, 0.0) if local else price_per_token(spec.model, spec.batch is not None)
+            )
+        rate = rates[request.model]
         priced = priced and rate is not None
         for i, answer in enumerate(answers):
             tokens[i] += prompt + answer
