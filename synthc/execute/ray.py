@@ -178,6 +178,8 @@ class RayLLMClient(LLMClient):
                 pending[key] = request
             else:
                 found[key] = _from_cache(key, request, hit)
+        if self.observer is not None:
+            self.observer(step, found, pending)
         if reporter is not None and found:
             reporter.advance(step, len(found))
         # Provider batches need no cluster: the driver submits, records and collects them.

@@ -140,6 +140,14 @@ def test_ray_build_sends_each_call_once_and_equals_the_local_build(
     # the model's concurrency, across both workers
     assert server.stats.peak_in_flight <= concurrency
     assert server.stats.authorizations == {f"Bearer {SECRET}": rows * 2}
+    # each step's estimate, counted as the build reached it, holds the calls it made
+    recorded = Store.for_recipe(load_recipe(on_ray)).query_frame(
+        "select step, planned_calls, planned_calls_max, calls from _run_steps"
+    )
+    assert recorded.get_column("calls").sum() == rows * 2
+    for row in recorded.iter_rows(named=True):
+        high = row["planned_calls_max"]
+        assert row["planned_calls"] <= row["calls"] and (high is None or row["calls"] <= high)
 
     monkeypatch.setenv(KEY_VARIABLE, SECRET)
     local = write_recipe(tmp_path / "local", server, rows, engine="local", limits=limits)
