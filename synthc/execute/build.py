@@ -38,7 +38,7 @@ from synthc.execute.gates import (
     report_gates,
 )
 from synthc.plan.checks import checks_current
-from synthc.plan.model import Plan, PlannedStep, step_fingerprint
+from synthc.plan.model import FRESH, Plan, PlannedStep, step_fingerprint
 from synthc.store.lock import LockEntry, LockState
 from synthc.store.store import Store
 
@@ -313,10 +313,12 @@ def _estimated(
     result: BuildResult,
 ) -> Iterator[None]:
     """Around a step's run: with `ctx.estimate_steps`, the estimate `plan` would give a
-    model-calling step, kept in `result.estimates` once the step has run."""
+    model-calling step it found stale, kept in `result.estimates` once the step has run
+    (a fresh step re-run by --force or --refresh had none, as in `plan`)."""
     from synthc.steps import registry
 
-    wanted = ctx.estimate_steps and planned.name not in ctx.estimates
+    stale = planned.status != FRESH
+    wanted = ctx.estimate_steps and stale and planned.name not in ctx.estimates
     if not (wanted and registry()[planned.kind].calls_model):
         yield
         return

@@ -103,3 +103,22 @@ def test_each_built_step_records_exactly_what_plan_printed_before_the_build(proj
     assert (answers["planned_tokens"], answers["planned_usd"]) == (estimate.tokens, estimate.usd)
     titles = next(row for row in recorded if row["step"] == "titles")
     assert titles["planned_cached"] == 12 and titles["planned_calls"] == 2
+
+
+def test_a_forced_rebuild_of_a_fresh_step_records_no_estimate_as_plan_gave_none(project):
+    rows = [{"topic": f"topic number {i}"} for i in range(5)]
+    steps = {
+        "seeds": {"kind": "seed", "rows": rows},
+        "answers": {"kind": "generate", "from": "seeds", "prompt": "Write about {{ topic }}"},
+    }
+    proj = project(steps)
+    assert proj.build().exit_code == 0
+    assert proj.build(force=True).exit_code == 0
+    latest = proj.query(
+        "select planned_calls, calls, cache_hits from _run_steps where step = 'answers'"
+        " order by recorded_at desc limit 1"
+    ).row(0, named=True)
+    assert latest == {"planned_calls": None, "calls": 0, "cache_hits": 5}
+    recipe = load_recipe(proj.path)
+    summary = render_summary(build_report(recipe, Store.for_recipe(recipe)))
+    assert "no estimate (the step was fresh when the build was planned)" in summary
