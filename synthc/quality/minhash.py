@@ -26,6 +26,8 @@ from synthc.quality.text import BATCH_RECORDS, Grams, ShingleSets, grams
 
 MERSENNE_PRIME = np.uint64((1 << 61) - 1)
 MAX_HASH32 = np.uint64((1 << 32) - 1)
+# Bytes one Arrow binary-view buffer spans (view offsets are int32).
+VIEW_WINDOW = 1 << 30
 SCHEMES = ("affine32", "legacy")
 SHINGLE_HASHES = ("sha1", "xxh3")
 # Recall matters more than precision: candidates are verified by exact Jaccard anyway.
@@ -104,24 +106,28 @@ def gram_hashes(found: Grams, shingle_hash: str = "sha1") -> np.ndarray:
     if shingle_hash != "sha1":
         raise ValueError(f"shingle_hash must be one of {SHINGLE_HASHES}, got {shingle_hash!r}")
     first, inverse = unique_inverse(found.key)
-    data, offsets = found.gram_bytes(first)
-    return sha1_prefix32(data, offsets)[inverse]
+    return sha1_prefix32(*found.gram_spans(first))[inverse]
 
 
-def sha1_prefix32(data: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+def sha1_prefix32(
+    data: np.ndarray, start: np.ndarray, size: np.ndarray, window: int = VIEW_WINDOW
+) -> np.ndarray:
     """datasketch's sha1_hash32 (the first 4 digest bytes, little-endian) of each message
-    ``data[offsets[i]:offsets[i+1]]``.
+    ``data[start[i]:start[i] + size[i]]``.
 
     DuckDB's vectorised sha1 (a dependency already) costs about a third of a
     ``hashlib.sha1`` call per message, whose Python-level overhead dominates on
-    shingles of a few dozen bytes. One thread, so that dedup stays on one core.
+    shingles of a few dozen bytes. The messages reach it as an Arrow binary view
+    array over `data` itself, so no message is copied out first. One thread, so that
+    dedup stays on one core.
     """
     import pyarrow as pa
 
-    messages = pa.LargeBinaryArray.from_buffers(
-        pa.large_binary(),
-        len(offsets) - 1,
-        [None, pa.py_buffer(offsets.astype(np.int64)), pa.py_buffer(data)],
+    if len(start) == 0:
+        return np.empty(0, dtype=np.uint32)
+    views, buffers = _binary_views(data, start, size, window)
+    messages = pa.Array.from_buffers(
+        pa.binary_view(), len(start), [None, pa.py_buffer(views), *map(pa.py_buffer, buffers)]
     )
     batch = pa.table({"message": messages})  # noqa: F841 (DuckDB reads it by name)
     # The whole hex digest: slicing it in SQL costs more than in numpy.
@@ -129,6 +135,35 @@ def sha1_prefix32(data: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     chunks = [_string_bytes(chunk).reshape(-1, 40) for chunk in digests.column("digest").chunks]
     # The first 8 hex characters of each digest: one little-endian uint64 per message.
     return _hex8_to_uint32_le(np.concatenate(chunks)[:, :8].copy().view("<u8").ravel())
+
+
+def _binary_views(
+    data: np.ndarray, start: np.ndarray, size: np.ndarray, window: int
+) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Arrow binary-view structs (length, then up to 12 bytes inline, or a 4-byte prefix,
+    buffer index and offset) for slices of `data`, and the buffers they point into.
+
+    Offsets are int32, so buffer k is `data` from k * window on (window <= 2**31): every
+    slice lies in the buffer its start falls in.
+    """
+    padded = np.concatenate([data, np.zeros(16, dtype=np.uint8)])  # room to read past the end
+    inline = size <= 12
+    views = np.empty((len(start), 4), dtype=np.uint32)
+    views[:, 0] = size
+    views[:, 1] = _bytes_le(padded, start, size, 0)
+    views[:, 2] = np.where(inline, _bytes_le(padded, start, size, 1), start // window)
+    views[:, 3] = np.where(inline, _bytes_le(padded, start, size, 2), start % window)
+    windows = max(1, -(-len(data) // window))
+    return views, [padded[k * window :] for k in range(windows)]
+
+
+def _bytes_le(padded: np.ndarray, start: np.ndarray, size: np.ndarray, word: int) -> np.ndarray:
+    """Bytes 4*word .. 4*word+3 of each slice as a little-endian uint32, the bytes past
+    the slice's end zeroed (Arrow's inline padding)."""
+    unaligned = np.ndarray((len(padded) - 3,), dtype="<u4", buffer=padded, strides=(1,))
+    values = unaligned[start + 4 * word].astype(np.uint64)
+    kept_bits = (np.clip(size - 4 * word, 0, 4) * 8).astype(np.uint64)
+    return (values & ((np.uint64(1) << kept_bits) - np.uint64(1))).astype(np.uint32)
 
 
 def _hex8_to_uint32_le(text: np.ndarray) -> np.ndarray:

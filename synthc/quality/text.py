@@ -7,7 +7,7 @@ Shingles are identified by a 64-bit key mixed from their words' xxh3 hashes, com
 in numpy without building n-gram strings. Two different n-grams share a key with
 probability about 2^-64 per pair (for 10^8 distinct shingles, under 10^-3 overall),
 which at worst nudges one Jaccard estimate; the strings are built only where a caller
-needs them (`Grams.texts`, for datasketch-compatible SHA-1 hashing).
+needs them (`Grams.texts`; `Grams.gram_spans` locates their bytes for SHA-1).
 """
 
 from __future__ import annotations
@@ -113,12 +113,13 @@ class Grams:
         parts = [pl.when(pl.col(f"v{k}")).then(pl.col(f"w{k}")) for k in range(picked.shape[1])]
         return frame.select(pl.concat_str(parts, separator=" ", ignore_nulls=True)).to_series()
 
-    def gram_bytes(self, occurrences: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(UTF-8 bytes, offsets) of the given occurrences' n-gram strings, concatenated:
-        the same strings as `texts`, built in numpy without a Python object per gram.
+    def gram_spans(self, occurrences: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(UTF-8 bytes of the batch's words joined by one space, start, size): occurrence
+        k's n-gram string is ``joined[start[k]:start[k] + size[k]]``, the same string as
+        `texts` gives, located without building a Python object or a copy per gram.
 
-        Tokens are laid out joined by one space, so an n-gram (consecutive words of one
-        record) is the contiguous slice from its first word's start to its last's end.
+        An n-gram (consecutive words of one record) is the contiguous slice from its first
+        word's start to its last word's end.
         """
         lengths = self.tokens.str.len_bytes().to_numpy().astype(np.int64)
         token_start = np.cumsum(lengths + 1) - (lengths + 1)
@@ -127,20 +128,7 @@ class Grams:
         short = last_word < 0  # a record of fewer than n words: its whole text
         last_word[short] = self.words[occurrences[short]].max(axis=1)
         start = token_start[first_word]
-        size = token_start[last_word] + lengths[last_word] - start
-        offsets = np.zeros(len(size) + 1, dtype=np.int64)
-        np.cumsum(size, out=offsets[1:])
-        # Source position of every output byte, as one running sum: +1 within a gram, a
-        # jump at each gram's first byte (grams are never empty). int32 where it fits
-        # halves the memory of the gather.
-        index = np.int32 if max(offsets[-1], len(joined)) < 2**31 else np.int64
-        source = np.ones(offsets[-1], dtype=index)
-        if len(source) == 0:
-            return np.empty(0, dtype=np.uint8), offsets
-        source[0] = start[0]
-        source[offsets[1:-1]] = start[1:] - start[:-1] - size[:-1] + 1
-        np.cumsum(source, out=source)
-        return joined[source], offsets
+        return joined, start, token_start[last_word] + lengths[last_word] - start
 
 
 def grams(normalised: pl.Series, n: int) -> Grams:
