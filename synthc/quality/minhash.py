@@ -21,13 +21,11 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from synthc.quality._arrays import run_starts
+from synthc.quality._arrays import VIEW_WINDOW, binary_views, run_starts
 from synthc.quality.text import BATCH_RECORDS, Grams, ShingleSets, grams
 
 MERSENNE_PRIME = np.uint64((1 << 61) - 1)
 MAX_HASH32 = np.uint64((1 << 32) - 1)
-# Bytes one Arrow binary-view buffer spans (view offsets are int32).
-VIEW_WINDOW = 1 << 30
 SCHEMES = ("affine32", "legacy")
 SHINGLE_HASHES = ("sha1", "xxh3")
 # Recall matters more than precision: candidates are verified by exact Jaccard anyway.
@@ -125,7 +123,7 @@ def sha1_prefix32(
 
     if len(start) == 0:
         return np.empty(0, dtype=np.uint32)
-    views, buffers = _binary_views(data, start, size, window)
+    views, buffers = binary_views(data, start, size, window)
     messages = pa.Array.from_buffers(
         pa.binary_view(), len(start), [None, pa.py_buffer(views), *map(pa.py_buffer, buffers)]
     )
@@ -135,35 +133,6 @@ def sha1_prefix32(
     chunks = [_string_bytes(chunk).reshape(-1, 40) for chunk in digests.column("digest").chunks]
     # The first 8 hex characters of each digest: one little-endian uint64 per message.
     return _hex8_to_uint32_le(np.concatenate(chunks)[:, :8].copy().view("<u8").ravel())
-
-
-def _binary_views(
-    data: np.ndarray, start: np.ndarray, size: np.ndarray, window: int
-) -> tuple[np.ndarray, list[np.ndarray]]:
-    """Arrow binary-view structs (length, then up to 12 bytes inline, or a 4-byte prefix,
-    buffer index and offset) for slices of `data`, and the buffers they point into.
-
-    Offsets are int32, so buffer k is `data` from k * window on (window <= 2**31): every
-    slice lies in the buffer its start falls in.
-    """
-    padded = np.concatenate([data, np.zeros(16, dtype=np.uint8)])  # room to read past the end
-    inline = size <= 12
-    views = np.empty((len(start), 4), dtype=np.uint32)
-    views[:, 0] = size
-    views[:, 1] = _bytes_le(padded, start, size, 0)
-    views[:, 2] = np.where(inline, _bytes_le(padded, start, size, 1), start // window)
-    views[:, 3] = np.where(inline, _bytes_le(padded, start, size, 2), start % window)
-    windows = max(1, -(-len(data) // window))
-    return views, [padded[k * window :] for k in range(windows)]
-
-
-def _bytes_le(padded: np.ndarray, start: np.ndarray, size: np.ndarray, word: int) -> np.ndarray:
-    """Bytes 4*word .. 4*word+3 of each slice as a little-endian uint32, the bytes past
-    the slice's end zeroed (Arrow's inline padding)."""
-    unaligned = np.ndarray((len(padded) - 3,), dtype="<u4", buffer=padded, strides=(1,))
-    values = unaligned[start + 4 * word].astype(np.uint64)
-    kept_bits = (np.clip(size - 4 * word, 0, 4) * 8).astype(np.uint64)
-    return (values & ((np.uint64(1) << kept_bits) - np.uint64(1))).astype(np.uint32)
 
 
 def _hex8_to_uint32_le(text: np.ndarray) -> np.ndarray:
