@@ -15,6 +15,8 @@ def run_starts(sorted_values: np.ndarray) -> np.ndarray:
 
 # Bytes one Arrow binary-view buffer spans (view offsets are int32).
 VIEW_WINDOW = 1 << 30
+# The k low bytes of a uint32 set: zeroes what lies past a slice's end (Arrow's padding).
+_LOW_BYTES = np.array([0, 0xFF, 0xFFFF, 0xFFFFFF, 0xFFFFFFFF], dtype=np.uint32)
 
 
 def binary_views(
@@ -28,20 +30,16 @@ def binary_views(
     slice lies in the buffer its start falls in.
     """
     padded = np.concatenate([data, np.zeros(16, dtype=np.uint8)])  # room to read past the end
-    inline = size <= 12
+    # Every 4 bytes from every offset, as little-endian uint32 (an unaligned view).
+    quads = np.ndarray((len(padded) - 3,), dtype="<u4", buffer=padded, strides=(1,))
     views = np.empty((len(start), 4), dtype=np.uint32)
     views[:, 0] = size
-    views[:, 1] = _bytes_le(padded, start, size, 0)
-    views[:, 2] = np.where(inline, _bytes_le(padded, start, size, 1), start // window)
-    views[:, 3] = np.where(inline, _bytes_le(padded, start, size, 2), start % window)
+    views[:, 1] = quads[start] & _LOW_BYTES[np.minimum(size, 4)]
+    views[:, 2] = start // window
+    views[:, 3] = start % window
+    inline = np.flatnonzero(size <= 12)
+    at, left = start[inline], size[inline]
+    views[inline, 2] = quads[at + 4] & _LOW_BYTES[np.clip(left - 4, 0, 4)]
+    views[inline, 3] = quads[at + 8] & _LOW_BYTES[np.clip(left - 8, 0, 4)]
     windows = max(1, -(-len(data) // window))
     return views, [padded[k * window :] for k in range(windows)]
-
-
-def _bytes_le(padded: np.ndarray, start: np.ndarray, size: np.ndarray, word: int) -> np.ndarray:
-    """Bytes 4*word .. 4*word+3 of each slice as a little-endian uint32, the bytes past
-    the slice's end zeroed (Arrow's inline padding)."""
-    unaligned = np.ndarray((len(padded) - 3,), dtype="<u4", buffer=padded, strides=(1,))
-    values = unaligned[start + 4 * word].astype(np.uint64)
-    kept_bits = (np.clip(size - 4 * word, 0, 4) * 8).astype(np.uint64)
-    return (values & ((np.uint64(1) << kept_bits) - np.uint64(1))).astype(np.uint32)
