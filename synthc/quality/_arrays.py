@@ -15,8 +15,11 @@ def run_starts(sorted_values: np.ndarray) -> np.ndarray:
 
 # Bytes one Arrow binary-view buffer spans (view offsets are int32).
 VIEW_WINDOW = 1 << 30
-# The k low bytes of a uint32 set: zeroes what lies past a slice's end (Arrow's padding).
-_LOW_BYTES = np.array([0, 0xFF, 0xFFFF, 0xFFFFFF, 0xFFFFFFFF], dtype=np.uint32)
+# A native uint32 whose first k bytes in memory are set, whatever the machine's byte
+# order: zeroes what lies past a slice's end (Arrow's padding).
+_LOW_BYTES = np.frombuffer(
+    b"".join(b"\xff" * k + b"\x00" * (4 - k) for k in range(5)), dtype=np.uint32
+).copy()
 
 
 def binary_views(
@@ -30,8 +33,9 @@ def binary_views(
     slice lies in the buffer its start falls in.
     """
     padded = np.concatenate([data, np.zeros(16, dtype=np.uint8)])  # room to read past the end
-    # Every 4 bytes from every offset, as little-endian uint32 (an unaligned view).
-    quads = np.ndarray((len(padded) - 3,), dtype="<u4", buffer=padded, strides=(1,))
+    # Every 4 bytes from every offset, as native uint32 (an unaligned view): stored back
+    # into the native views, the bytes keep their order in memory.
+    quads = np.ndarray((len(padded) - 3,), dtype=np.uint32, buffer=padded, strides=(1,))
     views = np.empty((len(start), 4), dtype=np.uint32)
     views[:, 0] = size
     views[:, 1] = quads[start] & _LOW_BYTES[np.minimum(size, 4)]
