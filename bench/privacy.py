@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 import psutil
 
+from synthc.quality.canaries import canary_matches, random_suffixes
 from synthc.quality.privacy import evaluate_privacy, membership_test, ngram_copies
 from synthc.quality.text import normalise, word_ngrams
 
@@ -125,6 +126,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=10_000)
     parser.add_argument("--holdout", type=float, default=0.2)
     parser.add_argument("--subsample", type=int, default=500)
+    parser.add_argument("--canaries", type=int, default=20)
     args = parser.parse_args()
     rng = np.random.default_rng(0)
     notes = seed_notes(args.seeds, rng)
@@ -173,6 +175,36 @@ def main() -> None:
     print(f"brute-force 13-gram copies on the subsample: {brute_ng:.1f} s "
           f"({args.subsample / brute_ng:,.0f} rows/s); same rows flagged: {brute_rows == fast_rows} "
           f"({len(brute_rows)})")  # fmt: skip
+
+    canaries(outputs, args.canaries, rng)
+
+
+def canaries(outputs: list[str], count: int, rng: np.random.Generator) -> None:
+    """Plant `count` canary suffixes into as many outputs (a generator that copied the
+    canary rows it was shown) and find them, beside a word-set brute force."""
+    suffixes = random_suffixes(rng, count)
+    planted = rng.choice(len(outputs), size=count, replace=False)
+    texts = list(outputs)
+    for canary, row in enumerate(planted.tolist()):
+        texts[row] = f"{texts[row]} {suffixes[canary]}"
+    clock = time.perf_counter()
+    found = canary_matches(texts, suffixes)
+    seconds = time.perf_counter() - clock
+    caught = {(int(r), int(c)) for r, c in found.select("output_row", "canary").iter_rows()}
+    expected = {(int(row), canary) for canary, row in enumerate(planted.tolist())}
+    clock = time.perf_counter()
+    words = [set(suffix.split()) for suffix in suffixes]
+    brute = {
+        (row, canary)
+        for row, text in enumerate(texts)
+        for canary, suffix_words in enumerate(words)
+        if suffix_words & set(text.lower().split())
+    }
+    brute_s = time.perf_counter() - clock
+    print(f"canaries: {count} planted in {len(texts):,} outputs; caught {len(caught & expected)} "
+          f"of {count}, other matches {len(caught - expected)}; {seconds:.2f} s "
+          f"({len(texts) / seconds:,.0f} rows/s); brute force {brute_s:.2f} s, "
+          f"same pairs: {brute == caught}")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -127,20 +127,14 @@ class CallEstimate:
             return self.note
         if self.exact and not self.to_make:
             return f"{self.cached} cached, 0 to make{self.pending_note()}"
-        calls = _span(self.to_make, self.to_make_max, str)
+        calls = span(self.to_make, self.to_make_max, str)
         tokens = "?" if self.tokens_expected is None else str(self.tokens_expected)
         return (f"{self.cached} cached, {calls} to make (~{tokens} tokens, {self.cost})"
                 f"{self.pending_note()}")  # fmt: skip
 
     @property
     def cost(self) -> str:
-        """ "~$0.0020 expected, $0.0004–$0.0051" (the expectation, then the bounds)."""
-        if self.usd is None:
-            return "cost not known"
-        bounds = _span(self.usd, self.usd_max, lambda usd: f"${usd:.4f}")
-        if self.usd_expected is None or self.usd_max == self.usd:
-            return bounds
-        return f"~${self.usd_expected:.4f} expected, {bounds}"
+        return cost_text(self.usd, self.usd_expected, self.usd_max)
 
     def pending_note(self) -> str:
         """ ", N calls pending in batch(es) ..." when some are; a build collects them."""
@@ -150,10 +144,20 @@ class CallEstimate:
         return f", {self.pending} calls pending in batch(es) {shown}"
 
 
-def _span(low: Any, high: Any, show: Callable[[Any], str]) -> str:
+def span(low: Any, high: Any, show: Callable[[Any], str]) -> str:
     """ "5", "5–9" or "≥5"; "?" when even the lower figure is unknown."""
     if low is None:
         return "?"
     if high == low:
         return show(low)
     return f"≥{show(low)}" if high is None else f"{show(low)}–{show(high)}"
+
+
+def cost_text(low: float | None, expected: float | None, high: float | None) -> str:
+    """ "~$0.0020 expected, $0.0004–$0.0051": the expectation, then the bounds."""
+    if low is None:
+        return "cost not known"
+    bounds = span(low, high, lambda usd: f"${usd:.4f}")
+    if expected is None or high == low:
+        return bounds
+    return f"~${expected:.4f} expected, {bounds}"

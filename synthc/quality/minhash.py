@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from synthc.quality._arrays import run_starts
+from synthc.quality._arrays import VIEW_WINDOW, binary_views, run_starts
 from synthc.quality.text import BATCH_RECORDS, Grams, ShingleSets, grams
 
 MERSENNE_PRIME = np.uint64((1 << 61) - 1)
@@ -104,24 +104,28 @@ def gram_hashes(found: Grams, shingle_hash: str = "sha1") -> np.ndarray:
     if shingle_hash != "sha1":
         raise ValueError(f"shingle_hash must be one of {SHINGLE_HASHES}, got {shingle_hash!r}")
     first, inverse = unique_inverse(found.key)
-    data, offsets = found.gram_bytes(first)
-    return sha1_prefix32(data, offsets)[inverse]
+    return sha1_prefix32(*found.gram_spans(first))[inverse]
 
 
-def sha1_prefix32(data: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+def sha1_prefix32(
+    data: np.ndarray, start: np.ndarray, size: np.ndarray, window: int = VIEW_WINDOW
+) -> np.ndarray:
     """datasketch's sha1_hash32 (the first 4 digest bytes, little-endian) of each message
-    ``data[offsets[i]:offsets[i+1]]``.
+    ``data[start[i]:start[i] + size[i]]``.
 
     DuckDB's vectorised sha1 (a dependency already) costs about a third of a
     ``hashlib.sha1`` call per message, whose Python-level overhead dominates on
-    shingles of a few dozen bytes. One thread, so that dedup stays on one core.
+    shingles of a few dozen bytes. The messages reach it as an Arrow binary view
+    array over `data` itself, so no message is copied out first. One thread, so that
+    dedup stays on one core.
     """
     import pyarrow as pa
 
-    messages = pa.LargeBinaryArray.from_buffers(
-        pa.large_binary(),
-        len(offsets) - 1,
-        [None, pa.py_buffer(offsets.astype(np.int64)), pa.py_buffer(data)],
+    if len(start) == 0:
+        return np.empty(0, dtype=np.uint32)
+    views, buffers = binary_views(data, start, size, window)
+    messages = pa.Array.from_buffers(
+        pa.binary_view(), len(start), [None, pa.py_buffer(views), *map(pa.py_buffer, buffers)]
     )
     batch = pa.table({"message": messages})  # noqa: F841 (DuckDB reads it by name)
     # The whole hex digest: slicing it in SQL costs more than in numpy.

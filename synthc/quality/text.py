@@ -7,19 +7,20 @@ Shingles are identified by a 64-bit key mixed from their words' xxh3 hashes, com
 in numpy without building n-gram strings. Two different n-grams share a key with
 probability about 2^-64 per pair (for 10^8 distinct shingles, under 10^-3 overall),
 which at worst nudges one Jaccard estimate; the strings are built only where a caller
-needs them (`Grams.texts`, for datasketch-compatible SHA-1 hashing).
+needs them (`Grams.texts`; `Grams.gram_spans` locates their bytes for SHA-1).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import polars as pl
 import xxhash
 
-from synthc.quality._arrays import run_starts
+from synthc.quality._arrays import binary_views, run_starts
 
 # Records per batch: bounds the n-gram working arrays (about 1.5 KB per record) to a few MB.
 BATCH_RECORDS = 4096
@@ -92,76 +93,62 @@ class Grams:
     Occurrence k belongs to record ``owner[k]`` (non-decreasing) and has identity
     ``key[k]``. Records with fewer than n words (but at least one) have their whole
     text as their only shingle; empty records have none. Repeats are kept.
+
+    Words are located, not copied: word w is ``data[word_start[w]:word_end[w]]``,
+    where `data` is the batch's UTF-8 bytes (its records back to back).
     """
 
     owner: np.ndarray  # int64
     key: np.ndarray  # uint64
-    words: np.ndarray  # (occurrences, n) int64 indices into `tokens`, -1 = no word
-    tokens: pl.Series  # the batch's words, flattened
+    words: np.ndarray  # (occurrences, n) int64 word indices, -1 = no word
     records: int
+    data: np.ndarray  # uint8
+    word_start: np.ndarray  # int64
+    word_end: np.ndarray  # int64
 
     def texts(self, occurrences: np.ndarray) -> pl.Series:
         """The n-gram strings of the given occurrences, words joined by one space."""
-        picked = self.words[occurrences]
-        frame = pl.DataFrame(
-            {
-                f"w{k}": self.tokens.gather(np.maximum(picked[:, k], 0))
-                for k in range(picked.shape[1])
-            }
-            | {f"v{k}": picked[:, k] >= 0 for k in range(picked.shape[1])}
-        )
-        parts = [pl.when(pl.col(f"v{k}")).then(pl.col(f"w{k}")) for k in range(picked.shape[1])]
-        return frame.select(pl.concat_str(parts, separator=" ", ignore_nulls=True)).to_series()
+        data, start, size = self.gram_spans(occurrences)
+        return pl.Series(_string_view(data, start, size))
 
-    def gram_bytes(self, occurrences: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(UTF-8 bytes, offsets) of the given occurrences' n-gram strings, concatenated:
-        the same strings as `texts`, built in numpy without a Python object per gram.
+    def gram_spans(self, occurrences: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(the batch's UTF-8 bytes, start, size): occurrence k's n-gram string (its
+        words joined by one space) is ``data[start[k]:start[k] + size[k]]``.
 
-        Tokens are laid out joined by one space, so an n-gram (consecutive words of one
+        Normalised words are one space apart, so an n-gram (consecutive words of one
         record) is the contiguous slice from its first word's start to its last's end.
         """
-        lengths = self.tokens.str.len_bytes().to_numpy().astype(np.int64)
-        token_start = np.cumsum(lengths + 1) - (lengths + 1)
-        joined = np.frombuffer(self.tokens.str.join(" ").item().encode(), dtype=np.uint8)
         first_word, last_word = self.words[occurrences, 0], self.words[occurrences, -1]
         short = last_word < 0  # a record of fewer than n words: its whole text
         last_word[short] = self.words[occurrences[short]].max(axis=1)
-        start = token_start[first_word]
-        size = token_start[last_word] + lengths[last_word] - start
-        offsets = np.zeros(len(size) + 1, dtype=np.int64)
-        np.cumsum(size, out=offsets[1:])
-        # Source position of every output byte, as one running sum: +1 within a gram, a
-        # jump at each gram's first byte (grams are never empty). int32 where it fits
-        # halves the memory of the gather.
-        index = np.int32 if max(offsets[-1], len(joined)) < 2**31 else np.int64
-        source = np.ones(offsets[-1], dtype=index)
-        if len(source) == 0:
-            return np.empty(0, dtype=np.uint8), offsets
-        source[0] = start[0]
-        source[offsets[1:-1]] = start[1:] - start[:-1] - size[:-1] + 1
-        np.cumsum(source, out=source)
-        return joined[source], offsets
+        start = self.word_start[first_word]
+        return self.data, start, self.word_end[last_word] - start
 
 
 def grams(normalised: pl.Series, n: int) -> Grams:
-    """Word n-gram occurrences of already-normalised texts (see `normalise`)."""
+    """Word n-gram occurrences of already-normalised texts (see `normalise`).
+
+    Words are found in the texts' UTF-8 bytes (split at each ASCII space, as
+    ``str.split(" ")``), without building a string per word.
+    """
     if n < 1:
         raise ValueError(f"ngram must be >= 1, got {n}")
-    counts = token_counts(normalised)
-    keep = pl.Series(np.repeat(counts > 0, np.maximum(counts, 1)))
-    tokens = normalised.str.split(" ").explode().filter(keep)
-    token_hash = _token_hashes(tokens)
-    flat_owner = np.repeat(np.arange(len(counts), dtype=np.int64), counts)
-    first = np.cumsum(counts) - counts
-    position = np.arange(len(flat_owner), dtype=np.int64) - first[flat_owner]
-    # A gram starts at every position with n words left, or at 0 in a short record.
-    starts = np.flatnonzero(
-        (position <= counts[flat_owner] - n) | ((position == 0) & (counts[flat_owner] < n))
-    )
-    owner = flat_owner[starts]
+    data, bounds = _utf8_bytes(normalised)
+    word_start, word_end, counts = _words(data, bounds)
+    token_hash = _token_hashes(data, word_start, word_end)
+    records = len(counts)
+    # Grams per record: one per position with n words left, or the whole of a short record.
+    per_record = np.where(counts >= n, counts - n + 1, np.minimum(counts, 1))
+    owner = np.repeat(np.arange(records, dtype=np.int64), per_record)
+    first_word = np.cumsum(counts) - counts
+    first_gram = np.cumsum(per_record) - per_record
+    starts = np.arange(len(owner), dtype=np.int64) + np.repeat(first_word - first_gram, per_record)
     offsets = np.arange(n, dtype=np.int64)
     words = starts[:, None] + offsets
-    words[offsets >= (counts[owner] - position[starts])[:, None]] = -1
+    short = np.flatnonzero((counts > 0) & (counts < n))
+    if len(short):
+        rows = first_gram[short]
+        words[rows] = np.where(offsets < counts[short][:, None], words[rows], -1)
     # "No word" (-1) indexes the last element: the pad hash appended to the words' hashes.
     padded = np.append(token_hash, _PAD_HASH)
     key = np.zeros(len(starts), dtype=np.uint64)
@@ -171,17 +158,74 @@ def grams(normalised: pl.Series, n: int) -> Grams:
         key *= _GOLDEN
         key += np.uint64(k)
         _mix64_inplace(key, scratch)
-    return Grams(owner=owner, key=key, words=words, tokens=tokens, records=len(counts))
+    return Grams(
+        owner=owner,
+        key=key,
+        words=words,
+        records=records,
+        data=data,
+        word_start=word_start,
+        word_end=word_end,
+    )
 
 
-def _token_hashes(tokens: pl.Series) -> np.ndarray:
+def _utf8_bytes(texts: pl.Series) -> tuple[np.ndarray, np.ndarray]:
+    """(the texts' UTF-8 bytes back to back, record bounds: text r is
+    ``data[bounds[r]:bounds[r + 1]]``), read from Polars' Arrow export without a copy."""
+    import pyarrow as pa
+
+    strings = texts.to_arrow(compat_level=pl.CompatLevel.oldest())
+    if isinstance(strings, pa.ChunkedArray):
+        strings = strings.combine_chunks()
+    wide = strings.type in (pa.large_string(), pa.large_binary())
+    offsets = np.frombuffer(strings.buffers()[1], dtype=np.int64 if wide else np.int32)
+    bounds = offsets[strings.offset : strings.offset + len(strings) + 1].astype(np.int64)
+    values = strings.buffers()[2]
+    data = np.frombuffer(values, dtype=np.uint8) if values is not None else np.empty(0, np.uint8)
+    return data[bounds[0] : bounds[-1]], bounds - bounds[0]
+
+
+def _words(data: np.ndarray, bounds: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(word starts, word ends, words per record): every non-empty record split at each
+    space, as ``str.split(" ")``; an empty record has no words."""
+    spaces = np.flatnonzero(data == 32)
+    non_empty = bounds[1:] > bounds[:-1]
+    counts = np.where(non_empty, np.diff(np.searchsorted(spaces, bounds)) + 1, 0)
+    total = int(counts.sum())
+    last = np.cumsum(counts)[non_empty] - 1  # each non-empty record's last word
+    word_end = np.empty(total, dtype=np.int64)
+    ends_record = np.zeros(total, dtype=bool)
+    ends_record[last] = True
+    word_end[ends_record] = bounds[1:][non_empty]
+    word_end[~ends_record] = spaces
+    word_start = np.empty(total, dtype=np.int64)
+    word_start[1:] = word_end[:-1] + 1
+    if total:
+        word_start[last - counts[non_empty] + 1] = bounds[:-1][non_empty]
+    return word_start, word_end, counts
+
+
+def _string_view(
+    data: np.ndarray, start: np.ndarray, size: np.ndarray, binary: bool = False
+) -> Any:
+    """An Arrow string (or binary) view array of the slices ``data[start[i]:start[i] + size[i]]``."""
+    import pyarrow as pa
+
+    views, buffers = binary_views(data, start, size)
+    kind = pa.binary_view() if binary else pa.string_view()
+    return pa.Array.from_buffers(
+        kind, len(start), [None, pa.py_buffer(views), *map(pa.py_buffer, buffers)]
+    )
+
+
+def _token_hashes(data: np.ndarray, word_start: np.ndarray, word_end: np.ndarray) -> np.ndarray:
     """xxh3-64 of each word's UTF-8 bytes, hashing each distinct word once."""
     import pyarrow.compute as pc
 
-    # One hash pass finds the distinct words and each token's index among them.
-    encoded = pc.dictionary_encode(tokens.to_arrow())
+    # One hash pass finds the distinct words and each word's index among them.
+    encoded = pc.dictionary_encode(_string_view(data, word_start, word_end - word_start, True))
     digest = xxhash.xxh3_64_intdigest
-    vocabulary = [digest(word.encode()) for word in encoded.dictionary.to_pylist()]
+    vocabulary = [digest(word) for word in encoded.dictionary.to_pylist()]
     return np.array(vocabulary, dtype=np.uint64)[encoded.indices.to_numpy()]
 
 

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from html import escape
 from typing import TYPE_CHECKING, Any
 
-from synthc.report.model import span
+from synthc.plan.model import span
 from synthc.report.svg import chart, pipeline
 
 if TYPE_CHECKING:

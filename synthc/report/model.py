@@ -11,6 +11,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from synthc.plan.model import cost_text, span
+
 if TYPE_CHECKING:
     from synthc.recipe.load import Recipe
 
@@ -99,7 +101,7 @@ class PlanVsActual:
 
     @property
     def planned(self) -> str:
-        """ "4–12 calls, ~$0.0002 expected ($0.0001–$0.0004)" """
+        """ "4–12 calls, ~$0.0002 expected, $0.0001–$0.0004" """
         if self.planned_calls is None:
             return "no estimate (the step was fresh when the build was planned)"
         calls = span(self.planned_calls, self.planned_calls_max, str)
@@ -107,12 +109,7 @@ class PlanVsActual:
 
     @property
     def planned_cost(self) -> str:
-        if self.planned_usd is None:
-            return "cost not known"
-        usd = span(self.planned_usd, self.planned_usd_max, lambda v: f"${v:.4f}")
-        if self.planned_usd_expected is None or self.planned_usd_max == self.planned_usd:
-            return usd
-        return f"~${self.planned_usd_expected:.4f} expected ({usd})"
+        return cost_text(self.planned_usd, self.planned_usd_expected, self.planned_usd_max)
 
     @property
     def actual(self) -> str:
@@ -126,15 +123,6 @@ class PlanVsActual:
             return None
         high = self.planned_calls_max
         return self.planned_calls <= self.calls and (high is None or self.calls <= high)
-
-
-def span(low: Any, high: Any, show: Any) -> str:
-    """ "5", "5–9" or "≥5"; "?" when even the lower figure is unknown."""
-    if low is None:
-        return "?"
-    if high == low:
-        return show(low)
-    return f"≥{show(low)}" if high is None else f"{show(low)}–{show(high)}"
 
 
 @dataclass(frozen=True)

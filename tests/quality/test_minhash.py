@@ -6,6 +6,7 @@ import numpy as np
 import polars as pl
 import pytest
 from datasketch import MinHash
+from datasketch.hashfunc import sha1_hash32
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -17,6 +18,7 @@ from synthc.quality.minhash import (
     jaccard_pairs,
     lsh_params,
     partition_band_keys,
+    sha1_prefix32,
     signatures,
 )
 from synthc.quality.text import grams, normalise, shingle_sets, word_ngrams
@@ -71,9 +73,25 @@ def test_vectorised_shingles_match_the_per_record_reference(n):
         got[owner].add(text)
     assert got == [word_ngrams(t, n) for t in texts.to_list()]
     assert list(shingle_sets(texts, n).sizes) == [len(s) for s in got]
-    data, offsets = found.gram_bytes(np.arange(len(found.key)))  # what sha1 hashes
-    as_bytes = [bytes(data[offsets[i] : offsets[i + 1]]) for i in range(len(offsets) - 1)]
+    joined, start, size = found.gram_spans(np.arange(len(found.key)))  # what sha1 hashes
+    as_bytes = [bytes(joined[a : a + z]) for a, z in zip(start, size, strict=True)]
     assert as_bytes == [text.encode("utf-8") for text in strings]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    data=st.binary(max_size=200),
+    slices=st.lists(st.tuples(st.integers(0, 200), st.integers(0, 40)), max_size=30),
+    window=st.sampled_from([1, 7, 16, 1 << 30]),
+)
+def test_sha1_prefix32_is_datasketchs_sha1_hash32_of_each_slice(data, slices, window):
+    """Slices of any length (inline in the Arrow view or not), anywhere in the data, and
+    data spanning several view buffers."""
+    spans = [(min(a, len(data)), min(z, len(data) - min(a, len(data)))) for a, z in slices]
+    start = np.array([a for a, _ in spans], dtype=np.int64)
+    size = np.array([z for _, z in spans], dtype=np.int64)
+    got = sha1_prefix32(np.frombuffer(data, dtype=np.uint8), start, size, window=window)
+    assert got.tolist() == [sha1_hash32(data[a : a + z]) for a, z in spans]
 
 
 @pytest.mark.parametrize("scheme", ["affine32", "legacy"])
@@ -85,6 +103,23 @@ def test_signatures_are_bit_identical_to_datasketch(scheme, seed):
     sigs = signatures(texts, 3, perms, batch=7)
     for text, row in zip(texts.to_list(), sigs, strict=True):
         expected = datasketch_signature(word_ngrams(text, 3), scheme, num_perm=64, seed=seed)
+        assert np.array_equal(row.astype(np.uint64), expected), text
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    texts=st.lists(st.text(max_size=60), max_size=12),
+    scheme=st.sampled_from(["affine32", "legacy"]),
+    ngram=st.integers(1, 4),
+)
+def test_signatures_of_any_unicode_texts_are_datasketchs(texts, scheme, ngram):
+    """Arbitrary unicode (empty, one word, whitespace only, astral symbols), every
+    record in batches of 3: row r is datasketch's MinHash of its n-grams' UTF-8 bytes."""
+    normalised = normalise(texts)
+    perms = Permutations.create(32, seed=5, scheme=scheme)
+    sigs = signatures(normalised, ngram, perms, batch=3)
+    for text, row in zip(normalised.to_list(), sigs, strict=True):
+        expected = datasketch_signature(word_ngrams(text, ngram), scheme, num_perm=32, seed=5)
         assert np.array_equal(row.astype(np.uint64), expected), text
 
 
