@@ -359,13 +359,10 @@ class LLMClient:
         def admit() -> CallFailure | None:
             """Reserve the budget as the request is about to go, with the completion
             expected by then (the step's answers so far)."""
-            completion = self._expected(step, spec, params)
-            usd = transports.cost(spec, prompt_estimate, completion) or 0.0
-            stop = self.budget.reserve(prompt_estimate + completion, usd)
-            if stop is not None:
-                self.budget_stop = self.budget_stop or stop
-                return CallFailure(BUDGET, "BudgetExceeded", "budget " + stop)
-            reserved[:] = [prompt_estimate + completion, usd]
+            held = self._reserve(step, spec, params, prompt_estimate, transports.cost)
+            if isinstance(held, CallFailure):
+                return held
+            reserved[:] = held
             return None
 
         timeout = self.request_timeout(spec) or _param_timeout(call_params)
@@ -455,8 +452,20 @@ class LLMClient:
             return CallFailure(BUDGET, "BudgetExceeded", "budget " + self.budget_stop)
         params = self.params_for(request)
         prompt, _ = estimate_split(request.messages, params)
+        return self._reserve(step, spec, params, prompt, transports.batch_cost)
+
+    def _reserve(
+        self,
+        step: str,
+        spec: ModelSpec,
+        params: Mapping[str, Any],
+        prompt: int,
+        price: Callable[[ModelSpec, int, int], float | None],
+    ) -> tuple[int, float] | CallFailure:
+        """Hold the budget for a call's prompt and expected completion at `price`, or
+        say why the budget refuses it (and stop the build's later calls)."""
         completion = self._expected(step, spec, params)
-        usd = transports.batch_cost(spec, prompt, completion) or 0.0
+        usd = price(spec, prompt, completion) or 0.0
         stop = self.budget.reserve(prompt + completion, usd)
         if stop is not None:
             self.budget_stop = self.budget_stop or stop
