@@ -17,6 +17,18 @@ if TYPE_CHECKING:
 QUERY_FORMATS = ("table", "csv", "json", "jsonl")
 
 
+# Characters JSON leaves raw inside strings that some line readers (Python's
+# str.splitlines, JavaScript before ES2019) take for a line break: escaped in JSON
+# Lines, a record is always one line, whatever reads it.
+_LINE_BREAKS = str.maketrans({"\x85": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"})
+
+
+def one_line(jsonl: str) -> str:
+    """JSON Lines text with the line-break characters JSON allows raw escaped (they
+    only occur inside strings, so every value reads back the same)."""
+    return jsonl.translate(_LINE_BREAKS)
+
+
 def format_frame(frame: pl.DataFrame, format: str) -> str:
     """Rows as text: an aligned `table`, `csv`, a `json` array or `jsonl` (one object a line)."""
     import polars as pl
@@ -24,11 +36,14 @@ def format_frame(frame: pl.DataFrame, format: str) -> str:
     frame = _text_safe(frame)
     if format == "jsonl":
         if not any(_has_decimal(dtype) for dtype in frame.schema.values()):
-            return frame.write_ndjson()
+            return one_line(frame.write_ndjson())
         # polars writes decimals as JSON strings; a number stays a number here
-        return "".join(
-            json.dumps(row, ensure_ascii=False, default=_json_number, separators=(",", ":")) + "\n"
-            for row in frame.to_dicts()
+        return one_line(
+            "".join(
+                json.dumps(row, ensure_ascii=False, default=_json_number, separators=(",", ":"))
+                + "\n"
+                for row in frame.to_dicts()
+            )
         )
     if format == "json":
         return (

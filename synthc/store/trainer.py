@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from synthc.errors import StoreError
 from synthc.store.atomic import atomic_write_bytes
+from synthc.store.formats import one_line
 
 if TYPE_CHECKING:
     import polars as pl
@@ -65,7 +66,8 @@ def preference_rows(
 
 
 def jsonl_bytes(rows: list[dict[str, Any]]) -> bytes:
-    return "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows).encode("utf-8")
+    text = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
+    return one_line(text).encode("utf-8")
 
 
 def _columns(

@@ -11,7 +11,7 @@ import pytest
 import yaml
 from buildkit import LINEAR, load, write_jsonl, write_recipe
 
-from synthc.api import build_recipe, plan_recipe
+from synthc.api import build_recipe, plan_recipe, query_recipe
 from synthc.errors import RecipeError
 from synthc.plan.render import plan_json, plan_table
 from synthc.recipe.load import load_recipe
@@ -199,3 +199,16 @@ def test_trainer_exports_are_tracked_in_the_lock_like_the_others(project: Path) 
     row = json.loads((project / "out" / "sft.jsonl").read_text())
     assert row["messages"][1] == {"role": "assistant", "content": "1"}
     assert stale_exports(recipe) == []
+
+
+def test_a_jsonl_record_stays_one_line_whatever_line_breaks_its_text_holds(project: Path) -> None:
+    """JSON allows U+0085, U+2028 and U+2029 raw inside strings, but Python's
+    str.splitlines (and older JavaScript) break lines there: exports and `query --format
+    jsonl` escape them, so each record is one line for any reader."""
+    texts = ["next\x85line", "line\u2028separator", "paragraph\u2029separator"]
+    write_jsonl(project / "seeds.jsonl", ({"q": text, "n": 10} for text in texts))
+    recipe = write_recipe(project, LINEAR, exports={"big": ["out/big.jsonl"]})
+    assert build_recipe(recipe).exit_code == 0
+    assert exported_questions(project) == texts  # read with str.splitlines
+    queried = query_recipe(recipe, "select q from big order by q", "jsonl")
+    assert sorted(json.loads(line)["q"] for line in queried.splitlines()) == sorted(texts)
