@@ -48,8 +48,6 @@ class BatchStats:
     downloads: int = 0  # file contents read
     cancels: int = 0
     refused: int = 0  # batches refused for a provider limit
-    prompt_tokens: int = 0  # usage of the lines answered
-    completion_tokens: int = 0
 
     def as_json(self) -> dict[str, Any]:
         return {"uploads": self.uploads, "submissions": self.submissions, "lines": self.lines,
@@ -224,9 +222,6 @@ class BatchEndpoints:
                                "response": None, "error": error})  # fmt: skip
                 continue
             status, answer = self.server.answer_line(line["body"])
-            usage = (answer.get("usage") or {}) if isinstance(answer, dict) else {}
-            self.stats.prompt_tokens += int(usage.get("prompt_tokens") or 0)
-            self.stats.completion_tokens += int(usage.get("completion_tokens") or 0)
             row = {"id": f"req-{index}", "custom_id": line["custom_id"], "error": None,
                    "response": {"status_code": status, "request_id": f"r{index}",
                                 "body": answer}}  # fmt: skip

@@ -330,13 +330,7 @@ class LLMTestServer:
             return web.json_response(error, status=status)
         if "garbage" in markers or garbage:
             return web.Response(text="<html>not json", content_type="application/json")
-        answer = completion_body(body, markers)
-        with self._lock:
-            self.stats.prompt_tokens += answer["usage"]["prompt_tokens"]
-            self.stats.completion_tokens += answer["usage"]["completion_tokens"]
-        if "malformed" in markers:
-            del answer["choices"]
-        return web.json_response(answer)
+        return web.json_response(self._answered(body, markers))
 
     def answer_line(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         """A batch line's status and body: what the chat endpoint answers `body` (its
@@ -346,13 +340,18 @@ class LLMTestServer:
         status = self._status_for(markers, 1, False, 200)
         if status != 200:
             return status, {"error": {"message": "server error", "type": "server_error"}}
+        return 200, self._answered(body, markers)
+
+    def _answered(self, body: dict[str, Any], markers: dict[str, str]) -> dict[str, Any]:
+        """The completion for `body`, its usage counted (without `choices` when the
+        prompt asks for a malformed answer)."""
         answer = completion_body(body, markers)
         with self._lock:
             self.stats.prompt_tokens += answer["usage"]["prompt_tokens"]
             self.stats.completion_tokens += answer["usage"]["completion_tokens"]
         if "malformed" in markers:
             del answer["choices"]
-        return 200, answer
+        return answer
 
     def _admit(self, now: float) -> float | None:
         """Under the rpm window: None when the request is accepted (and recorded), else

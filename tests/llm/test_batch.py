@@ -309,7 +309,7 @@ def test_a_no_wait_build_and_the_build_collecting_its_batches_each_record_what_t
     assert submitted == {"calls": 0, "tokens": 0, "usd": 0.0}
     rates = price_per_token("openai/gpt-4o-mini", batch=True)
     assert rates is not None
-    stats = server.batches.stats  # the provider's own token counts for the lines
+    stats = server.stats  # the provider's own token counts (every call went by batch)
     billed = stats.prompt_tokens * rates[0] + stats.completion_tokens * rates[1]
     assert collected["calls"] == 6
     assert collected["tokens"] == stats.prompt_tokens + stats.completion_tokens
