@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from synthc.llm.calls import BUDGET, CallRequest, CallResult, completion_range, estimate_split
-from synthc.llm.client import MIN_OBSERVED, LLMClient
+from synthc.llm.client import MIN_OBSERVED, LLMClient, in_request_order
 from synthc.llm.models import DEFAULT_MODEL
 from synthc.plan.counts import UNKNOWN, Bounds, step_calls, step_rows
 from synthc.plan.model import FRESH, NOT_CALLED, CallEstimate, Plan, PlannedStep
@@ -54,26 +54,19 @@ class ProbeClient(LLMClient):
         reporter: Reporter | None = None,
         refresh: bool = False,
     ) -> list[CallResult]:
-        results = super().complete(requests, step, None, refresh)
-        for result in results:
-            if result.cached and result.call_key not in self.hits:
-                self.hits.add(result.call_key)
+        keys, found, pending = self.lookup(requests, refresh)
+        for key, result in found.items():
+            if key not in self.hits:
+                self.hits.add(key)
                 self.answer_lengths.setdefault(result.model, []).append(result.completion_tokens)
-        return results
-
-    async def _call_all(
-        self, pending: Mapping[str, CallRequest], step: str, reporter: Reporter | None
-    ) -> dict[str, CallResult]:
         for key, request in pending.items():
             if key in self.in_batches:
                 self.pending[key] = self.in_batches[key]
             else:
                 self.misses[key] = request
-        return {
-            key: CallResult(key, request.row_id, request.model, None, error=NOT_CALLED,
-                            error_class="NotCalled", error_kind=BUDGET)
-            for key, request in pending.items()
-        }  # fmt: skip
+            found[key] = CallResult(key, request.row_id, request.model, None, error=NOT_CALLED,
+                                    error_class="NotCalled", error_kind=BUDGET)  # fmt: skip
+        return in_request_order(keys, requests, found)
 
     def forget(self, keys: Any) -> None:
         """Estimating must not change the cache."""

@@ -21,9 +21,9 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import dataclasses
-import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -39,6 +39,7 @@ from synthc.llm.calls import (
     estimate_split,
     expected_completion,
 )
+from synthc.llm.lanes import Lanes
 from synthc.llm.limits import DEFAULT_CONCURRENCY, LOCAL_CONCURRENCY, ModelLimiter, ModelLimits
 from synthc.llm.models import ModelSpec, resolve_model
 from synthc.llm.params import CallParams, split_params
@@ -51,6 +52,7 @@ if TYPE_CHECKING:
     from synthc.progress import Reporter
     from synthc.recipe.load import Recipe
 
+LOOKUP_BATCH = 256  # requests keyed and looked up before their misses may go
 MIN_WORKERS = 64  # calls of one model in progress at once, at least (see `_workers`)
 MIN_OBSERVED = 3  # answers of a step before their mean length is the expected completion
 # (step, answers found in the cache by key, misses about to be answered by key)
@@ -117,8 +119,9 @@ class LLMClient:
         self._limiters: dict[str, ModelLimiter] = {}
         # (step, model) -> [answers, completion tokens]: the expected completion
         self._observed: dict[tuple[str, str], list[int]] = {}
-        # Told (step, cache hits, misses) by each `complete` before a miss is sent: the
-        # build counts a step's estimate from its own keys (`synthc.execute.estimate`).
+        # Told (step, cache hits, misses) by each `complete` once every key is known (its
+        # first misses may be on their way): the build counts a step's estimate from its
+        # own keys (`synthc.execute.estimate`).
         self.observer: Observer | None = None
 
     # --- keys and the cache (no litellm) -------------------------------------------
@@ -170,10 +173,22 @@ class LLMClient:
         Requests with the same call key are made once. Failures do not raise: they come
         back as results with `error` set (and `error_kind` "budget" for calls the
         budget stopped; `budget_stop` then says why). `refresh` skips cache lookups but
-        still stores new answers. Each answer is cached the moment it arrives. Calls to
-        an alias with `batch:` go through the provider's batch API; when the client does
-        not wait for batches, `BatchPending` is raised once every other call is answered.
+        still stores new answers. Each answer is cached the moment it arrives. Misses
+        are sent as they are found: the first request goes while later ones are still
+        being keyed and looked up. Calls to an alias with `batch:` go through the
+        provider's batch API, once every request is keyed; when the client does not
+        wait for batches, `BatchPending` is raised once every other call is answered.
         """
+        keys, found = _run_coroutine(self._complete(requests, step, reporter, refresh))
+        if waiting := [r for r in found.values() if r.error_kind == PENDING]:
+            raise _batch_pending(step, waiting)
+        return in_request_order(keys, requests, found)
+
+    def lookup(
+        self, requests: Sequence[CallRequest], refresh: bool = False
+    ) -> tuple[list[str], dict[str, CallResult], dict[str, CallRequest]]:
+        """Every request's key, the cached answers by key and the misses by key (each
+        key once, with its first request). Never calls a model."""
         keys = [self.key(request) for request in requests]
         found: dict[str, CallResult] = {}
         pending: dict[str, CallRequest] = {}
@@ -186,17 +201,50 @@ class LLMClient:
                 pending[key] = request
             else:
                 found[key] = _from_cache(key, request, hit)
-        if self.observer is not None:
-            self.observer(step, found, pending)
-        if reporter is not None and found:
-            reporter.advance(step, len(found))
-        if pending:
-            found.update(self.call_misses(pending, step, reporter))
-        return [
-            found[key] if found[key].row_id == request.row_id
-            else dataclasses.replace(found[key], row_id=request.row_id)
-            for key, request in zip(keys, requests, strict=True)
-        ]  # fmt: skip
+        return keys, found, pending
+
+    async def _complete(
+        self,
+        requests: Sequence[CallRequest],
+        step: str,
+        reporter: Reporter | None,
+        refresh: bool,
+    ) -> tuple[list[str], dict[str, CallResult]]:
+        """Keys and results of `complete`: requests keyed and looked up `LOOKUP_BATCH` at
+        a time, each batch's misses handed to the calls before the next is keyed."""
+        keys: list[str] = []
+        found: dict[str, CallResult] = {}
+        pending: dict[str, CallRequest] = {}
+        calls = _Calls(self, step, reporter)
+        try:
+            for lo in range(0, len(requests), LOOKUP_BATCH):
+                chunk = requests[lo : lo + LOOKUP_BATCH]
+                chunk_keys = [self.key(request) for request in chunk]
+                keys += chunk_keys
+                new: dict[str, CallRequest] = {}
+                for key, request in zip(chunk_keys, chunk, strict=True):
+                    if key not in found and key not in pending and key not in new:
+                        new[key] = request
+                hits = {} if refresh else self.cache.get_many(list(new))
+                for key, request in new.items():
+                    hit = hits.get(key)
+                    if hit is None:
+                        pending[key] = request
+                        calls.add(key, request)
+                    else:
+                        found[key] = _from_cache(key, request, hit)
+                if reporter is not None and hits:
+                    reporter.advance(step, len(hits))
+                await asyncio.sleep(0)  # this batch's misses go before the next is keyed
+            if self.observer is not None:
+                self.observer(step, found, pending)
+            found.update(await calls.finish())
+        except Exception:
+            await calls.lanes.settle()  # answers on their way are cached, the rest dropped
+            raise
+        finally:
+            await calls.close()
+        return keys, found
 
     def call_misses(
         self, pending: Mapping[str, CallRequest], step: str, reporter: Reporter | None
@@ -212,46 +260,13 @@ class LLMClient:
     async def _call_all(
         self, pending: Mapping[str, CallRequest], step: str, reporter: Reporter | None
     ) -> dict[str, CallResult]:
-        transports = Transports(self.timeout, force_litellm=self.transport == "litellm")
-        specs = {r.model: self.resolve(r.model) for r in pending.values()}
-        for spec in specs.values():
-            transports.prepare(spec)
-        limiters = {self.limiter(spec) for spec in specs.values()}
-        for limiter in limiters:
-            limiter.notify = reporter.message if reporter is not None else None
+        calls = _Calls(self, step, reporter)
         try:
-            started = time.monotonic()
-            results: dict[str, CallResult] = {}
-
-            async def work(queue: Iterator[tuple[str, CallRequest]]) -> None:
-                for key, request in queue:
-                    waited = time.monotonic() - started  # for a free worker
-                    results[key] = await self._call(transports, key, request, step, waited)
-                    if reporter is not None:
-                        reporter.advance(step)
-                        spec = self.resolve(request.model)
-                        _report_stop(self.limiter(spec), reporter, spec)
-
-            batched = {k: r for k, r in pending.items() if specs[r.model].batch is not None}
-            by_model: dict[str, list[tuple[str, CallRequest]]] = {}
             for key, request in pending.items():
-                if key not in batched:
-                    by_model.setdefault(request.model, []).append((key, request))
-            workers = []
-            for model, calls in by_model.items():
-                queue = iter(calls)  # shared by the model's workers, each takes the next
-                count = min(len(calls), _workers(self.limiter(specs[model]).limits))
-                workers += [work(queue) for _ in range(count)]
-            runner = BatchRunner(self, transports, self.batches, step, self.batch_wait, reporter)
-            with transports.local_provider(any(specs[model].is_local for model in by_model)):
-                _, answered = await asyncio.gather(
-                    asyncio.gather(*workers), runner.run(batched) if batched else _nothing()
-                )
-            return {**results, **answered}
+                calls.add(key, request)
+            return await calls.finish()
         finally:
-            for limiter in limiters:
-                limiter.notify = None
-            await transports.close()
+            await calls.close()
 
     def embed(
         self,
@@ -492,6 +507,76 @@ class LLMClient:
         self.close()
 
 
+class _Calls:
+    """The misses of one `complete` (or `call_misses`), taken as they are found: the
+    transports open on the first, each model's prepared on its first; direct calls go
+    through `Lanes` at once, calls to aliases with `batch:` wait for `finish` (a
+    provider batch is submitted whole)."""
+
+    def __init__(self, client: LLMClient, step: str, reporter: Reporter | None) -> None:
+        self.client, self.step, self.reporter = client, step, reporter
+        self.transports: Transports | None = None
+        self.lanes = Lanes(self._answer)
+        self.batched: dict[str, CallRequest] = {}
+        self.models: dict[str, ModelSpec] = {}  # by the name requests use
+        self.limiters: set[ModelLimiter] = set()
+        self.local = contextlib.ExitStack()  # the `local/` provider, registered on need
+        self.local_registered = False
+
+    def add(self, key: str, request: CallRequest) -> None:
+        spec = self.models.get(request.model) or self._prepare(request.model)
+        if spec.batch is not None:
+            self.batched[key] = request
+        else:
+            self.lanes.add(request.model, _workers(self.client.limiter(spec).limits), key, request)
+
+    def _prepare(self, model: str) -> ModelSpec:
+        """A model's first miss: route and price it (importing litellm if it needs it)
+        before any of its requests is booked in a rate window."""
+        client = self.client
+        if self.transports is None:
+            self.transports = Transports(
+                client.timeout, force_litellm=client.transport == "litellm"
+            )
+        spec = self.models[model] = client.resolve(model)
+        self.transports.prepare(spec)
+        limiter = client.limiter(spec)
+        limiter.notify = self.reporter.message if self.reporter is not None else None
+        self.limiters.add(limiter)
+        if spec.is_local and spec.batch is None and not self.local_registered:
+            self.local.enter_context(self.transports.local_provider(True))
+            self.local_registered = True
+        return spec
+
+    async def _answer(self, key: str, request: CallRequest, waited: float) -> CallResult:
+        assert self.transports is not None
+        result = await self.client._call(self.transports, key, request, self.step, waited)
+        if self.reporter is not None:
+            self.reporter.advance(self.step)
+            spec = self.models[request.model]
+            _report_stop(self.client.limiter(spec), self.reporter, spec)
+        return result
+
+    async def finish(self) -> dict[str, CallResult]:
+        """Every miss's result by key, once all are answered (after the last `add`)."""
+        if not self.batched:
+            return await self.lanes.join()
+        assert self.transports is not None
+        client = self.client
+        runner = BatchRunner(client, self.transports, client.batches, self.step,
+                             client.batch_wait, self.reporter)  # fmt: skip
+        direct, answered = await asyncio.gather(self.lanes.join(), runner.run(self.batched))
+        return {**direct, **answered}
+
+    async def close(self) -> None:
+        await self.lanes.cancel()  # nothing is left running unless `finish` was cut short
+        self.local.close()
+        for limiter in self.limiters:
+            limiter.notify = None
+        if self.transports is not None:
+            await self.transports.close()
+
+
 def _workers(limits: ModelLimits) -> int:
     """Calls of one model in progress at once: its concurrency with room for calls backing
     off or waiting for a window. One task per pending call held ~4 KB each until the end
@@ -505,8 +590,15 @@ def _param_timeout(params: CallParams) -> float | None:
     return float(value) if isinstance(value, int | float) and value > 0 else None
 
 
-async def _nothing() -> dict[str, CallResult]:
-    return {}
+def in_request_order(
+    keys: Sequence[str], requests: Sequence[CallRequest], found: Mapping[str, CallResult]
+) -> list[CallResult]:
+    """Each request's result (found by its key), carrying the request's own row id."""
+    return [
+        found[key] if found[key].row_id == request.row_id
+        else dataclasses.replace(found[key], row_id=request.row_id)
+        for key, request in zip(keys, requests, strict=True)
+    ]  # fmt: skip
 
 
 def _batch_pending(step: str, waiting: Sequence[CallResult]) -> BatchPending:
