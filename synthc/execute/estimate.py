@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from synthc.llm.calls import BUDGET, CallRequest, CallResult, completion_range, estimate_split
 from synthc.llm.client import MIN_OBSERVED, LLMClient, in_request_order
 from synthc.llm.models import DEFAULT_MODEL
+from synthc.llm.wire import may_be_priced
 from synthc.plan.counts import UNKNOWN, Bounds, step_calls, step_rows
 from synthc.plan.model import FRESH, NOT_CALLED, CallEstimate, Plan, PlannedStep
 from synthc.progress import NullReporter, Reporter
@@ -396,8 +397,11 @@ def price_per_token(model: str, batch: bool = False) -> tuple[float, float] | No
     it has them, else half the direct ones, as litellm's `batch_cost_calculator`
     assumes (OpenAI, Anthropic and Vertex batches cost half), so `plan` and the build's
     `_calls` agree."""
+    names = (model, model.partition("/")[2])
+    if not may_be_priced(*names):  # not in the table's text: no need to parse it (~25 ms)
+        return None
     table = price_table()
-    for name in (model, model.partition("/")[2]):
+    for name in names:
         entry = table.get(name) if name else None
         if isinstance(entry, dict) and "input_cost_per_token" in entry:
             prompt = float(entry["input_cost_per_token"])
