@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 
 from synthc.errors import SynthcError
 from synthc.steps.kind import StepContext, StepLLM
@@ -90,6 +90,40 @@ def request(
     return chat_request(ctx, model, messages, sample=sample, row_id=row_id)
 
 
+class LazyRequests(Sequence["CallRequest"]):
+    """`count` requests made from `made` on first access, in order, and kept: the
+    gateway keys a list in batches and sends each batch's misses before reading the
+    next, so the first calls go while later prompts are still being rendered."""
+
+    def __init__(self, count: int, made: Iterator[CallRequest]) -> None:
+        self._count = count
+        self._made = made
+        self._items: list[CallRequest] = []
+
+    def __len__(self) -> int:
+        return self._count
+
+    @overload
+    def __getitem__(self, index: int) -> CallRequest: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[CallRequest]: ...
+    def __getitem__(self, index: int | slice) -> CallRequest | list[CallRequest]:
+        wanted = range(self._count)[index]  # IndexError for an int out of range
+        if isinstance(wanted, int):
+            self._make_until(wanted + 1)
+        elif wanted:
+            self._make_until(max(wanted[0], wanted[-1]) + 1)
+        return self._items[index]
+
+    def __iter__(self) -> Iterator[CallRequest]:
+        self._make_until(self._count)
+        return iter(self._items)
+
+    def _make_until(self, stop: int) -> None:
+        while len(self._items) < stop:
+            self._items.append(next(self._made))
+
+
 @dataclass(frozen=True)
 class Answer:
     """What the calls for one request came to: `value` as read from the last answer,
@@ -155,14 +189,15 @@ def _ask(
     max_repairs: int,
 ) -> list[Answer]:
     """The calls and repairs of `call_and_repair`, each round one batch to the gateway."""
-    made: list[list[CallResult]] = [[] for _ in requests]
+    made: list[list[CallResult]] = [[] for _ in range(len(requests))]
     found: list[tuple[Any, str | None]] = [(None, None)] * len(requests)
-    pending = list(enumerate(requests))
+    # The first round as given (a `LazyRequests` is made while its first calls go).
+    indices: Sequence[int] = range(len(requests))
+    asked: Sequence[CallRequest] = requests
     for attempt in range(max_repairs + 1):
-        asked = [req for _, req in pending]
         results = llm.complete(asked, step=ctx.name, reporter=ctx.reporter, refresh=ctx.refresh)
         retry: list[tuple[int, CallRequest]] = []
-        for (index, req), result in zip(pending, results, strict=True):
+        for index, req, result in zip(indices, asked, results, strict=True):
             made[index].append(result)
             if not result.ok:
                 found[index] = (None, result.error)
@@ -172,9 +207,9 @@ def _ask(
             problem = found[index][1]
             if problem is not None and attempt < max_repairs:
                 retry.append((index, _repair_request(req, text, problem)))
-        pending = retry
-        if not pending:
+        if not retry:
             break
+        indices, asked = [i for i, _ in retry], [req for _, req in retry]
     return [
         Answer(value, tuple(calls), error)
         for (value, error), calls in zip(found, made, strict=True)

@@ -22,15 +22,24 @@ listed in `_failures`; every call (cached or not) is listed in `_calls`.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from synthc.steps._methods import Answer, call_and_repair, chat_request, extract_json, model_name
+from synthc.steps._methods import (
+    Answer,
+    LazyRequests,
+    call_and_repair,
+    chat_request,
+    extract_json,
+    model_name,
+)
 from synthc.steps.kind import StepContext, StepKind
 
 if TYPE_CHECKING:
     import polars as pl
+
+    from synthc.llm.calls import CallRequest
 
 LINEAGE_TAIL = ("_parent_id", "_step", "_model", "_call_key")
 
@@ -43,7 +52,6 @@ class _Job:
     parent_id: str
     sample: int
     row_id: str
-    messages: list[dict[str, str]]
 
 
 # --- plan-time contract ----------------------------------------------------------------
@@ -106,9 +114,8 @@ def run(ctx: StepContext) -> pl.DataFrame:
     n = int(ctx.config.get("n") or 1)
     ctx.reporter.message(f"{ctx.name}: {len(jobs)} calls ({len(frame)} rows x n={n})")
     model = model_name(ctx)
-    requests = [
-        chat_request(ctx, model, job.messages, sample=job.sample, row_id=job.row_id) for job in jobs
-    ]
+    # Rendered as the gateway takes them: its first calls go while later prompts render.
+    requests = LazyRequests(len(jobs), _requests(ctx, model, frame, jobs))
     answers = call_and_repair(
         ctx,
         requests,
@@ -126,14 +133,23 @@ def _jobs(step: str, config: Mapping[str, Any], frame: pl.DataFrame) -> list[_Jo
     parent_ids = [str(v) for v in frame.get_column("_id").to_list()]
     row_ids = derived_row_ids(step, [p for p in parent_ids for _ in range(n)],
                               [s for _ in parent_ids for s in range(n)]).to_list()  # fmt: skip
-    jobs: list[_Job] = []
-    for index, row in enumerate(frame.iter_rows(named=True)):
-        messages = _render_messages(config, row)
-        for sample in range(n):
-            jobs.append(
-                _Job(index, parent_ids[index], sample, row_ids[index * n + sample], messages)
-            )
-    return jobs
+    return [
+        _Job(index, parent_id, sample, row_ids[index * n + sample])
+        for index, parent_id in enumerate(parent_ids)
+        for sample in range(n)
+    ]
+
+
+def _requests(
+    ctx: StepContext, model: str, frame: pl.DataFrame, jobs: Sequence[_Job]
+) -> Iterator[CallRequest]:
+    """Each job's request, in order: a row's prompt is rendered once for its samples."""
+    rows = frame.iter_rows(named=True)
+    messages: list[dict[str, str]] = []
+    for job in jobs:
+        if job.sample == 0:
+            messages = _render_messages(ctx.config, next(rows))
+        yield chat_request(ctx, model, messages, sample=job.sample, row_id=job.row_id)
 
 
 def _render_messages(config: Mapping[str, Any], row: Mapping[str, Any]) -> list[dict[str, str]]:

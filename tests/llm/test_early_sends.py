@@ -6,7 +6,7 @@ Measured at the loopback server."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import overload
 
 import pytest
@@ -16,6 +16,7 @@ from llm_server import LLMTestServer
 from synthc.llm.calls import CallRequest
 from synthc.llm.client import LOOKUP_BATCH, LLMClient
 from synthc.progress import RecordingReporter
+from synthc.steps._methods import LazyRequests
 
 
 class SlowRequests(Sequence[CallRequest]):
@@ -106,3 +107,45 @@ def test_a_request_list_failing_part_way_keeps_every_answer_already_sent_for(
     # every request the server answered was cached: none of them is asked again
     assert sum(r.cached for r in again) == sent
     assert server.stats.total == len(prompts) - sent
+
+
+def test_prompts_made_on_demand_are_sent_while_later_ones_are_still_being_made(
+    make_client: Callable[..., LLMClient], server: LLMTestServer
+) -> None:
+    """A step's `LazyRequests` (generate renders its prompts so) is read a batch at a
+    time: the server answers the first prompts before the last one is even made."""
+    count = 40 * LOOKUP_BATCH
+    made_at: list[float] = []
+
+    def made() -> Iterator[CallRequest]:
+        for i in range(count):
+            if i % LOOKUP_BATCH == 0:
+                time.sleep(0.01)  # rendering a batch of prompts takes a while
+            made_at.append(time.time())
+            yield ask(f"topic {i % 8}", row=f"row {i}")
+
+    requests = LazyRequests(count, made())
+    results = make_client().complete(requests)
+    assert server.stats.first_request_at is not None
+    assert server.stats.first_request_at < made_at[-1] - 0.2
+    assert len(made_at) == count  # each made once
+    assert [r.row_id for r in results] == [f"row {i}" for i in range(count)]
+    assert server.stats.total == 8
+
+
+def test_lazy_requests_read_like_a_list() -> None:
+    made: list[int] = []
+
+    def items() -> Iterator[CallRequest]:
+        for i in range(10):
+            made.append(i)
+            yield ask(f"p{i}")
+
+    lazy = LazyRequests(10, items())
+    assert len(lazy) == 10 and made == []
+    assert [r.row_id for r in lazy[2:4]] == ["p2", "p3"] and made == [0, 1, 2, 3]
+    assert lazy[-1].row_id == "p9" and lazy[0].row_id == "p0"
+    assert [r.row_id for r in lazy] == [f"p{i}" for i in range(10)]
+    assert made == list(range(10))  # each made once
+    with pytest.raises(IndexError):
+        lazy[10]
