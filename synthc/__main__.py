@@ -1,3 +1,3 @@
-from synthc.cli import main
+from synthc.cli import run
 
-main()
+run()

@@ -255,3 +255,26 @@ def test_a_no_op_build_imports_neither_polars_nor_numpy(tmp_path: Path) -> None:
         "  long:\n    kind: filter\n    from: seeds\n    where: length(text) > 1\n"
     )
     assert loaded_by_a_no_op_build(tmp_path, text, ("polars", "numpy", "litellm")) == []
+
+
+def test_a_long_query_result_through_a_pipe_arrives_whole(recipe: Path) -> None:
+    """The process ends without the interpreter's teardown, but only once its output
+    is flushed: 200,000 rows through a pipe all arrive."""
+    synthc("build", str(recipe))
+    done = synthc("query", str(recipe), "select range n from range(200000)", "-f", "csv")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == "199999"
+    assert len(done.stdout.splitlines()) == 200_001
+
+
+def test_the_command_still_runs_atexit_handlers_and_keeps_its_exit_code(tmp_path: Path) -> None:
+    marker = tmp_path / "atexit-ran"
+    code = (
+        "import atexit, pathlib, sys\n"
+        f"atexit.register(pathlib.Path({str(marker)!r}).write_text, 'yes')\n"
+        f"sys.argv = ['synthc', 'validate', {str(tmp_path / 'missing.yaml')!r}]\n"
+        "from synthc.cli import run\nrun()\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "error:" in done.stderr
+    assert marker.read_text() == "yes"

@@ -52,7 +52,10 @@ if TYPE_CHECKING:
     from synthc.progress import Reporter
     from synthc.recipe.load import Recipe
 
-LOOKUP_BATCH = 256  # requests keyed and looked up before their misses may go
+# Requests keyed and looked up before their misses may go: few at first (opening the
+# connection takes a few turns of the event loop), then up to LOOKUP_BATCH.
+FIRST_LOOKUP_BATCH = 16
+LOOKUP_BATCH = 256
 MIN_WORKERS = 64  # calls of one model in progress at once, at least (see `_workers`)
 MIN_OBSERVED = 3  # answers of a step before their mean length is the expected completion
 # (step, answers found in the cache by key, misses about to be answered by key)
@@ -210,15 +213,18 @@ class LLMClient:
         reporter: Reporter | None,
         refresh: bool,
     ) -> tuple[list[str], dict[str, CallResult]]:
-        """Keys and results of `complete`: requests keyed and looked up `LOOKUP_BATCH` at
-        a time, each batch's misses handed to the calls before the next is keyed."""
+        """Keys and results of `complete`: requests keyed and looked up in batches (of
+        up to `LOOKUP_BATCH`), each batch's misses handed to the calls before the next
+        is keyed."""
         keys: list[str] = []
         found: dict[str, CallResult] = {}
         pending: dict[str, CallRequest] = {}
         calls = _Calls(self, step, reporter)
         try:
-            for lo in range(0, len(requests), LOOKUP_BATCH):
-                chunk = requests[lo : lo + LOOKUP_BATCH]
+            lo, size = 0, FIRST_LOOKUP_BATCH
+            while lo < len(requests):
+                chunk = requests[lo : lo + size]
+                lo, size = lo + size, min(2 * size, LOOKUP_BATCH)
                 chunk_keys = [self.key(request) for request in chunk]
                 keys += chunk_keys
                 new: dict[str, CallRequest] = {}
