@@ -52,8 +52,10 @@ if TYPE_CHECKING:
     from synthc.progress import Reporter
     from synthc.recipe.load import Recipe
 
-# Requests keyed and looked up before their misses may go: few at first (opening the
-# connection takes a few turns of the event loop), then up to LOOKUP_BATCH.
+# Requests keyed and looked up before their misses may go: LOOKUP_BATCH, but only
+# FIRST_LOOKUP_BATCH while calls are out and none has come back yet (opening the
+# connection takes a few turns of the event loop, each after a batch; the first answer
+# opens the window).
 FIRST_LOOKUP_BATCH = 16
 LOOKUP_BATCH = 256
 MIN_WORKERS = 64  # calls of one model in progress at once, at least (see `_workers`)
@@ -221,10 +223,11 @@ class LLMClient:
         pending: dict[str, CallRequest] = {}
         calls = _Calls(self, step, reporter)
         try:
-            lo, size = 0, FIRST_LOOKUP_BATCH
+            lo = 0
             while lo < len(requests):
+                size = FIRST_LOOKUP_BATCH if calls.awaiting_first_answer() else LOOKUP_BATCH
                 chunk = requests[lo : lo + size]
-                lo, size = lo + size, min(2 * size, LOOKUP_BATCH)
+                lo += size
                 chunk_keys = [self.key(request) for request in chunk]
                 keys += chunk_keys
                 new: dict[str, CallRequest] = {}
@@ -553,6 +556,10 @@ class _Calls:
             self.local.enter_context(self.transports.local_provider(True))
             self.local_registered = True
         return spec
+
+    def awaiting_first_answer(self) -> bool:
+        """Calls were handed over and none has come back yet."""
+        return self.lanes.taken > 0 and not self.lanes.results
 
     async def _answer(self, key: str, request: CallRequest, waited: float) -> CallResult:
         assert self.transports is not None

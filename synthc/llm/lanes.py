@@ -46,6 +46,7 @@ class Lanes:
         self._tasks: set[asyncio.Task[None]] = set()
         self._error: BaseException | None = None
         self.results: dict[str, CallResult] = {}
+        self.taken = 0  # calls added so far
 
     def add(self, lane: str, width: int, key: str, request: CallRequest) -> None:
         """Queue one call in `lane` (at most `width` of its calls are taken at once)."""
@@ -53,6 +54,7 @@ class Lanes:
         if queue is None:
             queue = self._lanes[lane] = _Lane(max(1, width))
         queue.waiting.append((key, request, time.monotonic()))
+        self.taken += 1
         if queue.workers < queue.width:
             queue.workers += 1
             task = asyncio.get_running_loop().create_task(self._drain(queue))
