@@ -60,14 +60,26 @@ class ProbeClient(LLMClient):
             if key not in self.hits:
                 self.hits.add(key)
                 self.answer_lengths.setdefault(result.model, []).append(result.completion_tokens)
+        found.update(self._not_called(pending))
+        return in_request_order(keys, requests, found)
+
+    async def _call_all(
+        self, pending: Mapping[str, CallRequest], step: str, reporter: Reporter | None
+    ) -> dict[str, CallResult]:
+        return self._not_called(pending)  # `call_misses` on a probe sends nothing either
+
+    def _not_called(self, pending: Mapping[str, CallRequest]) -> dict[str, CallResult]:
+        """Record the misses (or the batches carrying them); each a result not called."""
         for key, request in pending.items():
             if key in self.in_batches:
                 self.pending[key] = self.in_batches[key]
             else:
                 self.misses[key] = request
-            found[key] = CallResult(key, request.row_id, request.model, None, error=NOT_CALLED,
-                                    error_class="NotCalled", error_kind=BUDGET)  # fmt: skip
-        return in_request_order(keys, requests, found)
+        return {
+            key: CallResult(key, request.row_id, request.model, None, error=NOT_CALLED,
+                            error_class="NotCalled", error_kind=BUDGET)
+            for key, request in pending.items()
+        }  # fmt: skip
 
     def forget(self, keys: Any) -> None:
         """Estimating must not change the cache."""
