@@ -45,6 +45,7 @@ from synthc.store.store import Store
 if TYPE_CHECKING:
     import polars as pl
 
+    from synthc.execute.reuse import Reuse
     from synthc.plan.model import CallEstimate
 
 
@@ -222,7 +223,7 @@ def _settle(
             ctx.reporter.step_skipped(planned.name, f"fresh ({entry.rows} rows)")
             return entry
         return _regate(plan, planned, ctx, entry, versions)  # only the checks changed
-    entry = _run_one(plan, planned, ctx, upstream, fingerprint, versions, result)
+    entry = _run_one(plan, planned, ctx, entry, upstream, fingerprint, versions, result)
     result.built.append(planned.name)
     result.failures += entry.failures
     return entry
@@ -261,13 +262,15 @@ def _run_one(
     plan: Plan,
     planned: PlannedStep,
     ctx: BuildContext,
+    previous: LockEntry | None,
     upstream: Mapping[str, str],
     fingerprint: str,
     versions: Mapping[str, str],
     result: BuildResult,
 ) -> LockEntry:
     """Run one step, gate it and persist it: Parquet first, then (by the caller) the lock
-    and catalog. What its model calls did goes in `result.calls`."""
+    and catalog. What its model calls did goes in `result.calls`. A row-local step runs
+    only the input rows that changed since `previous` (`synthc.execute.reuse`)."""
     from synthc.steps import registry
 
     kind = registry().get(planned.kind)
@@ -278,7 +281,9 @@ def _run_one(
     step_ctx = ExecStepContext.create(plan, planned, ctx, upstream, fingerprint)
     try:
         with _estimated(plan, planned, ctx, step_ctx, result):
-            frame = finish_frame(planned.name, kind.run(step_ctx))
+            local = kind.row_local(planned.config) and not (ctx.force or ctx.refresh)
+            ran = _run_rows(ctx, planned, previous, step_ctx) if local else kind.run(step_ctx)
+            frame = finish_frame(planned.name, ran)
         references = gate_references(planned, ctx.store, versions, plan.recipe)
         checks = evaluate_gates(planned, step_ctx, frame, references, versions)
         if checks:
@@ -302,6 +307,76 @@ def _run_one(
         summary += f"; {describe_calls(figures)}"
     ctx.reporter.step_finished(planned.name, summary)
     return entry
+
+
+def _run_rows(
+    ctx: BuildContext, planned: PlannedStep, previous: LockEntry | None, step_ctx: ExecStepContext
+) -> pl.DataFrame:
+    """A row-local step: the rows the last build made for unchanged input rows, and the
+    kind run on the others; beside them, the memo the next build reuses rows by."""
+    from synthc.execute import reuse
+    from synthc.steps import registry
+
+    kind = registry()[planned.kind]
+    assert kind.run is not None
+    split = reuse.prepare(ctx.store, planned, previous, step_ctx.inputs)
+    frame = None
+    if split.kept is not None:
+        _keep(step_ctx, split, ctx.llm)
+        step_ctx.inputs = {split.input_name: split.todo}
+        try:
+            fresh = kind.run(step_ctx) if split.todo.height else split.kept.clear()
+        finally:
+            step_ctx.inputs = {split.input_name: split.inputs}
+        frame = reuse.merge(split, fresh)
+        if frame is None:  # other columns than last time: run every row, as without a memo
+            ctx.reporter.warning(f"{planned.name}: columns changed; running every row")
+            step_ctx.emitted.clear()
+            step_ctx.stats.clear()
+            step_ctx.failures = 0
+    if frame is None:
+        frame = kind.run(step_ctx)
+    memo = reuse.memo(split, step_ctx.emitted.get("_failures"))
+    if memo is not None:
+        step_ctx.emitted[reuse.MEMO_TABLE] = memo
+    return frame
+
+
+def _keep(step_ctx: ExecStepContext, split: Reuse, llm: Any) -> None:
+    """Record the kept rows' calls as a re-run answered from the cache records them:
+    in `_calls`, in the step's statistics and in the build's estimate of the step."""
+    from synthc.llm.calls import CallResult
+
+    calls, kept = split.calls, split.kept
+    assert kept is not None
+    step_ctx.reporter.message(
+        f"{step_ctx.name}: {split.reused} of {split.inputs.height} input rows unchanged since "
+        f"the last build; their {kept.height} rows kept, "
+        f"{split.todo.height} input rows to run"
+    )
+    if calls is None or calls.height == 0:
+        return
+    step_ctx.emit("_calls", calls)
+    figures = {
+        "calls": 0,
+        "cache_hits": calls.height,
+        "prompt_tokens": int(calls.get_column("prompt_tokens").sum() or 0),
+        "completion_tokens": int(calls.get_column("completion_tokens").sum() or 0),
+        "cost_usd": 0,  # cache hits cost nothing (an int, as `_record` sums none)
+        "failures": 0,
+        "truncated": int((calls.get_column("finish_reason") == "length").sum() or 0),
+    }
+    for key, value in figures.items():
+        step_ctx.stats[key] = round(step_ctx.stats.get(key, 0) + value, 8)
+    observer = getattr(llm, "observer", None)
+    if observer is not None:
+        distinct = calls.unique("call_key", keep="first", maintain_order=True)
+        columns = ("call_key", "row_id", "model", "completion_tokens")
+        found = {
+            key: CallResult(key, row, model, "", completion_tokens=tokens, cached=True)
+            for key, row, model, tokens in distinct.select(columns).iter_rows()
+        }
+        observer(step_ctx.name, found, {})
 
 
 @contextmanager

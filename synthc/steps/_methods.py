@@ -116,7 +116,7 @@ def call_and_repair(
     requests: Sequence[CallRequest],
     read: Reader | None = None,
     max_repairs: int = MAX_REPAIRS,
-    failure_columns: Sequence[Mapping[str, Any]] = (),
+    columns: Sequence[Mapping[str, Any]] = (),
 ) -> list[Answer]:
     """Answer every request through the gateway; `read(text)` says what an answer holds
     (without it, the text itself). An answer `read` finds a problem with is sent back
@@ -124,8 +124,8 @@ def call_and_repair(
     call, so repairs are paid for once.
 
     Every call is recorded in `_calls`; every answer without a value in `_failures`,
-    once (`failure_columns[i]` adds columns to request i's row), and the step's
-    statistics count them. Answers still unusable after the repairs leave the cache, so
+    once, and the step's statistics count them. `columns[i]` adds columns to request
+    i's rows in both (a row-local kind names the input row: `parent_id`). Answers still unusable after the repairs leave the cache, so
     the next build asks again instead of replaying them.
     """
     if not requests:
@@ -134,7 +134,7 @@ def call_and_repair(
     if llm is None:
         raise SynthcError(f"step '{ctx.name}' calls a model but the build has no LLM client")
     answers = _ask(ctx, llm, requests, read, max_repairs)
-    _record(ctx, requests, answers, failure_columns)
+    _record(ctx, requests, answers, columns)
     unusable = [r.call_key for a in answers if a.error_class == UNPARSABLE for r in a.results]
     if unusable:
         llm.forget(unusable)
@@ -209,13 +209,17 @@ def _record(
     answers: Sequence[Answer],
     columns: Sequence[Mapping[str, Any]],
 ) -> None:
-    """Emit `_calls` and `_failures` (`columns[i]` added to request i's row), and add to
+    """Emit `_calls` and `_failures` (`columns[i]` added to request i's rows), and add to
     the step's statistics (the lock's)."""
     import polars as pl
 
     results = [r for answer in answers for r in answer.results]
-    ctx.emit("_calls", pl.DataFrame([r.call_record(ctx.name) for r in results],
-                                    infer_schema_length=None))  # fmt: skip
+    records = [
+        {**r.call_record(ctx.name), **(columns[i] if i < len(columns) else {})}
+        for i, answer in enumerate(answers)
+        for r in answer.results
+    ]
+    ctx.emit("_calls", pl.DataFrame(records, infer_schema_length=None))
     failed = [
         {**_failure_row(ctx.name, req, answer), **(columns[i] if i < len(columns) else {})}
         for i, (req, answer) in enumerate(zip(requests, answers, strict=True))

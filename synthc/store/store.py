@@ -324,7 +324,8 @@ class Store:
             tables = self.aux_tables(step, entry.data_version)
             statements.append(_step_view(step, path, tables.get(ATTRIBUTES)))
             for table, aux_path in tables.items():
-                aux.setdefault(table, []).append((step, aux_path))
+                if not table.startswith("__"):  # private to the build (the reuse memo)
+                    aux.setdefault(table, []).append((step, aux_path))
             if "_id" in entry.columns:
                 parent = "_parent_id" if "_parent_id" in entry.columns else "null::varchar"
                 lineage.append(
@@ -463,10 +464,10 @@ EMPTY_TABLES: dict[str, dict[str, str]] = {
                "model": "varchar", "prompt_tokens": "bigint", "completion_tokens": "bigint",
                "cost_usd": "double", "latency_s": "double", "cached": "boolean",
                "attempts": "bigint", "error": "varchar", "finish_reason": "varchar",
-               "batch_id": "varchar"},
+               "batch_id": "varchar", "parent_id": "varchar"},
     "_failures": {"row_id": "varchar", "step": "varchar", "call_key": "varchar",
                   "model": "varchar", "error_class": "varchar", "error_kind": "varchar",
-                  "message": "varchar", "attempts": "bigint"},
+                  "message": "varchar", "attempts": "bigint", "parent_id": "varchar"},
     "_rejections": {"candidate": "varchar", "reason": "varchar", "max_rouge_l": "double",
                     "most_similar": "varchar", "round": "bigint", "call_key": "varchar"},
     "_dedup_matches": {"removed_id": "varchar", "kept_id": "varchar", "similarity": "double",
