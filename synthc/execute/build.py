@@ -14,7 +14,7 @@ from the last finished step.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -280,9 +280,9 @@ def _run_one(
     ctx.reporter.step_started(planned.name, planned.kind)
     step_ctx = ExecStepContext.create(plan, planned, ctx, upstream, fingerprint)
     try:
-        with _estimated(plan, planned, ctx, step_ctx, result):
+        with _estimated(plan, planned, ctx, step_ctx, result) as kept:
             local = kind.row_local(planned.config) and not (ctx.force or ctx.refresh)
-            ran = _run_rows(ctx, planned, previous, step_ctx) if local else kind.run(step_ctx)
+            ran = _run_rows(ctx, planned, previous, step_ctx, kept) if local else kind.run(step_ctx)
             frame = finish_frame(planned.name, ran)
         references = gate_references(planned, ctx.store, versions, plan.recipe)
         checks = evaluate_gates(planned, step_ctx, frame, references, versions)
@@ -310,10 +310,15 @@ def _run_one(
 
 
 def _run_rows(
-    ctx: BuildContext, planned: PlannedStep, previous: LockEntry | None, step_ctx: ExecStepContext
+    ctx: BuildContext,
+    planned: PlannedStep,
+    previous: LockEntry | None,
+    step_ctx: ExecStepContext,
+    kept: Callable[[pl.DataFrame], None],
 ) -> pl.DataFrame:
     """A row-local step: the rows the last build made for unchanged input rows, and the
-    kind run on the others; beside them, the memo the next build reuses rows by."""
+    kind run on the others; beside them, the memo the next build reuses rows by. `kept`
+    is told the kept rows' calls (the build's estimate of the step counts them)."""
     from synthc.execute import reuse
     from synthc.steps import registry
 
@@ -322,7 +327,7 @@ def _run_rows(
     split = reuse.prepare(ctx.store, planned, previous, step_ctx.inputs)
     frame = None
     if split.kept is not None:
-        _keep(step_ctx, split, ctx.llm)
+        _keep(step_ctx, split, kept)
         step_ctx.inputs = {split.input_name: split.todo}
         try:
             fresh = kind.run(step_ctx) if split.todo.height else split.kept.clear()
@@ -342,11 +347,9 @@ def _run_rows(
     return frame
 
 
-def _keep(step_ctx: ExecStepContext, split: Reuse, llm: Any) -> None:
+def _keep(step_ctx: ExecStepContext, split: Reuse, told: Callable[[pl.DataFrame], None]) -> None:
     """Record the kept rows' calls as a re-run answered from the cache records them:
-    in `_calls`, in the step's statistics and in the build's estimate of the step."""
-    from synthc.llm.calls import CallResult
-
+    in `_calls`, in the step's statistics, and to `told` (the build's estimate)."""
     calls, kept = split.calls, split.kept
     assert kept is not None
     step_ctx.reporter.message(
@@ -368,15 +371,7 @@ def _keep(step_ctx: ExecStepContext, split: Reuse, llm: Any) -> None:
     }
     for key, value in figures.items():
         step_ctx.stats[key] = round(step_ctx.stats.get(key, 0) + value, 8)
-    observer = getattr(llm, "observer", None)
-    if observer is not None:
-        distinct = calls.unique("call_key", keep="first", maintain_order=True)
-        columns = ("call_key", "row_id", "model", "completion_tokens")
-        found = {
-            key: CallResult(key, row, model, "", completion_tokens=tokens, cached=True)
-            for key, row, model, tokens in distinct.select(columns).iter_rows()
-        }
-        observer(step_ctx.name, found, {})
+    told(calls)
 
 
 @contextmanager
@@ -386,23 +381,24 @@ def _estimated(
     ctx: BuildContext,
     step_ctx: ExecStepContext,
     result: BuildResult,
-) -> Iterator[None]:
+) -> Iterator[Callable[[pl.DataFrame], None]]:
     """Around a step's run: with `ctx.estimate_steps`, the estimate `plan` would give a
     model-calling step it found stale, kept in `result.estimates` once the step has run
-    (a fresh step re-run by --force or --refresh had none, as in `plan`)."""
+    (a fresh step re-run by --force or --refresh had none, as in `plan`). Yields what
+    to tell the `_calls` of rows kept from the last build (`_run_rows`)."""
     from synthc.steps import registry
 
     stale = planned.status != FRESH
     wanted = ctx.estimate_steps and stale and planned.name not in ctx.estimates
     if not (wanted and registry()[planned.kind].calls_model):
-        yield
+        yield lambda calls: None
         return
     from synthc.execute.estimate import estimated_as_built
 
     inputs, refresh = step_ctx.inputs, ctx.refresh
-    with estimated_as_built(plan, planned, inputs, ctx.llm, ctx.store, refresh) as estimate:
-        yield
-        result.estimates[planned.name] = estimate()
+    with estimated_as_built(plan, planned, inputs, ctx.llm, ctx.store, refresh) as as_built:
+        yield as_built.kept
+        result.estimates[planned.name] = as_built.estimate()
 
 
 def _describe(exc: Exception) -> str:

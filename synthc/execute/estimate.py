@@ -171,6 +171,27 @@ class StepTally:
                 self.pending[key] = self.in_batches[key]
             else:
                 self.misses[key] = request
+    def kept(self, calls: pl.DataFrame) -> None:
+        """The `_calls` of rows the build kept from the last one (`synthc.execute.reuse`):
+        cache hits, as a full re-run would have met them."""
+        columns = ("call_key", "model", "completion_tokens")
+        for key, model, tokens in calls.select(columns).iter_rows():
+            if key not in self.hits and key not in self.misses and key not in self.pending:
+                self.hits.add(key)
+                self.answer_lengths.setdefault(model, []).append(tokens)
+
+
+class AsBuilt:
+    """What `estimated_as_built` yields: `estimate()` once the step has run, and `kept`
+    to be told the calls of rows the build kept instead of running them."""
+
+    def __init__(
+        self,
+        estimate: Callable[[], CallEstimate],
+        kept: Callable[[pl.DataFrame], None] | None = None,
+    ) -> None:
+        self.estimate = estimate
+        self.kept = kept or (lambda calls: None)
 
 
 @contextmanager
@@ -181,9 +202,10 @@ def estimated_as_built(
     llm: Any,
     store: Store,
     refresh: bool,
-) -> Iterator[Callable[[], CallEstimate]]:
+) -> Iterator[AsBuilt]:
     """Around a step the build runs: yields the function giving the estimate `plan`
-    would give the step over these inputs (its calls cached vs to make, tokens, dollars).
+    would give the step over these inputs (its calls cached vs to make, tokens, dollars),
+    and the hook row reuse tells the calls of the rows it kept.
 
     A single-pass step on the build's own client is counted from the keys the client
     computes anyway (`StepTally`); any other step is run in memory on a `ProbeClient`
@@ -198,7 +220,7 @@ def estimated_as_built(
     ]
     if step_calls(planned.kind, planned.config, input_rows).low > PROBE_LIMIT:
         counted = _counted(planned, input_rows)
-        yield lambda: counted
+        yield AsBuilt(lambda: counted)
         return
     single_pass = planned.kind in _SINGLE_PASS or (
         planned.kind == "generate" and planned.config.get("parse") != "json"
@@ -207,7 +229,9 @@ def estimated_as_built(
         tally = StepTally(llm, planned.name, in_batches)
         llm.observer = tally.saw
         try:
-            yield lambda: _estimate(planned, tally, plan, store, True, input_rows)
+            yield AsBuilt(
+                lambda: _estimate(planned, tally, plan, store, True, input_rows), tally.kept
+            )
         finally:
             llm.observer = None
         return
@@ -217,7 +241,7 @@ def estimated_as_built(
     finally:
         probe.close()
     estimate = _estimate(planned, probe, plan, store, frame is not None, input_rows)
-    yield lambda: estimate
+    yield AsBuilt(lambda: estimate)  # the probe ran every row up front
 
 
 def _counted(planned: PlannedStep, input_rows: list[Bounds]) -> CallEstimate:
