@@ -333,9 +333,11 @@ def _run_rows(
             fresh = kind.run(step_ctx) if split.todo.height else split.kept.clear()
         finally:
             step_ctx.inputs = {split.input_name: split.inputs}
-        frame = reuse.merge(split, fresh)
+        # Tables beyond the calls' would cover only the rows run: a full run makes them whole.
+        whole = set(step_ctx.emitted) <= {"_calls", "_failures"}
+        frame = reuse.merge(split, fresh) if whole else None
         if frame is None:  # other columns than last time: run every row, as without a memo
-            ctx.reporter.warning(f"{planned.name}: columns changed; running every row")
+            ctx.reporter.warning(f"{planned.name}: running every input row (could not keep any)")
             step_ctx.emitted.clear()
             step_ctx.stats.clear()
             step_ctx.failures = 0

@@ -171,6 +171,7 @@ class StepTally:
                 self.pending[key] = self.in_batches[key]
             else:
                 self.misses[key] = request
+
     def kept(self, calls: pl.DataFrame) -> None:
         """The `_calls` of rows the build kept from the last one (`synthc.execute.reuse`):
         cache hits, as a full re-run would have met them."""

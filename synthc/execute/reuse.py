@@ -2,9 +2,10 @@
 
 A kind that declares `row_local` for a configuration promises that each output row comes
 from one input row, named by its `_parent_id`; that what an input row yields depends only
-on that row and the step's configuration; that every output column is text; and that the
-rows come out in input order, each input row's rows together (`generate` with text
-answers and `distill` keep it).
+on that row and the step's configuration; that every output column is text; that the
+rows come out in input order, each input row's rows together; and that it emits no
+table but `_calls` and `_failures` (`generate` with text answers and `distill` keep it;
+`judge` does not: its statistics span every row).
 
 For such a step whose configuration is unchanged since the last build (same config
 fingerprint, same input step), an input row identical to one the last build completed
