@@ -65,7 +65,37 @@ def data_version(frame: pl.DataFrame) -> str:
     digest.update(b"\n")
     for offset in range(0, frame.height, _CHUNK_ROWS):
         digest.update(frame.slice(offset, _CHUNK_ROWS).write_ndjson().encode("utf-8"))
+    marks = _non_finite(frame)
+    if marks is not None:  # only then: versions of frames of finite numbers stay as they were
+        digest.update(b"\x00non-finite\n")
+        for offset in range(0, marks.height, _CHUNK_ROWS):
+            digest.update(marks.slice(offset, _CHUNK_ROWS).write_ndjson().encode("utf-8"))
     return digest.hexdigest()
+
+
+def _non_finite(frame: pl.DataFrame) -> pl.DataFrame | None:
+    """JSON Lines writes inf, -inf and NaN as null, like a missing value; so a frame that
+    holds any (in a float column or a list of floats) gets them spelled out, as text
+    where they are and null elsewhere. None when it holds none."""
+    import polars as pl
+
+    def marked(value: pl.Expr) -> pl.Expr:
+        odd = value.is_nan() | value.is_infinite()
+        return pl.when(odd).then(value.cast(pl.String)).otherwise(None)
+
+    columns: list[pl.Expr] = []
+    for name, dtype in frame.schema.items():
+        column = pl.col(name)
+        if dtype.is_float():
+            found, mark = (column.is_nan() | column.is_infinite()).any(), marked(column)
+        elif isinstance(dtype, pl.List) and dtype.inner.is_float():
+            odd = column.list.eval(pl.element().is_nan() | pl.element().is_infinite())
+            found, mark = odd.list.any().any(), column.list.eval(marked(pl.element()))
+        else:
+            continue
+        if frame.select(found).item():
+            columns.append(mark)
+    return frame.select(columns) if columns else None
 
 
 def _atomic_write_parquet(frame: pl.DataFrame, path: Path) -> None:
