@@ -376,14 +376,16 @@ def _llm_client(plan: Plan, store: Store, session: Any = None, batch_wait: bool 
 
 
 def _embeds_via_gateway(plan: Plan) -> bool:
-    if not any(planned.step.checks for planned in plan.steps):
-        return False  # without importing the embedders (and numpy)
-    from synthc.llm.embedders import embedding_settings, uses_gateway
     from synthc.quality.gates import gate_kind
 
-    return any(
-        gate_kind(check.kind).uses_embeddings
-        and uses_gateway(embedding_settings(check, plan.recipe))
+    embedding = [
+        check
         for planned in plan.steps
         for check in planned.step.checks
-    )
+        if gate_kind(check.kind).uses_embeddings
+    ]
+    if not embedding:
+        return False  # without importing the embedders (and numpy)
+    from synthc.llm.embedders import embedding_settings, uses_gateway
+
+    return any(uses_gateway(embedding_settings(check, plan.recipe)) for check in embedding)

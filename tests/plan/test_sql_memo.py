@@ -53,11 +53,12 @@ def built(tmp_path: Path) -> Path:
 
 
 def loaded_modules(command: str, recipe: Path) -> list[str]:
-    """Which of duckdb, polars and litellm `synthc <command> recipe` imports (fresh process)."""
+    """Which of duckdb, numpy, polars and litellm `synthc <command> recipe` imports (in a
+    fresh process)."""
     code = (
         "import sys\nfrom synthc.cli import cli\n"
         f"try:\n    cli([{command!r}, {str(recipe)!r}])\nexcept SystemExit:\n    pass\n"
-        "print('loaded:' + ','.join(m for m in ('duckdb', 'polars', 'litellm') if m in sys.modules))"
+        "print('loaded:' + ','.join(m for m in ('duckdb', 'numpy', 'polars', 'litellm') if m in sys.modules))"
     )
     done = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=recipe.parent
@@ -80,6 +81,7 @@ def first_run_error(recipe: Path) -> str:
 
 
 def test_a_no_op_build_or_plan_with_sql_never_imports_duckdb(built: Path) -> None:
+    """Nor numpy, though a step has a check (only checks on embeddings need it)."""
     assert loaded_modules("build", built) == []
     assert loaded_modules("plan", built) == []
 
