@@ -209,6 +209,10 @@ class Binder:
             if remembered is not None:
                 return remembered, None
         con = self._connection()
+        # `con.sql` runs any statement but a SELECT at once. The loader refuses those, but
+        # its verdict may come from a memo file, so a binding checks for itself.
+        if problem := statement_problem(query):
+            return None, SQLProblem(f"the SQL {problem}")
         self._schemas += 1
         schema = f"bind_{self._schemas}"
         con.execute(f"CREATE SCHEMA {schema}")

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from synthc.api import build_recipe, plan_recipe
-from synthc.errors import RecipeError
-from synthc.recipe.sqlmemo import MEMO_FILE
+from synthc.errors import RecipeError, StepFailed
+from synthc.recipe.sqlmemo import MEMO_FILE, SQLMemo
 
 RECIPE = """\
 synthc: 1
@@ -197,3 +197,40 @@ def test_a_memo_that_cannot_be_written_fails_nothing(built: Path) -> None:
     assert [s.status for s in plan_recipe(built).steps] == ["fresh"] * 3
     built.write_text(RECIPE.replace("l.label", "l.lable"))
     assert "steps.labelled.query" in plan_error(built)
+
+
+@pytest.mark.parametrize("forged_binding", [False, True], ids=["statement", "and-binding"])
+def test_a_forged_memo_never_lets_a_statement_that_writes_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, forged_binding: bool
+) -> None:
+    """The memo is trusted only to skip checks: a binding, and a build running SQL,
+    check the statement again, so a memo claiming a COPY passed changes nothing."""
+    from synthc.fingerprint import fingerprint
+    from synthc.recipe.sqlcheck import statement_problem
+
+    monkeypatch.chdir(tmp_path)  # where a COPY to a relative path would write
+    copy = "copy (select 1 as x) to 'leak.csv'"
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(
+        f'synthc: 1\nname: forged\nsteps:\n  rows:\n    kind: seed\n    sql: "{copy}"\n'
+    )
+    memo = SQLMemo()
+    memo.text_problem(lambda text: None, copy)  # remembers any text as passed
+    if forged_binding:
+        memo.remember_binding(copy, {}, tmp_path, ["x"], [])
+    forged = memo.to_text().replace(
+        fingerprint(["text", "<lambda>", copy]),
+        fingerprint(["text", statement_problem.__name__, copy]),
+    )
+    (tmp_path / ".synthc" / "recipe").mkdir(parents=True)
+    (tmp_path / ".synthc" / "recipe" / MEMO_FILE).write_text(forged)
+    if forged_binding:  # nothing left to check before the build runs it
+        with pytest.raises(StepFailed, match="the SQL is a statement of type COPY"):
+            build_recipe(recipe)
+    else:
+        with pytest.raises(
+            RecipeError,
+            match=r"recipe.yaml:6:\d+: steps.rows.sql: the SQL is a statement of type COPY",
+        ):
+            build_recipe(recipe)
+    assert not (tmp_path / "leak.csv").exists()
