@@ -83,6 +83,17 @@ def statement_problem(text: str) -> str | None:
     return None
 
 
+def _parses(sql: str) -> bool:
+    """Whether DuckDB's parser reads `sql` (what it says when not is the binding's to report)."""
+    import duckdb
+
+    try:
+        duckdb.extract_statements(sql)
+    except duckdb.Error:
+        return False
+    return True
+
+
 def error_line(sql: str) -> int | None:
     """The line of `sql` DuckDB's parser stops at ("LINE 3: ..."), or None if it parses."""
     import duckdb
@@ -211,7 +222,7 @@ class Binder:
         con = self._connection()
         # `con.sql` runs any statement but a SELECT at once. The loader refuses those, but
         # its verdict may come from a memo file, so a binding checks for itself.
-        if problem := statement_problem(query):
+        if _parses(query) and (problem := statement_problem(query)):
             return None, SQLProblem(f"the SQL {problem}")
         self._schemas += 1
         schema = f"bind_{self._schemas}"
