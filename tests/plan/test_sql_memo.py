@@ -234,3 +234,17 @@ def test_a_forged_memo_never_lets_a_statement_that_writes_run(
         ):
             build_recipe(recipe)
     assert not (tmp_path / "leak.csv").exists()
+
+
+def test_a_file_added_to_a_glob_the_query_reads_binds_it_again(tmp_path: Path) -> None:
+    parts = tmp_path / "parts"
+    parts.mkdir()
+    (parts / "b.csv").write_text(LABELS, encoding="utf-8")
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(RECIPE.replace("'labels.csv'", "'parts/*.csv'"))
+    assert build_recipe(recipe).exit_code == 0
+    assert loaded_modules("plan", recipe) == []
+    (parts / "a.csv").write_text("topic,tag\nbilling,money\n", encoding="utf-8")  # read first
+    error = plan_error(recipe)
+    assert "steps.labelled.query" in error and "label" in error
+    assert error == first_run_error(recipe)
