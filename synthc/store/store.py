@@ -10,6 +10,7 @@ so several recipes in one folder never share a catalog; `Recipe.workdir`)::
     .synthc/<recipe>/synthc.duckdb               # views over the above; derived
     .synthc/<recipe>/build.lock                  # held by the running build
     .synthc/<recipe>/report.html                 # `synthc report`
+    .synthc/<recipe>/sql-checks.json             # SQL checks that passed (sqlmemo); derived
     .synthc/cache/                               # the call cache, shared by the folder's recipes
 
 Parquet files are written to a temp file, fsynced and renamed, and the lock names a file
@@ -42,6 +43,7 @@ if TYPE_CHECKING:
 
     from synthc.llm.batch import BatchLedger
     from synthc.recipe.load import Recipe
+    from synthc.recipe.sqlmemo import SQLMemo
 
 # Statement types `query` runs; everything else (DDL, DML, COPY, ATTACH, SET...) is refused.
 READ_ONLY_STATEMENTS = ("SELECT", "EXPLAIN")
@@ -144,6 +146,17 @@ class Store:
         from synthc.llm.batch import LEDGER_FILE, BatchLedger
 
         return BatchLedger(self.workdir / LEDGER_FILE, atomic_write_text)
+
+    def remember_sql_checks(self, memo: SQLMemo | None) -> None:
+        """Write what `memo` learned (SQL checks that passed) for the next run, once this
+        recipe has a workdir. Best effort: where it cannot be written, the next run
+        checks its SQL again."""
+        if memo is None or not memo.learned or not self.workdir.is_dir():
+            return
+        from synthc.recipe.sqlmemo import MEMO_FILE
+
+        with contextlib.suppress(OSError, StoreError):
+            atomic_write_text(self.workdir / MEMO_FILE, memo.to_text())
 
     @property
     def runs_path(self) -> Path:
