@@ -428,9 +428,14 @@ def price_per_token(model: str, batch: bool = False) -> tuple[float, float] | No
     it has them, else half the direct ones, as litellm's `batch_cost_calculator`
     assumes (OpenAI, Anthropic and Vertex batches cost half), so `plan` and the build's
     `_calls` agree."""
+    from synthc.llm.wire import may_be_priced
+
+    names = [name for name in (model, model.partition("/")[2]) if name]
+    if not may_be_priced(*names):
+        return None  # not in the table's text: no need to parse it (~0.1-0.25 s)
     table = price_table()
-    for name in (model, model.partition("/")[2]):
-        entry = table.get(name) if name else None
+    for name in names:
+        entry = table.get(name)
         if isinstance(entry, dict) and "input_cost_per_token" in entry:
             prompt = float(entry["input_cost_per_token"])
             completion = float(entry.get("output_cost_per_token", 0.0))
