@@ -148,3 +148,20 @@ def test_the_memo_stays_private_and_calls_name_their_input_row(project):
     assert sorted(calls["parent_id"]) == sorted(proj.step("seeds")["_id"])
     with pytest.raises(SynthcError, match="__reuse"):
         proj.query("select * from __reuse")
+
+
+def test_exploded_answers_keep_their_order_and_ids(project, script, server):
+    script([("List about", lambda prompt: f"first of {prompt}\nsecond of {prompt}")])
+    steps = generate_steps(prompt="List about {{ topic }}", explode=True)
+    proj = project(steps)
+    write_seeds(proj.path, TOPICS[:6])
+    proj.build()
+    write_seeds(proj.path, [TOPICS[5], "fresh one", *TOPICS[:4]])  # reordered, one new
+    server.reset()
+    proj.build()
+    assert server.stats.total == 2  # the new row, n=2
+    full = project(steps, folder="full")
+    write_seeds(full.path, [TOPICS[5], "fresh one", *TOPICS[:4]])
+    full.build()
+    assert proj.step("answers").height == 6 * 2 * 2
+    assert version(full) == version(proj)
