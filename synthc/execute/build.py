@@ -281,7 +281,7 @@ def _run_one(
     step_ctx = ExecStepContext.create(plan, planned, ctx, upstream, fingerprint)
     try:
         with _estimated(plan, planned, ctx, step_ctx, result) as kept:
-            local = kind.row_local(planned.config) and not (ctx.force or ctx.refresh)
+            local = kind.row_local(planned.config)
             ran = _run_rows(ctx, planned, previous, step_ctx, kept) if local else kind.run(step_ctx)
             frame = finish_frame(planned.name, ran)
         references = gate_references(planned, ctx.store, versions, plan.recipe)
@@ -324,7 +324,9 @@ def _run_rows(
 
     kind = registry()[planned.kind]
     assert kind.run is not None
-    split = reuse.prepare(ctx.store, planned, previous, step_ctx.inputs)
+    # --refresh and -B run every row; the memo they leave serves the next build
+    last = None if ctx.force or ctx.refresh else previous
+    split = reuse.prepare(ctx.store, planned, last, step_ctx.inputs)
     frame = None
     if split.kept is not None:
         _keep(step_ctx, split, kept)

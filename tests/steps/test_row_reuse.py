@@ -99,6 +99,10 @@ def test_refresh_asks_every_row(project, server):
     server.reset()
     proj.build(refresh=True)
     assert server.stats.total == 11
+    write_seeds(proj.path, TOPICS[:12])
+    reporter = RecordingReporter()
+    proj.build(reporter=reporter)  # the refreshed build left a memo: one row to run
+    assert any("11 of 12 input rows unchanged" in m[1] for m in reporter.of("message"))
 
 
 def test_a_damaged_memo_costs_a_full_run_not_an_error(project, server):
