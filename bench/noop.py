@@ -1,14 +1,16 @@
-"""No-op benchmark: `synthc build` and `synthc plan` on a built recipe of N seed rows.
+"""No-op benchmark: `synthc build` and `synthc plan` on built recipes of N seed rows.
 
-Prints the median wall time (of >= 5 runs each) of `python -c pass`, a no-op
-`python -m synthc build` and `python -m synthc plan`, all in this run, and how far each
-is above Python's start-up against the target (<= 0.5 s up to 100,000 seed rows, <= 1 s
-at 1,000,000). Also says whether litellm was imported (it must not be: importing it
-takes seconds).
+Three recipes over the same seed file: `plain` (a seed step, no SQL), `filter` (plus a
+SQL `where:`) and `sql` (plus a `sql` step reading a file by path, with a SQL check).
+Prints the median wall time (of >= 5 runs each) of `python -c pass`, and of a no-op
+`python -m synthc build` and `python -m synthc plan` of each recipe, all in this run,
+and how far each is above Python's start-up against the target (<= 0.5 s up to 100,000
+seed rows, <= 1 s at 1,000,000). Also says whether litellm or DuckDB was imported
+(neither must be: litellm takes seconds, DuckDB ~0.1 s and ~40 MB).
 
     .venv/bin/python bench/noop.py [--runs 7] [--rows 100000]
 
-Exit status 1 when a target is missed or litellm is imported.
+Exit status 1 when a target is missed or either module is imported.
 """
 
 from __future__ import annotations
@@ -30,18 +32,41 @@ def target_above_python_s(rows: int) -> float:
     return 0.5 if rows <= 100_000 else 1.0
 
 
-RECIPE = """\
+PLAIN = """\
 synthc: 1
 name: noop
 steps:
   seeds:
     kind: seed
     path: seeds.jsonl
+"""
+
+FILTER = (
+    PLAIN
+    + """\
   long:
     kind: filter
     from: seeds
     where: "length(instruction) > 12"
 """
+)
+
+SQL = (
+    FILTER
+    + """\
+  labelled:
+    kind: sql
+    from: long
+    query: |
+      select l.instruction, t.topic
+      from long l join 'topics.csv' t on length(l.instruction) % 3 = t.bucket
+    checks:
+      - sql:
+          query: "select * from this where topic is null"
+"""
+)
+
+RECIPES = {"plain": PLAIN, "filter": FILTER, "sql": SQL}
 
 
 def timed(command: list[str], runs: int) -> tuple[float, float]:
@@ -61,14 +86,13 @@ def timed(command: list[str], runs: int) -> tuple[float, float]:
     return statistics.median(walls), statistics.median(cpus)
 
 
-def imports_litellm(command: list[str]) -> bool:
-    """Run once with -X importtime and look for litellm among the imported modules."""
+def imported(command: list[str]) -> list[str]:
+    """Run once with -X importtime: which of litellm and duckdb were imported."""
     done = subprocess.run(
         [command[0], "-X", "importtime", *command[1:]], check=True, capture_output=True, text=True
     )
-    return any(
-        line.rstrip().endswith(("| litellm", " litellm")) for line in done.stderr.splitlines()
-    )
+    names = {line.rpartition("|")[2].strip() for line in done.stderr.splitlines()}
+    return [module for module in ("litellm", "duckdb") if module in names]
 
 
 def main() -> int:
@@ -79,28 +103,34 @@ def main() -> int:
     target = target_above_python_s(args.rows)
     ok = True
     with tempfile.TemporaryDirectory(prefix="synthc-noop-") as tmp:
-        recipe = Path(tmp) / "recipe.yaml"
-        recipe.write_text(RECIPE, encoding="utf-8")
+        folder = Path(tmp)
         rows = [f"instruction number {i} about {i % 97}" for i in range(args.rows)]
-        pl.DataFrame({"instruction": rows}).write_ndjson(Path(tmp) / "seeds.jsonl")
+        pl.DataFrame({"instruction": rows}).write_ndjson(folder / "seeds.jsonl")
+        topics = pl.DataFrame({"bucket": [0, 1, 2], "topic": ["a", "b", "c"]})
+        topics.write_csv(folder / "topics.csv")
         synthc = [sys.executable, "-m", "synthc"]
-        subprocess.run([*synthc, "build", str(recipe)], check=True, capture_output=True)
+        for name, text in RECIPES.items():
+            (folder / f"{name}.yaml").write_text(text, encoding="utf-8")
+            subprocess.run([*synthc, "build", str(folder / f"{name}.yaml")], check=True,
+                           capture_output=True)  # fmt: skip
         python, python_cpu = timed([sys.executable, "-c", "pass"], args.runs)
         print(
-            f"python -c pass:        {python:.3f} s wall, {python_cpu:.3f} s CPU (medians of {args.runs})"
+            f"python -c pass: {python:.3f} s wall, {python_cpu:.3f} s CPU "
+            f"(medians of {args.runs}); no-op runs at {args.rows:,} seed rows:"
         )
-        for verb in ("build", "plan"):
-            command = [*synthc, verb, str(recipe)]
-            seconds, cpu = timed(command, args.runs)
-            above = seconds - python
-            litellm = imports_litellm(command)
-            verdict = "ok" if above <= target and not litellm else "MISSED"
-            ok = ok and verdict == "ok"
-            print(
-                f"synthc {verb} (no-op, {args.rows:,} seed rows): {seconds:.3f} s wall "
-                f"({above:+.3f} s above python, target <= {target} s), {cpu:.3f} s CPU; "
-                f"litellm imported: {litellm}; {verdict}"
-            )
+        for name in RECIPES:
+            for verb in ("build", "plan"):
+                command = [*synthc, verb, str(folder / f"{name}.yaml")]
+                seconds, cpu = timed(command, args.runs)
+                above = seconds - python
+                modules = imported(command)
+                verdict = "ok" if above <= target and not modules else "MISSED"
+                ok = ok and verdict == "ok"
+                print(
+                    f"  {name:<6} {verb:<5} {seconds:.3f} s wall ({above:+.3f} s above python, "
+                    f"target <= {target} s), {cpu:.3f} s CPU; imported: "
+                    f"{', '.join(modules) or 'neither litellm nor duckdb'}; {verdict}"
+                )
     return 0 if ok else 1
 
 

@@ -13,7 +13,8 @@ from synthc.llm.models import DEFAULT_MODEL
 from synthc.plan.compile import compile_plan, static_problems
 from synthc.plan.model import FRESH, Plan
 from synthc.progress import NullReporter, Reporter
-from synthc.recipe.load import Recipe, load_recipe, read_recipe
+from synthc.recipe.load import Recipe, load_recipe, read_recipe, recipe_workdir
+from synthc.recipe.sqlmemo import MEMO_FILE, SQLMemo
 from synthc.steps import registry
 from synthc.store.exports import write_exports
 from synthc.store.lock import read_lock
@@ -28,13 +29,19 @@ if TYPE_CHECKING:
 
 def validate_recipe(path: str | Path) -> Plan:
     """Load and compile `path` without looking at previous builds. Raises RecipeError."""
-    return compile_plan(checked_recipe(path))
+    recipe = checked_recipe(path)
+    plan = compile_plan(recipe)
+    Store.for_recipe(recipe).remember_sql_checks(recipe.sql_memo)
+    return plan
 
 
 def checked_recipe(path: str | Path) -> Recipe:
     """`load_recipe`, except that when the recipe has problems, the steps that did load
-    are compiled too, so one RecipeError lists the problems of every stage at once."""
-    loaded = read_recipe(path)
+    are compiled too, so one RecipeError lists the problems of every stage at once.
+
+    SQL checks that passed in an earlier run over the same inputs are not run again
+    (`recipe.sql_memo`; `Store.remember_sql_checks` keeps what this run learns)."""
+    loaded = read_recipe(path, SQLMemo.read(recipe_workdir(path) / MEMO_FILE))
     if not loaded.problems:
         assert loaded.recipe is not None
         return loaded.recipe
@@ -47,7 +54,9 @@ def plan_recipe(path: str | Path, *, engine: str | None = None) -> Plan:
     (on `engine`, when given, instead of the recipe's `execution.engine`)."""
     recipe = on_engine(checked_recipe(path), engine)
     store = Store.for_recipe(recipe)
-    return compile_plan(recipe, read_lock(recipe.lock_path), output_exists=_output_exists(store))
+    plan = compile_plan(recipe, read_lock(recipe.lock_path), output_exists=_output_exists(store))
+    store.remember_sql_checks(recipe.sql_memo)
+    return plan
 
 
 def estimate_recipe(plan: Plan) -> dict[str, CallEstimate]:
@@ -139,6 +148,7 @@ def build_recipe(
             group_pairs=session.candidate_pairs if session is not None else None,
         )
         result = build(plan, context)
+        store.remember_sql_checks(recipe.sql_memo)  # the build made the workdir
     finally:
         if llm is not None:
             llm.close()
@@ -366,14 +376,16 @@ def _llm_client(plan: Plan, store: Store, session: Any = None, batch_wait: bool 
 
 
 def _embeds_via_gateway(plan: Plan) -> bool:
-    if not any(planned.step.checks for planned in plan.steps):
-        return False  # without importing the embedders (and numpy)
-    from synthc.llm.embedders import embedding_settings, uses_gateway
     from synthc.quality.gates import gate_kind
 
-    return any(
-        gate_kind(check.kind).uses_embeddings
-        and uses_gateway(embedding_settings(check, plan.recipe))
+    embedding = [
+        check
         for planned in plan.steps
         for check in planned.step.checks
-    )
+        if gate_kind(check.kind).uses_embeddings
+    ]
+    if not embedding:
+        return False  # without importing the embedders (and numpy)
+    from synthc.llm.embedders import embedding_settings, uses_gateway
+
+    return any(uses_gateway(embedding_settings(check, plan.recipe)) for check in embedding)

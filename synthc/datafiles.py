@@ -180,7 +180,7 @@ def _json_rows(path: Path, lines: bool) -> list[tuple[str, dict[str, Any]]]:
 
 def _loads(text: str, path: Path, line: int | None) -> Any:
     try:
-        return json.loads(text, parse_constant=_refuse_constant)
+        return _DECODER.decode(text)
     except json.JSONDecodeError as exc:
         where = f"{shown(path)}:{line if line is not None else exc.lineno}"
         column = exc.pos + 1 if line is not None else exc.colno
@@ -192,6 +192,11 @@ def _loads(text: str, path: Path, line: int | None) -> Any:
 
 def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number; write null or a string instead")
+
+
+# One decoder for every row: `json.loads(text, parse_constant=...)` builds a new decoder
+# and scanner per call, which was 60% of reading a 100,000-line file.
+_DECODER = json.JSONDecoder(parse_constant=_refuse_constant)
 
 
 SCHEMA_SAMPLE_ROWS = 100  # as many rows as polars reads to infer a JSON Lines schema

@@ -14,7 +14,7 @@ from the last finished step.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -45,6 +45,7 @@ from synthc.store.store import Store
 if TYPE_CHECKING:
     import polars as pl
 
+    from synthc.execute.reuse import Reuse
     from synthc.plan.model import CallEstimate
 
 
@@ -222,7 +223,7 @@ def _settle(
             ctx.reporter.step_skipped(planned.name, f"fresh ({entry.rows} rows)")
             return entry
         return _regate(plan, planned, ctx, entry, versions)  # only the checks changed
-    entry = _run_one(plan, planned, ctx, upstream, fingerprint, versions, result)
+    entry = _run_one(plan, planned, ctx, entry, upstream, fingerprint, versions, result)
     result.built.append(planned.name)
     result.failures += entry.failures
     return entry
@@ -261,13 +262,15 @@ def _run_one(
     plan: Plan,
     planned: PlannedStep,
     ctx: BuildContext,
+    previous: LockEntry | None,
     upstream: Mapping[str, str],
     fingerprint: str,
     versions: Mapping[str, str],
     result: BuildResult,
 ) -> LockEntry:
     """Run one step, gate it and persist it: Parquet first, then (by the caller) the lock
-    and catalog. What its model calls did goes in `result.calls`."""
+    and catalog. What its model calls did goes in `result.calls`. A row-local step runs
+    only the input rows that changed since `previous` (`synthc.execute.reuse`)."""
     from synthc.steps import registry
 
     kind = registry().get(planned.kind)
@@ -277,8 +280,10 @@ def _run_one(
     ctx.reporter.step_started(planned.name, planned.kind)
     step_ctx = ExecStepContext.create(plan, planned, ctx, upstream, fingerprint)
     try:
-        with _estimated(plan, planned, ctx, step_ctx, result):
-            frame = finish_frame(planned.name, kind.run(step_ctx))
+        with _estimated(plan, planned, ctx, step_ctx, result) as kept:
+            local = kind.row_local(planned.config)
+            ran = _run_rows(ctx, planned, previous, step_ctx, kept) if local else kind.run(step_ctx)
+            frame = finish_frame(planned.name, ran)
         references = gate_references(planned, ctx.store, versions, plan.recipe)
         checks = evaluate_gates(planned, step_ctx, frame, references, versions)
         if checks:
@@ -304,6 +309,75 @@ def _run_one(
     return entry
 
 
+def _run_rows(
+    ctx: BuildContext,
+    planned: PlannedStep,
+    previous: LockEntry | None,
+    step_ctx: ExecStepContext,
+    kept: Callable[[pl.DataFrame], None],
+) -> pl.DataFrame:
+    """A row-local step: the rows the last build made for unchanged input rows, and the
+    kind run on the others; beside them, the memo the next build reuses rows by. `kept`
+    is told the kept rows' calls (the build's estimate of the step counts them)."""
+    from synthc.execute import reuse
+    from synthc.steps import registry
+
+    kind = registry()[planned.kind]
+    assert kind.run is not None
+    # --refresh and -B run every row; the memo they leave serves the next build
+    last = None if ctx.force or ctx.refresh else previous
+    split = reuse.prepare(ctx.store, planned, last, step_ctx.inputs)
+    frame = None
+    if split.kept is not None:
+        _keep(step_ctx, split, kept)
+        step_ctx.inputs = {split.input_name: split.todo}
+        try:
+            fresh = kind.run(step_ctx) if split.todo.height else split.kept.clear()
+        finally:
+            step_ctx.inputs = {split.input_name: split.inputs}
+        # Tables beyond the calls' would cover only the rows run: a full run makes them whole.
+        whole = set(step_ctx.emitted) <= {"_calls", "_failures"}
+        frame = reuse.merge(split, fresh) if whole else None
+        if frame is None:  # other columns than last time: run every row, as without a memo
+            ctx.reporter.warning(f"{planned.name}: running every input row (could not keep any)")
+            step_ctx.emitted.clear()
+            step_ctx.stats.clear()
+            step_ctx.failures = 0
+    if frame is None:
+        frame = kind.run(step_ctx)
+    memo = reuse.memo(split, step_ctx.emitted.get("_failures"))
+    if memo is not None:
+        step_ctx.emitted[reuse.MEMO_TABLE] = memo
+    return frame
+
+
+def _keep(step_ctx: ExecStepContext, split: Reuse, told: Callable[[pl.DataFrame], None]) -> None:
+    """Record the kept rows' calls as a re-run answered from the cache records them:
+    in `_calls`, in the step's statistics, and to `told` (the build's estimate)."""
+    calls, kept = split.calls, split.kept
+    assert kept is not None
+    step_ctx.reporter.message(
+        f"{step_ctx.name}: {split.reused} of {split.inputs.height} input rows unchanged since "
+        f"the last build; their {kept.height} rows kept, "
+        f"{split.todo.height} input rows to run"
+    )
+    if calls is None or calls.height == 0:
+        return
+    step_ctx.emit("_calls", calls)
+    figures = {
+        "calls": 0,
+        "cache_hits": calls.height,
+        "prompt_tokens": int(calls.get_column("prompt_tokens").sum() or 0),
+        "completion_tokens": int(calls.get_column("completion_tokens").sum() or 0),
+        "cost_usd": 0,  # cache hits cost nothing (an int, as `_record` sums none)
+        "failures": 0,
+        "truncated": int((calls.get_column("finish_reason") == "length").sum() or 0),
+    }
+    for key, value in figures.items():
+        step_ctx.stats[key] = round(step_ctx.stats.get(key, 0) + value, 8)
+    told(calls)
+
+
 @contextmanager
 def _estimated(
     plan: Plan,
@@ -311,23 +385,24 @@ def _estimated(
     ctx: BuildContext,
     step_ctx: ExecStepContext,
     result: BuildResult,
-) -> Iterator[None]:
+) -> Iterator[Callable[[pl.DataFrame], None]]:
     """Around a step's run: with `ctx.estimate_steps`, the estimate `plan` would give a
     model-calling step it found stale, kept in `result.estimates` once the step has run
-    (a fresh step re-run by --force or --refresh had none, as in `plan`)."""
+    (a fresh step re-run by --force or --refresh had none, as in `plan`). Yields what
+    to tell the `_calls` of rows kept from the last build (`_run_rows`)."""
     from synthc.steps import registry
 
     stale = planned.status != FRESH
     wanted = ctx.estimate_steps and stale and planned.name not in ctx.estimates
     if not (wanted and registry()[planned.kind].calls_model):
-        yield
+        yield lambda calls: None
         return
     from synthc.execute.estimate import estimated_as_built
 
     inputs, refresh = step_ctx.inputs, ctx.refresh
-    with estimated_as_built(plan, planned, inputs, ctx.llm, ctx.store, refresh) as estimate:
-        yield
-        result.estimates[planned.name] = estimate()
+    with estimated_as_built(plan, planned, inputs, ctx.llm, ctx.store, refresh) as as_built:
+        yield as_built.kept
+        result.estimates[planned.name] = as_built.estimate()
 
 
 def _describe(exc: Exception) -> str:

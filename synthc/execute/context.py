@@ -98,9 +98,15 @@ class ExecStepContext:
         `file_search_path`), not the shell's working directory. One thread: DuckDB's
         parallel operators may emit rows in a different order each run, and row order is
         part of a step's data version, so a parallel plan would defeat early cutoff.
+        The query is checked to be one read-only SELECT again here, where DuckDB is
+        loaded anyway: the load-time check may have been answered by `sql-checks.json`.
         """
         import duckdb
 
+        from synthc.recipe.sqlcheck import statement_problem
+
+        if problem := statement_problem(query):
+            raise ValueError(f"the SQL {problem}")
         con = duckdb.connect(":memory:")
         try:
             con.execute("set threads = 1")

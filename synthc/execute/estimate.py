@@ -178,6 +178,28 @@ class StepTally:
             else:
                 self.misses[key] = request
 
+    def kept(self, calls: pl.DataFrame) -> None:
+        """The `_calls` of rows the build kept from the last one (`synthc.execute.reuse`):
+        cache hits, as a full re-run would have met them."""
+        columns = ("call_key", "model", "completion_tokens")
+        for key, model, tokens in calls.select(columns).iter_rows():
+            if key not in self.hits and key not in self.misses and key not in self.pending:
+                self.hits.add(key)
+                self.answer_lengths.setdefault(model, []).append(tokens)
+
+
+class AsBuilt:
+    """What `estimated_as_built` yields: `estimate()` once the step has run, and `kept`
+    to be told the calls of rows the build kept instead of running them."""
+
+    def __init__(
+        self,
+        estimate: Callable[[], CallEstimate],
+        kept: Callable[[pl.DataFrame], None] | None = None,
+    ) -> None:
+        self.estimate = estimate
+        self.kept = kept or (lambda calls: None)
+
 
 @contextmanager
 def estimated_as_built(
@@ -187,9 +209,10 @@ def estimated_as_built(
     llm: Any,
     store: Store,
     refresh: bool,
-) -> Iterator[Callable[[], CallEstimate]]:
+) -> Iterator[AsBuilt]:
     """Around a step the build runs: yields the function giving the estimate `plan`
-    would give the step over these inputs (its calls cached vs to make, tokens, dollars).
+    would give the step over these inputs (its calls cached vs to make, tokens, dollars),
+    and the hook row reuse tells the calls of the rows it kept.
 
     A single-pass step on the build's own client is counted from the keys the client
     computes anyway (`StepTally`); any other step is run in memory on a `ProbeClient`
@@ -204,7 +227,7 @@ def estimated_as_built(
     ]
     if step_calls(planned.kind, planned.config, input_rows).low > PROBE_LIMIT:
         counted = _counted(planned, input_rows)
-        yield lambda: counted
+        yield AsBuilt(lambda: counted)
         return
     single_pass = planned.kind in _SINGLE_PASS or (
         planned.kind == "generate" and planned.config.get("parse") != "json"
@@ -213,7 +236,9 @@ def estimated_as_built(
         tally = StepTally(llm, planned.name, in_batches)
         llm.observer = tally.saw
         try:
-            yield lambda: _estimate(planned, tally, plan, store, True, input_rows)
+            yield AsBuilt(
+                lambda: _estimate(planned, tally, plan, store, True, input_rows), tally.kept
+            )
         finally:
             llm.observer = None
         return
@@ -223,7 +248,7 @@ def estimated_as_built(
     finally:
         probe.close()
     estimate = _estimate(planned, probe, plan, store, frame is not None, input_rows)
-    yield lambda: estimate
+    yield AsBuilt(lambda: estimate)  # the probe ran every row up front
 
 
 def _counted(planned: PlannedStep, input_rows: list[Bounds]) -> CallEstimate:
@@ -409,12 +434,12 @@ def price_per_token(model: str, batch: bool = False) -> tuple[float, float] | No
     it has them, else half the direct ones, as litellm's `batch_cost_calculator`
     assumes (OpenAI, Anthropic and Vertex batches cost half), so `plan` and the build's
     `_calls` agree."""
-    names = (model, model.partition("/")[2])
-    if not may_be_priced(*names):  # not in the table's text: no need to parse it (~25 ms)
-        return None
+    names = [name for name in (model, model.partition("/")[2]) if name]
+    if not may_be_priced(*names):
+        return None  # not in the table's text: no need to parse it (~0.1-0.25 s)
     table = price_table()
     for name in names:
-        entry = table.get(name) if name else None
+        entry = table.get(name)
         if isinstance(entry, dict) and "input_cost_per_token" in entry:
             prompt = float(entry["input_cost_per_token"])
             completion = float(entry.get("output_cost_per_token", 0.0))

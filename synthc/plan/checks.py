@@ -41,9 +41,7 @@ def declared_checks(
     file's hash, or a step's data version in `versions`) and, for checks measured on
     embeddings, which embeddings (the recipe's `embeddings:` unless the check has its
     own; absent for the default)."""
-    if not planned.step.checks:
-        return []  # and no numpy: the embedders' module imports it
-    from synthc.llm.embedders import embedding_identity
+    from synthc.quality.gates import gate_kind
 
     declared = []
     for check in planned.step.checks:
@@ -60,9 +58,13 @@ def declared_checks(
         elif check.kind == "privacy":  # against the private seeds upstream
             sources = private_sources(recipe, planned.name)
             record["private_versions"] = {name: versions.get(name) for name in sources}
-        embeddings = embedding_identity(check, recipe)
-        if embeddings is not None:
-            record["embeddings"] = embeddings
+        if gate_kind(check.kind).uses_embeddings:
+            # imported only here: the embedders' module imports numpy (~0.1 s)
+            from synthc.llm.embedders import embedding_identity
+
+            embeddings = embedding_identity(check, recipe)
+            if embeddings is not None:
+                record["embeddings"] = embeddings
         declared.append(record)
     return declared
 

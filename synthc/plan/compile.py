@@ -301,7 +301,7 @@ def check_columns(plan: Plan) -> Plan:
     known: dict[str, tuple[str, ...] | None] = {}
     problems: list[Problem] = []
     resolved: dict[str, PlannedStep] = {}
-    with Binder(recipe.root) as binder:
+    with Binder(recipe.root, recipe.sql_memo) as binder:
         for planned in plan.steps:
             kind = kinds[planned.kind]
             upstream = {name: known.get(name) for name in planned.step.inputs}

@@ -15,6 +15,7 @@ from synthc.errors import Location, Problem, RecipeError, sorted_problems
 from synthc.recipe.positions import Parsed, parse_yaml
 from synthc.recipe.schema import describe_value, schema_problems
 from synthc.recipe.semantics import CREDENTIAL_HINT, semantic_problems
+from synthc.recipe.sqlmemo import SQLMemo
 
 RECIPE_FORMAT_VERSION = 1
 
@@ -148,6 +149,8 @@ class Recipe:
     positions: Mapping[str, Location] = field(default_factory=dict)
     # where the first content line of each `|` block scalar is (see `Parsed`)
     literal_starts: Mapping[str, Location] = field(default_factory=dict)
+    # the SQL checks that passed in earlier runs, and those passed in this one
+    sql_memo: SQLMemo | None = field(default=None, compare=False, repr=False)
 
     @property
     def root(self) -> Path:
@@ -174,7 +177,7 @@ class Recipe:
         """This recipe's own state: `.synthc/<recipe>/`, named by the recipe file without
         its extension (outputs, catalog, runs, build lock, report), so several recipes in
         one folder never share a catalog."""
-        return self.state_dir / self.path.stem
+        return recipe_workdir(self.path)
 
     def where_in_text(self, dotted_path: str, line: int, col: int) -> Location | None:
         """Where line `line`, column `col` of the value at `dotted_path` is in the file,
@@ -192,6 +195,12 @@ class Recipe:
                 return self.positions[probe]
             probe = probe.rpartition(".")[0]
         return self.positions.get("")
+
+
+def recipe_workdir(path: str | Path) -> Path:
+    """`Recipe.workdir` of the recipe at `path`: `.synthc/<file name without extension>/`."""
+    resolved = Path(path).resolve()
+    return resolved.parent / ".synthc" / resolved.stem
 
 
 def load_recipe(path: str | Path) -> Recipe:
@@ -236,8 +245,10 @@ _SET_ASIDE: Mapping[str, Any] = {
 }
 
 
-def read_recipe(path: str | Path) -> Loaded:
-    """Read and validate the recipe at `path`, never raising for a recipe problem."""
+def read_recipe(path: str | Path, sql_memo: SQLMemo | None = None) -> Loaded:
+    """Read and validate the recipe at `path`, never raising for a recipe problem.
+    `sql_memo`: SQL checks that passed before (see `sqlmemo`), kept on the recipe for
+    the compiler's bindings."""
     file = str(path)
     parsed = _read(file)
     problems = list(parsed.problems)
@@ -247,15 +258,17 @@ def read_recipe(path: str | Path) -> Loaded:
         # A field the schema already refuses (an alias's `api_key`) is reported once.
         problems += from_schema + [
             problem
-            for problem in semantic_problems(parsed, file)
+            for problem in semantic_problems(parsed, file, sql_memo)
             if problem.path not in reported or CREDENTIAL_HINT not in problem.message
         ]
     if not problems:
-        return Loaded(_build_recipe(Path(file), parsed), [])
-    return _partial(Path(file), parsed, sorted_problems(problems))
+        return Loaded(_build_recipe(Path(file), parsed, sql_memo), [])
+    return _partial(Path(file), parsed, sorted_problems(problems), sql_memo)
 
 
-def _partial(path: Path, parsed: Parsed, problems: list[Problem]) -> Loaded:
+def _partial(
+    path: Path, parsed: Parsed, problems: list[Problem], sql_memo: SQLMemo | None = None
+) -> Loaded:
     """The recipe without its broken steps, when nothing outside them is wrong."""
     data = parsed.data
     steps = data.get("steps") if isinstance(data, dict) else None
@@ -280,7 +293,7 @@ def _partial(path: Path, parsed: Parsed, problems: list[Problem]) -> Loaded:
         return Loaded(None, problems, frozenset(broken))
     partial = Parsed({**data, **replaced, "steps": kept}, positions=parsed.positions,
                      literal_starts=parsed.literal_starts)  # fmt: skip
-    return Loaded(_build_recipe(path, partial), problems, frozenset(broken))
+    return Loaded(_build_recipe(path, partial, sql_memo), problems, frozenset(broken))
 
 
 def _read(file: str) -> Parsed:
@@ -313,7 +326,7 @@ def _read(file: str) -> Parsed:
     return parsed
 
 
-def _build_recipe(path: Path, parsed: Parsed) -> Recipe:
+def _build_recipe(path: Path, parsed: Parsed, sql_memo: SQLMemo | None = None) -> Recipe:
     data: dict[str, Any] = parsed.data
     aliases = {
         name: ModelAlias(name=name, **alias) for name, alias in (data.get("models") or {}).items()
@@ -341,6 +354,7 @@ def _build_recipe(path: Path, parsed: Parsed) -> Recipe:
         license=data.get("license"),
         positions=dict(parsed.positions),
         literal_starts=dict(parsed.literal_starts),
+        sql_memo=sql_memo,
     )
 
 

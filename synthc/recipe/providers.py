@@ -224,9 +224,10 @@ def price_table() -> Mapping[str, Any]:
         return {}
 
 
+@cache
 def price_table_text() -> str:
-    """litellm's bundled price table as text (not parsed); empty when litellm is not
-    installed. Found with `find_spec`, so litellm is not imported."""
+    """litellm's bundled price table as text (not parsed), read once; empty when litellm
+    is not installed. Found with `find_spec`, so litellm is not imported."""
     spec = importlib.util.find_spec("litellm")
     if spec is None or not spec.submodule_search_locations:
         return ""

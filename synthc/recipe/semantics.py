@@ -22,6 +22,7 @@ from synthc.recipe.kinds import model_fields, step_kinds, template_fields
 from synthc.recipe.positions import Parsed, join_path
 from synthc.recipe.providers import batch_problem, routing_problem
 from synthc.recipe.schema import IDENTIFIER_PATTERN, did_you_mean, location_of
+from synthc.recipe.sqlmemo import SQLMemo
 from synthc.recipe.templates import check_syntax, loader_tag, syntax_error
 from synthc.recipe.values import (
     check_alias_targets,
@@ -62,8 +63,11 @@ class _Context:
         self.problems.append(Problem(location, path, message))
 
 
-def semantic_problems(parsed: Parsed, recipe_file: str) -> list[Problem]:
-    """Reference, cycle, file, template, model and export problems in `parsed.data`."""
+def semantic_problems(
+    parsed: Parsed, recipe_file: str, sql_memo: SQLMemo | None = None
+) -> list[Problem]:
+    """Reference, cycle, file, template, model and export problems in `parsed.data`.
+    `sql_memo` holds the SQL texts that passed DuckDB's parser before."""
     data = parsed.data if isinstance(parsed.data, Mapping) else {}
     # Keys that are not text were already reported by the YAML reader; skip them here.
     steps = {k: v for k, v in _mapping(data.get("steps")).items() if isinstance(k, str)}
@@ -80,7 +84,7 @@ def semantic_problems(parsed: Parsed, recipe_file: str) -> list[Problem]:
             _check_sample(context, name, step)
             _check_templates(context, name, step)
             _check_models(context, name, step)
-            check_sql(context.report, name, step)
+            check_sql(context.report, name, step, sql_memo)
             check_ranges(context.report, name, step)
             check_json_schema(context.report, name, step)
             check_sizes(context.report, name, step, cap)

@@ -11,6 +11,9 @@ any model is called.
   Column types are unknown before a build, so every column is typed NULL, which DuckDB
   casts to anything: a type mismatch is never reported, only names.
 
+With an `SQLMemo` (`sqlmemo.py`), a check that passed before on the same inputs is not
+run again, and DuckDB is imported only when one has to run.
+
 Reading local files from recipe SQL stays allowed (a recipe is trusted like a Makefile);
 binding reads their schema, never writes. Extensions are neither installed nor loaded here,
 so checking a recipe never reaches the network.
@@ -24,6 +27,8 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from synthc.recipe.sqlmemo import SQLMemo
 
 if TYPE_CHECKING:
     import duckdb
@@ -76,6 +81,17 @@ def statement_problem(text: str) -> str | None:
             "synthc stores each step's rows itself and never runs statements that change state"
         )
     return None
+
+
+def _parses(sql: str) -> bool:
+    """Whether DuckDB's parser reads `sql` (what it says when not is the binding's to report)."""
+    import duckdb
+
+    try:
+        duckdb.extract_statements(sql)
+    except duckdb.Error:
+        return False
+    return True
 
 
 def error_line(sql: str) -> int | None:
@@ -169,12 +185,18 @@ class Binder:
     """Binds queries over empty tables on one private in-memory DuckDB connection (opening
     one costs milliseconds, and a recipe may hold a thousand queries). Each query sees
     only the tables it is given, in a schema of its own. Use it as a context manager.
+
+    With a `memo`, a query that bound before over the same tables, with the files it
+    reads unchanged, is answered from it (DuckDB is then never imported); each new
+    successful binding is remembered with the files DuckDB opened for it.
     """
 
-    def __init__(self, root: Path | None = None):
+    def __init__(self, root: Path | None = None, memo: SQLMemo | None = None):
         self.root = root  # relative file paths in queries resolve against it
+        self.memo = memo
         self._con: duckdb.DuckDBPyConnection | None = None
         self._schemas = 0
+        self._logs_files = False  # DuckDB logs the files it opens (it can since 1.3)
 
     def __enter__(self) -> Binder:
         return self
@@ -193,7 +215,15 @@ class Binder:
         returned (syntax, unknown column, table or function); (None, None) means the
         query could not be checked here (a remote file, an unreadable one).
         """
+        if self.memo is not None:
+            remembered = self.memo.bound_columns(query, tables, self.root)
+            if remembered is not None:
+                return remembered, None
         con = self._connection()
+        # `con.sql` runs any statement but a SELECT at once. The loader refuses those, but
+        # its verdict may come from a memo file, so a binding checks for itself.
+        if _parses(query) and (problem := statement_problem(query)):
+            return None, SQLProblem(f"the SQL {problem}")
         self._schemas += 1
         schema = f"bind_{self._schemas}"
         con.execute(f"CREATE SCHEMA {schema}")
@@ -203,7 +233,11 @@ class Binder:
                 selected = ", ".join(f"NULL AS {quote_name(c)}" for c in columns) or "NULL AS _"
                 con.execute(f"CREATE VIEW {quote_name(name)} AS SELECT {selected} WHERE false")
             relation = con.sql(query)  # binds the query; a relation runs only when fetched
-            return (list(relation.columns) if relation is not None else []), None
+            columns = list(relation.columns) if relation is not None else []
+            opened = self._opened_files(con)
+            if self.memo is not None and opened is not None:
+                self.memo.remember_binding(query, tables, self.root, columns, opened)
+            return columns, None
         except Exception as exc:  # DuckDB's exceptions are the only ones raised here
             message = duckdb_message(exc)
             if type(exc).__name__ in _REPORTED_ERRORS or _NO_FILES in message:
@@ -212,6 +246,17 @@ class Binder:
         finally:
             con.execute("SET schema = 'main'")
             con.execute(f"DROP SCHEMA {schema} CASCADE")
+
+    def _opened_files(self, con: duckdb.DuckDBPyConnection) -> list[str] | None:
+        """The files DuckDB opened since the last call (None when it cannot say)."""
+        if not self._logs_files:
+            return None
+        found = con.execute(
+            "SELECT DISTINCT json_extract_string(message, '$.path') FROM duckdb_logs "
+            "WHERE type = 'FileSystem' AND json_extract_string(message, '$.op') = 'OPEN'"
+        ).fetchall()
+        con.execute("CALL truncate_duckdb_logs()")
+        return [str(path) for (path,) in found if path is not None]
 
     @staticmethod
     def _position(con: duckdb.DuckDBPyConnection, query: str) -> tuple[int, int] | None:
@@ -237,6 +282,12 @@ class Binder:
             if self.root is not None:
                 folder = str(self.root).replace("'", "''")
                 self._con.execute(f"SET file_search_path = '{folder}'")
+            if self.memo is not None:
+                try:  # without this log a binding that reads files is not remembered
+                    self._con.execute("CALL enable_logging('FileSystem')")
+                    self._logs_files = True
+                except duckdb.Error:
+                    pass
         return self._con
 
 

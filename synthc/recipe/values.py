@@ -19,6 +19,7 @@ from synthc.recipe.sqlcheck import (
     statement_problem,
     unusable_table_name,
 )
+from synthc.recipe.sqlmemo import SQLMemo
 
 
 class Report(Protocol):
@@ -62,22 +63,26 @@ def check_step_name(report: Report, name: str) -> None:
         )
 
 
-def check_sql(report: Report, name: str, step: Mapping[str, Any]) -> None:
-    """Each SQL field of the step (and of its checks) is one read-only SELECT or condition."""
+def check_sql(
+    report: Report, name: str, step: Mapping[str, Any], memo: SQLMemo | None = None
+) -> None:
+    """Each SQL field of the step (and of its checks) is one read-only SELECT or condition.
+    With `memo`, a text that passed before is not parsed again."""
+    memo = memo or SQLMemo()
     base = f"steps.{name}"
     kind = step.get("kind")
     if kind == "filter" and _text(where := step.get("where")):
-        problem = condition_problem(where)
+        problem = memo.text_problem(condition_problem, where)
         if problem:
             report(f"{base}.where", f"{where!r} {problem}", condition_line(where))
     fields = {"sql": "query", "seed": "sql"}
     if isinstance(kind, str) and kind in fields and _text(query := step.get(fields[kind])):
-        problem = statement_problem(query)
+        problem = memo.text_problem(statement_problem, query)
         if problem:
             report(f"{base}.{fields[kind]}", f"the SQL {problem}", error_line(query))
     for path, config in _checks(step, base):
         query = config.get("sql", {}).get("query") if isinstance(config.get("sql"), dict) else None
-        if _text(query) and (problem := statement_problem(query)):
+        if _text(query) and (problem := memo.text_problem(statement_problem, query)):
             report(f"{path}.sql.query", f"the SQL {problem}", error_line(query))
 
 

@@ -150,7 +150,7 @@ def call_and_repair(
     requests: Sequence[CallRequest],
     read: Reader | None = None,
     max_repairs: int = MAX_REPAIRS,
-    failure_columns: Sequence[Mapping[str, Any]] = (),
+    columns: Sequence[Mapping[str, Any]] = (),
 ) -> list[Answer]:
     """Answer every request through the gateway; `read(text)` says what an answer holds
     (without it, the text itself). An answer `read` finds a problem with is sent back
@@ -158,8 +158,8 @@ def call_and_repair(
     call, so repairs are paid for once.
 
     Every call is recorded in `_calls`; every answer without a value in `_failures`,
-    once (`failure_columns[i]` adds columns to request i's row), and the step's
-    statistics count them. Answers still unusable after the repairs leave the cache, so
+    once, and the step's statistics count them. `columns[i]` adds columns to request
+    i's rows in both (a row-local kind names the input row: `parent_id`). Answers still unusable after the repairs leave the cache, so
     the next build asks again instead of replaying them.
     """
     if not requests:
@@ -168,7 +168,7 @@ def call_and_repair(
     if llm is None:
         raise SynthcError(f"step '{ctx.name}' calls a model but the build has no LLM client")
     answers = _ask(ctx, llm, requests, read, max_repairs)
-    _record(ctx, requests, answers, failure_columns)
+    _record(ctx, requests, answers, columns)
     unusable = [r.call_key for a in answers if a.error_class == UNPARSABLE for r in a.results]
     if unusable:
         llm.forget(unusable)
@@ -244,12 +244,12 @@ def _record(
     answers: Sequence[Answer],
     columns: Sequence[Mapping[str, Any]],
 ) -> None:
-    """Emit `_calls` and `_failures` (`columns[i]` added to request i's row), and add to
+    """Emit `_calls` and `_failures` (`columns[i]` added to request i's rows), and add to
     the step's statistics (the lock's)."""
     import polars as pl
 
     results = [r for answer in answers for r in answer.results]
-    ctx.emit("_calls", _calls_frame(ctx.name, results))
+    ctx.emit("_calls", _calls_frame(ctx.name, answers, columns))
     failed = [
         {**_failure_row(ctx.name, req, answer), **(columns[i] if i < len(columns) else {})}
         for i, (req, answer) in enumerate(zip(requests, answers, strict=True))
@@ -271,15 +271,24 @@ def _record(
         ctx.stats[key] = round(ctx.stats.get(key, 0) + value, 8)
 
 
-def _calls_frame(step: str, results: Sequence[CallResult]) -> pl.DataFrame:
-    """The `_calls` rows, built a column at a time: a list of 10,000 row dicts held ~12 MB
-    more at a build's peak. Types are inferred from every value, as for row dicts."""
+def _calls_frame(
+    step: str, answers: Sequence[Answer], extra: Sequence[Mapping[str, Any]]
+) -> pl.DataFrame:
+    """The `_calls` rows (`extra[i]` added to answer i's), built a column at a time: a
+    list of 10,000 row dicts held ~12 MB more at a build's peak. Types are inferred from
+    every value, as for row dicts; a column an answer lacks is null there."""
     import polars as pl
 
+    names = {name: None for row in extra for name in row}
     columns: dict[str, list[Any]] = {}
-    for result in results:
-        for name, value in result.call_record(step).items():
-            columns.setdefault(name, []).append(value)
+    rows = 0
+    for i, answer in enumerate(answers):
+        added = extra[i] if i < len(extra) else {}
+        for result in answer.results:
+            record = {**result.call_record(step), **{n: added.get(n) for n in names}}
+            for name, value in record.items():
+                columns.setdefault(name, [None] * rows).append(value)
+            rows += 1
     return pl.DataFrame(columns, strict=False)
 
 

@@ -24,7 +24,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from synthc.steps._methods import (
-    complete,
+    call_and_repair,
     model_name,
     request,
     row_dicts,
@@ -108,7 +108,8 @@ def run(ctx: StepContext) -> pl.DataFrame:
 
 def _answers(ctx: StepContext, model: str, prompts: list[str], ids: list[str]) -> list[CallResult]:
     requests = [request(ctx, model, p, row_id=i) for p, i in zip(prompts, ids, strict=True)]
-    return complete(ctx, requests)
+    parents = [{"parent_id": i} for i in ids]
+    return [answer.result for answer in call_and_repair(ctx, requests, columns=parents)]
 
 
 def _teacher_columns(
@@ -152,4 +153,5 @@ KIND = StepKind(
     columns=columns,
     templates=templates,
     calls_model=True,
+    row_local=lambda config: True,
 )

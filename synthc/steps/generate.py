@@ -120,7 +120,7 @@ def run(ctx: StepContext) -> pl.DataFrame:
         ctx,
         requests,
         lambda text: parse_answer(text, ctx.config),
-        failure_columns=[{"parent_id": job.parent_id} for job in jobs],
+        columns=[{"parent_id": job.parent_id} for job in jobs],
     )
     done = [(job, a) for job, a in zip(jobs, answers, strict=True) if a.error is None]
     return _rows(ctx, frame, done)
@@ -253,4 +253,6 @@ KIND = StepKind(
     columns=columns,
     templates=templates,
     calls_model=True,
+    # Text answers only: a parsed JSON value's column type depends on the rows it holds.
+    row_local=lambda config: config.get("parse") != "json",
 )

@@ -109,6 +109,10 @@ def _no_strings(config: Mapping[str, Any]) -> list[tuple[str, str]]:
     return []
 
 
+def _never(config: Mapping[str, Any]) -> bool:
+    return False
+
+
 @dataclass(frozen=True)
 class StepKind:
     """A step kind's contract with the compiler and executor.
@@ -128,6 +132,11 @@ class StepKind:
     # (recipe path relative to the step, file path as written) pairs the compiler hashes.
     files: Callable[[Mapping[str, Any]], list[tuple[str, str]]] = _no_strings
     calls_model: bool = False
+    # Whether, with this config, the kind is row-local: each output row comes from one
+    # input row (its `_parent_id`), depends only on that row, and every output column is
+    # text; rows come out in input order. A rebuild then runs only the changed input rows
+    # (`synthc.execute.reuse`).
+    row_local: Callable[[Mapping[str, Any]], bool] = _never
 
     # What the schema marks in this kind's branch (synthc.recipe.kinds): the one record
     # of a recipe's shape, which the recipe's own checks read too.

@@ -10,6 +10,7 @@ so several recipes in one folder never share a catalog; `Recipe.workdir`)::
     .synthc/<recipe>/synthc.duckdb               # views over the above; derived
     .synthc/<recipe>/build.lock                  # held by the running build
     .synthc/<recipe>/report.html                 # `synthc report`
+    .synthc/<recipe>/sql-checks.json             # SQL checks that passed (sqlmemo); derived
     .synthc/cache/                               # the call cache, shared by the folder's recipes
 
 Parquet files are written to a temp file, fsynced and renamed, and the lock names a file
@@ -42,6 +43,7 @@ if TYPE_CHECKING:
 
     from synthc.llm.batch import BatchLedger
     from synthc.recipe.load import Recipe
+    from synthc.recipe.sqlmemo import SQLMemo
 
 # Statement types `query` runs; everything else (DDL, DML, COPY, ATTACH, SET...) is refused.
 READ_ONLY_STATEMENTS = ("SELECT", "EXPLAIN")
@@ -65,7 +67,37 @@ def data_version(frame: pl.DataFrame) -> str:
     digest.update(b"\n")
     for offset in range(0, frame.height, _CHUNK_ROWS):
         digest.update(frame.slice(offset, _CHUNK_ROWS).write_ndjson().encode("utf-8"))
+    marks = _non_finite(frame)
+    if marks is not None:  # only then: versions of frames of finite numbers stay as they were
+        digest.update(b"\x00non-finite\n")
+        for offset in range(0, marks.height, _CHUNK_ROWS):
+            digest.update(marks.slice(offset, _CHUNK_ROWS).write_ndjson().encode("utf-8"))
     return digest.hexdigest()
+
+
+def _non_finite(frame: pl.DataFrame) -> pl.DataFrame | None:
+    """JSON Lines writes inf, -inf and NaN as null, like a missing value; so a frame that
+    holds any (in a float column or a list of floats) gets them spelled out, as text
+    where they are and null elsewhere. None when it holds none."""
+    import polars as pl
+
+    def marked(value: pl.Expr) -> pl.Expr:
+        odd = value.is_nan() | value.is_infinite()
+        return pl.when(odd).then(value.cast(pl.String)).otherwise(None)
+
+    columns: list[pl.Expr] = []
+    for name, dtype in frame.schema.items():
+        column = pl.col(name)
+        if dtype.is_float():
+            found, mark = (column.is_nan() | column.is_infinite()).any(), marked(column)
+        elif isinstance(dtype, pl.List) and dtype.inner.is_float():
+            odd = column.list.eval(pl.element().is_nan() | pl.element().is_infinite())
+            found, mark = odd.list.any().any(), column.list.eval(marked(pl.element()))
+        else:
+            continue
+        if frame.select(found).item():
+            columns.append(mark)
+    return frame.select(columns) if columns else None
 
 
 def _atomic_write_parquet(frame: pl.DataFrame, path: Path) -> None:
@@ -114,6 +146,17 @@ class Store:
         from synthc.llm.batch import LEDGER_FILE, BatchLedger
 
         return BatchLedger(self.workdir / LEDGER_FILE, atomic_write_text)
+
+    def remember_sql_checks(self, memo: SQLMemo | None) -> None:
+        """Write what `memo` learned (SQL checks that passed) for the next run, once this
+        recipe has a workdir. Best effort: where it cannot be written, the next run
+        checks its SQL again."""
+        if memo is None or not memo.learned or not self.workdir.is_dir():
+            return
+        from synthc.recipe.sqlmemo import MEMO_FILE
+
+        with contextlib.suppress(OSError, StoreError):
+            atomic_write_text(self.workdir / MEMO_FILE, memo.to_text())
 
     @property
     def runs_path(self) -> Path:
@@ -324,7 +367,8 @@ class Store:
             tables = self.aux_tables(step, entry.data_version)
             statements.append(_step_view(step, path, tables.get(ATTRIBUTES)))
             for table, aux_path in tables.items():
-                aux.setdefault(table, []).append((step, aux_path))
+                if not table.startswith("__"):  # private to the build (the reuse memo)
+                    aux.setdefault(table, []).append((step, aux_path))
             if "_id" in entry.columns:
                 parent = "_parent_id" if "_parent_id" in entry.columns else "null::varchar"
                 lineage.append(
@@ -463,10 +507,10 @@ EMPTY_TABLES: dict[str, dict[str, str]] = {
                "model": "varchar", "prompt_tokens": "bigint", "completion_tokens": "bigint",
                "cost_usd": "double", "latency_s": "double", "cached": "boolean",
                "attempts": "bigint", "error": "varchar", "finish_reason": "varchar",
-               "batch_id": "varchar"},
+               "batch_id": "varchar", "parent_id": "varchar"},
     "_failures": {"row_id": "varchar", "step": "varchar", "call_key": "varchar",
                   "model": "varchar", "error_class": "varchar", "error_kind": "varchar",
-                  "message": "varchar", "attempts": "bigint"},
+                  "message": "varchar", "attempts": "bigint", "parent_id": "varchar"},
     "_rejections": {"candidate": "varchar", "reason": "varchar", "max_rouge_l": "double",
                     "most_similar": "varchar", "round": "bigint", "call_key": "varchar"},
     "_dedup_matches": {"removed_id": "varchar", "kept_id": "varchar", "similarity": "double",
