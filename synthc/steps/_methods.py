@@ -279,16 +279,15 @@ def _calls_frame(
     every value, as for row dicts; a column an answer lacks is null there."""
     import polars as pl
 
-    names = {name: None for row in extra for name in row}
+    names = dict.fromkeys(name for row in extra for name in row)
     columns: dict[str, list[Any]] = {}
-    rows = 0
     for i, answer in enumerate(answers):
         added = extra[i] if i < len(extra) else {}
         for result in answer.results:
-            record = {**result.call_record(step), **{n: added.get(n) for n in names}}
-            for name, value in record.items():
-                columns.setdefault(name, [None] * rows).append(value)
-            rows += 1
+            for name, value in result.call_record(step).items():
+                columns.setdefault(name, []).append(value)
+            for name in names:
+                columns.setdefault(name, []).append(added.get(name))
     return pl.DataFrame(columns, strict=False)
 
 
