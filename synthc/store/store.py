@@ -40,6 +40,7 @@ from synthc.store.lock import LockEntry, LockState, read_lock, write_lock
 if TYPE_CHECKING:
     import duckdb
     import polars as pl
+    from polars._typing import PolarsDataType
 
     from synthc.llm.batch import BatchLedger
     from synthc.recipe.load import Recipe
@@ -77,27 +78,53 @@ def data_version(frame: pl.DataFrame) -> str:
 
 def _non_finite(frame: pl.DataFrame) -> pl.DataFrame | None:
     """JSON Lines writes inf, -inf and NaN as null, like a missing value; so a frame that
-    holds any (in a float column or a list of floats) gets them spelled out, as text
-    where they are and null elsewhere. None when it holds none."""
+    holds any (in a float column, or a list, array or struct with floats inside) gets
+    them spelled out, as text where they are and null elsewhere. None when it holds none."""
     import polars as pl
 
-    def marked(value: pl.Expr) -> pl.Expr:
-        odd = value.is_nan() | value.is_infinite()
-        return pl.when(odd).then(value.cast(pl.String)).otherwise(None)
-
-    columns: list[pl.Expr] = []
+    columns = []
     for name, dtype in frame.schema.items():
-        column = pl.col(name)
-        if dtype.is_float():
-            found, mark = (column.is_nan() | column.is_infinite()).any(), marked(column)
-        elif isinstance(dtype, pl.List) and dtype.inner.is_float():
-            odd = column.list.eval(pl.element().is_nan() | pl.element().is_infinite())
-            found, mark = odd.list.any().any(), column.list.eval(marked(pl.element()))
-        else:
-            continue
-        if frame.select(found).item():
-            columns.append(mark)
+        found = _odd(pl.col(name), dtype)
+        if found is not None and frame.select(found.any()).item():
+            columns.append(_spelled(pl.col(name), dtype).alias(name))
     return frame.select(columns) if columns else None
+
+
+def _odd(value: pl.Expr, dtype: PolarsDataType) -> pl.Expr | None:
+    """Per row: whether `value` (of `dtype`) holds a non-finite float anywhere inside;
+    None when its type cannot hold one."""
+    import polars as pl
+
+    if dtype.is_float():
+        return value.is_nan() | value.is_infinite()
+    if isinstance(dtype, pl.Array):
+        return _odd(value.cast(pl.List(dtype.inner)), pl.List(dtype.inner))
+    if isinstance(dtype, pl.List):
+        inner = _odd(pl.element(), dtype.inner)
+        return None if inner is None else value.list.eval(inner).list.any()
+    if isinstance(dtype, pl.Struct):
+        parts = [_odd(value.struct.field(f.name), f.dtype) for f in dtype.fields]
+        found = [part for part in parts if part is not None]
+        return pl.any_horizontal(found) if found else None
+    return None
+
+
+def _spelled(value: pl.Expr, dtype: PolarsDataType) -> pl.Expr:
+    """`value` with each non-finite float as its text and everything else null."""
+    import polars as pl
+
+    if dtype.is_float():
+        return pl.when(value.is_nan() | value.is_infinite()).then(value.cast(pl.String))
+    if isinstance(dtype, pl.Array):
+        return _spelled(value.cast(pl.List(dtype.inner)), pl.List(dtype.inner))
+    if isinstance(dtype, pl.List):
+        return value.list.eval(_spelled(pl.element(), dtype.inner))
+    if isinstance(dtype, pl.Struct):
+        fields = [f for f in dtype.fields if _odd(pl.element(), f.dtype) is not None]
+        return pl.struct(
+            [_spelled(value.struct.field(f.name), f.dtype).alias(f.name) for f in fields]
+        )
+    return pl.lit(None, dtype=pl.String)
 
 
 def _atomic_write_parquet(frame: pl.DataFrame, path: Path) -> None:

@@ -46,8 +46,16 @@ def test_inf_and_nan_are_not_mistaken_for_missing_values(tmp_path: Path) -> None
     # JSON Lines writes inf, -inf and NaN as null: the same version would make the store
     # keep the first frame's file for the second, and a rebuild cut off wrongly.
     inf, nan = float("inf"), float("nan")
-    frames = [pl.DataFrame({"x": [1.0, value]}) for value in (None, inf, -inf, nan)] + [
-        pl.DataFrame({"v": [[1.0, value]]}) for value in (None, inf, nan)
+    frames = [pl.DataFrame({"x": [1.0, value]}) for value in (None, inf, -inf, nan)]
+    frames += [pl.DataFrame({"v": [[1.0, value]]}) for value in (None, inf, nan)]
+    frames += [
+        pl.DataFrame({"s": [{"a": 1.0, "b": "t"}, {"a": value, "b": "u"}]})
+        for value in (None, inf, nan)
+    ]
+    frames += [pl.DataFrame({"l": [[{"a": value}]]}) for value in (None, -inf)]
+    frames += [
+        pl.DataFrame({"a": [[1.0, value]]}, schema={"a": pl.Array(pl.Float64, 2)})
+        for value in (None, inf)
     ]
     store = make_store(tmp_path)
     versions = [store.write_step("step", frame) for frame in frames]
