@@ -55,6 +55,7 @@ def _footer(report: Report) -> list[str]:
             if step.truncated
         ),
         *_plan_vs_actual(report),
+        *_judges(report),
         f"gates: {counts[PASS]} pass · {counts[WARN]} warn · {counts[FAIL]} fail",
     ]
     for gate in report.gates:
@@ -79,6 +80,25 @@ def _plan_vs_actual(report: Report) -> list[str]:
             for item in report.plan_vs_actual
         ),
     ]
+
+
+def _judges(report: Report) -> list[str]:
+    """ "judges of scored (srv, other) over 8 rows: alpha 0.912 · srv~other 0.874" per
+    judge step with several judges, flagged when they agree too little to trust."""
+    lines = []
+    for found in report.judges:
+        alpha = "undefined" if found.alpha is None else f"{found.alpha:.3f}"
+        pairs = " · ".join(
+            f"{pair} {'-' if rho is None else f'{rho:.3f}'}" for pair, rho in found.spearman
+        )
+        flag = (
+            "  (low agreement: below 0.667 or a pair ranking rows oppositely)" if found.low else ""
+        )
+        lines.append(
+            f"judges of {found.step} ({', '.join(found.judges)}) over {found.rows:,} rows: "
+            f"alpha {alpha} · {pairs}{flag}"
+        )
+    return lines
 
 
 def _cut(truncated: int, answers: int) -> str:

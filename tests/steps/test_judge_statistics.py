@@ -14,6 +14,7 @@ from scipy.stats import spearmanr
 from synthc.recipe.load import load_recipe
 from synthc.report.gather import build_report
 from synthc.report.html import render_html
+from synthc.report.summary import render_summary
 from synthc.store.store import Store
 
 ANSWERS = ["refund my invoice", "the screen is dark", "a parcel is late", "charge twice",
@@ -82,6 +83,9 @@ def test_judge_agreement_is_reported_without_a_gate(project, judges, kind):
     page = render_html(report)
     section = page.split('<section id="judges">')[1].split("</section>")[0]
     assert f"{found.alpha:.3f}" in section and f"srv~other {rho:.3f}" in section
+    line = next(x for x in render_summary(report).splitlines() if x.startswith("judges of"))
+    assert line.startswith(f"judges of scored (srv, other) over 8 rows: alpha {found.alpha:.3f}")
+    assert f"srv~other {rho:.3f}" in line and ("low agreement" in line) == found.low
     if kind == "reverse":
         assert found.alpha < 0 and rho == pytest.approx(-1.0) and found.low
         assert 'class="judges status-warn"' in section
@@ -99,6 +103,7 @@ def test_a_single_judge_step_has_no_agreement_section(project, judges):
     assert proj.build().exit_code == 0
     report = _report(proj)
     assert report.judges == () and '<section id="judges">' not in render_html(report)
+    assert "judges of" not in render_summary(report)
 
 
 def test_derived_balance_attributes_are_columns_in_sql(project, judges):
