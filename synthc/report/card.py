@@ -70,6 +70,7 @@ def dataset_card(
         _row_counts(recipe, lock),
         _quality(recipe, lock),
         _red_team(lock, store),
+        _judge_agreement(recipe, lock, store),
         _text_metrics(recipe, lock, exported, store),
         _files(recipe, lock, card_dir),
         CARD_MARKER + "\n",
@@ -358,6 +359,35 @@ def _red_team(lock: LockState, store: Store | None) -> str:
     intro = ("Attack success: the share of judged attacks the target did not refuse; "
              "attacks whose verdict never parsed are counted as unknown, not dropped.")  # fmt: skip
     return "\n".join(["## Red-team results", "", intro, "", *lines])
+
+
+def _judge_agreement(recipe: Recipe, lock: LockState, store: Store | None) -> str:
+    """How the judges of each judge step with several judges agreed, as the report shows."""
+    from synthc.report.judges import judge_statistics
+    from synthc.steps.judge import judge_names
+
+    several = any(
+        s.kind == "judge" and len(judge_names(s.config)) > 1 for s in recipe.steps.values()
+    )
+    if store is None or not several:  # numpy and a catalog query only when needed
+        return ""
+    built = {name for name, entry in lock.steps.items() if store.has_step(name, entry)}
+    found = judge_statistics(recipe, store, built)
+    if not found:
+        return ""
+    lines = ["## Judge agreement", "",
+             "Krippendorff's alpha (interval) over the judges' scores, and Spearman's rho per "
+             "pair of judges; below 0.667, or a negative rho, the scores are not to be trusted "
+             "as one measure.", "",
+             "| step | judges | rows | alpha | Spearman |", "|---|---|---:|---:|---|"]  # fmt: skip
+    for item in found:
+        alpha = "undefined" if item.alpha is None else f"{item.alpha:.3f}"
+        pairs = ", ".join(f"{pair} {'-' if rho is None else f'{rho:.3f}'}"
+                          for pair, rho in item.spearman)  # fmt: skip
+        flag = " (low)" if item.low else ""
+        lines.append(f"| `{item.step}` | {', '.join(item.judges)} | {item.rows} | "
+                     f"{alpha}{flag} | {pairs} |")  # fmt: skip
+    return "\n".join([*lines, ""])
 
 
 def _text_metrics(recipe: Recipe, lock: LockState, steps: list[str], store: Store | None) -> str:

@@ -12,6 +12,7 @@ import pytest
 from scipy.stats import spearmanr
 
 from synthc.recipe.load import load_recipe
+from synthc.report.card import dataset_card
 from synthc.report.gather import build_report
 from synthc.report.html import render_html
 from synthc.report.summary import render_summary
@@ -83,6 +84,11 @@ def test_judge_agreement_is_reported_without_a_gate(project, judges, kind):
     page = render_html(report)
     section = page.split('<section id="judges">')[1].split("</section>")[0]
     assert f"{found.alpha:.3f}" in section and f"srv~other {rho:.3f}" in section
+    recipe = load_recipe(proj.path)
+    store = Store.for_recipe(recipe)
+    card = dataset_card(recipe, store.read_lock(), store).split("## Judge agreement")[1]
+    assert f"| `scored` | srv, other | 8 | {found.alpha:.3f}" in card
+    assert f"srv~other {rho:.3f}" in card and ("(low)" in card) == found.low
     line = next(x for x in render_summary(report).splitlines() if x.startswith("judges of"))
     assert line.startswith(f"judges of scored (srv, other) over 8 rows: alpha {found.alpha:.3f}")
     assert f"srv~other {rho:.3f}" in line and ("low agreement" in line) == found.low
@@ -104,6 +110,9 @@ def test_a_single_judge_step_has_no_agreement_section(project, judges):
     report = _report(proj)
     assert report.judges == () and '<section id="judges">' not in render_html(report)
     assert "judges of" not in render_summary(report)
+    recipe = load_recipe(proj.path)
+    store = Store.for_recipe(recipe)
+    assert "## Judge agreement" not in dataset_card(recipe, store.read_lock(), store)
 
 
 def test_derived_balance_attributes_are_columns_in_sql(project, judges):
