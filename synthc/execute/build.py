@@ -352,8 +352,10 @@ def _run_rows(
 
 
 def _keep(step_ctx: ExecStepContext, split: Reuse, told: Callable[[pl.DataFrame], None]) -> None:
-    """Record the kept rows' calls as a re-run answered from the cache records them:
-    in `_calls`, in the step's statistics, and to `told` (the build's estimate)."""
+    """Record the kept rows' calls as a re-run answered from the cache records them, and
+    tell `told` (the build's estimate) about them."""
+    from synthc.steps._methods import record_kept_calls
+
     calls, kept = split.calls, split.kept
     assert kept is not None
     step_ctx.reporter.message(
@@ -363,18 +365,7 @@ def _keep(step_ctx: ExecStepContext, split: Reuse, told: Callable[[pl.DataFrame]
     )
     if calls is None or calls.height == 0:
         return
-    step_ctx.emit("_calls", calls)
-    figures = {
-        "calls": 0,
-        "cache_hits": calls.height,
-        "prompt_tokens": int(calls.get_column("prompt_tokens").sum() or 0),
-        "completion_tokens": int(calls.get_column("completion_tokens").sum() or 0),
-        "cost_usd": 0,  # cache hits cost nothing (an int, as `_record` sums none)
-        "failures": 0,
-        "truncated": int((calls.get_column("finish_reason") == "length").sum() or 0),
-    }
-    for key, value in figures.items():
-        step_ctx.stats[key] = round(step_ctx.stats.get(key, 0) + value, 8)
+    record_kept_calls(step_ctx, calls)
     told(calls)
 
 

@@ -168,10 +168,7 @@ class StepTally:
         if step != self.step:
             return
         for key, result in found.items():
-            # a key this step sent earlier is a miss to the probe, which never stores
-            if key not in self.hits and key not in self.misses and key not in self.pending:
-                self.hits.add(key)
-                self.answer_lengths.setdefault(result.model, []).append(result.completion_tokens)
+            self._hit(key, result.model, result.completion_tokens)
         for key, request in pending.items():
             if key in self.in_batches:
                 self.pending[key] = self.in_batches[key]
@@ -183,9 +180,13 @@ class StepTally:
         cache hits, as a full re-run would have met them."""
         columns = ("call_key", "model", "completion_tokens")
         for key, model, tokens in calls.select(columns).iter_rows():
-            if key not in self.hits and key not in self.misses and key not in self.pending:
-                self.hits.add(key)
-                self.answer_lengths.setdefault(model, []).append(tokens)
+            self._hit(key, model, tokens)
+
+    def _hit(self, key: str, model: str, completion_tokens: int) -> None:
+        # a key this step sent earlier is a miss to the probe, which never stores
+        if key not in self.hits and key not in self.misses and key not in self.pending:
+            self.hits.add(key)
+            self.answer_lengths.setdefault(model, []).append(completion_tokens)
 
 
 class AsBuilt:

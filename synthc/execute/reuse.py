@@ -125,15 +125,12 @@ def as_cache_hits(calls: pl.DataFrame) -> pl.DataFrame:
     """`_calls` records as a re-run answered from the cache records them."""
     import polars as pl
 
-    hits = {
-        "cached": pl.lit(True),
-        "attempts": pl.lit(0, dtype=calls.schema["attempts"]),
-        "latency_s": pl.lit(0.0, dtype=calls.schema["latency_s"]),
-        "queued_s": pl.lit(0.0, dtype=calls.schema["queued_s"]),
-        "batch_id": pl.lit(None, dtype=calls.schema["batch_id"]),
-    }
+    hits = {"cached": True, "attempts": 0, "latency_s": 0.0, "queued_s": 0.0, "batch_id": None}
+    schema = calls.schema
     return calls.with_columns(
-        **{name: value for name, value in hits.items() if name in calls.columns}
+        pl.lit(value, dtype=schema[name]).alias(name)
+        for name, value in hits.items()
+        if name in schema
     )
 
 
@@ -148,10 +145,8 @@ def merge(reuse: Reuse, fresh: pl.DataFrame) -> pl.DataFrame | None:
     if fresh.height and fresh.schema != kept.schema:
         return None
     order = pl.DataFrame({"_parent_id": reuse.inputs.get_column("_id")}).with_row_index("__at")
-    parts = [part.join(order, on="_parent_id", how="left", maintain_order="left")
-             for part in (kept, fresh.cast(kept.schema) if fresh.height else None)
-             if part is not None]  # fmt: skip
-    merged = pl.concat(parts) if len(parts) > 1 else parts[0]
+    merged = pl.concat([kept, fresh]) if fresh.height else kept
+    merged = merged.join(order, on="_parent_id", how="left", maintain_order="left")
     return merged.sort("__at", maintain_order=True).drop("__at")
 
 

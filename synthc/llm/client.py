@@ -194,19 +194,36 @@ class LLMClient:
     ) -> tuple[list[str], dict[str, CallResult], dict[str, CallRequest]]:
         """Every request's key, the cached answers by key and the misses by key (each
         key once, with its first request). Never calls a model."""
-        keys = [self.key(request) for request in requests]
         found: dict[str, CallResult] = {}
         pending: dict[str, CallRequest] = {}
-        hits = {} if refresh else self.cache.get_many(list(dict.fromkeys(keys)))
+        keys, _ = self._sort(requests, found, pending, refresh)
+        return keys, found, pending
+
+    def _sort(
+        self,
+        requests: Sequence[CallRequest],
+        found: dict[str, CallResult],
+        pending: dict[str, CallRequest],
+        refresh: bool,
+    ) -> tuple[list[str], dict[str, CallRequest]]:
+        """Key `requests` and look up the keys not met before (in one query): a cached
+        answer goes into `found`, a miss into `pending`. Returns the keys and the new
+        misses (each key once, with its first request)."""
+        keys = [self.key(request) for request in requests]
+        new: dict[str, CallRequest] = {}
         for key, request in zip(keys, requests, strict=True):
-            if key in found or key in pending:
-                continue
+            if key not in found and key not in pending and key not in new:
+                new[key] = request
+        hits = {} if refresh else self.cache.get_many(list(new))
+        misses: dict[str, CallRequest] = {}
+        for key, request in new.items():
             hit = hits.get(key)
             if hit is None:
-                pending[key] = request
+                misses[key] = request
             else:
                 found[key] = _from_cache(key, request, hit)
-        return keys, found, pending
+        pending.update(misses)
+        return keys, misses
 
     async def _complete(
         self,
@@ -228,22 +245,13 @@ class LLMClient:
                 size = FIRST_LOOKUP_BATCH if calls.awaiting_first_answer() else LOOKUP_BATCH
                 chunk = requests[lo : lo + size]
                 lo += size
-                chunk_keys = [self.key(request) for request in chunk]
+                hits_before = len(found)
+                chunk_keys, misses = self._sort(chunk, found, pending, refresh)
                 keys += chunk_keys
-                new: dict[str, CallRequest] = {}
-                for key, request in zip(chunk_keys, chunk, strict=True):
-                    if key not in found and key not in pending and key not in new:
-                        new[key] = request
-                hits = {} if refresh else self.cache.get_many(list(new))
-                for key, request in new.items():
-                    hit = hits.get(key)
-                    if hit is None:
-                        pending[key] = request
-                        calls.add(key, request)
-                    else:
-                        found[key] = _from_cache(key, request, hit)
-                if reporter is not None and hits:
-                    reporter.advance(step, len(hits))
+                for key, request in misses.items():
+                    calls.add(key, request)
+                if reporter is not None and len(found) > hits_before:
+                    reporter.advance(step, len(found) - hits_before)
                 await asyncio.sleep(0)  # this batch's misses go before the next is keyed
             if self.observer is not None:
                 self.observer(step, found, pending)

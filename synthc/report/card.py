@@ -364,12 +364,8 @@ def _red_team(lock: LockState, store: Store | None) -> str:
 def _judge_agreement(recipe: Recipe, lock: LockState, store: Store | None) -> str:
     """How the judges of each judge step with several judges agreed, as the report shows."""
     from synthc.report.judges import judge_statistics
-    from synthc.steps.judge import judge_names
 
-    several = any(
-        s.kind == "judge" and len(judge_names(s.config)) > 1 for s in recipe.steps.values()
-    )
-    if store is None or not several:  # numpy and a catalog query only when needed
+    if store is None:
         return ""
     built = {name for name, entry in lock.steps.items() if store.has_step(name, entry)}
     found = judge_statistics(recipe, store, built)
@@ -381,12 +377,9 @@ def _judge_agreement(recipe: Recipe, lock: LockState, store: Store | None) -> st
              "as one measure.", "",
              "| step | judges | rows | alpha | Spearman |", "|---|---|---:|---:|---|"]  # fmt: skip
     for item in found:
-        alpha = "undefined" if item.alpha is None else f"{item.alpha:.3f}"
-        pairs = ", ".join(f"{pair} {'-' if rho is None else f'{rho:.3f}'}"
-                          for pair, rho in item.spearman)  # fmt: skip
         flag = " (low)" if item.low else ""
         lines.append(f"| `{item.step}` | {', '.join(item.judges)} | {item.rows} | "
-                     f"{alpha}{flag} | {pairs} |")  # fmt: skip
+                     f"{item.alpha_text}{flag} | {item.spearman_text()} |")  # fmt: skip
     return "\n".join([*lines, ""])
 
 

@@ -474,8 +474,8 @@ def _judges(report: Report) -> str:
     body = "".join(
         f'<tr class="judges status-{"warn" if found.low else "pass"}">'
         f"<td>{escape(found.step)}</td><td>{escape(', '.join(found.judges))}</td>"
-        f'<td class="num">{found.rows:,}</td><td class="num">{_maybe(found.alpha)}</td>'
-        f"<td>{escape(', '.join(f'{pair} {_maybe(rho)}' for pair, rho in found.spearman))}</td></tr>"
+        f'<td class="num">{found.rows:,}</td><td class="num">{found.alpha_text}</td>'
+        f"<td>{escape(found.spearman_text())}</td></tr>"
         for found in report.judges
     )
     note = (
@@ -487,10 +487,6 @@ def _judges(report: Report) -> str:
         f'<table id="judges-table"><thead>{head}</thead><tbody>{body}</tbody></table>'
         f"{note}</div></section>"
     )
-
-
-def _maybe(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.3f}"
 
 
 def _rows(count: int) -> str:

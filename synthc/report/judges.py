@@ -15,11 +15,8 @@ if TYPE_CHECKING:
 
 
 def judge_statistics(recipe: Recipe, store: Store, tables: set[str]) -> tuple[JudgeAgreement, ...]:
-    """One record per built judge step with two or more judges."""
-    import numpy as np
-    import polars as pl
-
-    from synthc.quality.agreement import krippendorff_interval, pairwise_spearman
+    """One record per built judge step with two or more judges (numpy and polars are
+    imported only for one: a dataset card without such a step needs neither)."""
     from synthc.steps.judge import judge_names, judge_suffixes
 
     found = []
@@ -27,6 +24,11 @@ def judge_statistics(recipe: Recipe, store: Store, tables: set[str]) -> tuple[Ju
         judges = judge_names(step.config) if step.kind == "judge" else []
         if len(judges) < 2 or name not in tables:
             continue
+        import numpy as np
+        import polars as pl
+
+        from synthc.quality.agreement import krippendorff_interval, pairwise_spearman
+
         output = str(step.config.get("output", "score"))
         columns = [f"{output}_{suffix}" for suffix in judge_suffixes(judges)]
         frame = store.query_frame(

@@ -195,6 +195,19 @@ class JudgeAgreement:
         negative = any(rho is not None and rho < 0 for _, rho in self.spearman)
         return self.alpha is None or self.alpha < 0.667 or negative
 
+    @property
+    def alpha_text(self) -> str:
+        """ "0.912", or "n/a" when alpha is undefined."""
+        return _three_places(self.alpha)
+
+    def spearman_text(self, separator: str = ", ") -> str:
+        """ "srv~other 0.874, srv~third n/a" """
+        return separator.join(f"{pair} {_three_places(rho)}" for pair, rho in self.spearman)
+
+
+def _three_places(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
+
 
 @dataclass(frozen=True)
 class Report:

@@ -85,20 +85,12 @@ def _plan_vs_actual(report: Report) -> list[str]:
 def _judges(report: Report) -> list[str]:
     """ "judges of scored (srv, other) over 8 rows: alpha 0.912 · srv~other 0.874" per
     judge step with several judges, flagged when they agree too little to trust."""
-    lines = []
-    for found in report.judges:
-        alpha = "undefined" if found.alpha is None else f"{found.alpha:.3f}"
-        pairs = " · ".join(
-            f"{pair} {'-' if rho is None else f'{rho:.3f}'}" for pair, rho in found.spearman
-        )
-        flag = (
-            "  (low agreement: below 0.667 or a pair ranking rows oppositely)" if found.low else ""
-        )
-        lines.append(
-            f"judges of {found.step} ({', '.join(found.judges)}) over {found.rows:,} rows: "
-            f"alpha {alpha} · {pairs}{flag}"
-        )
-    return lines
+    flag = "  (low agreement: below 0.667 or a pair ranking rows oppositely)"
+    return [
+        f"judges of {found.step} ({', '.join(found.judges)}) over {found.rows:,} rows: "
+        f"alpha {found.alpha_text} · {found.spearman_text(' · ')}{flag if found.low else ''}"
+        for found in report.judges
+    ]
 
 
 def _cut(truncated: int, answers: int) -> str:

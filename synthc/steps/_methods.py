@@ -159,8 +159,9 @@ def call_and_repair(
 
     Every call is recorded in `_calls`; every answer without a value in `_failures`,
     once, and the step's statistics count them. `columns[i]` adds columns to request
-    i's rows in both (a row-local kind names the input row: `parent_id`). Answers still unusable after the repairs leave the cache, so
-    the next build asks again instead of replaying them.
+    i's rows in both (a row-local kind names the input row: `parent_id`). Answers still
+    unusable after the repairs leave the cache, so the next build asks again instead of
+    replaying them.
     """
     if not requests:
         return []
@@ -258,14 +259,55 @@ def _record(
     if failed:
         ctx.emit("_failures", pl.DataFrame(failed, infer_schema_length=None))
     fresh = [r for r in results if not r.cached]
+    _count(
+        ctx,
+        calls=sum(1 for r in fresh if r.attempts),
+        cache_hits=len(results) - len(fresh),
+        prompt_tokens=sum(r.prompt_tokens for r in results),
+        completion_tokens=sum(r.completion_tokens for r in results),
+        cost_usd=sum(r.cost_usd or 0.0 for r in fresh),
+        failures=len(failed),
+        truncated=sum(1 for r in results if r.finish_reason == "length"),
+    )
+
+
+def record_kept_calls(ctx: StepContext, calls: pl.DataFrame) -> None:
+    """Record the `_calls` of rows a build kept from the last one (`synthc.execute.reuse`)
+    as `_record` records the cache hits of a full re-run: in `_calls` and in the step's
+    statistics."""
+    ctx.emit("_calls", calls)
+    _count(
+        ctx,
+        calls=0,
+        cache_hits=calls.height,
+        prompt_tokens=int(calls.get_column("prompt_tokens").sum() or 0),
+        completion_tokens=int(calls.get_column("completion_tokens").sum() or 0),
+        cost_usd=0,  # cache hits cost nothing (an int, as `_record` sums none)
+        failures=0,
+        truncated=int((calls.get_column("finish_reason") == "length").sum() or 0),
+    )
+
+
+def _count(
+    ctx: StepContext,
+    *,
+    calls: int,
+    cache_hits: int,
+    prompt_tokens: int,
+    completion_tokens: int,
+    cost_usd: float,
+    failures: int,
+    truncated: int,
+) -> None:
+    """Add to the step's statistics (the lock's), every figure named, in one order."""
     figures = {
-        "calls": sum(1 for r in fresh if r.attempts),
-        "cache_hits": len(results) - len(fresh),
-        "prompt_tokens": sum(r.prompt_tokens for r in results),
-        "completion_tokens": sum(r.completion_tokens for r in results),
-        "cost_usd": sum(r.cost_usd or 0.0 for r in fresh),
-        "failures": len(failed),
-        "truncated": sum(1 for r in results if r.finish_reason == "length"),
+        "calls": calls,
+        "cache_hits": cache_hits,
+        "prompt_tokens": prompt_tokens,
+        "completion_tokens": completion_tokens,
+        "cost_usd": cost_usd,
+        "failures": failures,
+        "truncated": truncated,
     }
     for key, value in figures.items():
         ctx.stats[key] = round(ctx.stats.get(key, 0) + value, 8)

@@ -134,8 +134,8 @@ class StepKind:
     calls_model: bool = False
     # Whether, with this config, the kind is row-local: each output row comes from one
     # input row (its `_parent_id`), depends only on that row, and every output column is
-    # text; rows come out in input order. A rebuild then runs only the changed input rows
-    # (`synthc.execute.reuse`).
+    # text; rows come out in input order; it emits no table but `_calls` and `_failures`.
+    # A rebuild then runs only the changed input rows (`synthc.execute.reuse`).
     row_local: Callable[[Mapping[str, Any]], bool] = _never
 
     # What the schema marks in this kind's branch (synthc.recipe.kinds): the one record
